@@ -1,0 +1,30 @@
+/* Batch normalisation over CNHW activations (each channel's M = N·H·W values are one contiguous
+ * row), PyTorch semantics: training uses batch statistics and updates the running statistics with
+ * momentum and the unbiased variance; inference uses the running statistics. Optional fused ReLU. */
+#ifndef RN_OPS_BATCHNORM_H
+#define RN_OPS_BATCHNORM_H
+
+#include "runtime/rt.h"
+
+/* Training forward. x,y: [C][M]; gamma, beta, running_mean, running_var, save_mean,
+ * save_invstd: [C]. running_* ← (1−momentum)·running_* + momentum·batch stat (var unbiased:
+ * ·M/(M−1)); save_mean/save_invstd keep the batch mean and 1/sqrt(biased var + eps) for backward.
+ * relu != 0 applies max(0, ·) to the output. Variance is computed in two passes (mean first),
+ * never as E[x²]−E[x]². */
+void batchnorm_forward_train(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
+                             cl_mem running_mean, cl_mem running_var, cl_mem save_mean,
+                             cl_mem save_invstd, int C, int M, float momentum, float eps, int relu);
+
+/* Inference forward with the running statistics. Shapes as above. */
+void batchnorm_forward_eval(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
+                            cl_mem running_mean, cl_mem running_var, int C, int M, float eps,
+                            int relu);
+
+/* Backward of the training forward. dx[C][M] (overwritten), dgamma[C], dbeta[C] (overwritten),
+ * from dy[C][M], x[C][M] (the forward input), y[C][M] (the forward output; used only as the ReLU
+ * mask when relu != 0, may be NULL otherwise), gamma, save_mean, save_invstd [C]. */
+void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem x,
+                        cl_mem y, cl_mem gamma, cl_mem save_mean, cl_mem save_invstd, int C, int M,
+                        int relu);
+
+#endif

@@ -1,0 +1,44 @@
+/* 2-D convolution without bias on CNHW activations (PyTorch semantics, symmetric zero padding):
+ * im2col + one CLBlast SGEMM per batch chunk forward; weight gradient by GEMM, input gradient by
+ * GEMM + col2im (a gather, no float atomics, so results are deterministic). */
+#ifndef RN_OPS_CONV_H
+#define RN_OPS_CONV_H
+
+#include "runtime/rt.h"
+
+typedef struct rn_conv {
+    int N, Cin, H, W;     /* input  x: [Cin][N][H][W] */
+    int Cout, kh, kw;     /* weight w: [Cout][Cin][kh][kw] (PyTorch order) */
+    int stride, pad;      /* same in both directions */
+    int Ho, Wo;           /* output y: [Cout][N][Ho][Wo], filled by rn_conv_init */
+} rn_conv;
+
+/* Fills a conv description; Ho = (H + 2·pad − kh)/stride + 1, likewise Wo. */
+rn_conv rn_conv_init(int N, int Cin, int H, int W, int Cout, int k, int stride, int pad);
+
+/* True when the input itself is the column matrix (1×1, stride 1, pad 0): no im2col needed. */
+int rn_conv_is_pointwise(const rn_conv *c);
+
+/* The im2col workspace shared by all convolutions of a model. Its size is fixed at creation
+ * (budget_bytes); a layer whose column buffer for the whole batch would not fit processes the
+ * batch in chunks of images instead. A workspace smaller than one image's columns of the
+ * largest layer is grown to that (rn_workspace_need tells how much that is). */
+typedef struct rn_workspace {
+    cl_mem buf;
+    size_t floats;
+} rn_workspace;
+size_t rn_conv_col_floats_per_image(const rn_conv *c); /* Cin·kh·kw·Ho·Wo */
+void rn_workspace_create(rn_ctx *ctx, rn_workspace *ws, size_t floats);
+void rn_workspace_release(rn_workspace *ws);
+
+/* y[Cout][N][Ho][Wo] = conv(x[Cin][N][H][W], w[Cout][Cin][kh][kw]) */
+void conv2d_forward(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rn_conv *c,
+                    rn_workspace *ws);
+
+/* dw[Cout][Cin][kh][kw] = ∂L/∂w (overwritten);
+ * dx[Cin][N][H][W] = ∂L/∂x, overwritten when accumulate_dx == 0, added to when 1; dx may be
+ * NULL (the first layer needs no input gradient). dy[Cout][N][Ho][Wo], x and w as forward. */
+void conv2d_backward(rn_ctx *ctx, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem x, cl_mem w,
+                     const rn_conv *c, rn_workspace *ws, int accumulate_dx);
+
+#endif

@@ -1,0 +1,140 @@
+/* File-system helpers: cache folder resolution, mkdir -p, atomic writes via temp file + rename,
+ * and whole-file reads. Used by everything that persists state. */
+#include "runtime/fsutil.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void rn_cache_dir(char *buf, size_t len)
+{
+    const char *e = getenv("RN50CL_CACHE_DIR");
+    if (e && *e) {
+        snprintf(buf, len, "%s", e);
+        return;
+    }
+    e = getenv("XDG_CACHE_HOME");
+    if (e && *e) {
+        snprintf(buf, len, "%s/rn50cl", e);
+        return;
+    }
+    e = getenv("HOME");
+    snprintf(buf, len, "%s/.cache/rn50cl", (e && *e) ? e : "/tmp");
+}
+
+int rn_mkdirs(const char *path)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+    struct stat st;
+    if (stat(tmp, &st) != 0) return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+int rn_atomic_open(rn_atomic_file *af, const char *path)
+{
+    memset(af, 0, sizeof *af);
+    if (snprintf(af->path, sizeof af->path, "%s", path) >= (int)sizeof af->path ||
+        snprintf(af->tmp, sizeof af->tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof af->tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = mkstemp(af->tmp);
+    if (fd < 0) return -1;
+    fchmod(fd, 0644);
+    af->f = fdopen(fd, "wb");
+    if (!af->f) {
+        int e = errno;
+        close(fd);
+        unlink(af->tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+int rn_atomic_commit(rn_atomic_file *af)
+{
+    int ok = fflush(af->f) == 0 && !ferror(af->f) && fsync(fileno(af->f)) == 0;
+    int e = errno;
+    if (fclose(af->f) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    af->f = NULL;
+    if (ok && rename(af->tmp, af->path) == 0) return 0;
+    if (ok) e = errno;
+    unlink(af->tmp);
+    errno = e;
+    return -1;
+}
+
+void rn_atomic_abort(rn_atomic_file *af)
+{
+    if (af->f) fclose(af->f);
+    af->f = NULL;
+    unlink(af->tmp);
+}
+
+int rn_write_file_atomic(const char *path, const void *data, size_t bytes)
+{
+    rn_atomic_file af;
+    if (rn_atomic_open(&af, path) != 0) return -1;
+    if (bytes && fwrite(data, 1, bytes, af.f) != bytes) {
+        int e = errno;
+        rn_atomic_abort(&af);
+        errno = e;
+        return -1;
+    }
+    return rn_atomic_commit(&af);
+}
+
+void *rn_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (cap - len < 65536) {
+            cap = cap ? 2 * cap : 1 << 20;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    buf[len] = 0;
+    *size = len;
+    return buf;
+}

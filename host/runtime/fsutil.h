@@ -1,0 +1,34 @@
+/* Small file-system helpers shared by the program cache, checkpoints, downloads and image output:
+ * the cache folder, mkdir -p, and atomic whole-file writes (a crash never leaves a torn file). */
+#ifndef RN_FSUTIL_H
+#define RN_FSUTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* The cache folder: $RN50CL_CACHE_DIR, else $XDG_CACHE_HOME/rn50cl, else $HOME/.cache/rn50cl. */
+void rn_cache_dir(char *buf, size_t len);
+
+/* mkdir -p. Returns 0 on success, -1 with errno set. */
+int rn_mkdirs(const char *path);
+
+/* Writes `bytes` to path atomically: a temporary file in the same folder, fsync, rename.
+ * Returns 0, or -1 with errno set (the temporary file is removed). */
+int rn_write_file_atomic(const char *path, const void *data, size_t bytes);
+
+/* Streaming form of the same: rn_atomic_open gives a FILE* on a temporary file next to `path`;
+ * rn_atomic_commit flushes, fsyncs, closes and renames it over `path` (0 on success);
+ * rn_atomic_abort closes and removes it. */
+typedef struct rn_atomic_file {
+    FILE *f;
+    char tmp[4096];
+    char path[4096];
+} rn_atomic_file;
+int rn_atomic_open(rn_atomic_file *af, const char *path);
+int rn_atomic_commit(rn_atomic_file *af);
+void rn_atomic_abort(rn_atomic_file *af);
+
+/* Reads a whole file into a malloc'd buffer (one extra NUL byte appended). NULL with errno set. */
+void *rn_read_file(const char *path, size_t *size);
+
+#endif

@@ -1,0 +1,230 @@
+/* Context, queue, kernels by name, buffers and launches: the thin layer every op is written on.
+ * One in-order profiling queue per process; failures of OpenCL calls here are internal errors. */
+#include "runtime/rt.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rn50cl/rn50cl.h"
+#include "runtime/program.h"
+
+double rn_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void collect_kernels(rn_ctx *ctx)
+{
+    for (size_t p = 0; p < ctx->nprograms; p++) {
+        cl_uint nk = 0;
+        CL_CHECK(clCreateKernelsInProgram(ctx->programs[p], 0, NULL, &nk));
+        if (ctx->nkernels + nk > RN_MAX_KERNELS) {
+            fprintf(stderr, "rn50cl: internal error: more than %d kernels\n", RN_MAX_KERNELS);
+            exit(RN_ERR_INTERNAL);
+        }
+        CL_CHECK(clCreateKernelsInProgram(ctx->programs[p], nk, ctx->kernels + ctx->nkernels, NULL));
+        for (cl_uint k = 0; k < nk; k++, ctx->nkernels++)
+            CL_CHECK(clGetKernelInfo(ctx->kernels[ctx->nkernels], CL_KERNEL_FUNCTION_NAME,
+                                     sizeof ctx->kernel_names[0], ctx->kernel_names[ctx->nkernels],
+                                     NULL));
+    }
+}
+
+int rn_ctx_create(rn_ctx *ctx, const char *device_selection)
+{
+    double t0 = rn_now();
+    int quiet = ctx->quiet;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->quiet = quiet;
+    rn_device_info *devs;
+    size_t n, idx;
+    int rc = rn_devices_enumerate(&devs, &n);
+    if (rc) return rc;
+    rc = rn_device_select(devs, n, device_selection, &idx);
+    if (rc) {
+        free(devs);
+        return rc;
+    }
+    ctx->info = devs[idx];
+    free(devs);
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->info.platform,
+                                     0};
+    CL_CHECK((ctx->context = clCreateContext(props, 1, &ctx->info.device, NULL, NULL, &err), err));
+    CL_CHECK((ctx->queue = clCreateCommandQueue(ctx->context, ctx->info.device,
+                                                CL_QUEUE_PROFILING_ENABLE, &err),
+              err));
+    /* Parameters live at aligned offsets inside slabs, as sub-buffers; 256 bytes also keeps
+     * vector loads aligned on devices that report a smaller base alignment. */
+    ctx->sub_align = ctx->info.base_align_bits / 8;
+    if (ctx->sub_align < 256) ctx->sub_align = 256;
+    rn_programs_build_all(ctx);
+    collect_kernels(ctx);
+    ctx->startup_seconds = rn_now() - t0;
+    if (!ctx->quiet)
+        fprintf(stderr, "rn50cl: device %d: %s (%s), %d programs ready in %.2f s (%d from cache)\n",
+                ctx->info.index, ctx->info.name, ctx->info.platform_name, (int)ctx->nprograms,
+                ctx->startup_seconds, ctx->cache_hits);
+    return RN_OK;
+}
+
+void rn_ctx_release(rn_ctx *ctx)
+{
+    if (!ctx->context) return;
+    clFinish(ctx->queue);
+    for (size_t i = 0; i < ctx->nkernels; i++) clReleaseKernel(ctx->kernels[i]);
+    for (size_t i = 0; i < ctx->nprograms; i++) clReleaseProgram(ctx->programs[i]);
+    clReleaseCommandQueue(ctx->queue);
+    clReleaseContext(ctx->context);
+    memset(ctx, 0, sizeof *ctx);
+}
+
+cl_kernel rn_kernel(rn_ctx *ctx, const char *name)
+{
+    for (size_t i = 0; i < ctx->nkernels; i++)
+        if (!strcmp(ctx->kernel_names[i], name)) return ctx->kernels[i];
+    fprintf(stderr, "rn50cl: internal error: no kernel named %s in any program\n", name);
+    exit(RN_ERR_INTERNAL);
+}
+
+rn_args rn_args_begin(cl_kernel k)
+{
+    rn_args a = {k, 0};
+    return a;
+}
+
+void rn_arg_mem(rn_args *a, cl_mem m)
+{
+    CL_CHECK(clSetKernelArg(a->k, a->i++, sizeof m, &m));
+}
+
+void rn_arg_int(rn_args *a, int v)
+{
+    CL_CHECK(clSetKernelArg(a->k, a->i++, sizeof v, &v));
+}
+
+void rn_arg_float(rn_args *a, float v)
+{
+    CL_CHECK(clSetKernelArg(a->k, a->i++, sizeof v, &v));
+}
+
+void rn_arg_local(rn_args *a, size_t bytes)
+{
+    CL_CHECK(clSetKernelArg(a->k, a->i++, bytes, NULL));
+}
+
+static size_t round_up(size_t n, size_t m)
+{
+    return (n + m - 1) / m * m;
+}
+
+void rn_launch1d(rn_ctx *ctx, cl_kernel k, size_t n, size_t local)
+{
+    if (n == 0) return;
+    if (!local) local = 64;
+    size_t global = round_up(n, local);
+    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, NULL));
+}
+
+void rn_launch2d(rn_ctx *ctx, cl_kernel k, size_t n0, size_t n1, size_t l0, size_t l1)
+{
+    if (n0 == 0 || n1 == 0) return;
+    size_t local[2] = {l0, l1};
+    size_t global[2] = {round_up(n0, l0), round_up(n1, l1)};
+    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, local, 0, NULL, NULL));
+}
+
+cl_mem rn_buffer_try(rn_ctx *ctx, size_t bytes, cl_int *err)
+{
+    if (bytes == 0) bytes = 4;
+    if (bytes > ctx->info.max_alloc) {
+        *err = CL_INVALID_BUFFER_SIZE;
+        return NULL;
+    }
+    cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, err);
+    return *err == CL_SUCCESS ? m : NULL;
+}
+
+cl_mem rn_buffer(rn_ctx *ctx, size_t bytes)
+{
+    cl_int err;
+    cl_mem m = rn_buffer_try(ctx, bytes, &err);
+    if (!m) {
+        fprintf(stderr, "rn50cl: error: cannot allocate %.1f MB on %s (%s).\n", bytes / 1e6,
+                ctx->info.name, rn_cl_error_name(err));
+        exit(RN_ERR_INPUT);
+    }
+    return m;
+}
+
+cl_mem rn_subbuffer(rn_ctx *ctx, cl_mem parent, size_t offset_bytes, size_t bytes)
+{
+    (void)ctx;
+    cl_int err;
+    cl_buffer_region r = {offset_bytes, bytes ? bytes : 4};
+    cl_mem m;
+    CL_CHECK((m = clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &r,
+                                    &err),
+              err));
+    return m;
+}
+
+void rn_write(rn_ctx *ctx, cl_mem m, size_t offset_bytes, size_t bytes, const void *src)
+{
+    if (bytes)
+        CL_CHECK(clEnqueueWriteBuffer(ctx->queue, m, CL_TRUE, offset_bytes, bytes, src, 0, NULL,
+                                      NULL));
+}
+
+void rn_read(rn_ctx *ctx, cl_mem m, size_t offset_bytes, size_t bytes, void *dst)
+{
+    if (bytes)
+        CL_CHECK(clEnqueueReadBuffer(ctx->queue, m, CL_TRUE, offset_bytes, bytes, dst, 0, NULL,
+                                     NULL));
+}
+
+void rn_release(cl_mem *m)
+{
+    if (*m) CL_CHECK(clReleaseMemObject(*m));
+    *m = NULL;
+}
+
+void rn_finish(rn_ctx *ctx)
+{
+    CL_CHECK(clFinish(ctx->queue));
+}
+
+void rn_fill(rn_ctx *ctx, cl_mem out, size_t n, float value)
+{
+    cl_kernel k = rn_kernel(ctx, "rn_fill_fwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, out);
+    rn_arg_int(&a, (int)n);
+    rn_arg_float(&a, value);
+    rn_launch1d(ctx, k, n, 0);
+}
+
+void rn_axpy(rn_ctx *ctx, cl_mem y, cl_mem x, size_t n, float alpha)
+{
+    cl_kernel k = rn_kernel(ctx, "rn_axpy_fwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, y);
+    rn_arg_mem(&a, x);
+    rn_arg_int(&a, (int)n);
+    rn_arg_float(&a, alpha);
+    rn_launch1d(ctx, k, n, 0);
+}
+
+void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
+              size_t a_off, size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C,
+              size_t c_off, size_t ldc)
+{
+    cl_event ev = NULL;
+    CLBLAST_CHECK(CLBlastSgemm(CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
+                               tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A,
+                               a_off, lda, B, b_off, ldb, beta, C, c_off, ldc, &ctx->queue, &ev));
+    if (ev) CL_CHECK(clReleaseEvent(ev));
+}

@@ -1,0 +1,81 @@
+/* The runtime every op uses: one context/queue on the selected device, all kernel programs built
+ * once at start-up (embedded sources, on-disk binary cache), kernels looked up by name, buffer and
+ * launch helpers, and the CLBlast SGEMM wrapper. Single host thread drives the queue. */
+#ifndef RN_RT_H
+#define RN_RT_H
+
+#include <CL/cl.h>
+#include <stddef.h>
+
+#include "runtime/clcheck.h"
+#include "runtime/device.h"
+
+#define RN_MAX_PROGRAMS 32
+#define RN_MAX_KERNELS 256
+
+typedef struct rn_ctx {
+    rn_device_info info;
+    cl_context context;
+    cl_command_queue queue;
+    size_t nprograms;
+    cl_program programs[RN_MAX_PROGRAMS];
+    char program_names[RN_MAX_PROGRAMS][64];
+    size_t nkernels;
+    cl_kernel kernels[RN_MAX_KERNELS];
+    char kernel_names[RN_MAX_KERNELS][64];
+    size_t sub_align;       /* bytes: sub-buffer origins are multiples of this */
+    int cache_hits;         /* programs loaded from the on-disk binary cache */
+    int cache_misses;       /* programs built from source */
+    double startup_seconds; /* process-visible time to "all programs ready" */
+    int quiet;              /* do not print the one-line device banner */
+} rn_ctx;
+
+/* Selects a device (see rn_device_select), creates context + profiling queue and builds every
+ * program. Returns 0, or RN_ERR_INPUT after a one-sentence message (bad selection, no OpenCL). */
+int rn_ctx_create(rn_ctx *ctx, const char *device_selection);
+void rn_ctx_release(rn_ctx *ctx);
+
+/* The kernel with this name from whichever program defines it; created once, then reused. */
+cl_kernel rn_kernel(rn_ctx *ctx, const char *name);
+
+/* Kernel arguments set one by one with an incrementing index. */
+typedef struct {
+    cl_kernel k;
+    cl_uint i;
+} rn_args;
+rn_args rn_args_begin(cl_kernel k);
+void rn_arg_mem(rn_args *a, cl_mem m);
+void rn_arg_int(rn_args *a, int v);
+void rn_arg_float(rn_args *a, float v);
+void rn_arg_local(rn_args *a, size_t bytes);
+
+/* 1-D launch of n work-items (global rounded up to `local`; kernels guard i >= n). local 0 = 64. */
+void rn_launch1d(rn_ctx *ctx, cl_kernel k, size_t n, size_t local);
+/* 2-D launch, global {n0, n1} rounded up to {l0, l1}. */
+void rn_launch2d(rn_ctx *ctx, cl_kernel k, size_t n0, size_t n1, size_t l0, size_t l1);
+
+/* Buffers. rn_buffer exits on failure; rn_buffer_try returns NULL so callers can turn a failed
+ * allocation into advice ("lower --batch-size"). Sizes in bytes. */
+cl_mem rn_buffer(rn_ctx *ctx, size_t bytes);
+cl_mem rn_buffer_try(rn_ctx *ctx, size_t bytes, cl_int *err);
+cl_mem rn_subbuffer(rn_ctx *ctx, cl_mem parent, size_t offset_bytes, size_t bytes);
+void rn_write(rn_ctx *ctx, cl_mem m, size_t offset_bytes, size_t bytes, const void *src);
+void rn_read(rn_ctx *ctx, cl_mem m, size_t offset_bytes, size_t bytes, void *dst);
+void rn_release(cl_mem *m); /* releases and NULLs; NULL is fine */
+void rn_finish(rn_ctx *ctx);
+
+/* out[0..n) = value, on the device (kernel rn_fill_fwd). */
+void rn_fill(rn_ctx *ctx, cl_mem out, size_t n, float value);
+/* y[0..n) += alpha * x[0..n) (kernel rn_axpy_fwd). */
+void rn_axpy(rn_ctx *ctx, cl_mem y, cl_mem x, size_t n, float alpha);
+
+/* Row-major C[M×N] = alpha·op(A)·op(B) + beta·C through CLBlastSgemm; offsets and leading
+ * dimensions in elements. ta/tb: 0 = as stored, 1 = transposed. */
+void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
+              size_t a_off, size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C,
+              size_t c_off, size_t ldc);
+
+/* Seconds on a monotonic clock. */
+double rn_now(void);
+
+#endif

@@ -1,0 +1,48 @@
+/* Helpers every ctest executable shares: checks that count failures, seeded random inputs,
+ * NaN-poisoned device buffers, tolerance comparison against double references, temp folders,
+ * and the closing "N passed, N failed" line. */
+#ifndef RN_TESTUTIL_H
+#define RN_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/rt.h"
+
+/* Records one check; prints "FAIL: <what>" with file:line when cond is false. */
+#define TU_CHECK(cond, ...) tu_check((cond) != 0, __FILE__, __LINE__, __VA_ARGS__)
+void tu_check(int ok, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Prints "<name>: N passed, N failed" and returns the process exit code (0 iff none failed). */
+int tu_finish(const char *name);
+
+/* Deterministic random numbers (xorshift64*), independent of libc. */
+void tu_seed(uint64_t s);
+double tu_uniform(double lo, double hi);
+void tu_fill_uniform(float *x, size_t n, double lo, double hi);
+/* Uniform in [lo,hi] but never closer than `gap` to zero in magnitude (keeps ReLU off its kink). */
+void tu_fill_away_from_zero(float *x, size_t n, double lo, double hi, double gap);
+
+/* Compares n values: passes iff every |got-ref| <= atol + rtol·|ref| and got is finite.
+ * Records one check named `what`, printing the worst element on failure. Returns 1 if it passed. */
+int tu_compare(const char *what, const float *got, const double *ref, size_t n, double atol,
+               double rtol);
+int tu_compare_dd(const char *what, const double *got, const double *ref, size_t n, double atol,
+                  double rtol);
+
+/* Device helpers around a shared context created on first use (device from $RN50CL_DEVICE). */
+rn_ctx *tu_ctx(void);
+cl_mem tu_upload(const float *x, size_t n);
+cl_mem tu_poisoned(size_t n); /* n floats, all NaN: an element nobody writes fails the compare */
+void tu_download(cl_mem m, float *x, size_t n);
+float *tu_download_new(cl_mem m, size_t n); /* malloc'd */
+
+/* A fresh empty folder under $RN50CL_TEST_TMP (or /tmp) for this test; path valid until exit. */
+const char *tu_tmpdir(const char *tag);
+
+/* Runs a shell command, returns its exit status (-1 if it could not run); output captured into
+ * *out (malloc'd, may be NULL) when out is non-NULL. */
+int tu_run(const char *cmd, char **out);
+
+#endif
