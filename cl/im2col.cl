@@ -1,0 +1,64 @@
+// im2col / col2im for convolutions on CNHW activations, over a chunk of images [n0, n0+nc) of a
+// batch of N. The column matrix is [Cin·kh·kw][nc·Ho·Wo] (row = (ci, ky, kx), column = (n, oy, ox)),
+// so conv forward is one GEMM W·col. col2im is a gather (each input element sums the taps that read
+// it), so no atomics are needed and results are deterministic.
+
+// col[(ci·kh + ky)·kw + kx][(nl·Ho + oy)·Wo + ox] = x[ci][n0 + nl][oy·s − p + ky][ox·s − p + kx] or 0
+__kernel void rn_im2col_fwd(__global float *col, __global const float *x, const int Cin,
+                            const int N, const int n0, const int nc, const int H, const int W,
+                            const int kh, const int kw, const int stride, const int pad,
+                            const int Ho, const int Wo)
+{
+    const int ncols = nc * Ho * Wo;
+    const int total = Cin * kh * kw * ncols;
+    const int i = get_global_id(0);
+    if (i >= total) return;
+    const int row = i / ncols;
+    const int c = i - row * ncols;
+    const int ox = c % Wo;
+    const int oy = (c / Wo) % Ho;
+    const int nl = c / (Wo * Ho);
+    const int kx = row % kw;
+    const int ky = (row / kw) % kh;
+    const int ci = row / (kw * kh);
+    const int iy = oy * stride - pad + ky;
+    const int ix = ox * stride - pad + kx;
+    float v = 0.0f;
+    if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+        v = x[(((size_t)ci * N + n0 + nl) * H + iy) * W + ix];
+    col[i] = v;
+}
+
+// dx[ci][n0 + nl][iy][ix] (=|+=) Σ over taps (ky, kx) with iy = oy·s − p + ky, ix = ox·s − p + kx
+// of dcol[(ci·kh + ky)·kw + kx][(nl·Ho + oy)·Wo + ox]. accumulate: 0 overwrite, 1 add to dx.
+__kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, const int Cin,
+                            const int N, const int n0, const int nc, const int H, const int W,
+                            const int kh, const int kw, const int stride, const int pad,
+                            const int Ho, const int Wo, const int accumulate)
+{
+    const int total = Cin * nc * H * W;
+    const int i = get_global_id(0);
+    if (i >= total) return;
+    const int ix = i % W;
+    const int iy = (i / W) % H;
+    const int nl = (i / (W * H)) % nc;
+    const int ci = i / (W * H * nc);
+    const int ncols = nc * Ho * Wo;
+    float sum = 0.0f;
+    for (int ky = 0; ky < kh; ky++) {
+        const int ty = iy + pad - ky; // = oy·stride
+        if (ty < 0 || ty % stride) continue;
+        const int oy = ty / stride;
+        if (oy >= Ho) continue;
+        for (int kx = 0; kx < kw; kx++) {
+            const int tx = ix + pad - kx;
+            if (tx < 0 || tx % stride) continue;
+            const int ox = tx / stride;
+            if (ox >= Wo) continue;
+            const int row = (ci * kh + ky) * kw + kx;
+            sum += dcol[(size_t)row * ncols + (nl * Ho + oy) * Wo + ox];
+        }
+    }
+    const size_t o = (((size_t)ci * N + n0 + nl) * H + iy) * W + ix;
+    dx[o] = accumulate ? dx[o] + sum : sum;
+}

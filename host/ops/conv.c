@@ -1,0 +1,153 @@
+/* Convolution on CNHW activations: im2col into the shared workspace + one CLBlast SGEMM per chunk
+ * of images, weight gradient by GEMM, input gradient by GEMM + col2im gather. A pointwise conv
+ * (1×1, stride 1, pad 0) uses the activations themselves as the column matrix. */
+#include "ops/conv.h"
+
+#include <limits.h>
+
+rn_conv rn_conv_init(int N, int Cin, int H, int W, int Cout, int k, int stride, int pad)
+{
+    rn_conv c = {0};
+    c.N = N;
+    c.Cin = Cin;
+    c.H = H;
+    c.W = W;
+    c.Cout = Cout;
+    c.kh = k;
+    c.kw = k;
+    c.stride = stride;
+    c.pad = pad;
+    c.Ho = (H + 2 * pad - k) / stride + 1;
+    c.Wo = (W + 2 * pad - k) / stride + 1;
+    return c;
+}
+
+int rn_conv_is_pointwise(const rn_conv *c)
+{
+    return c->kh == 1 && c->kw == 1 && c->stride == 1 && c->pad == 0;
+}
+
+size_t rn_conv_col_floats_per_image(const rn_conv *c)
+{
+    return (size_t)c->Cin * c->kh * c->kw * c->Ho * c->Wo;
+}
+
+void rn_workspace_create(rn_ctx *ctx, rn_workspace *ws, size_t floats)
+{
+    ws->floats = floats;
+    ws->buf = floats ? rn_buffer(ctx, floats * sizeof(float)) : NULL;
+}
+
+void rn_workspace_release(rn_workspace *ws)
+{
+    rn_release(&ws->buf);
+    ws->floats = 0;
+}
+
+/* Images per chunk: as many as the workspace holds. A workspace that cannot hold even one image's
+ * columns is grown to exactly that (the contract in conv.h), so every layer can run. */
+static int chunk_images(rn_ctx *ctx, const rn_conv *c, rn_workspace *ws)
+{
+    size_t per = rn_conv_col_floats_per_image(c);
+    if (ws->floats < per) {
+        rn_release(&ws->buf);
+        rn_workspace_create(ctx, ws, per);
+    }
+    size_t n = ws->floats / per;
+    /* kernels index a chunk's columns with int */
+    if (n > (size_t)INT_MAX / per) n = (size_t)INT_MAX / per;
+    return n < (size_t)c->N ? (int)n : c->N;
+}
+
+static void im2col(rn_ctx *ctx, cl_mem col, cl_mem x, const rn_conv *c, int n0, int nc)
+{
+    cl_kernel k = rn_kernel(ctx, "rn_im2col_fwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, col);
+    rn_arg_mem(&a, x);
+    rn_arg_int(&a, c->Cin);
+    rn_arg_int(&a, c->N);
+    rn_arg_int(&a, n0);
+    rn_arg_int(&a, nc);
+    rn_arg_int(&a, c->H);
+    rn_arg_int(&a, c->W);
+    rn_arg_int(&a, c->kh);
+    rn_arg_int(&a, c->kw);
+    rn_arg_int(&a, c->stride);
+    rn_arg_int(&a, c->pad);
+    rn_arg_int(&a, c->Ho);
+    rn_arg_int(&a, c->Wo);
+    rn_launch1d(ctx, k, rn_conv_col_floats_per_image(c) * nc, 0);
+}
+
+static void col2im(rn_ctx *ctx, cl_mem dx, cl_mem dcol, const rn_conv *c, int n0, int nc,
+                   int accumulate)
+{
+    cl_kernel k = rn_kernel(ctx, "rn_col2im_bwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, dx);
+    rn_arg_mem(&a, dcol);
+    rn_arg_int(&a, c->Cin);
+    rn_arg_int(&a, c->N);
+    rn_arg_int(&a, n0);
+    rn_arg_int(&a, nc);
+    rn_arg_int(&a, c->H);
+    rn_arg_int(&a, c->W);
+    rn_arg_int(&a, c->kh);
+    rn_arg_int(&a, c->kw);
+    rn_arg_int(&a, c->stride);
+    rn_arg_int(&a, c->pad);
+    rn_arg_int(&a, c->Ho);
+    rn_arg_int(&a, c->Wo);
+    rn_arg_int(&a, accumulate);
+    rn_launch1d(ctx, k, (size_t)c->Cin * nc * c->H * c->W, 0);
+}
+
+void conv2d_forward(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rn_conv *c, rn_workspace *ws)
+{
+    const size_t K = (size_t)c->Cin * c->kh * c->kw;
+    const size_t hw = (size_t)c->Ho * c->Wo, cols = (size_t)c->N * hw;
+    if (rn_conv_is_pointwise(c)) {
+        rn_sgemm(ctx, 0, 0, c->Cout, cols, K, 1.0f, w, 0, K, x, 0, cols, 0.0f, y, 0, cols);
+        return;
+    }
+    const int nc = chunk_images(ctx, c, ws);
+    for (int n0 = 0; n0 < c->N; n0 += nc) {
+        const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
+        im2col(ctx, ws->buf, x, c, n0, cnt);
+        /* this chunk's images are the column range [n0·hw, (n0+cnt)·hw) of every row of y */
+        rn_sgemm(ctx, 0, 0, c->Cout, cnt * hw, K, 1.0f, w, 0, K, ws->buf, 0, cnt * hw, 0.0f, y,
+                 n0 * hw, cols);
+    }
+}
+
+void conv2d_backward(rn_ctx *ctx, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem x, cl_mem w,
+                     const rn_conv *c, rn_workspace *ws, int accumulate_dx)
+{
+    const size_t K = (size_t)c->Cin * c->kh * c->kw;
+    const size_t hw = (size_t)c->Ho * c->Wo, cols = (size_t)c->N * hw;
+    if (rn_conv_is_pointwise(c)) {
+        /* dW = dY·xᵀ, dX = Wᵀ·dY (x is its own column matrix) */
+        rn_sgemm(ctx, 0, 1, c->Cout, K, cols, 1.0f, dy, 0, cols, x, 0, cols, 0.0f, dw, 0, K);
+        if (dx)
+            rn_sgemm(ctx, 1, 0, K, cols, c->Cout, 1.0f, w, 0, K, dy, 0, cols,
+                     accumulate_dx ? 1.0f : 0.0f, dx, 0, cols);
+        return;
+    }
+    const int nc = chunk_images(ctx, c, ws);
+    for (int n0 = 0; n0 < c->N; n0 += nc) {
+        const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
+        const size_t ccols = cnt * hw;
+        im2col(ctx, ws->buf, x, c, n0, cnt);
+        /* dW (+)= dY_chunk · col_chunkᵀ; the first chunk overwrites */
+        rn_sgemm(ctx, 0, 1, c->Cout, K, ccols, 1.0f, dy, n0 * hw, cols, ws->buf, 0, ccols,
+                 n0 == 0 ? 0.0f : 1.0f, dw, 0, K);
+        if (!dx) continue;
+        /* dcol = Wᵀ · dY_chunk reuses the workspace: the in-order queue has finished reading the
+         * columns by then. Each image belongs to one chunk, so overwriting dx per chunk is right.
+         */
+        rn_sgemm(ctx, 1, 0, K, ccols, c->Cout, 1.0f, w, 0, K, dy, n0 * hw, cols, 0.0f, ws->buf, 0,
+                 ccols);
+        col2im(ctx, dx, ws->buf, c, n0, cnt, accumulate_dx);
+    }
+}

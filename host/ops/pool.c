@@ -1,0 +1,82 @@
+/* Max-pool and global average pool (see pool.h); kernels in cl/pool.cl. Backward passes gather
+ * over the output windows that cover each input element, so no atomics are needed. */
+#include "ops/pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "rn50cl/rn50cl.h"
+
+rn_pool rn_pool_init(int C, int N, int H, int W, int k, int stride, int pad)
+{
+    /* PyTorch's rules (ceil_mode=False): pad at most half the window, so every window holds at
+     * least one in-image element. */
+    if (C < 1 || N < 1 || H < 1 || W < 1 || k < 1 || stride < 1 || pad < 0 || 2 * pad > k ||
+        H + 2 * pad < k || W + 2 * pad < k) {
+        fprintf(
+            stderr,
+            "rn50cl: internal error: bad pool shape C=%d N=%d H=%d W=%d k=%d stride=%d pad=%d\n", C,
+            N, H, W, k, stride, pad);
+        exit(RN_ERR_INTERNAL);
+    }
+    rn_pool p = {C, N, H, W, k, stride, pad, 0, 0};
+    p.Ho = (H + 2 * pad - k) / stride + 1;
+    p.Wo = (W + 2 * pad - k) / stride + 1;
+    return p;
+}
+
+static void set_geometry(rn_args *a, const rn_pool *p)
+{
+    rn_arg_int(a, p->C * p->N);
+    rn_arg_int(a, p->H);
+    rn_arg_int(a, p->W);
+    rn_arg_int(a, p->Ho);
+    rn_arg_int(a, p->Wo);
+    rn_arg_int(a, p->k);
+    rn_arg_int(a, p->stride);
+    rn_arg_int(a, p->pad);
+}
+
+void maxpool_forward(rn_ctx *ctx, cl_mem y, cl_mem argmax, cl_mem x, const rn_pool *p)
+{
+    cl_kernel k = rn_kernel(ctx, "rn_maxpool_fwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, y);
+    rn_arg_mem(&a, argmax);
+    rn_arg_mem(&a, x);
+    set_geometry(&a, p);
+    rn_launch1d(ctx, k, (size_t)p->C * p->N * p->Ho * p->Wo, 256);
+}
+
+void maxpool_backward(rn_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem argmax, const rn_pool *p)
+{
+    cl_kernel k = rn_kernel(ctx, "rn_maxpool_bwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, dx);
+    rn_arg_mem(&a, dy);
+    rn_arg_mem(&a, argmax);
+    set_geometry(&a, p);
+    rn_launch1d(ctx, k, (size_t)p->C * p->N * p->H * p->W, 256);
+}
+
+void avgpool_forward(rn_ctx *ctx, cl_mem y, cl_mem x, int C, int N, int HW)
+{
+    cl_kernel k = rn_kernel(ctx, "rn_avgpool_fwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, y);
+    rn_arg_mem(&a, x);
+    rn_arg_int(&a, C * N);
+    rn_arg_int(&a, HW);
+    rn_launch1d(ctx, k, (size_t)C * N, 64);
+}
+
+void avgpool_backward(rn_ctx *ctx, cl_mem dx, cl_mem dy, int C, int N, int HW)
+{
+    cl_kernel k = rn_kernel(ctx, "rn_avgpool_bwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, dx);
+    rn_arg_mem(&a, dy);
+    rn_arg_int(&a, C * N);
+    rn_arg_int(&a, HW);
+    rn_launch1d(ctx, k, (size_t)C * N * HW, 256);
+}

@@ -1,0 +1,165 @@
+/* Naive double-precision references (see ref_a.h): direct loops over the definitions, so they can
+ * be read against PyTorch's documentation and checked against finite differences. */
+#include "ref_a.h"
+
+#include <math.h>
+#include <string.h>
+
+ref_conv_shape ref_conv_shape_make(int N, int Cin, int H, int W, int Cout, int k, int stride,
+                                   int pad)
+{
+    ref_conv_shape s = {N, Cin, H, W, Cout, k, stride, pad, 0, 0};
+    s.Ho = (H + 2 * pad - k) / stride + 1;
+    s.Wo = (W + 2 * pad - k) / stride + 1;
+    return s;
+}
+
+static size_t xi(const ref_conv_shape *s, int c, int n, int y, int x)
+{
+    return (((size_t)c * s->N + n) * s->H + y) * s->W + x;
+}
+static size_t yi(const ref_conv_shape *s, int c, int n, int y, int x)
+{
+    return (((size_t)c * s->N + n) * s->Ho + y) * s->Wo + x;
+}
+static size_t wi(const ref_conv_shape *s, int co, int ci, int ky, int kx)
+{
+    return (((size_t)co * s->Cin + ci) * s->k + ky) * s->k + kx;
+}
+
+void ref_conv2d_forward(double *y, const double *x, const double *w, const ref_conv_shape *s)
+{
+    for (int co = 0; co < s->Cout; co++)
+        for (int n = 0; n < s->N; n++)
+            for (int oy = 0; oy < s->Ho; oy++)
+                for (int ox = 0; ox < s->Wo; ox++) {
+                    double acc = 0;
+                    for (int ci = 0; ci < s->Cin; ci++)
+                        for (int ky = 0; ky < s->k; ky++) {
+                            int iy = oy * s->stride - s->pad + ky;
+                            if (iy < 0 || iy >= s->H) continue;
+                            for (int kx = 0; kx < s->k; kx++) {
+                                int ix = ox * s->stride - s->pad + kx;
+                                if (ix < 0 || ix >= s->W) continue;
+                                acc += w[wi(s, co, ci, ky, kx)] * x[xi(s, ci, n, iy, ix)];
+                            }
+                        }
+                    y[yi(s, co, n, oy, ox)] = acc;
+                }
+}
+
+void ref_conv2d_backward(double *dx, double *dw, const double *dy, const double *x, const double *w,
+                         const ref_conv_shape *s)
+{
+    if (dx) memset(dx, 0, sizeof(double) * s->Cin * s->N * s->H * s->W);
+    if (dw) memset(dw, 0, sizeof(double) * s->Cout * s->Cin * s->k * s->k);
+    /* scatter form of the chain rule: y[co][n][oy][ox] depends on w[co][ci][ky][kx] through
+     * x[ci][n][iy][ix] and on that x through the same weight */
+    for (int co = 0; co < s->Cout; co++)
+        for (int n = 0; n < s->N; n++)
+            for (int oy = 0; oy < s->Ho; oy++)
+                for (int ox = 0; ox < s->Wo; ox++) {
+                    double g = dy[yi(s, co, n, oy, ox)];
+                    for (int ci = 0; ci < s->Cin; ci++)
+                        for (int ky = 0; ky < s->k; ky++) {
+                            int iy = oy * s->stride - s->pad + ky;
+                            if (iy < 0 || iy >= s->H) continue;
+                            for (int kx = 0; kx < s->k; kx++) {
+                                int ix = ox * s->stride - s->pad + kx;
+                                if (ix < 0 || ix >= s->W) continue;
+                                if (dw) dw[wi(s, co, ci, ky, kx)] += g * x[xi(s, ci, n, iy, ix)];
+                                if (dx) dx[xi(s, ci, n, iy, ix)] += g * w[wi(s, co, ci, ky, kx)];
+                            }
+                        }
+                }
+}
+
+double ref_conv2d_dw_at(const double *dy, const double *x, const ref_conv_shape *s, int co, int ci,
+                        int ky, int kx)
+{
+    double acc = 0;
+    for (int n = 0; n < s->N; n++)
+        for (int oy = 0; oy < s->Ho; oy++) {
+            int iy = oy * s->stride - s->pad + ky;
+            if (iy < 0 || iy >= s->H) continue;
+            for (int ox = 0; ox < s->Wo; ox++) {
+                int ix = ox * s->stride - s->pad + kx;
+                if (ix < 0 || ix >= s->W) continue;
+                acc += dy[yi(s, co, n, oy, ox)] * x[xi(s, ci, n, iy, ix)];
+            }
+        }
+    return acc;
+}
+
+void ref_fc_forward(double *y, const double *x, const double *w, const double *b, int N, int C,
+                    int O)
+{
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++) {
+            double acc = b[o];
+            for (int c = 0; c < C; c++)
+                acc += x[(size_t)c * N + n] * w[(size_t)o * C + c];
+            y[(size_t)n * O + o] = acc;
+        }
+}
+
+void ref_fc_backward(double *dx, double *dw, double *db, const double *dy, const double *x,
+                     const double *w, int N, int C, int O)
+{
+    for (int c = 0; c < C && dx; c++)
+        for (int n = 0; n < N; n++) {
+            double acc = 0;
+            for (int o = 0; o < O; o++)
+                acc += w[(size_t)o * C + c] * dy[(size_t)n * O + o];
+            dx[(size_t)c * N + n] = acc;
+        }
+    for (int o = 0; o < O; o++) {
+        for (int c = 0; c < C; c++) {
+            double acc = 0;
+            for (int n = 0; n < N; n++)
+                acc += dy[(size_t)n * O + o] * x[(size_t)c * N + n];
+            dw[(size_t)o * C + c] = acc;
+        }
+        double acc = 0;
+        for (int n = 0; n < N; n++)
+            acc += dy[(size_t)n * O + o];
+        db[o] = acc;
+    }
+}
+
+double ref_softmax_ce(double *loss, int *correct, double *dlogits, const double *logits,
+                      const int *labels, int N, int K, double eps)
+{
+    double mean = 0;
+    for (int n = 0; n < N; n++) {
+        const double *l = logits + (size_t)n * K;
+        double m = l[0];
+        int arg = 0;
+        for (int k = 1; k < K; k++)
+            if (l[k] > m) m = l[k], arg = k;
+        double s = 0;
+        for (int k = 0; k < K; k++)
+            s += exp(l[k] - m);
+        double lse = m + log(s), li = 0;
+        for (int k = 0; k < K; k++) {
+            double t = (k == labels[n] ? 1.0 - eps : 0.0) + eps / K;
+            li -= t * (l[k] - lse); /* −t_k · log p_k */
+            if (dlogits) dlogits[(size_t)n * K + k] = (exp(l[k] - lse) - t) / N;
+        }
+        if (loss) loss[n] = li;
+        if (correct) correct[n] = arg == labels[n];
+        mean += li / N;
+    }
+    return mean;
+}
+
+void ref_sgd_step(double *w, double *v, const double *g, size_t n, double lr, double momentum,
+                  double weight_decay, int nesterov)
+{
+    for (size_t i = 0; i < n; i++) {
+        double gi = g[i] + weight_decay * w[i];
+        double vi = momentum * v[i] + gi;
+        v[i] = vi;
+        w[i] -= lr * (nesterov ? gi + momentum * vi : vi);
+    }
+}

@@ -1,0 +1,43 @@
+/* Naive double-precision references for conv, fc, softmax cross-entropy and SGD: the spec the
+ * device ops are tested against. Layouts as the ops: activations CNHW, conv weights
+ * [Cout][Cin][k][k], fc features [C][N], logits [N][K]. Written for clarity, not speed. */
+#ifndef RN_REF_A_H
+#define RN_REF_A_H
+
+#include <stddef.h>
+
+typedef struct ref_conv_shape {
+    int N, Cin, H, W, Cout, k, stride, pad, Ho, Wo;
+} ref_conv_shape;
+
+/* Fills Ho/Wo with PyTorch's rule floor((H + 2p − k)/s) + 1. */
+ref_conv_shape ref_conv_shape_make(int N, int Cin, int H, int W, int Cout, int k, int stride,
+                                   int pad);
+
+/* y[Cout][N][Ho][Wo] = Σ_ci,ky,kx w[co][ci][ky][kx] · x[ci][n][oy·s−p+ky][ox·s−p+kx] (zero pad) */
+void ref_conv2d_forward(double *y, const double *x, const double *w, const ref_conv_shape *s);
+/* dx[Cin][N][H][W] and dw[Cout][Cin][k][k], both overwritten; either may be NULL. */
+void ref_conv2d_backward(double *dx, double *dw, const double *dy, const double *x, const double *w,
+                         const ref_conv_shape *s);
+/* Only the weight gradient element dw[co][ci][ky][kx] (for sampling big layers). */
+double ref_conv2d_dw_at(const double *dy, const double *x, const ref_conv_shape *s, int co, int ci,
+                        int ky, int kx);
+
+/* y[N][O] = Σ_c x[c][n]·w[o][c] + b[o] */
+void ref_fc_forward(double *y, const double *x, const double *w, const double *b, int N, int C,
+                    int O);
+/* dx[C][N] (may be NULL), dw[O][C], db[O] from dy[N][O] */
+void ref_fc_backward(double *dx, double *dw, double *db, const double *dy, const double *x,
+                     const double *w, int N, int C, int O);
+
+/* Per-sample loss[N] = −Σ_k t_k·log softmax(l)_k, t = (1−ε)·onehot + ε/K; correct[N] (argmax,
+ * first maximum wins); dlogits[N][K] = ∂(mean loss)/∂logits (may be NULL). Returns the mean. */
+double ref_softmax_ce(double *loss, int *correct, double *dlogits, const double *logits,
+                      const int *labels, int N, int K, double eps);
+
+/* PyTorch SGD (dampening 0): g' = g + wd·w; v = μ·v + g' (v untouched-equivalent when μ = 0);
+ * w −= lr·v, Nesterov w −= lr·(g' + μ·v). */
+void ref_sgd_step(double *w, double *v, const double *g, size_t n, double lr, double momentum,
+                  double weight_decay, int nesterov);
+
+#endif

@@ -1,0 +1,383 @@
+/* Batch-norm (training with batch statistics and running-stat update, inference, fused ReLU)
+ * against the double reference in ref_b.c; the reference backward against central finite
+ * differences; the device backward against the reference backward. Shapes: awkward ones (odd C,
+ * batch 1 and 3, 7×7 and 5×5, M = 1 and 2, large offset) and every BN shape of ResNet50-CIFAR at
+ * batch 8. Every device output is NaN-poisoned before the run. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/batchnorm.h"
+#include "ref_b.h"
+#include "testutil.h"
+
+#define MOMENTUM 0.1
+#define EPS 1e-5
+
+static double *to_double(const float *x, size_t n)
+{
+    double *d = malloc(n * sizeof *d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = x[i];
+    return d;
+}
+
+static double max_abs_err(const float *got, const double *ref, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs(got[i] - ref[i]) <= m)) m = fabs(got[i] - ref[i]);
+    return m;
+}
+
+/* tu_compare plus a note of the worst error, so tolerances can be judged from the log. */
+static void cmp(const char *what, const float *got, const double *ref, size_t n, double atol,
+                double rtol)
+{
+    tu_compare(what, got, ref, n, atol, rtol);
+    printf("    %-34s max|err| %.2e  (atol %.0e, rtol %.0e)\n", what, max_abs_err(got, ref, n),
+           atol, rtol);
+}
+
+/* Picks β for each channel in the widest gap of {−γ·x̂} within [−0.5, 0.5], so every normalised
+ * pre-activation γ·x̂ + β is as far from ReLU's kink as possible. Returns the smallest margin. */
+static double choose_beta(float *beta, const float *x, const float *gamma, int C, int M)
+{
+    double *xd = to_double(x, (size_t)C * M), *t = malloc(((size_t)M + 2) * sizeof *t);
+    double worst = INFINITY;
+    for (int c = 0; c < C; c++) {
+        const double *xc = xd + (size_t)c * M;
+        double mean = 0, var = 0;
+        for (int i = 0; i < M; i++)
+            mean += xc[i];
+        mean /= M;
+        for (int i = 0; i < M; i++)
+            var += (xc[i] - mean) * (xc[i] - mean);
+        double invstd = 1 / sqrt(var / M + EPS);
+        int n = 0;
+        t[n++] = -0.5;
+        t[n++] = 0.5;
+        for (int i = 0; i < M; i++) {
+            double v = -gamma[c] * (xc[i] - mean) * invstd;
+            if (v > -0.5 && v < 0.5) t[n++] = v;
+        }
+        for (int i = 1; i < n; i++) /* insertion sort: M is small enough */
+            for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
+                double s = t[j];
+                t[j] = t[j - 1];
+                t[j - 1] = s;
+            }
+        double best = -1, at = 0;
+        for (int i = 1; i < n; i++)
+            if (t[i] - t[i - 1] > best) {
+                best = t[i] - t[i - 1];
+                at = 0.5 * (t[i] + t[i - 1]);
+            }
+        beta[c] = (float)at;
+        double margin = INFINITY; /* recompute with the float β actually used */
+        for (int i = 0; i < M; i++) {
+            double d = fabs(gamma[c] * (xc[i] - mean) * invstd + beta[c]);
+            if (d < margin) margin = d;
+        }
+        if (margin < worst) worst = margin;
+    }
+    free(xd);
+    free(t);
+    return worst;
+}
+
+typedef struct {
+    const char *label;
+    int C, M;
+    double offset; /* x = offset + uniform(−1, 1)·scale_c */
+    int relu;
+} bn_case;
+
+/* Training forward (twice, for the running statistics) and backward on one shape. */
+static void check_train(const bn_case *k, uint64_t seed, double y_atol)
+{
+    const int C = k->C, M = k->M;
+    const size_t n = (size_t)C * M;
+    printf("  train %s: C=%d M=%d relu=%d offset=%g\n", k->label, C, M, k->relu, k->offset);
+    tu_seed(seed);
+    float *x = malloc(n * sizeof *x), *x2 = malloc(n * sizeof *x2), *dy = malloc(n * sizeof *dy);
+    float gamma[4096], beta[4096], rm[4096], rv[4096];
+    for (int c = 0; c < C; c++) {
+        double scale = tu_uniform(0.2, 3.0);
+        for (int i = 0; i < M; i++) {
+            x[(size_t)c * M + i] = (float)(k->offset + scale * tu_uniform(-1, 1));
+            x2[(size_t)c * M + i] = (float)(k->offset + 0.5 + scale * tu_uniform(-1, 1));
+        }
+    }
+    tu_fill_away_from_zero(gamma, C, -1.5, 1.5, 0.3);
+    tu_fill_uniform(beta, C, -0.5, 0.5);
+    tu_fill_uniform(rm, C, -1, 1);
+    tu_fill_uniform(rv, C, 0.5, 2);
+    tu_fill_uniform(dy, n, -1, 1);
+    if (k->relu) {
+        double margin = choose_beta(beta, x, gamma, C, M);
+        TU_CHECK(margin > 1e-4, "%s: setup: pre-activations within %g of the ReLU kink", k->label,
+                 margin);
+    }
+
+    cl_mem dX = tu_upload(x, n), dG = tu_upload(gamma, C), dB = tu_upload(beta, C);
+    cl_mem dRM = tu_upload(rm, C), dRV = tu_upload(rv, C);
+    cl_mem dY = tu_poisoned(n), dSM = tu_poisoned(C), dSI = tu_poisoned(C);
+    rn_ctx *ctx = tu_ctx();
+    batchnorm_forward_train(ctx, dY, dX, dG, dB, dRM, dRV, dSM, dSI, C, M, (float)MOMENTUM,
+                            (float)EPS, k->relu);
+
+    double *xd = to_double(x, n), *gd = to_double(gamma, C), *bd = to_double(beta, C);
+    double *rmd = to_double(rm, C), *rvd = to_double(rv, C);
+    double *yr = malloc(n * sizeof *yr), smr[4096], sir[4096];
+    refb_bn_forward_train(yr, smr, sir, rmd, rvd, xd, gd, bd, C, M, MOMENTUM, EPS, k->relu);
+
+    float *got = malloc(n * sizeof *got);
+    char what[160];
+    tu_download(dY, got, n);
+    snprintf(what, sizeof what, "%s fwd y", k->label);
+    cmp(what, got, yr, n, y_atol, 1e-5);
+    tu_download(dSM, got, C);
+    snprintf(what, sizeof what, "%s save_mean", k->label);
+    cmp(what, got, smr, C, 1e-6, 1e-6);
+    tu_download(dSI, got, C);
+    snprintf(what, sizeof what, "%s save_invstd", k->label);
+    cmp(what, got, sir, C, 0, k->offset ? 2e-4 : 1e-5);
+    /* Running stats are in/out (cannot be poisoned); an element nobody updated keeps its
+     * initial value, which differs from the reference's 0.9·old + 0.1·stat. */
+    tu_download(dRM, got, C);
+    snprintf(what, sizeof what, "%s running_mean (1 step)", k->label);
+    cmp(what, got, rmd, C, 1e-6, 1e-6);
+    tu_download(dRV, got, C);
+    snprintf(what, sizeof what, "%s running_var (1 step, unbiased)", k->label);
+    cmp(what, got, rvd, C, 1e-6, k->offset ? 2e-4 : 1e-5);
+
+    /* Backward: device vs reference (reference mask from its own forward; β keeps every
+     * pre-activation off the kink, so both masks agree). */
+    cl_mem dDY = tu_upload(dy, n), dDX = tu_poisoned(n), dDG = tu_poisoned(C), dDB = tu_poisoned(C);
+    batchnorm_backward(ctx, dDX, dDG, dDB, dDY, dX, k->relu ? dY : NULL, dG, dSM, dSI, C, M,
+                       k->relu);
+    double *dyd = to_double(dy, n), *dxr = malloc(n * sizeof *dxr), dgr[4096], dbr[4096];
+    refb_bn_backward(dxr, dgr, dbr, dyd, xd, NULL, gd, bd, C, M, EPS, k->relu);
+    /* dβ and dγ are sums of M terms of size ~1: their float error grows like √M·1e-7. With a
+     * 1000 offset, save_mean itself is a float (rounding up to 3e-5), which biases every x̂ by up
+     * to 3e-5·invstd and dγ by that times Σdy' ~ √M: still far below what a wrong variance
+     * (invstd off by ~20%, see check_offset_has_teeth) would give. */
+    double sum_atol = k->offset ? 5e-4 * sqrt((double)M) : 2e-6 * sqrt((double)M);
+    tu_download(dDB, got, C);
+    snprintf(what, sizeof what, "%s bwd dbeta", k->label);
+    cmp(what, got, dbr, C, sum_atol, 1e-5);
+    tu_download(dDG, got, C);
+    snprintf(what, sizeof what, "%s bwd dgamma", k->label);
+    cmp(what, got, dgr, C, sum_atol, 1e-5);
+    tu_download(dDX, got, n);
+    snprintf(what, sizeof what, "%s bwd dx", k->label);
+    cmp(what, got, dxr, n, k->offset ? 1e-3 : 2e-5, 1e-4);
+
+    /* A second training step on new data: running stats must compound correctly. */
+    rn_write(ctx, dX, 0, n * sizeof(float), x2);
+    batchnorm_forward_train(ctx, dY, dX, dG, dB, dRM, dRV, dSM, dSI, C, M, (float)MOMENTUM,
+                            (float)EPS, k->relu);
+    double *x2d = to_double(x2, n);
+    refb_bn_forward_train(yr, smr, sir, rmd, rvd, x2d, gd, bd, C, M, MOMENTUM, EPS, k->relu);
+    tu_download(dRM, got, C);
+    snprintf(what, sizeof what, "%s running_mean (2 steps)", k->label);
+    cmp(what, got, rmd, C, 1e-6, 1e-6);
+    tu_download(dRV, got, C);
+    snprintf(what, sizeof what, "%s running_var (2 steps)", k->label);
+    cmp(what, got, rvd, C, 1e-6, k->offset ? 2e-4 : 1e-5);
+
+    cl_mem bufs[] = {dX, dG, dB, dRM, dRV, dY, dSM, dSI, dDY, dDX, dDG, dDB};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        rn_release(&bufs[i]);
+    free(x), free(x2), free(dy), free(got), free(xd), free(gd), free(bd), free(rmd), free(rvd);
+    free(yr), free(dyd), free(dxr), free(x2d);
+}
+
+static void check_eval(int C, int M, int relu, uint64_t seed)
+{
+    const size_t n = (size_t)C * M;
+    printf("  eval: C=%d M=%d relu=%d\n", C, M, relu);
+    tu_seed(seed);
+    float *x = malloc(n * sizeof *x), gamma[4096], beta[4096], rm[4096], rv[4096];
+    tu_fill_uniform(x, n, -3, 3);
+    tu_fill_away_from_zero(gamma, C, -1.5, 1.5, 0.3);
+    tu_fill_uniform(beta, C, -0.5, 0.5);
+    tu_fill_uniform(rm, C, -1, 1);
+    tu_fill_uniform(rv, C, 0.01, 4);
+    cl_mem dX = tu_upload(x, n), dG = tu_upload(gamma, C), dB = tu_upload(beta, C);
+    cl_mem dRM = tu_upload(rm, C), dRV = tu_upload(rv, C), dY = tu_poisoned(n);
+    batchnorm_forward_eval(tu_ctx(), dY, dX, dG, dB, dRM, dRV, C, M, (float)EPS, relu);
+    double *xd = to_double(x, n), *gd = to_double(gamma, C), *bd = to_double(beta, C);
+    double *rmd = to_double(rm, C), *rvd = to_double(rv, C), *yr = malloc(n * sizeof *yr);
+    refb_bn_forward_eval(yr, xd, gd, bd, rmd, rvd, C, M, EPS, relu);
+    float *got = tu_download_new(dY, n);
+    char what[96];
+    snprintf(what, sizeof what, "eval C=%d M=%d relu=%d y", C, M, relu);
+    cmp(what, got, yr, n, 1e-5, 1e-5);
+    /* Running stats are inputs here: the device must not have changed them. */
+    float back[4096];
+    tu_download(dRM, back, C);
+    int same = !memcmp(back, rm, C * sizeof(float));
+    tu_download(dRV, back, C);
+    same = same && !memcmp(back, rv, C * sizeof(float));
+    TU_CHECK(same, "eval C=%d M=%d: running stats were modified", C, M);
+    cl_mem bufs[] = {dX, dG, dB, dRM, dRV, dY};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        rn_release(&bufs[i]);
+    free(x), free(xd), free(gd), free(bd), free(rmd), free(rvd), free(yr), free(got);
+}
+
+/* Loss Σ r·y of the reference training forward. */
+static double loss(const double *x, const double *g, const double *b, const double *r, int C, int M,
+                   int relu, double *y)
+{
+    refb_bn_forward_train(y, NULL, NULL, NULL, NULL, x, g, b, C, M, MOMENTUM, EPS, relu);
+    double s = 0;
+    for (size_t i = 0; i < (size_t)C * M; i++)
+        s += r[i] * y[i];
+    return s;
+}
+
+/* The reference backward against central finite differences of Σ r·y, for x, γ and β. */
+static void check_ref_fd(int C, int M, int relu, uint64_t seed)
+{
+    const size_t n = (size_t)C * M;
+    printf("  reference backward vs finite differences: C=%d M=%d relu=%d\n", C, M, relu);
+    tu_seed(seed);
+    float *xf = malloc(n * sizeof *xf), gf[64], bf[64];
+    for (int c = 0; c < C; c++) {
+        double scale = tu_uniform(0.3, 2);
+        for (int i = 0; i < M; i++)
+            xf[(size_t)c * M + i] = (float)(scale * tu_uniform(-1, 1));
+    }
+    tu_fill_away_from_zero(gf, C, -1.5, 1.5, 0.3);
+    tu_fill_uniform(bf, C, -0.5, 0.5);
+    if (relu) {
+        double margin = choose_beta(bf, xf, gf, C, M);
+        TU_CHECK(margin > 1e-3, "fd setup: pre-activations within %g of the kink", margin);
+    }
+    double *x = to_double(xf, n), *g = to_double(gf, C), *b = to_double(bf, C);
+    double *r = malloc(n * sizeof *r), *y = malloc(n * sizeof *y);
+    for (size_t i = 0; i < n; i++)
+        r[i] = tu_uniform(-1, 1);
+    double *dx = malloc(n * sizeof *dx), dg[64], db[64];
+    refb_bn_backward(dx, dg, db, r, x, NULL, g, b, C, M, EPS, relu);
+
+    const double h = 1e-6;
+    double *fx = malloc(n * sizeof *fx), fg[64], fb[64];
+    for (size_t i = 0; i < n; i++) {
+        double s = x[i];
+        x[i] = s + h;
+        double lp = loss(x, g, b, r, C, M, relu, y);
+        x[i] = s - h;
+        double lm = loss(x, g, b, r, C, M, relu, y);
+        x[i] = s;
+        fx[i] = (lp - lm) / (2 * h);
+    }
+    for (int c = 0; c < C; c++) {
+        double s = g[c];
+        g[c] = s + h;
+        double lp = loss(x, g, b, r, C, M, relu, y);
+        g[c] = s - h;
+        double lm = loss(x, g, b, r, C, M, relu, y);
+        g[c] = s;
+        fg[c] = (lp - lm) / (2 * h);
+        s = b[c];
+        b[c] = s + h;
+        lp = loss(x, g, b, r, C, M, relu, y);
+        b[c] = s - h;
+        lm = loss(x, g, b, r, C, M, relu, y);
+        b[c] = s;
+        fb[c] = (lp - lm) / (2 * h);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "fd C=%d M=%d relu=%d dx", C, M, relu);
+    tu_compare_dd(what, dx, fx, n, 1e-6, 1e-5);
+    snprintf(what, sizeof what, "fd C=%d M=%d relu=%d dgamma", C, M, relu);
+    tu_compare_dd(what, dg, fg, C, 1e-6, 1e-5);
+    snprintf(what, sizeof what, "fd C=%d M=%d relu=%d dbeta", C, M, relu);
+    tu_compare_dd(what, db, fb, C, 1e-6, 1e-5);
+    /* The check has teeth: the gradient is not trivially zero. */
+    double mx = 0;
+    for (size_t i = 0; i < n; i++)
+        mx = fmax(mx, fabs(fx[i]));
+    /* (With M ≤ 2, x̂ = ±1 whatever x is, so dx really is ~0 there.) */
+    TU_CHECK(M <= 2 || mx > 1e-2, "fd C=%d M=%d: finite-difference dx is ~0 (%g)", C, M, mx);
+    free(xf), free(x), free(g), free(b), free(r), free(y), free(dx), free(fx);
+}
+
+/* Shows the large-offset case can fail: the float formula E[x²]−E[x]² misses the variance of
+ * values 1000 ± 1 by far more than the tolerance the device result must meet. */
+static void check_offset_has_teeth(void)
+{
+    tu_seed(77);
+    const int M = 75;
+    float x[75];
+    for (int i = 0; i < M; i++)
+        x[i] = (float)(1000 + tu_uniform(-1, 1));
+    float s = 0, q = 0;
+    for (int i = 0; i < M; i++)
+        s += x[i], q += x[i] * x[i];
+    float naive_var = q / M - (s / M) * (s / M);
+    double m = 0, v = 0;
+    for (int i = 0; i < M; i++)
+        m += x[i];
+    m /= M;
+    for (int i = 0; i < M; i++)
+        v += (x[i] - m) * (x[i] - m);
+    v /= M;
+    double rel = fabs(1 / sqrt(naive_var + EPS) - 1 / sqrt(v + EPS)) * sqrt(v + EPS);
+    printf("  offset 1000±1: float E[x²]−E[x]² gives var %.6g vs %.6g (invstd off by %.1e "
+           "relative; tolerance 2e-4)\n",
+           naive_var, v, rel);
+    TU_CHECK(!(rel <= 2e-4), "offset case would not catch E[x²]−E[x]² (rel err %g)", rel);
+}
+
+int main(void)
+{
+    /* Awkward shapes: odd channel counts, batch 1 and 3, 7×7 and 5×5, M not a multiple of the
+     * work-group size, M < group size, M = 1 and 2. */
+    const bn_case awkward[] = {
+        {"C3 N1 7x7", 3, 1 * 7 * 7, 0, 0},    {"C3 N1 7x7 relu", 3, 1 * 7 * 7, 0, 1},
+        {"C7 N3 5x5", 7, 3 * 5 * 5, 0, 0},    {"C7 N3 5x5 relu", 7, 3 * 5 * 5, 0, 1},
+        {"C13 N3 7x7", 13, 3 * 7 * 7, 0, 0},  {"C13 N3 7x7 relu", 13, 3 * 7 * 7, 0, 1},
+        {"C3 M1000", 3, 1000, 0, 1},          {"C5 M1", 5, 1, 0, 0},
+        {"C5 M1 relu", 5, 1, 0, 1},           {"C4 M2", 4, 2, 0, 0},
+        {"C7 N3 5x5 offset", 7, 75, 1000, 0}, {"C3 M3000 offset", 3, 3000, 1000, 1},
+    };
+    printf("batchnorm training forward/backward, awkward shapes:\n");
+    for (size_t i = 0; i < sizeof awkward / sizeof awkward[0]; i++)
+        check_train(&awkward[i], 100 + i, awkward[i].offset ? 5e-4 : 1e-5);
+    check_offset_has_teeth();
+
+    /* ResNet50-CIFAR at batch 8 (input 32×32): stem 64@16×16, then 64/256@8×8, 128/512@4×4,
+     * 256/1024@2×2, 512/2048@1×1 (M = 8). */
+    const int shapes[][2] = {{64, 8 * 16 * 16}, {64, 8 * 8 * 8},  {256, 8 * 8 * 8},
+                             {128, 8 * 4 * 4},  {512, 8 * 4 * 4}, {256, 8 * 2 * 2},
+                             {1024, 8 * 2 * 2}, {512, 8 * 1 * 1}, {2048, 8 * 1 * 1}};
+    printf("batchnorm, ResNet50-CIFAR shapes at batch 8:\n");
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int relu = 0; relu < 2; relu++) {
+            char label[64];
+            snprintf(label, sizeof label, "resnet C%d M%d%s", shapes[i][0], shapes[i][1],
+                     relu ? " relu" : "");
+            bn_case k = {label, shapes[i][0], shapes[i][1], 0, relu};
+            check_train(&k, 200 + 2 * i + relu, 1e-5);
+        }
+
+    printf("batchnorm inference forward:\n");
+    check_eval(7, 75, 0, 301);
+    check_eval(13, 49, 1, 302);
+    check_eval(2048, 8, 1, 303);
+    check_eval(64, 2048, 0, 304);
+
+    printf("reference backward vs central finite differences (h = 1e-6, double):\n");
+    check_ref_fd(3, 10, 0, 401);
+    check_ref_fd(3, 10, 1, 402);
+    check_ref_fd(2, 2, 0, 403);
+    check_ref_fd(2, 1, 1, 404);
+    check_ref_fd(5, 7, 1, 405);
+    return tu_finish("test_batchnorm");
+}

@@ -1,0 +1,251 @@
+/* Convolution (host/ops/conv.c, cl/im2col.cl) against the double reference in ref_a.c:
+ * the reference backward against central finite differences of the reference forward; the device
+ * forward and backward against the reference on awkward shapes (odd sizes, batch 1 and 3, stride 2
+ * on odd inputs, padding 2 and 3, 7×7/2), the accumulate / no-dx / chunked-workspace / pointwise
+ * paths, and every ResNet50-CIFAR conv shape at batch 8. Every output starts NaN-poisoned. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/conv.h"
+#include "ref_a.h"
+#include "testutil.h"
+
+static double *to_double(const float *f, size_t n)
+{
+    double *d = malloc(n * sizeof *d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = f[i];
+    return d;
+}
+
+/* L = Σ y·g for y = conv(x, w): linear in x and in w, so the central difference is exact up to
+ * rounding and ∂L/∂x, ∂L/∂w are the backward pass of dy = g. */
+static double fd_loss(const double *x, const double *w, const double *g, const ref_conv_shape *s)
+{
+    size_t ny = (size_t)s->Cout * s->N * s->Ho * s->Wo;
+    double *y = malloc(ny * sizeof *y), L = 0;
+    ref_conv2d_forward(y, x, w, s);
+    for (size_t i = 0; i < ny; i++)
+        L += y[i] * g[i];
+    free(y);
+    return L;
+}
+
+/* Claim: ref_conv2d_backward equals central finite differences of ref_conv2d_forward, at sampled
+ * input and weight elements (corners and padded borders included). */
+static void check_ref_backward_fd(int N, int Cin, int H, int W, int Cout, int k, int st, int p)
+{
+    ref_conv_shape s = ref_conv_shape_make(N, Cin, H, W, Cout, k, st, p);
+    size_t nx = (size_t)Cin * N * H * W, nw = (size_t)Cout * Cin * k * k,
+           ny = (size_t)Cout * N * s.Ho * s.Wo;
+    double *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *g = malloc(ny * sizeof *g);
+    double *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = tu_uniform(-1, 1);
+    for (size_t i = 0; i < nw; i++)
+        w[i] = tu_uniform(-1, 1);
+    for (size_t i = 0; i < ny; i++)
+        g[i] = tu_uniform(-1, 1);
+    ref_conv2d_backward(dx, dw, g, x, w, &s);
+    const double h = 1e-3;
+    enum { SAMPLES = 40 };
+    double fdx[SAMPLES + 2], gx[SAMPLES + 2], fdw[SAMPLES + 2], gw[SAMPLES + 2];
+    for (int t = 0; t < SAMPLES + 2; t++) {
+        /* first and last elements always, the rest at random */
+        size_t i = t == 0 ? 0 : t == 1 ? nx - 1 : (size_t)tu_uniform(0, nx - 1e-9);
+        double keep = x[i];
+        x[i] = keep + h;
+        double lp = fd_loss(x, w, g, &s);
+        x[i] = keep - h;
+        double lm = fd_loss(x, w, g, &s);
+        x[i] = keep;
+        fdx[t] = (lp - lm) / (2 * h);
+        gx[t] = dx[i];
+        size_t j = t == 0 ? 0 : t == 1 ? nw - 1 : (size_t)tu_uniform(0, nw - 1e-9);
+        keep = w[j];
+        w[j] = keep + h;
+        lp = fd_loss(x, w, g, &s);
+        w[j] = keep - h;
+        lm = fd_loss(x, w, g, &s);
+        w[j] = keep;
+        fdw[t] = (lp - lm) / (2 * h);
+        gw[t] = dw[j];
+    }
+    char what[160];
+    snprintf(what, sizeof what,
+             "ref conv backward dx == finite differences, N%d C%d %dx%d -> %d k%d s%d p%d", N, Cin,
+             H, W, Cout, k, st, p);
+    tu_compare_dd(what, gx, fdx, SAMPLES + 2, 1e-8, 1e-8);
+    snprintf(what, sizeof what,
+             "ref conv backward dw == finite differences, N%d C%d %dx%d -> %d k%d s%d p%d", N, Cin,
+             H, W, Cout, k, st, p);
+    tu_compare_dd(what, gw, fdw, SAMPLES + 2, 1e-8, 1e-8);
+    free(x), free(w), free(g), free(dx), free(dw);
+}
+
+typedef struct {
+    size_t ws_floats;  /* 0: a workspace for the whole batch; else this many floats */
+    int accumulate;    /* dx starts as random values and must come back as those + ∂L/∂x */
+    int no_dx;         /* dx = NULL */
+    int expect_chunks; /* the workspace must be smaller than the whole batch's columns */
+} conv_opts;
+
+/* Float32 GEMM accumulation over `red` terms of products of values in [-1,1]: a rounding error
+ * grows like sqrt(red)·ε·|partial sums| ~ red·1e-7·0.3; wrong-index bugs move results by
+ * ~sqrt(red)/3, many orders more. */
+static double tol_for(size_t red)
+{
+    return 2e-5 * sqrt((double)red) + 1e-6;
+}
+
+/* Claim: conv2d_forward / conv2d_backward on the device equal the double reference. */
+static void check_device(const char *tag, int N, int Cin, int H, int W, int Cout, int k, int st,
+                         int p, conv_opts o)
+{
+    rn_ctx *ctx = tu_ctx();
+    rn_conv c = rn_conv_init(N, Cin, H, W, Cout, k, st, p);
+    ref_conv_shape s = ref_conv_shape_make(N, Cin, H, W, Cout, k, st, p);
+    TU_CHECK(c.Ho == s.Ho && c.Wo == s.Wo, "%s: rn_conv_init output size %dx%d, expected %dx%d",
+             tag, c.Ho, c.Wo, s.Ho, s.Wo);
+    size_t nx = (size_t)Cin * N * H * W, nw = (size_t)Cout * Cin * k * k,
+           ny = (size_t)Cout * N * s.Ho * s.Wo;
+    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *g = malloc(ny * sizeof *g);
+    float *dx0 = malloc(nx * sizeof *dx0);
+    tu_fill_uniform(x, nx, -1, 1);
+    tu_fill_uniform(w, nw, -1, 1);
+    tu_fill_uniform(g, ny, -1, 1);
+    tu_fill_uniform(dx0, nx, -1, 1);
+    double *xd = to_double(x, nx), *wd = to_double(w, nw), *gd = to_double(g, ny);
+    double *yr = malloc(ny * sizeof *yr), *dxr = malloc(nx * sizeof *dxr),
+           *dwr = malloc(nw * sizeof *dwr);
+    ref_conv2d_forward(yr, xd, wd, &s);
+    ref_conv2d_backward(dxr, dwr, gd, xd, wd, &s);
+    if (o.accumulate)
+        for (size_t i = 0; i < nx; i++)
+            dxr[i] += dx0[i];
+
+    rn_workspace ws;
+    size_t whole = rn_conv_col_floats_per_image(&c) * N;
+    rn_workspace_create(ctx, &ws, o.ws_floats ? o.ws_floats : whole);
+    if (o.expect_chunks)
+        TU_CHECK(ws.floats < whole, "%s: workspace %zu floats forces chunking (batch needs %zu)",
+                 tag, ws.floats, whole);
+    cl_mem bx = tu_upload(x, nx), bw = tu_upload(w, nw), bg = tu_upload(g, ny);
+    cl_mem by = tu_poisoned(ny), bdw = tu_poisoned(nw);
+    cl_mem bdx = o.no_dx ? NULL : o.accumulate ? tu_upload(dx0, nx) : tu_poisoned(nx);
+    conv2d_forward(ctx, by, bx, bw, &c, &ws);
+    conv2d_backward(ctx, bdx, bdw, bg, bx, bw, &c, &ws, o.accumulate);
+    if (rn_conv_is_pointwise(&c))
+        TU_CHECK(ws.floats == (o.ws_floats ? o.ws_floats : whole),
+                 "%s: pointwise conv leaves the workspace alone (%zu floats)", tag, ws.floats);
+    else if (o.expect_chunks)
+        TU_CHECK(ws.floats >= rn_conv_col_floats_per_image(&c) && ws.floats < whole,
+                 "%s: workspace %zu floats after the run: >= one image, < the batch (chunked)", tag,
+                 ws.floats);
+    float *y = tu_download_new(by, ny), *dw = tu_download_new(bdw, nw);
+    size_t kred = (size_t)Cin * k * k, nred = (size_t)N * s.Ho * s.Wo;
+    char what[200];
+    snprintf(what, sizeof what, "%s: forward y == ref (N%d C%d %dx%d -> %d k%d s%d p%d)", tag, N,
+             Cin, H, W, Cout, k, st, p);
+    tu_compare(what, y, yr, ny, tol_for(kred), 1e-4);
+    snprintf(what, sizeof what, "%s: backward dw == ref", tag);
+    tu_compare(what, dw, dwr, nw, tol_for(nred), 1e-4);
+    if (bdx) {
+        float *dx = tu_download_new(bdx, nx);
+        snprintf(what, sizeof what, "%s: backward dx == ref%s", tag,
+                 o.accumulate ? " + previous dx (accumulate)" : "");
+        tu_compare(what, dx, dxr, nx, tol_for((size_t)Cout * k * k), 1e-4);
+        free(dx);
+    }
+    rn_release(&bx), rn_release(&bw), rn_release(&bg), rn_release(&by), rn_release(&bdw);
+    rn_release(&bdx);
+    rn_workspace_release(&ws);
+    free(x), free(w), free(g), free(dx0), free(xd), free(wd), free(gd), free(yr), free(dxr);
+    free(dwr), free(y), free(dw);
+}
+
+int main(void)
+{
+    tu_seed(20240611);
+
+    /* basic shape rules */
+    rn_conv a = rn_conv_init(8, 3, 32, 32, 64, 7, 2, 3);
+    TU_CHECK(a.Ho == 16 && a.Wo == 16 && a.kh == 7 && a.kw == 7, "stem 7x7/2 p3 on 32x32 -> 16x16");
+    rn_conv b = rn_conv_init(3, 5, 7, 7, 4, 3, 2, 2);
+    TU_CHECK(b.Ho == 5 && b.Wo == 5, "3x3/2 p2 on 7x7 -> 5x5 (floor rule), got %dx%d", b.Ho, b.Wo);
+    TU_CHECK(rn_conv_is_pointwise(&(rn_conv){1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1}),
+             "1x1/1 p0 is pointwise");
+    TU_CHECK(!rn_conv_is_pointwise(&(rn_conv){1, 1, 2, 2, 1, 1, 1, 2, 0, 1, 1}),
+             "1x1/2 is not pointwise");
+    TU_CHECK(!rn_conv_is_pointwise(&(rn_conv){1, 1, 2, 2, 1, 1, 1, 1, 1, 4, 4}),
+             "1x1 p1 is not pointwise");
+    TU_CHECK(rn_conv_col_floats_per_image(&b) == (size_t)5 * 9 * 25,
+             "columns per image Cin*k*k*Ho*Wo");
+
+    /* (a) the reference backward is the derivative of the reference forward */
+    check_ref_backward_fd(2, 3, 7, 5, 4, 3, 2, 2);
+    check_ref_backward_fd(1, 2, 5, 5, 3, 5, 1, 2);
+    check_ref_backward_fd(2, 3, 9, 9, 2, 7, 2, 3);
+    check_ref_backward_fd(3, 4, 5, 5, 3, 1, 2, 0);
+    check_ref_backward_fd(2, 5, 3, 4, 3, 1, 1, 0);
+
+    /* (b) device == reference on awkward shapes */
+    conv_opts plain = {0, 0, 0, 0};
+    check_device("3x3/1 p1 odd", 3, 5, 7, 7, 6, 3, 1, 1, plain);
+    check_device("5x5/1 p2 batch1", 1, 3, 5, 5, 7, 5, 1, 2, plain);
+    check_device("3x3/2 p2 7x5", 3, 5, 7, 5, 9, 3, 2, 2, plain);
+    check_device("3x3/1 p0", 3, 5, 7, 5, 3, 3, 1, 0, plain);
+    check_device("7x7/2 p3 9x9", 3, 3, 9, 9, 5, 7, 2, 3, plain);
+    check_device("2x2/3 p1", 3, 4, 7, 8, 5, 2, 3, 1, plain);
+    check_device("1x1/2 p0 on 7x7", 3, 7, 7, 7, 5, 1, 2, 0, plain);
+    check_device("pointwise", 3, 7, 5, 5, 11, 1, 1, 0, plain);
+    check_device("pointwise batch1", 1, 13, 7, 3, 5, 1, 1, 0, plain);
+    /* accumulate into an existing dx, and no dx at all */
+    conv_opts acc = {0, 1, 0, 0}, nodx = {0, 0, 1, 0};
+    check_device("3x3/2 p2 accumulate", 3, 5, 7, 5, 9, 3, 2, 2, acc);
+    check_device("7x7/2 p3 accumulate", 3, 3, 9, 9, 5, 7, 2, 3, acc);
+    check_device("pointwise accumulate", 3, 7, 5, 5, 11, 1, 1, 0, acc);
+    check_device("5x5/1 p2 dx=NULL", 3, 3, 5, 5, 7, 5, 1, 2, nodx);
+    check_device("pointwise dx=NULL", 3, 7, 5, 5, 11, 1, 1, 0, nodx);
+    /* chunked: a workspace of 1 image, of 2 images (chunks 2+1), and one too small (grown to 1) */
+    size_t per = (size_t)5 * 9 * 4 * 3; /* Cin·k·k·Ho·Wo of 3x3/2 p2 on 7x5 -> 4x3 */
+    check_device("3x3/2 p2 chunks of 1", 3, 5, 7, 5, 9, 3, 2, 2, (conv_opts){per, 0, 0, 1});
+    check_device("3x3/2 p2 chunks of 2+1", 3, 5, 7, 5, 9, 3, 2, 2,
+                 (conv_opts){2 * per + 7, 0, 0, 1});
+    check_device("3x3/2 p2 chunks accumulate", 3, 5, 7, 5, 9, 3, 2, 2, (conv_opts){per, 1, 0, 1});
+    check_device("3x3/2 p2 chunks dx=NULL", 3, 5, 7, 5, 9, 3, 2, 2, (conv_opts){per, 0, 1, 1});
+    check_device("3x3/2 p2 workspace grown", 3, 5, 7, 5, 9, 3, 2, 2, (conv_opts){per / 3, 0, 0, 1});
+    check_device("pointwise tiny workspace", 3, 7, 5, 5, 11, 1, 1, 0, (conv_opts){1, 0, 0, 0});
+
+    /* every ResNet50-CIFAR conv shape at batch 8, input 32x32 */
+    const int Nb = 8;
+    check_device("stem 7x7/2 3->64", Nb, 3, 32, 32, 64, 7, 2, 3, plain);
+    check_device("layer1 1x1 64->64", Nb, 64, 8, 8, 64, 1, 1, 0, plain);
+    check_device("layer1 3x3 64->64", Nb, 64, 8, 8, 64, 3, 1, 1, plain);
+    check_device("layer1 1x1 64->256 (conv3, downsample)", Nb, 64, 8, 8, 256, 1, 1, 0, plain);
+    check_device("layer1 1x1 256->64", Nb, 256, 8, 8, 64, 1, 1, 0, plain);
+    check_device("layer2 1x1 256->128", Nb, 256, 8, 8, 128, 1, 1, 0, plain);
+    check_device("layer2 3x3/2 128->128", Nb, 128, 8, 8, 128, 3, 2, 1, plain);
+    check_device("layer2 3x3/1 128->128", Nb, 128, 4, 4, 128, 3, 1, 1, plain);
+    check_device("layer2 1x1 128->512", Nb, 128, 4, 4, 512, 1, 1, 0, plain);
+    check_device("layer2 downsample 1x1/2 256->512", Nb, 256, 8, 8, 512, 1, 2, 0, plain);
+    check_device("layer2 1x1 512->128", Nb, 512, 4, 4, 128, 1, 1, 0, plain);
+    check_device("layer3 1x1 512->256", Nb, 512, 4, 4, 256, 1, 1, 0, plain);
+    check_device("layer3 3x3/2 256->256", Nb, 256, 4, 4, 256, 3, 2, 1, plain);
+    check_device("layer3 3x3/1 256->256", Nb, 256, 2, 2, 256, 3, 1, 1, plain);
+    check_device("layer3 1x1 256->1024", Nb, 256, 2, 2, 1024, 1, 1, 0, plain);
+    check_device("layer3 downsample 1x1/2 512->1024", Nb, 512, 4, 4, 1024, 1, 2, 0, plain);
+    check_device("layer3 1x1 1024->256", Nb, 1024, 2, 2, 256, 1, 1, 0, plain);
+    check_device("layer4 1x1 1024->512", Nb, 1024, 2, 2, 512, 1, 1, 0, plain);
+    check_device("layer4 3x3/2 512->512", Nb, 512, 2, 2, 512, 3, 2, 1, plain);
+    check_device("layer4 3x3/1 512->512", Nb, 512, 1, 1, 512, 3, 1, 1, plain);
+    check_device("layer4 1x1 512->2048", Nb, 512, 1, 1, 2048, 1, 1, 0, plain);
+    check_device("layer4 downsample 1x1/2 1024->2048", Nb, 1024, 2, 2, 2048, 1, 2, 0, plain);
+    check_device("layer4 1x1 2048->512", Nb, 2048, 1, 1, 512, 1, 1, 0, plain);
+    /* the stem as the model runs it: no dx, chunked through a workspace of 3 images */
+    check_device("stem chunked dx=NULL", Nb, 3, 32, 32, 64, 7, 2, 3,
+                 (conv_opts){3 * (size_t)3 * 49 * 256, 0, 1, 1});
+    return tu_finish("test_conv");
+}

@@ -1,0 +1,241 @@
+/* Max-pool (forward values and argmax, backward gather) and global average pool against the
+ * double reference in ref_b.c; the reference backward against central finite differences.
+ * Shapes: odd inputs (7×7, 5×5, 6×9) with k3 s2 p1, k2 s2 p0 and k3 s1 p1, batch 1 and 3, odd
+ * channel counts, plus ResNet50-CIFAR's max-pool (64 ch, 16×16 → 8×8, batch 8) and average
+ * pool (2048 ch at 1×1 and 2×2). Ties and all-negative inputs prove the tie rule and that
+ * padding never wins. Every output is poisoned (NaN, or −7777 for argmax). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ops/pool.h"
+#include "ref_b.h"
+#include "testutil.h"
+
+#define ARG_POISON (-7777)
+
+static double *to_double(const float *x, size_t n)
+{
+    double *d = malloc(n * sizeof *d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = x[i];
+    return d;
+}
+
+/* Distinct values: a shuffled permutation of 0..n−1, centred and divided by 64 (exact in float,
+ * half of them negative, neighbours 1/64 apart, so no ties and FD steps never reorder). */
+static void fill_distinct(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)i;
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)tu_uniform(0, (double)i + 1);
+        if (j > i) j = i;
+        float t = x[i];
+        x[i] = x[j];
+        x[j] = t;
+    }
+    for (size_t i = 0; i < n; i++)
+        x[i] = (x[i] - (float)(n / 2)) / 64.0f;
+}
+
+/* Ties everywhere and nothing positive: values in {−1, −2, −3}. A kernel that pads with 0 or
+ * takes the last maximum fails here. */
+static void fill_ties_negative(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = -(float)(1 + (int)tu_uniform(0, 3));
+}
+
+static cl_mem int_poisoned(size_t n)
+{
+    int *p = malloc(n * sizeof *p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = ARG_POISON;
+    cl_mem m = rn_buffer(tu_ctx(), n * sizeof(int));
+    rn_write(tu_ctx(), m, 0, n * sizeof(int), p);
+    free(p);
+    return m;
+}
+
+static void check_maxpool(const char *label, int C, int N, int H, int W, int k, int s, int pad,
+                          int ties, uint64_t seed)
+{
+    rn_pool p = rn_pool_init(C, N, H, W, k, s, pad);
+    const size_t nx = (size_t)C * N * H * W, ny = (size_t)C * N * p.Ho * p.Wo;
+    printf("  maxpool %s: C=%d N=%d %dx%d k%d s%d p%d -> %dx%d%s\n", label, C, N, H, W, k, s, pad,
+           p.Ho, p.Wo, ties ? " (ties, all negative)" : "");
+    tu_seed(seed);
+    float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
+    if (ties)
+        fill_ties_negative(x, nx);
+    else
+        fill_distinct(x, nx);
+    tu_fill_uniform(dy, ny, -1, 1);
+    rn_ctx *ctx = tu_ctx();
+    cl_mem dX = tu_upload(x, nx), dY = tu_poisoned(ny), dA = int_poisoned(ny);
+    cl_mem dDY = tu_upload(dy, ny), dDX = tu_poisoned(nx);
+    maxpool_forward(ctx, dY, dA, dX, &p);
+    maxpool_backward(ctx, dDX, dDY, dA, &p);
+
+    double *xd = to_double(x, nx), *dyd = to_double(dy, ny);
+    double *yr = malloc(ny * sizeof *yr), *dxr = malloc(nx * sizeof *dxr);
+    int *ar = malloc(ny * sizeof *ar), *ag = malloc(ny * sizeof *ag);
+    refb_maxpool_forward(yr, ar, xd, C, N, H, W, k, s, pad);
+    refb_maxpool_backward(dxr, dyd, ar, C, N, H, W, k, s, pad);
+
+    char what[128];
+    float *got = tu_download_new(dY, ny);
+    snprintf(what, sizeof what, "maxpool %s fwd y (exact)", label);
+    tu_compare(what, got, yr, ny, 0, 0);
+    rn_read(ctx, dA, 0, ny * sizeof(int), ag);
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < ny; i++)
+        if (ag[i] != ar[i] && !bad++) first = i;
+    TU_CHECK(bad == 0, "maxpool %s argmax: %zu of %zu differ, first [%zu] got %d want %d", label,
+             bad, ny, first, ag[first], ar[first]);
+    free(got);
+    got = tu_download_new(dDX, nx);
+    /* Each dx is a sum of at most ⌈k/s⌉² dy values: float rounding only. */
+    snprintf(what, sizeof what, "maxpool %s bwd dx", label);
+    tu_compare(what, got, dxr, nx, 1e-6, 1e-6);
+    size_t multi = 0; /* how many inputs won more than one window: the gather's real work */
+    for (size_t pl = 0; pl < (size_t)C * N; pl++) {
+        int *cnt = calloc((size_t)H * W, sizeof *cnt);
+        for (int o = 0; o < p.Ho * p.Wo; o++)
+            cnt[ar[pl * p.Ho * p.Wo + o]]++;
+        for (int i = 0; i < H * W; i++)
+            multi += cnt[i] > 1;
+        free(cnt);
+    }
+    printf("    %zu inputs are the argmax of more than one window\n", multi);
+
+    cl_mem bufs[] = {dX, dY, dA, dDY, dDX};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        rn_release(&bufs[i]);
+    free(x), free(dy), free(xd), free(dyd), free(yr), free(dxr), free(ar), free(ag), free(got);
+}
+
+static void check_avgpool(const char *label, int C, int N, int HW, uint64_t seed)
+{
+    const size_t nx = (size_t)C * N * HW, ny = (size_t)C * N;
+    printf("  avgpool %s: C=%d N=%d HW=%d\n", label, C, N, HW);
+    tu_seed(seed);
+    float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
+    tu_fill_uniform(x, nx, -3, 3);
+    tu_fill_uniform(dy, ny, -1, 1);
+    rn_ctx *ctx = tu_ctx();
+    cl_mem dX = tu_upload(x, nx), dY = tu_poisoned(ny), dDY = tu_upload(dy, ny);
+    cl_mem dDX = tu_poisoned(nx);
+    avgpool_forward(ctx, dY, dX, C, N, HW);
+    avgpool_backward(ctx, dDX, dDY, C, N, HW);
+    double *xd = to_double(x, nx), *dyd = to_double(dy, ny);
+    double *yr = malloc(ny * sizeof *yr), *dxr = malloc(nx * sizeof *dxr);
+    refb_avgpool_forward(yr, xd, C, N, HW);
+    refb_avgpool_backward(dxr, dyd, C, N, HW);
+    char what[128];
+    float *got = tu_download_new(dY, ny);
+    snprintf(what, sizeof what, "avgpool %s fwd y", label);
+    tu_compare(what, got, yr, ny, 1e-6, 1e-6);
+    free(got);
+    got = tu_download_new(dDX, nx);
+    snprintf(what, sizeof what, "avgpool %s bwd dx", label);
+    tu_compare(what, got, dxr, nx, 1e-7, 1e-6);
+    cl_mem bufs[] = {dX, dY, dDY, dDX};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        rn_release(&bufs[i]);
+    free(x), free(dy), free(xd), free(dyd), free(yr), free(dxr), free(got);
+}
+
+/* Reference backward vs central differences of Σ r·y (distinct inputs: max is locally linear). */
+static void check_fd_maxpool(int C, int N, int H, int W, int k, int s, int pad, uint64_t seed)
+{
+    printf("  maxpool reference backward vs finite differences: C=%d N=%d %dx%d k%d s%d p%d\n", C,
+           N, H, W, k, s, pad);
+    tu_seed(seed);
+    const int Ho = (H + 2 * pad - k) / s + 1, Wo = (W + 2 * pad - k) / s + 1;
+    const size_t nx = (size_t)C * N * H * W, ny = (size_t)C * N * Ho * Wo;
+    float *xf = malloc(nx * sizeof *xf);
+    fill_distinct(xf, nx);
+    double *x = to_double(xf, nx), *r = malloc(ny * sizeof *r), *y = malloc(ny * sizeof *y);
+    for (size_t i = 0; i < ny; i++)
+        r[i] = tu_uniform(-1, 1);
+    int *am = malloc(ny * sizeof *am);
+    double *g = malloc(nx * sizeof *g), *fd = malloc(nx * sizeof *fd);
+    refb_maxpool_forward(y, am, x, C, N, H, W, k, s, pad);
+    refb_maxpool_backward(g, r, am, C, N, H, W, k, s, pad);
+    const double h = 1e-4; /* well under the 1/64 spacing of the inputs */
+    for (size_t i = 0; i < nx; i++) {
+        double v = x[i], lp = 0, lm = 0;
+        x[i] = v + h;
+        refb_maxpool_forward(y, NULL, x, C, N, H, W, k, s, pad);
+        for (size_t j = 0; j < ny; j++)
+            lp += r[j] * y[j];
+        x[i] = v - h;
+        refb_maxpool_forward(y, NULL, x, C, N, H, W, k, s, pad);
+        for (size_t j = 0; j < ny; j++)
+            lm += r[j] * y[j];
+        x[i] = v;
+        fd[i] = (lp - lm) / (2 * h);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "fd maxpool %dx%d k%d s%d p%d dx", H, W, k, s, pad);
+    tu_compare_dd(what, g, fd, nx, 1e-9, 1e-8);
+    free(xf), free(x), free(r), free(y), free(am), free(g), free(fd);
+}
+
+static void check_fd_avgpool(int C, int N, int HW, uint64_t seed)
+{
+    printf("  avgpool reference backward vs finite differences: C=%d N=%d HW=%d\n", C, N, HW);
+    tu_seed(seed);
+    const size_t nx = (size_t)C * N * HW, ny = (size_t)C * N;
+    double *x = malloc(nx * sizeof *x), *r = malloc(ny * sizeof *r), *y = malloc(ny * sizeof *y);
+    double *g = malloc(nx * sizeof *g), *fd = malloc(nx * sizeof *fd);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = tu_uniform(-3, 3);
+    for (size_t i = 0; i < ny; i++)
+        r[i] = tu_uniform(-1, 1);
+    refb_avgpool_backward(g, r, C, N, HW);
+    const double h = 1e-6;
+    for (size_t i = 0; i < nx; i++) {
+        double v = x[i], lp = 0, lm = 0;
+        x[i] = v + h;
+        refb_avgpool_forward(y, x, C, N, HW);
+        for (size_t j = 0; j < ny; j++)
+            lp += r[j] * y[j];
+        x[i] = v - h;
+        refb_avgpool_forward(y, x, C, N, HW);
+        for (size_t j = 0; j < ny; j++)
+            lm += r[j] * y[j];
+        x[i] = v;
+        fd[i] = (lp - lm) / (2 * h);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "fd avgpool C=%d N=%d HW=%d dx", C, N, HW);
+    tu_compare_dd(what, g, fd, nx, 1e-8, 1e-6);
+    free(x), free(r), free(y), free(g), free(fd);
+}
+
+int main(void)
+{
+    printf("max-pool:\n");
+    check_maxpool("C3 N1 7x7", 3, 1, 7, 7, 3, 2, 1, 0, 1);
+    check_maxpool("C7 N3 5x5", 7, 3, 5, 5, 3, 2, 1, 0, 2);
+    check_maxpool("C13 N3 7x7 k2", 13, 3, 7, 7, 2, 2, 0, 0, 3);
+    check_maxpool("C5 N3 6x9 k3s1", 5, 3, 6, 9, 3, 1, 1, 0, 4);
+    check_maxpool("C3 N3 7x7 ties", 3, 3, 7, 7, 3, 2, 1, 1, 5);
+    check_maxpool("C7 N1 5x5 k3s1 ties", 7, 1, 5, 5, 3, 1, 1, 1, 6);
+    check_maxpool("resnet stem", 64, 8, 16, 16, 3, 2, 1, 0, 7);
+    check_fd_maxpool(3, 1, 7, 7, 3, 2, 1, 11);
+    check_fd_maxpool(2, 3, 5, 5, 2, 2, 0, 12);
+    check_fd_maxpool(2, 1, 6, 5, 3, 1, 1, 13);
+
+    printf("global average pool:\n");
+    check_avgpool("C7 N3 5x5", 7, 3, 25, 21);
+    check_avgpool("C13 N1 7x7", 13, 1, 49, 22);
+    check_avgpool("resnet 2048@1x1", 2048, 8, 1, 23);
+    check_avgpool("resnet 2048@2x2", 2048, 8, 4, 24);
+    check_fd_avgpool(3, 2, 25, 31);
+    check_fd_avgpool(5, 3, 1, 32);
+    return tu_finish("test_pool");
+}
