@@ -1,0 +1,459 @@
+/* ResNet50 as torchvision builds it, for CIFAR-sized inputs: the parameter table (state_dict
+ * names and order), slab layout, initialisation, and the forward/backward passes as plain calls
+ * into host/ops. Backward reuses four scratch buffers, so only forward activations are kept. */
+#include "model/resnet50.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/rng.h"
+#include "ops/batchnorm.h"
+#include "ops/eltwise.h"
+#include "ops/fc.h"
+#include "ops/pool.h"
+#include "rn50cl/rn50cl.h"
+
+static const int stage_blocks[4] = {3, 4, 6, 3};
+
+static int add_entry(rn_model *m, const char *name, enum rn_entry_kind kind, int ndim,
+                     const int64_t *shape)
+{
+    rn_entry *e = &m->e[m->nentries];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->kind = kind;
+    e->ndim = ndim;
+    e->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        e->shape[i] = shape[i];
+        e->numel *= (size_t)shape[i];
+    }
+    if (kind == RN_PARAM) m->nparams += e->numel;
+    return (int)m->nentries++;
+}
+
+/* Registers conv `cname`.weight and batch-norm `bname`.* in torchvision's order. */
+static void make_cbr(rn_model *m, rn_cbr *c, const char *cname, const char *bname, int cin,
+                     int cout, int k, int stride, int h, int relu)
+{
+    char n[64];
+    memset(c, 0, sizeof *c);
+    c->cin = cin;
+    c->cout = cout;
+    c->k = k;
+    c->stride = stride;
+    c->pad = (k - 1) / 2;
+    c->h = c->w = h;
+    c->ho = c->wo = (h + 2 * c->pad - k) / stride + 1;
+    c->relu = relu;
+    int64_t ws[4] = {cout, cin, k, k}, cs[1] = {cout};
+    snprintf(n, sizeof n, "%s.weight", cname);
+    c->conv_w = add_entry(m, n, RN_PARAM, 4, ws);
+    snprintf(n, sizeof n, "%s.weight", bname);
+    c->bn_w = add_entry(m, n, RN_PARAM, 1, cs);
+    snprintf(n, sizeof n, "%s.bias", bname);
+    c->bn_b = add_entry(m, n, RN_PARAM, 1, cs);
+    snprintf(n, sizeof n, "%s.running_mean", bname);
+    c->bn_rm = add_entry(m, n, RN_BUFFER, 1, cs);
+    snprintf(n, sizeof n, "%s.running_var", bname);
+    c->bn_rv = add_entry(m, n, RN_BUFFER, 1, cs);
+    snprintf(n, sizeof n, "%s.num_batches_tracked", bname);
+    c->bn_nbt = add_entry(m, n, RN_COUNTER, 0, NULL);
+}
+
+/* Gives every slab entry an offset that is a multiple of `align` floats (sub-buffer rule). */
+static void layout(rn_model *m, size_t align)
+{
+    size_t po = 0, bo = 0;
+    for (size_t i = 0; i < m->nentries; i++) {
+        rn_entry *e = &m->e[i];
+        size_t *o = e->kind == RN_PARAM ? &po : e->kind == RN_BUFFER ? &bo : NULL;
+        if (!o) continue;
+        e->off = *o;
+        *o += (e->numel + align - 1) / align * align;
+    }
+    m->param_floats = po;
+    m->buffer_floats = bo;
+}
+
+void rn_model_init(rn_model *m, int classes)
+{
+    memset(m, 0, sizeof *m);
+    m->classes = classes;
+    make_cbr(m, &m->stem, "conv1", "bn1", 3, 64, 7, 2, RN_IMG, 1);
+    m->pool_h = (m->stem.ho + 2 - 3) / 2 + 1;
+    int cin = 64, h = m->pool_h;
+    for (int s = 0; s < 4; s++) {
+        int width = 64 << s;
+        for (int b = 0; b < stage_blocks[s]; b++) {
+            rn_block *bl = &m->blocks[m->nblocks++];
+            int stride = (s > 0 && b == 0) ? 2 : 1;
+            char cn[64], bn[64];
+            for (int j = 1; j <= 3; j++) {
+                snprintf(cn, sizeof cn, "layer%d.%d.conv%d", s + 1, b, j);
+                snprintf(bn, sizeof bn, "layer%d.%d.bn%d", s + 1, b, j);
+                rn_cbr *c = j == 1 ? &bl->c1 : j == 2 ? &bl->c2 : &bl->c3;
+                if (j == 1) make_cbr(m, c, cn, bn, cin, width, 1, 1, h, 1);
+                if (j == 2) make_cbr(m, c, cn, bn, width, width, 3, stride, h, 1);
+                if (j == 3) make_cbr(m, c, cn, bn, width, 4 * width, 1, 1, bl->c2.ho, 0);
+            }
+            bl->has_down = b == 0;
+            if (bl->has_down) {
+                snprintf(cn, sizeof cn, "layer%d.%d.downsample.0", s + 1, b);
+                snprintf(bn, sizeof bn, "layer%d.%d.downsample.1", s + 1, b);
+                make_cbr(m, &bl->down, cn, bn, cin, 4 * width, 1, stride, h, 0);
+            }
+            cin = 4 * width;
+            h = bl->c2.ho;
+        }
+    }
+    int64_t fw[2] = {classes, cin}, fb[1] = {classes};
+    m->fc_w = add_entry(m, "fc.weight", RN_PARAM, 2, fw);
+    m->fc_b = add_entry(m, "fc.bias", RN_PARAM, 1, fb);
+    layout(m, 64);
+}
+
+int rn_model_find(const rn_model *m, const char *name)
+{
+    for (size_t i = 0; i < m->nentries; i++)
+        if (!strcmp(m->e[i].name, name)) return (int)i;
+    return -1;
+}
+
+/* ---- memory plan ---------------------------------------------------------------------------- */
+
+static size_t cbr_out(const rn_cbr *c)
+{
+    return (size_t)c->cout * c->ho * c->wo;
+}
+
+static size_t cbr_in(const rn_cbr *c)
+{
+    return (size_t)c->cin * c->h * c->w;
+}
+
+#define FOR_EACH_CBR(m, c, body)                                                                   \
+    do {                                                                                           \
+        rn_cbr *c = &(m)->stem;                                                                    \
+        body;                                                                                      \
+        for (int bi_ = 0; bi_ < (m)->nblocks; bi_++) {                                             \
+            rn_block *bl_ = &(m)->blocks[bi_];                                                     \
+            rn_cbr *list_[4] = {&bl_->c1, &bl_->c2, &bl_->c3, bl_->has_down ? &bl_->down : NULL};  \
+            for (int li_ = 0; li_ < 4; li_++) {                                                    \
+                if (!list_[li_]) continue;                                                         \
+                c = list_[li_];                                                                    \
+                body;                                                                              \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+static size_t scratch_floats_per_image(rn_model *m)
+{
+    size_t mx = 0;
+    FOR_EACH_CBR(m, c, {
+        if (cbr_out(c) > mx) mx = cbr_out(c);
+        if (cbr_in(c) > mx) mx = cbr_in(c);
+    });
+    return mx;
+}
+
+static size_t col_floats_per_image_max(rn_model *m)
+{
+    size_t mx = 0;
+    FOR_EACH_CBR(m, c, {
+        rn_conv cv = rn_conv_init(1, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad);
+        if (!rn_conv_is_pointwise(&cv) && rn_conv_col_floats_per_image(&cv) > mx)
+            mx = rn_conv_col_floats_per_image(&cv);
+    });
+    return mx;
+}
+
+static size_t activation_floats_per_image(rn_model *m)
+{
+    size_t total = 0;
+    FOR_EACH_CBR(m, c, total += 2 * cbr_out(c));
+    for (int b = 0; b < m->nblocks; b++) total += cbr_out(&m->blocks[b].c3);
+    total += (size_t)64 * m->pool_h * m->pool_h * 2; /* pool output + argmax */
+    total += 2 * 2048 + 2 * (size_t)m->classes;      /* feat, dfeat, logits, dlogits */
+    return total;
+}
+
+static size_t workspace_floats(rn_model *m, size_t workspace_bytes)
+{
+    size_t w = workspace_bytes / sizeof(float), one = col_floats_per_image_max(m);
+    return w < one ? one : w;
+}
+
+size_t rn_model_bytes(const rn_model *m, int batch, size_t workspace_bytes)
+{
+    rn_model *mm = (rn_model *)m;
+    size_t floats = 3 * m->param_floats + m->buffer_floats +
+                    (size_t)batch * (activation_floats_per_image(mm) +
+                                     4 * scratch_floats_per_image(mm)) +
+                    workspace_floats(mm, workspace_bytes);
+    return floats * sizeof(float);
+}
+
+/* Allocates and touches a buffer so that lazy allocators fail here, not in the middle of a step. */
+static cl_mem alloc_touch(rn_ctx *ctx, size_t floats, cl_int *err)
+{
+    cl_mem b = rn_buffer_try(ctx, floats * sizeof(float), err);
+    if (!b) return NULL;
+    float zero = 0;
+    *err = clEnqueueFillBuffer(ctx->queue, b, &zero, sizeof zero, 0, floats * sizeof(float), 0,
+                               NULL, NULL);
+    if (*err == CL_SUCCESS) *err = clFinish(ctx->queue);
+    if (*err != CL_SUCCESS) {
+        clReleaseMemObject(b);
+        return NULL;
+    }
+    return b;
+}
+
+static int largest_fitting_batch(const rn_model *m, const rn_ctx *ctx, size_t workspace_bytes)
+{
+    int b = 0;
+    while (b < 65536 && rn_model_bytes(m, b + 1, workspace_bytes) <= ctx->info.global_mem * 9 / 10)
+        b++;
+    return b;
+}
+
+static int alloc_fail(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes, cl_int err)
+{
+    int fit = largest_fitting_batch(m, ctx, workspace_bytes);
+    fprintf(stderr,
+            "rn50cl: error: %s cannot hold ResNet50 training at batch size %d (needs about "
+            "%.0f MB, %s); use --batch-size %d or less.\n",
+            ctx->info.name, batch, rn_model_bytes(m, batch, workspace_bytes) / 1e6,
+            err == CL_SUCCESS ? "more than the device has" : rn_cl_error_name(err),
+            fit > 0 ? fit : 1);
+    rn_model_free(m);
+    return RN_ERR_INPUT;
+}
+
+int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
+{
+    m->ctx = ctx;
+    m->batch = batch;
+    layout(m, ctx->sub_align / sizeof(float));
+    if (rn_model_bytes(m, batch, workspace_bytes) > ctx->info.global_mem)
+        return alloc_fail(m, ctx, batch, workspace_bytes, CL_SUCCESS);
+    cl_int err = CL_SUCCESS;
+    size_t N = (size_t)batch;
+#define ALLOC(dst, floats)                                                                         \
+    do {                                                                                           \
+        if (!((dst) = alloc_touch(ctx, (floats), &err)))                                          \
+            return alloc_fail(m, ctx, batch, workspace_bytes, err);                               \
+    } while (0)
+    ALLOC(m->wslab, m->param_floats);
+    ALLOC(m->gslab, m->param_floats);
+    ALLOC(m->vslab, m->param_floats);
+    ALLOC(m->bslab, m->buffer_floats);
+    FOR_EACH_CBR(m, c, {
+        ALLOC(c->t, N * cbr_out(c));
+        ALLOC(c->a, N * cbr_out(c));
+        ALLOC(c->smean, (size_t)c->cout);
+        ALLOC(c->sinv, (size_t)c->cout);
+    });
+    for (int b = 0; b < m->nblocks; b++) ALLOC(m->blocks[b].out, N * cbr_out(&m->blocks[b].c3));
+    size_t pool = (size_t)64 * m->pool_h * m->pool_h * N;
+    ALLOC(m->pool_out, pool);
+    ALLOC(m->pool_arg, pool);
+    ALLOC(m->feat, 2048 * N);
+    ALLOC(m->dfeat, 2048 * N);
+    ALLOC(m->logits, N * m->classes);
+    ALLOC(m->dlogits, N * m->classes);
+    for (int i = 0; i < 4; i++) ALLOC(m->scratch[i], N * scratch_floats_per_image(m));
+#undef ALLOC
+    m->ws.floats = workspace_floats(m, workspace_bytes);
+    m->ws.buf = alloc_touch(ctx, m->ws.floats, &err);
+    if (!m->ws.buf) return alloc_fail(m, ctx, batch, workspace_bytes, err);
+    for (size_t i = 0; i < m->nentries; i++) {
+        rn_entry *e = &m->e[i];
+        size_t off = e->off * sizeof(float), bytes = e->numel * sizeof(float);
+        if (e->kind == RN_PARAM) {
+            e->w = rn_subbuffer(ctx, m->wslab, off, bytes);
+            e->g = rn_subbuffer(ctx, m->gslab, off, bytes);
+            e->v = rn_subbuffer(ctx, m->vslab, off, bytes);
+        } else if (e->kind == RN_BUFFER) {
+            e->w = rn_subbuffer(ctx, m->bslab, off, bytes);
+        }
+    }
+    return RN_OK;
+}
+
+void rn_model_free(rn_model *m)
+{
+    for (size_t i = 0; i < m->nentries; i++) {
+        rn_release(&m->e[i].w);
+        rn_release(&m->e[i].g);
+        rn_release(&m->e[i].v);
+    }
+    FOR_EACH_CBR(m, c, {
+        rn_release(&c->t);
+        rn_release(&c->a);
+        rn_release(&c->smean);
+        rn_release(&c->sinv);
+    });
+    for (int b = 0; b < m->nblocks; b++) rn_release(&m->blocks[b].out);
+    cl_mem *bufs[] = {&m->wslab, &m->gslab,  &m->vslab, &m->bslab,   &m->pool_out, &m->pool_arg,
+                      &m->feat,  &m->dfeat,  &m->logits, &m->dlogits, &m->scratch[0],
+                      &m->scratch[1], &m->scratch[2], &m->scratch[3], &m->ws.buf};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(bufs[i]);
+    m->batch = 0;
+}
+
+/* ---- initialisation --------------------------------------------------------------------------- */
+
+static void init_entry(const rn_entry *e, float *wslab, float *bslab, uint64_t seed, size_t idx)
+{
+    rn_rng r;
+    rn_rng_seed(&r, seed, 0x1000 + idx); /* one stream per tensor: re-initialising one is local */
+    float *p = e->kind == RN_PARAM ? wslab + e->off : bslab + e->off;
+    size_t len = strlen(e->name);
+    int is_bn_weight = e->ndim == 1 && len > 7 && !strcmp(e->name + len - 7, ".weight");
+    if (e->ndim == 4) { /* conv: Kaiming normal, mode fan_out, gain √2 */
+        double std = sqrt(2.0 / (double)(e->shape[0] * e->shape[2] * e->shape[3]));
+        for (size_t i = 0; i < e->numel; i++) p[i] = (float)(std * rn_rng_normal(&r));
+    } else if (!strcmp(e->name, "fc.weight") || !strcmp(e->name, "fc.bias")) {
+        double bound = 1.0 / sqrt(2048.0); /* PyTorch Linear: U(±1/√fan_in) for both */
+        for (size_t i = 0; i < e->numel; i++)
+            p[i] = (float)(bound * (2.0 * rn_rng_uniform(&r) - 1.0));
+    } else {
+        int one = is_bn_weight || strstr(e->name, "running_var") != NULL;
+        for (size_t i = 0; i < e->numel; i++) p[i] = one ? 1.0f : 0.0f;
+    }
+}
+
+static void init_where(rn_model *m, uint64_t seed, int head_only)
+{
+    float *w = calloc(m->param_floats, sizeof *w), *b = calloc(m->buffer_floats, sizeof *b);
+    if (head_only) rn_model_download(m, w, b);
+    for (size_t i = 0; i < m->nentries; i++)
+        if (m->e[i].kind != RN_COUNTER && (!head_only || !strncmp(m->e[i].name, "fc.", 3)))
+            init_entry(&m->e[i], w, b, seed, i);
+    rn_model_upload(m, w, b);
+    if (!head_only) m->num_batches_tracked = 0;
+    rn_fill(m->ctx, m->vslab, m->param_floats, 0.0f);
+    rn_fill(m->ctx, m->gslab, m->param_floats, 0.0f);
+    free(w);
+    free(b);
+}
+
+void rn_model_init_params(rn_model *m, uint64_t seed)
+{
+    init_where(m, seed, 0);
+}
+
+void rn_model_init_head(rn_model *m, uint64_t seed)
+{
+    init_where(m, seed, 1);
+}
+
+void rn_model_download(rn_model *m, float *wslab, float *bslab)
+{
+    rn_read(m->ctx, m->wslab, 0, m->param_floats * sizeof(float), wslab);
+    rn_read(m->ctx, m->bslab, 0, m->buffer_floats * sizeof(float), bslab);
+}
+
+void rn_model_upload(rn_model *m, const float *wslab, const float *bslab)
+{
+    rn_write(m->ctx, m->wslab, 0, m->param_floats * sizeof(float), wslab);
+    rn_write(m->ctx, m->bslab, 0, m->buffer_floats * sizeof(float), bslab);
+}
+
+/* ---- forward ---------------------------------------------------------------------------------- */
+
+static rn_conv conv_of(const rn_cbr *c, int n)
+{
+    return rn_conv_init(n, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad);
+}
+
+static void cbr_forward(rn_model *m, rn_cbr *c, cl_mem x, int n, int train)
+{
+    rn_conv cv = conv_of(c, n);
+    conv2d_forward(m->ctx, c->t, x, m->e[c->conv_w].w, &cv, &m->ws);
+    int M = n * c->ho * c->wo;
+    cl_mem g = m->e[c->bn_w].w, b = m->e[c->bn_b].w, rm = m->e[c->bn_rm].w,
+           rv = m->e[c->bn_rv].w;
+    if (train)
+        batchnorm_forward_train(m->ctx, c->a, c->t, g, b, rm, rv, c->smean, c->sinv, c->cout, M,
+                                0.1f, 1e-5f, c->relu);
+    else
+        batchnorm_forward_eval(m->ctx, c->a, c->t, g, b, rm, rv, c->cout, M, 1e-5f, c->relu);
+}
+
+static cl_mem last_out(rn_model *m)
+{
+    return m->blocks[m->nblocks - 1].out;
+}
+
+void rn_model_forward(rn_model *m, cl_mem input, int n, int train)
+{
+    cbr_forward(m, &m->stem, input, n, train);
+    rn_pool p = rn_pool_init(64, n, m->stem.ho, m->stem.wo, 3, 2, 1);
+    maxpool_forward(m->ctx, m->pool_out, m->pool_arg, m->stem.a, &p);
+    cl_mem x = m->pool_out;
+    for (int b = 0; b < m->nblocks; b++) {
+        rn_block *bl = &m->blocks[b];
+        cbr_forward(m, &bl->c1, x, n, train);
+        cbr_forward(m, &bl->c2, bl->c1.a, n, train);
+        cbr_forward(m, &bl->c3, bl->c2.a, n, train);
+        if (bl->has_down) cbr_forward(m, &bl->down, x, n, train);
+        add_relu_forward(m->ctx, bl->out, bl->c3.a, bl->has_down ? bl->down.a : x,
+                         (size_t)n * cbr_out(&bl->c3));
+        x = bl->out;
+    }
+    const rn_cbr *lc = &m->blocks[m->nblocks - 1].c3;
+    avgpool_forward(m->ctx, m->feat, last_out(m), lc->cout, n, lc->ho * lc->wo);
+    fc_forward(m->ctx, m->logits, m->feat, m->e[m->fc_w].w, m->e[m->fc_b].w, n, lc->cout,
+               m->classes);
+    if (train) m->num_batches_tracked++;
+}
+
+/* ---- backward --------------------------------------------------------------------------------- */
+
+/* From dy (gradient of c->a) through batch-norm (+ReLU) into tmp, then through the convolution:
+ * weight gradient into the slab, input gradient into dx (NULL: none; acc: add to dx). */
+static void cbr_backward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem dy, cl_mem tmp, cl_mem dx,
+                         int acc, int n)
+{
+    int M = n * c->ho * c->wo;
+    batchnorm_backward(m->ctx, tmp, m->e[c->bn_w].g, m->e[c->bn_b].g, dy, c->t,
+                       c->relu ? c->a : NULL, m->e[c->bn_w].w, c->smean, c->sinv, c->cout, M,
+                       c->relu);
+    rn_conv cv = conv_of(c, n);
+    conv2d_backward(m->ctx, dx, m->e[c->conv_w].g, tmp, x, m->e[c->conv_w].w, &cv, &m->ws, acc);
+}
+
+/* dout in S0 (gradient of bl->out); leaves the gradient of the block input x in S0. */
+static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n)
+{
+    cl_mem *S = m->scratch;
+    size_t out_n = (size_t)n * cbr_out(&bl->c3);
+    add_relu_backward(m->ctx, S[1], S[0], bl->out, out_n);
+    if (bl->has_down) {
+        cbr_backward(m, &bl->down, x, S[1], S[2], S[0], 0, n);
+    } else {
+        CL_CHECK(clEnqueueCopyBuffer(m->ctx->queue, S[1], S[0], 0, 0, out_n * sizeof(float), 0,
+                                     NULL, NULL));
+    }
+    cbr_backward(m, &bl->c3, bl->c2.a, S[1], S[2], S[3], 0, n);
+    cbr_backward(m, &bl->c2, bl->c1.a, S[3], S[2], S[1], 0, n);
+    cbr_backward(m, &bl->c1, x, S[1], S[2], S[0], 1, n);
+}
+
+void rn_model_backward(rn_model *m, cl_mem input, int n)
+{
+    const rn_cbr *lc = &m->blocks[m->nblocks - 1].c3;
+    fc_backward(m->ctx, m->dfeat, m->e[m->fc_w].g, m->e[m->fc_b].g, m->dlogits, m->feat,
+                m->e[m->fc_w].w, n, lc->cout, m->classes);
+    avgpool_backward(m->ctx, m->scratch[0], m->dfeat, lc->cout, n, lc->ho * lc->wo);
+    for (int b = m->nblocks - 1; b >= 0; b--)
+        block_backward(m, &m->blocks[b], b ? m->blocks[b - 1].out : m->pool_out, n);
+    rn_pool p = rn_pool_init(64, n, m->stem.ho, m->stem.wo, 3, 2, 1);
+    maxpool_backward(m->ctx, m->scratch[1], m->scratch[0], m->pool_arg, &p);
+    cbr_backward(m, &m->stem, input, m->scratch[1], m->scratch[2], NULL, 0, n);
+}

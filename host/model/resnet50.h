@@ -1,0 +1,103 @@
+/* torchvision's ResNet50 (v1.5: stride in the 3×3 conv, projection shortcut on the first block of
+ * each stage) for 32×32 inputs, built in code: the parameter table with torchvision state_dict
+ * names, three slabs (weights, gradients, momentum) plus a buffer slab (running statistics), the
+ * activations kept for backward, and the forward/backward passes over CNHW tensors. */
+#ifndef RN_MODEL_RESNET50_H
+#define RN_MODEL_RESNET50_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ops/conv.h"
+#include "runtime/rt.h"
+
+#define RN_IMG 32 /* CIFAR images are 3×32×32 */
+#define RN_MAX_ENTRIES 330
+
+enum rn_entry_kind {
+    RN_PARAM,  /* trained: lives in the weight/gradient/momentum slabs */
+    RN_BUFFER, /* running_mean / running_var: lives in the buffer slab */
+    RN_COUNTER /* num_batches_tracked: an int64 kept on the host */
+};
+
+typedef struct rn_entry {
+    char name[64]; /* torchvision state_dict key */
+    enum rn_entry_kind kind;
+    int ndim;
+    int64_t shape[4];
+    size_t numel;
+    size_t off; /* float offset inside its slab (aligned for sub-buffers) */
+    cl_mem w, g, v; /* sub-buffers of the slabs (PARAM: all three; BUFFER: w only) */
+} rn_entry;
+
+/* One convolution followed by batch-norm (and ReLU when relu != 0). */
+typedef struct rn_cbr {
+    int cin, cout, k, stride, pad, h, w, ho, wo, relu;
+    int conv_w, bn_w, bn_b, bn_rm, bn_rv, bn_nbt; /* entry indices */
+    cl_mem t;            /* conv output [cout][N][ho][wo] (batch-norm input) */
+    cl_mem a;            /* batch-norm (+ReLU) output */
+    cl_mem smean, sinv;  /* batch statistics saved for backward */
+} rn_cbr;
+
+typedef struct rn_block {
+    rn_cbr c1, c2, c3, down;
+    int has_down;
+    cl_mem out; /* add + ReLU output [4·width][N][ho][wo] */
+} rn_block;
+
+typedef struct rn_model {
+    int classes;
+    int batch;           /* allocated batch size (0 before rn_model_alloc) */
+    size_t nentries;
+    rn_entry e[RN_MAX_ENTRIES];
+    size_t param_floats, buffer_floats; /* slab sizes, including alignment gaps */
+    size_t nparams;      /* trained values, without gaps */
+    int64_t num_batches_tracked;
+
+    rn_cbr stem;
+    int pool_h; /* 8: after the 3×3/2 max-pool of the 16×16 stem output */
+    rn_block blocks[16];
+    int nblocks;
+    int fc_w, fc_b;
+
+    rn_ctx *ctx;
+    cl_mem wslab, gslab, vslab, bslab;
+    cl_mem pool_out, pool_arg, feat, logits, dlogits, dfeat;
+    cl_mem scratch[4]; /* gradient ping-pong buffers, each the largest activation */
+    rn_workspace ws;
+} rn_model;
+
+/* Builds the topology and parameter table (no device work). */
+void rn_model_init(rn_model *m, int classes);
+
+/* Allocates slabs and activations for `batch` images on ctx. Returns 0, or RN_ERR_INPUT after one
+ * sentence when the device cannot hold it (with the largest batch that would fit). */
+int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes);
+void rn_model_free(rn_model *m);
+
+/* Device bytes needed for a batch (slabs + activations + scratch + workspace). */
+size_t rn_model_bytes(const rn_model *m, int batch, size_t workspace_bytes);
+
+/* torchvision initialisation from a seed: Kaiming normal (fan_out, ReLU) for convs, BN γ=1 β=0,
+ * running stats 0/1, PyTorch's Linear default for fc; momentum zeroed. */
+void rn_model_init_params(rn_model *m, uint64_t seed);
+
+/* Re-initialises only the classifier head (PyTorch Linear default) from a seed. */
+void rn_model_init_head(rn_model *m, uint64_t seed);
+
+/* Forward pass of n ≤ batch images: input [3][n][32][32] → m->logits [n][classes].
+ * train != 0 uses batch statistics and updates the running statistics. */
+void rn_model_forward(rn_model *m, cl_mem input, int n, int train);
+
+/* Backward pass from m->dlogits [n][classes] after a training forward of the same n images;
+ * writes every parameter gradient into the gradient slab. */
+void rn_model_backward(rn_model *m, cl_mem input, int n);
+
+/* Index of an entry by its torchvision name, or -1. */
+int rn_model_find(const rn_model *m, const char *name);
+
+/* Copies the weight and buffer slabs to/from host memory (each slab in its own array). */
+void rn_model_download(rn_model *m, float *wslab, float *bslab);
+void rn_model_upload(rn_model *m, const float *wslab, const float *bslab);
+
+#endif

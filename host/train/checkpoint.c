@@ -1,0 +1,227 @@
+/* Saving and loading models in safetensors with torchvision names: the slabs are copied to host
+ * memory once, each entry is a view into them, and every mismatch is reported by tensor name. */
+#include "train/checkpoint.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rn50cl/rn50cl.h"
+#include "train/safetensors.h"
+
+typedef struct host_slabs {
+    float *w, *b, *v;
+} host_slabs;
+
+static host_slabs slabs_get(rn_model *m, int with_momentum)
+{
+    host_slabs h = {malloc(m->param_floats * sizeof(float)),
+                    malloc(m->buffer_floats * sizeof(float)), NULL};
+    rn_model_download(m, h.w, h.b);
+    if (with_momentum) {
+        h.v = malloc(m->param_floats * sizeof(float));
+        rn_read(m->ctx, m->vslab, 0, m->param_floats * sizeof(float), h.v);
+    }
+    return h;
+}
+
+static void slabs_free(host_slabs *h)
+{
+    free(h->w);
+    free(h->b);
+    free(h->v);
+}
+
+static void meta_num(rn_st_writer *w, const char *key, double v, const char *fmt)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, fmt, v);
+    rn_st_add_meta(w, key, buf);
+}
+
+int rn_checkpoint_save(rn_model *m, const char *path, const rn_train_state *st, int with_momentum)
+{
+    host_slabs h = slabs_get(m, with_momentum);
+    rn_st_writer *w = rn_st_writer_new();
+    int64_t nbt = m->num_batches_tracked;
+    char (*mnames)[96] = calloc(m->nentries, sizeof *mnames);
+    for (size_t i = 0; i < m->nentries; i++) {
+        const rn_entry *e = &m->e[i];
+        if (e->kind == RN_COUNTER)
+            rn_st_add(w, e->name, RN_ST_I64, 0, e->shape, &nbt);
+        else
+            rn_st_add(w, e->name, RN_ST_F32, e->ndim, e->shape,
+                      (e->kind == RN_PARAM ? h.w : h.b) + e->off);
+    }
+    if (with_momentum)
+        for (size_t i = 0; i < m->nentries; i++) {
+            const rn_entry *e = &m->e[i];
+            if (e->kind != RN_PARAM) continue;
+            snprintf(mnames[i], sizeof mnames[i], "%s%s", RN_MOMENTUM_PREFIX, e->name);
+            rn_st_add(w, mnames[i], RN_ST_F32, e->ndim, e->shape, h.v + e->off);
+        }
+    rn_st_add_meta(w, "format", "pt");
+    rn_st_add_meta(w, "producer", "rn50cl " RN50CL_VERSION);
+    rn_st_add_meta(w, "model", "torchvision.models.resnet50");
+    meta_num(w, "classes", m->classes, "%.0f");
+    if (st) {
+        meta_num(w, "epoch", st->epoch, "%.0f");
+        meta_num(w, "step_in_epoch", st->step_in_epoch, "%.0f");
+        meta_num(w, "global_step", (double)st->global_step, "%.0f");
+        meta_num(w, "accuracy", st->accuracy, "%.6f");
+        meta_num(w, "best_accuracy", st->best_accuracy, "%.6f");
+        char seed[32];
+        snprintf(seed, sizeof seed, "%" PRIu64, st->seed);
+        rn_st_add_meta(w, "seed", seed);
+    }
+    int rc = rn_st_write(w, path);
+    rn_st_writer_free(w);
+    free(mnames);
+    slabs_free(&h);
+    return rc;
+}
+
+static int shape_matches(const rn_entry *e, const rn_st_tensor *t)
+{
+    if (e->ndim != t->ndim) return 0;
+    for (int d = 0; d < e->ndim; d++)
+        if (e->shape[d] != t->shape[d]) return 0;
+    return 1;
+}
+
+static void shape_str(char *buf, size_t len, int ndim, const int64_t *shape)
+{
+    size_t o = (size_t)snprintf(buf, len, "[");
+    for (int d = 0; d < ndim && o < len; d++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%" PRId64, d ? ", " : "", shape[d]);
+    if (o < len) snprintf(buf + o, len - o, "]");
+}
+
+int rn_checkpoint_classes(const char *path)
+{
+    rn_st_file f;
+    if (rn_st_open(&f, path) != RN_OK) return -1;
+    const rn_st_tensor *t = rn_st_find(&f, "fc.weight");
+    int k = (t && t->ndim == 2 && t->shape[0] > 0 && t->shape[0] < 1000000) ? (int)t->shape[0] : -1;
+    if (k < 0)
+        fprintf(stderr, "rn50cl: error: %s has no usable fc.weight tensor, so it is not a "
+                        "ResNet50 checkpoint; pass a file written by rn50cl or torchvision.\n",
+                path);
+    rn_st_close(&f);
+    return k;
+}
+
+/* Reads one entry's tensor `name` into dst; complains about absence or shape. */
+static int load_tensor(const rn_st_file *f, const char *path, const char *name, const rn_entry *e,
+                       float *dst, int64_t *counter)
+{
+    const rn_st_tensor *t = rn_st_find(f, name);
+    if (!t) {
+        fprintf(stderr, "rn50cl: error: %s has no tensor %s; it is not a complete ResNet50 "
+                        "checkpoint (for partial weights use --pretrained).\n",
+                path, name);
+        return RN_ERR_INPUT;
+    }
+    if (!shape_matches(e, t)) {
+        char want[96], got[96];
+        shape_str(want, sizeof want, e->ndim, e->shape);
+        shape_str(got, sizeof got, t->ndim, t->shape);
+        fprintf(stderr, "rn50cl: error: %s: tensor %s has shape %s but the model needs %s.\n",
+                path, name, got, want);
+        return RN_ERR_INPUT;
+    }
+    return counter ? rn_st_read_i64(f, t, counter) : rn_st_read_f32(f, t, dst);
+}
+
+static double meta_double(const rn_st_file *f, const char *key, double dflt)
+{
+    const char *v = rn_st_meta(f, key);
+    return v ? strtod(v, NULL) : dflt;
+}
+
+int rn_checkpoint_load(rn_model *m, const char *path, rn_train_state *st, int with_momentum)
+{
+    rn_st_file f;
+    if (rn_st_open(&f, path) != RN_OK) return RN_ERR_INPUT;
+    host_slabs h = {calloc(m->param_floats, sizeof(float)), calloc(m->buffer_floats, sizeof(float)),
+                    with_momentum ? calloc(m->param_floats, sizeof(float)) : NULL};
+    int rc = RN_OK;
+    int64_t nbt = 0;
+    for (size_t i = 0; i < m->nentries && rc == RN_OK; i++) {
+        const rn_entry *e = &m->e[i];
+        float *dst = (e->kind == RN_PARAM ? h.w : h.b) + e->off;
+        rc = load_tensor(&f, path, e->name, e, dst, e->kind == RN_COUNTER ? &nbt : NULL);
+        if (rc == RN_OK && with_momentum && e->kind == RN_PARAM) {
+            char name[96];
+            snprintf(name, sizeof name, "%s%s", RN_MOMENTUM_PREFIX, e->name);
+            if (!rn_st_find(&f, name)) {
+                fprintf(stderr, "rn50cl: error: %s has no momentum buffers, so training cannot be "
+                                "resumed from it; resume from resnet50-last.safetensors.\n",
+                        path);
+                rc = RN_ERR_INPUT;
+            } else {
+                rc = load_tensor(&f, path, name, e, h.v + e->off, NULL);
+            }
+        }
+    }
+    if (rc == RN_OK) {
+        rn_model_upload(m, h.w, h.b);
+        m->num_batches_tracked = nbt;
+        if (with_momentum)
+            rn_write(m->ctx, m->vslab, 0, m->param_floats * sizeof(float), h.v);
+        if (st) {
+            st->epoch = (int)meta_double(&f, "epoch", 0);
+            st->step_in_epoch = (int)meta_double(&f, "step_in_epoch", 0);
+            st->global_step = (int64_t)meta_double(&f, "global_step", 0);
+            st->accuracy = meta_double(&f, "accuracy", -1);
+            st->best_accuracy = meta_double(&f, "best_accuracy", -1);
+            const char *s = rn_st_meta(&f, "seed");
+            st->seed = s ? strtoull(s, NULL, 10) : 0;
+        }
+    }
+    slabs_free(&h);
+    rn_st_close(&f);
+    return rc;
+}
+
+int rn_checkpoint_load_pretrained(rn_model *m, const char *path, uint64_t seed)
+{
+    rn_st_file f;
+    if (rn_st_open(&f, path) != RN_OK) return RN_ERR_INPUT;
+    host_slabs h = slabs_get(m, 0);
+    int loaded = 0, head_reinit = 0, rc = RN_OK;
+    size_t wanted = 0;
+    for (size_t i = 0; i < m->nentries && rc == RN_OK; i++) {
+        const rn_entry *e = &m->e[i];
+        if (e->kind == RN_COUNTER) continue;
+        wanted++;
+        const rn_st_tensor *t = rn_st_find(&f, e->name);
+        if (!t) continue;
+        if (!shape_matches(e, t)) {
+            if (!strncmp(e->name, "fc.", 3)) head_reinit = 1;
+            continue;
+        }
+        rc = rn_st_read_f32(&f, t, (e->kind == RN_PARAM ? h.w : h.b) + e->off);
+        loaded++;
+    }
+    if (rc == RN_OK && loaded == 0) {
+        fprintf(stderr, "rn50cl: error: %s shares no tensor name and shape with ResNet50; pass "
+                        "torchvision-named resnet50 weights.\n",
+                path);
+        rc = RN_ERR_INPUT;
+    }
+    if (rc == RN_OK) {
+        rn_model_upload(m, h.w, h.b);
+        fprintf(stderr, "rn50cl: loaded %d of %zu tensors from %s\n", loaded, wanted, path);
+        if (head_reinit) {
+            rn_model_init_head(m, seed);
+            fprintf(stderr, "rn50cl: the checkpoint's classifier has another class count; fc was "
+                            "re-initialised for %d classes\n",
+                    m->classes);
+        }
+    }
+    slabs_free(&h);
+    rn_st_close(&f);
+    return rc;
+}

@@ -1,0 +1,36 @@
+/* Model checkpoints as safetensors with torchvision state_dict names, so a file moves between
+ * rn50cl and PyTorch unchanged. "last" files also carry momentum buffers and the position in
+ * training (epoch, step) for --resume; "best" files hold only the model. */
+#ifndef RN_TRAIN_CHECKPOINT_H
+#define RN_TRAIN_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "model/resnet50.h"
+
+#define RN_MOMENTUM_PREFIX "momentum."
+
+typedef struct rn_train_state {
+    int epoch;          /* epochs completed before `step_in_epoch` */
+    int step_in_epoch;  /* optimizer steps already taken in the current epoch */
+    int64_t global_step;
+    double best_accuracy; /* best test accuracy so far (0..1), -1 if none */
+    double accuracy;      /* test accuracy of this checkpoint's model, -1 if not evaluated */
+    uint64_t seed;
+} rn_train_state;
+
+/* Writes the model (and, with_momentum, momentum buffers + state for resuming) atomically. */
+int rn_checkpoint_save(rn_model *m, const char *path, const rn_train_state *st, int with_momentum);
+
+/* Number of classes of a checkpoint (from fc.weight), or RN_ERR_INPUT-style -1 after a message. */
+int rn_checkpoint_classes(const char *path);
+
+/* Loads every model tensor strictly: each entry must be present with its shape (with_momentum:
+ * the momentum buffers and training state too). Returns 0 or RN_ERR_INPUT after one sentence. */
+int rn_checkpoint_load(rn_model *m, const char *path, rn_train_state *st, int with_momentum);
+
+/* Loads every tensor whose name and shape match (torchvision/timm weights); a classifier head
+ * of another class count is re-initialised from seed and said so. Returns 0 or RN_ERR_INPUT. */
+int rn_checkpoint_load_pretrained(rn_model *m, const char *path, uint64_t seed);
+
+#endif

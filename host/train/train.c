@@ -1,0 +1,413 @@
+/* The training loop and evaluation: schedule, one optimizer step per batch, per-epoch evaluation,
+ * best/last checkpoints, progress on a terminal or plain lines otherwise, a JSON-lines log, and a
+ * Ctrl-C that finishes the step, saves resumable state and exits 130. */
+#include "train/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data/download.h"
+#include "data/loader.h"
+#include "ops/loss.h"
+#include "ops/sgd.h"
+#include "rn50cl/rn50cl.h"
+#include "runtime/fsutil.h"
+#include "train/checkpoint.h"
+
+void rn_train_defaults(rn_train_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->epochs = 5;
+    c->batch = 128;
+    c->lr = 0.1;
+    c->momentum = 0.9;
+    c->weight_decay = 5e-4;
+    c->nesterov = 1;
+    c->schedule = "cosine";
+    c->warmup_epochs = 1;
+    c->label_smoothing = 0.0;
+    c->seed = 1;
+    c->classes = 10;
+    c->out = "./BestCheckPoint";
+    c->workspace_mb = 64;
+}
+
+double rn_lr_at(const char *schedule, double lr, int64_t step, int64_t total, int64_t warmup)
+{
+    if (warmup > 0 && step < warmup) return lr * (double)(step + 1) / (double)warmup;
+    if (!strcmp(schedule, "constant")) return lr;
+    if (!strcmp(schedule, "step")) /* ×0.1 at half and at three quarters of the run */
+        return lr * (step >= total * 3 / 4 ? 0.01 : step >= total / 2 ? 0.1 : 1.0);
+    double t = total > warmup ? (double)(step - warmup) / (double)(total - warmup) : 1.0;
+    return lr * 0.5 * (1.0 + cos(M_PI * (t > 1 ? 1 : t)));
+}
+
+/* ---- evaluation ------------------------------------------------------------------------------ */
+
+void rn_evaluate(rn_model *m, const rn_cifar *d, size_t count, rn_eval_result *r, float *logits,
+                 int32_t *pred)
+{
+    memset(r, 0, sizeof *r);
+    size_t total = count && count < d->n ? count : d->n, B = (size_t)m->batch, K = m->classes;
+    rn_cifar view = *d;
+    view.n = total;
+    rn_loader *ld = rn_loader_create(&view, B, 0, 0, 0, 0, 0, 0);
+    float *x = malloc(3 * B * RN_CIFAR_PLANE * sizeof *x), *lg = malloc(B * K * sizeof *lg);
+    int32_t *lab = malloc(B * sizeof *lab);
+    cl_mem input = rn_buffer(m->ctx, 3 * B * RN_CIFAR_PLANE * sizeof(float));
+    size_t n, done = 0;
+    while ((n = rn_loader_next(ld, x, lab)) > 0) {
+        /* The loader packs n images as [3][n][32][32]. */
+        rn_write(m->ctx, input, 0, 3 * n * RN_CIFAR_PLANE * sizeof(float), x);
+        rn_model_forward(m, input, (int)n, 0);
+        rn_read(m->ctx, m->logits, 0, n * K * sizeof(float), lg);
+        for (size_t i = 0; i < n; i++) {
+            const float *row = lg + i * K;
+            size_t best = 0;
+            double mx = row[0], se = 0;
+            for (size_t k = 1; k < K; k++)
+                if (row[k] > row[best]) best = k;
+            mx = row[best];
+            for (size_t k = 0; k < K; k++) se += exp((double)row[k] - mx);
+            r->loss += mx + log(se) - row[lab[i]];
+            r->correct += best == (size_t)lab[i];
+            if (lab[i] < RN_CIFAR_CLASSES) {
+                r->class_total[lab[i]]++;
+                r->class_correct[lab[i]] += best == (size_t)lab[i];
+                if (best < RN_CIFAR_CLASSES) r->confusion[lab[i]][best]++;
+            }
+            if (pred) pred[done + i] = (int32_t)best;
+        }
+        if (logits) memcpy(logits + done * K, lg, n * K * sizeof(float));
+        done += n;
+    }
+    r->n = done;
+    if (done) r->loss /= (double)done;
+    rn_release(&input);
+    rn_loader_destroy(ld);
+    free(x);
+    free(lg);
+    free(lab);
+}
+
+/* ---- Ctrl-C -------------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t g_interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_interrupted = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the process at once */
+}
+
+/* ---- progress and log ---------------------------------------------------------------------- */
+
+typedef struct progress {
+    int tty;
+    FILE *log;
+    double t_start, t_last_line;
+} progress;
+
+static void fmt_time(char *buf, size_t len, double s)
+{
+    if (s < 0 || !isfinite(s)) s = 0;
+    int h = (int)(s / 3600), mi = (int)(s / 60) % 60, se = (int)s % 60;
+    if (h) snprintf(buf, len, "%dh%02dm", h, mi);
+    else snprintf(buf, len, "%dm%02ds", mi, se);
+}
+
+static void progress_step(progress *p, int epoch, int epochs, int step, int steps, double loss,
+                          double acc, double lr, double img_s)
+{
+    double now = rn_now();
+    char eta[32];
+    fmt_time(eta, sizeof eta, img_s > 0 ? (steps - step) * ((now - p->t_start) / step) : 0);
+    if (p->tty) {
+        int width = 24, fill = steps ? step * width / steps : 0;
+        char bar[32];
+        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+        bar[width] = 0;
+        printf("\repoch %d/%d [%s] %d/%d loss %.4f acc %5.1f%% %.1f img/s ETA %s   ", epoch, epochs,
+               bar, step, steps, loss, 100 * acc, img_s, eta);
+        fflush(stdout);
+    } else if (now - p->t_last_line >= 30 || step == steps || step == 1) {
+        printf("epoch %d/%d step %d/%d loss %.4f acc %.1f%% lr %.5f %.1f img/s ETA %s\n", epoch,
+               epochs, step, steps, loss, 100 * acc, lr, img_s, eta);
+        fflush(stdout);
+        p->t_last_line = now;
+    }
+}
+
+static void log_step(progress *p, int epoch, int step, int64_t gstep, double loss, double acc,
+                     double lr, double img_s)
+{
+    if (!p->log) return;
+    fprintf(p->log,
+            "{\"type\": \"step\", \"epoch\": %d, \"step\": %d, \"global_step\": %lld, "
+            "\"loss\": %.9g, \"accuracy\": %.6f, \"lr\": %.9g, \"images_per_s\": %.3f}\n",
+            epoch, step, (long long)gstep, loss, acc, lr, img_s);
+    fflush(p->log);
+}
+
+/* ---- training ------------------------------------------------------------------------------ */
+
+typedef struct trainer {
+    const rn_train_cfg *cfg;
+    rn_ctx ctx;
+    rn_model model;
+    rn_cifar train, test;
+    rn_train_state st;
+    char best_path[4096], last_path[4096];
+    cl_mem input, labels, loss, correct;
+    float *x;
+    int32_t *lab;
+    float *loss_h;
+    int32_t *correct_h;
+    progress prog;
+} trainer;
+
+static int setup_data(trainer *t)
+{
+    char dir[4096];
+    int rc = rn_data_resolve(t->cfg->data, t->cfg->data_url, dir, sizeof dir);
+    if (rc) return rc;
+    if ((rc = rn_cifar_load_train(&t->train, dir)) || (rc = rn_cifar_load_test(&t->test, dir)))
+        return rc;
+    if (t->cfg->limit_train) rn_cifar_limit(&t->train, (size_t)t->cfg->limit_train);
+    if (t->cfg->limit_test) rn_cifar_limit(&t->test, (size_t)t->cfg->limit_test);
+    if (t->train.n < (size_t)t->cfg->batch) {
+        fprintf(stderr, "rn50cl: error: the training set has %zu images, fewer than one batch of "
+                        "%d; lower --batch-size.\n",
+                t->train.n, t->cfg->batch);
+        return RN_ERR_INPUT;
+    }
+    printf("data: %s (%zu training, %zu test images)\n", dir, t->train.n, t->test.n);
+    return RN_OK;
+}
+
+static int setup_model(trainer *t)
+{
+    const rn_train_cfg *c = t->cfg;
+    rn_model_init(&t->model, c->classes);
+    int rc = rn_model_alloc(&t->model, &t->ctx, c->batch, c->workspace_mb << 20);
+    if (rc) return rc;
+    rn_model_init_params(&t->model, c->seed);
+    t->st.best_accuracy = -1;
+    t->st.accuracy = -1;
+    t->st.seed = c->seed;
+    if (c->resume) {
+        rc = rn_checkpoint_load(&t->model, c->resume, &t->st, 1);
+        if (rc) return rc;
+        printf("resuming from %s at epoch %d step %d (global step %lld, seed %llu)\n", c->resume,
+               t->st.epoch + 1, t->st.step_in_epoch, (long long)t->st.global_step,
+               (unsigned long long)t->st.seed);
+    } else if (c->pretrained) {
+        rc = rn_checkpoint_load_pretrained(&t->model, c->pretrained, c->seed);
+        if (rc) return rc;
+    }
+    size_t B = (size_t)c->batch;
+    t->input = rn_buffer(&t->ctx, 3 * B * RN_CIFAR_PLANE * sizeof(float));
+    t->labels = rn_buffer(&t->ctx, B * sizeof(int32_t));
+    t->loss = rn_buffer(&t->ctx, B * sizeof(float));
+    t->correct = rn_buffer(&t->ctx, B * sizeof(int32_t));
+    t->x = malloc(3 * B * RN_CIFAR_PLANE * sizeof(float));
+    t->lab = malloc(B * sizeof(int32_t));
+    t->loss_h = malloc(B * sizeof(float));
+    t->correct_h = malloc(B * sizeof(int32_t));
+    return RN_OK;
+}
+
+static int setup_out(trainer *t)
+{
+    if (rn_mkdirs(t->cfg->out) != 0) {
+        fprintf(stderr, "rn50cl: error: cannot create the output folder %s (%s); pass another "
+                        "--out.\n",
+                t->cfg->out, strerror(errno));
+        return RN_ERR_INPUT;
+    }
+    snprintf(t->best_path, sizeof t->best_path, "%s/resnet50-best.safetensors", t->cfg->out);
+    snprintf(t->last_path, sizeof t->last_path, "%s/resnet50-last.safetensors", t->cfg->out);
+    if (t->cfg->log) {
+        t->prog.log = fopen(t->cfg->log, t->cfg->resume ? "a" : "w");
+        if (!t->prog.log) {
+            fprintf(stderr, "rn50cl: error: cannot open the log file %s (%s).\n", t->cfg->log,
+                    strerror(errno));
+            return RN_ERR_INPUT;
+        }
+    }
+    return RN_OK;
+}
+
+static void trainer_free(trainer *t)
+{
+    rn_release(&t->input);
+    rn_release(&t->labels);
+    rn_release(&t->loss);
+    rn_release(&t->correct);
+    free(t->x);
+    free(t->lab);
+    free(t->loss_h);
+    free(t->correct_h);
+    if (t->model.batch) rn_model_free(&t->model);
+    rn_cifar_free(&t->train);
+    rn_cifar_free(&t->test);
+    if (t->prog.log) fclose(t->prog.log);
+    rn_ctx_release(&t->ctx);
+}
+
+/* One optimizer step on n images already in t->x / t->lab. Returns summed loss and correct. */
+static void train_step(trainer *t, size_t n, double lr, double *loss_sum, int *correct)
+{
+    const rn_train_cfg *c = t->cfg;
+    rn_ctx *ctx = &t->ctx;
+    rn_model *m = &t->model;
+    rn_write(ctx, t->input, 0, 3 * n * RN_CIFAR_PLANE * sizeof(float), t->x);
+    rn_write(ctx, t->labels, 0, n * sizeof(int32_t), t->lab);
+    rn_model_forward(m, t->input, (int)n, 1);
+    softmax_ce_forward(ctx, t->loss, t->correct, m->dlogits, m->logits, t->labels, (int)n,
+                       m->classes, (float)c->label_smoothing);
+    rn_model_backward(m, t->input, (int)n);
+    sgd_step(ctx, m->wslab, m->vslab, m->gslab, m->param_floats, (float)lr, (float)c->momentum,
+             (float)c->weight_decay, c->nesterov);
+    rn_read(ctx, t->loss, 0, n * sizeof(float), t->loss_h);
+    rn_read(ctx, t->correct, 0, n * sizeof(int32_t), t->correct_h);
+    *loss_sum = 0;
+    *correct = 0;
+    for (size_t i = 0; i < n; i++) {
+        *loss_sum += t->loss_h[i];
+        *correct += t->correct_h[i];
+    }
+}
+
+static int save_last(trainer *t)
+{
+    int rc = rn_checkpoint_save(&t->model, t->last_path, &t->st, 1);
+    if (rc) fprintf(stderr, "rn50cl: error: could not write %s.\n", t->last_path);
+    return rc;
+}
+
+/* Evaluates, prints the epoch line, writes best (if improved) and last. */
+static int end_of_epoch(trainer *t, int epoch, double loss, double acc, double secs, double img_s)
+{
+    rn_eval_result r;
+    double t0 = rn_now();
+    rn_evaluate(&t->model, &t->test, 0, &r, NULL, NULL);
+    double test_acc = r.n ? (double)r.correct / r.n : 0;
+    if (t->prog.tty) printf("\n");
+    printf("epoch %3d | train loss %.4f | train acc %6.2f%% | test loss %.4f | test acc %6.2f%% | "
+           "%7.1f s | %6.1f img/s | eval %.1f s\n",
+           epoch, loss, 100 * acc, r.loss, 100 * test_acc, secs, img_s, rn_now() - t0);
+    fflush(stdout);
+    if (t->prog.log) {
+        fprintf(t->prog.log,
+                "{\"type\": \"epoch\", \"epoch\": %d, \"global_step\": %lld, \"train_loss\": %.9g, "
+                "\"train_accuracy\": %.6f, \"test_loss\": %.9g, \"test_accuracy\": %.6f, "
+                "\"seconds\": %.3f, \"images_per_s\": %.3f}\n",
+                epoch, (long long)t->st.global_step, loss, acc, r.loss, test_acc, secs, img_s);
+        fflush(t->prog.log);
+    }
+    t->st.accuracy = test_acc;
+    if (test_acc > t->st.best_accuracy) {
+        t->st.best_accuracy = test_acc;
+        if (rn_checkpoint_save(&t->model, t->best_path, &t->st, 0)) return RN_ERR_INPUT;
+        printf("saved %s (test accuracy %.2f%%)\n", t->best_path, 100 * test_acc);
+    }
+    return save_last(t);
+}
+
+static int run_epochs(trainer *t)
+{
+    const rn_train_cfg *c = t->cfg;
+    int64_t spe = (int64_t)(t->train.n / (size_t)c->batch);
+    int64_t total = spe * c->epochs, warm = spe * c->warmup_epochs;
+    for (int e = t->st.epoch; e < c->epochs; e++) {
+        rn_loader *ld = rn_loader_create(&t->train, (size_t)c->batch, !c->no_shuffle,
+                                         !c->no_augment, 1, t->st.seed, (uint64_t)e,
+                                         (size_t)t->st.step_in_epoch);
+        double loss_sum = 0, t0 = rn_now();
+        long seen = 0, correct = 0;
+        t->prog.t_start = t0;
+        size_t n;
+        while ((n = rn_loader_next(ld, t->x, t->lab)) > 0) {
+            double lr = rn_lr_at(c->schedule, c->lr, t->st.global_step, total, warm);
+            double ls;
+            int cor;
+            train_step(t, n, lr, &ls, &cor);
+            t->st.global_step++;
+            t->st.step_in_epoch++;
+            if (!isfinite(ls)) {
+                rn_loader_destroy(ld);
+                fprintf(stderr, "\nrn50cl: error: the loss became %s at epoch %d step %d; training "
+                                "stopped and %s was left as it was. Lower --lr (now %g).\n",
+                        isnan(ls) ? "NaN" : "infinite", e + 1, t->st.step_in_epoch, t->best_path,
+                        c->lr);
+                return RN_ERR_DIVERGED;
+            }
+            loss_sum += ls;
+            correct += cor;
+            seen += (long)n;
+            double img_s = seen / (rn_now() - t0);
+            progress_step(&t->prog, e + 1, c->epochs, t->st.step_in_epoch, (int)spe, loss_sum / seen,
+                          (double)correct / seen, lr, img_s);
+            log_step(&t->prog, e + 1, t->st.step_in_epoch, t->st.global_step, ls / n,
+                     (double)cor / n, lr, img_s);
+            int stop = c->max_steps > 0 && t->st.global_step >= c->max_steps;
+            if (g_interrupted) {
+                rn_loader_destroy(ld);
+                printf("\ninterrupted: saving %s\n", t->last_path);
+                int rc = save_last(t);
+                return rc ? rc : RN_ERR_INTERRUPTED;
+            }
+            if (stop && t->st.step_in_epoch < spe) {
+                rn_loader_destroy(ld);
+                double secs = rn_now() - t0;
+                printf("\nstopping after %lld steps (--max-steps)\n", (long long)t->st.global_step);
+                return end_of_epoch(t, e + 1, loss_sum / seen, (double)correct / seen, secs,
+                                    seen / secs);
+            }
+        }
+        rn_loader_destroy(ld);
+        double secs = rn_now() - t0;
+        t->st.epoch = e + 1;
+        t->st.step_in_epoch = 0;
+        int rc = end_of_epoch(t, e + 1, seen ? loss_sum / seen : 0, seen ? (double)correct / seen : 0,
+                              secs, seen / secs);
+        if (rc) return rc;
+        if (c->max_steps > 0 && t->st.global_step >= c->max_steps) break;
+    }
+    return RN_OK;
+}
+
+int rn_train(const rn_train_cfg *c)
+{
+    trainer *t = calloc(1, sizeof *t);
+    t->cfg = c;
+    t->prog.tty = isatty(STDOUT_FILENO);
+    int rc = rn_ctx_create(&t->ctx, c->device);
+    if (!rc) rc = setup_data(t);
+    if (!rc) rc = setup_out(t);
+    if (!rc) rc = setup_model(t);
+    if (!rc) {
+        printf("training ResNet50 (%zu parameters) for %d epochs, batch %d, lr %g (%s, %d warmup "
+               "epochs), momentum %g%s, weight decay %g, label smoothing %g, seed %llu\n",
+               t->model.nparams, c->epochs, c->batch, c->lr, c->schedule, c->warmup_epochs,
+               c->momentum, c->nesterov ? " nesterov" : "", c->weight_decay, c->label_smoothing,
+               (unsigned long long)t->st.seed);
+        g_interrupted = 0;
+        signal(SIGINT, on_sigint);
+        rc = run_epochs(t);
+        signal(SIGINT, SIG_DFL);
+        if (rc == RN_OK)
+            printf("done: best test accuracy %.2f%%, checkpoints in %s\n",
+                   100 * t->st.best_accuracy, c->out);
+    }
+    trainer_free(t);
+    free(t);
+    return rc;
+}

@@ -1,0 +1,54 @@
+/* The train / eval / predict jobs: configuration, the epoch loop with schedule, metrics, progress,
+ * JSON log, checkpoints and Ctrl-C handling, and evaluation with per-class accuracy. */
+#ifndef RN_TRAIN_TRAIN_H
+#define RN_TRAIN_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data/cifar.h"
+#include "model/resnet50.h"
+
+typedef struct rn_train_cfg {
+    const char *device, *data, *data_url, *pretrained, *resume, *out, *log, *schedule;
+    int epochs, batch, warmup_epochs, max_steps, nesterov, no_augment, no_shuffle, classes;
+    int limit_train, limit_test; /* 0 = whole set; for quick runs and tests */
+    uint64_t seed;
+    double lr, momentum, weight_decay, label_smoothing;
+    size_t workspace_mb;
+} rn_train_cfg;
+
+/* The documented defaults (README and --help show the same numbers). */
+void rn_train_defaults(rn_train_cfg *c);
+
+/* Runs training; returns an exit code (0, RN_ERR_INPUT, RN_ERR_DIVERGED, RN_ERR_INTERRUPTED). */
+int rn_train(const rn_train_cfg *c);
+
+/* Learning rate at optimizer step `step` of `total` (warmup steps linear from lr/warmup). */
+double rn_lr_at(const char *schedule, double lr, int64_t step, int64_t total, int64_t warmup);
+
+typedef struct rn_eval_result {
+    size_t n, correct;
+    double loss;                            /* mean cross-entropy */
+    size_t class_total[RN_CIFAR_CLASSES];   /* by true class (classes ≥ 10 are not tallied) */
+    size_t class_correct[RN_CIFAR_CLASSES];
+    size_t confusion[RN_CIFAR_CLASSES][RN_CIFAR_CLASSES]; /* [true][predicted] */
+} rn_eval_result;
+
+/* Evaluates the first `count` images of d (0 = all) in inference mode. logits (count × classes,
+ * may be NULL) receives every image's logits in file order; pred (may be NULL) the argmax. */
+void rn_evaluate(rn_model *m, const rn_cifar *d, size_t count, rn_eval_result *r, float *logits,
+                 int32_t *pred);
+
+
+
+typedef struct rn_eval_cfg {
+    const char *checkpoint, *device, *data, *data_url, *grid, *save_logits;
+    int batch, json, count, limit_test;
+} rn_eval_cfg;
+
+/* `rn50cl eval`: accuracy, per-class accuracy and confusion matrix (text or JSON). */
+int rn_eval_job(const rn_eval_cfg *c);
+/* `rn50cl predict`: predictions of the first c->count test images, optional PNG grid and logits. */
+int rn_predict_job(const rn_eval_cfg *c);
+#endif

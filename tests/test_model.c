@@ -1,0 +1,173 @@
+/* Proves the ResNet50 wiring: the parameter table is torchvision's state_dict (names, order,
+ * shapes, counts), and the whole-model backward equals the derivative of the forward loss along
+ * chosen directions (central differences of the full network in training mode), per tensor group. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/resnet50.h"
+#include "ops/loss.h"
+#include "testutil.h"
+
+static void test_table(void)
+{
+    static rn_model m;
+    rn_model_init(&m, 10);
+    TU_CHECK(m.nentries == 320, "state_dict has 320 entries (got %zu)", m.nentries);
+    TU_CHECK(m.nparams == 23528522, "10-class ResNet50 has 23,528,522 parameters (got %zu)",
+             m.nparams);
+    const char *order[] = {"conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean",
+                           "bn1.running_var", "bn1.num_batches_tracked", "layer1.0.conv1.weight",
+                           "layer1.0.bn1.weight"};
+    for (int i = 0; i < 8; i++)
+        TU_CHECK(!strcmp(m.e[i].name, order[i]), "entry %d is %s (got %s)", i, order[i],
+                 m.e[i].name);
+    int d = rn_model_find(&m, "layer1.0.downsample.0.weight");
+    TU_CHECK(d > 0 && !strcmp(m.e[d - 1].name, "layer1.0.bn3.num_batches_tracked"),
+             "downsample follows bn3 as in torchvision");
+    int w = rn_model_find(&m, "layer3.1.conv2.weight");
+    TU_CHECK(w >= 0 && m.e[w].ndim == 4 && m.e[w].shape[0] == 256 && m.e[w].shape[1] == 256 &&
+                 m.e[w].shape[2] == 3 && m.e[w].shape[3] == 3,
+             "layer3.1.conv2.weight is [256, 256, 3, 3]");
+    int ds = rn_model_find(&m, "layer2.0.downsample.0.weight");
+    TU_CHECK(ds >= 0 && m.e[ds].shape[0] == 512 && m.e[ds].shape[1] == 256 && m.e[ds].shape[2] == 1,
+             "layer2.0.downsample.0.weight is [512, 256, 1, 1]");
+    TU_CHECK(rn_model_find(&m, "layer4.2.bn3.running_var") >= 0, "layer4.2.bn3.running_var exists");
+    TU_CHECK(rn_model_find(&m, "layer4.3.conv1.weight") < 0, "layer4 has three blocks");
+    TU_CHECK(!strcmp(m.e[m.nentries - 2].name, "fc.weight") && m.e[m.nentries - 2].shape[0] == 10 &&
+                 m.e[m.nentries - 2].shape[1] == 2048 && !strcmp(m.e[m.nentries - 1].name, "fc.bias"),
+             "fc.weight [10, 2048] then fc.bias close the table");
+    rn_model_init(&m, 1000);
+    TU_CHECK(m.nparams == 25557032, "1000-class ResNet50 has torchvision's 25,557,032 parameters");
+}
+
+/* Mean cross-entropy of the logits in double. */
+static double host_loss(rn_model *m, const int32_t *labels, int n)
+{
+    float *lg = malloc((size_t)n * m->classes * sizeof *lg);
+    rn_read(m->ctx, m->logits, 0, (size_t)n * m->classes * sizeof(float), lg);
+    double L = 0;
+    for (int i = 0; i < n; i++) {
+        const float *r = lg + (size_t)i * m->classes;
+        double mx = r[0], s = 0;
+        for (int k = 1; k < m->classes; k++) mx = r[k] > mx ? r[k] : mx;
+        for (int k = 0; k < m->classes; k++) s += exp(r[k] - mx);
+        L += mx + log(s) - r[labels[i]];
+    }
+    free(lg);
+    return L / n;
+}
+
+static double loss_at(rn_model *m, cl_mem input, const int32_t *labels, int n, const float *w,
+                      const float *b)
+{
+    rn_model_upload(m, w, b);
+    rn_model_forward(m, input, n, 1);
+    return host_loss(m, labels, n);
+}
+
+/* Checks the backward along dir = the gradient restricted to the entries whose name starts with
+ * `prefix` (all for ""): L(w + h·dir) − L(w − h·dir) against g·(w₊ − w₋), where w₊ and w₋ are
+ * the perturbed weights as actually stored in float, so rounding of tiny steps cannot fake a
+ * mismatch. h is chosen so the loss moves by about 0.01, far above float noise. */
+static void directional(rn_model *m, cl_mem input, const int32_t *labels, int n, const float *w0,
+                        const float *b0, const float *g, const char *prefix)
+{
+    float *wp = malloc(m->param_floats * sizeof *wp), *wm = malloc(m->param_floats * sizeof *wm);
+    double norm = 0;
+    int *in = calloc(m->param_floats, sizeof *in);
+    for (size_t i = 0; i < m->nentries; i++) {
+        const rn_entry *e = &m->e[i];
+        if (e->kind != RN_PARAM || strncmp(e->name, prefix, strlen(prefix))) continue;
+        for (size_t j = 0; j < e->numel; j++) {
+            in[e->off + j] = 1;
+            norm += (double)g[e->off + j] * g[e->off + j];
+        }
+    }
+    norm = sqrt(norm);
+    TU_CHECK(norm > 0, "gradient of '%s*' is not zero", prefix);
+    double h = 5e-3 / (norm * norm); /* first-order loss change 2·h·|g|² = 0.01 */
+    double pred = 0;
+    for (size_t i = 0; i < m->param_floats; i++) {
+        double d = in[i] ? h * g[i] : 0;
+        wp[i] = (float)(w0[i] + d);
+        wm[i] = (float)(w0[i] - d);
+        if (in[i]) pred += (double)g[i] * ((double)wp[i] - (double)wm[i]);
+    }
+    double diff = loss_at(m, input, labels, n, wp, b0) - loss_at(m, input, labels, n, wm, b0);
+    TU_CHECK(fabs(diff - pred) <= 0.05 * fabs(pred) + 2e-5,
+             "backward of '%s*' matches central differences of the whole network: predicted "
+             "loss change %.6g, measured %.6g (|g| %.4g)",
+             prefix, pred, diff, norm);
+    free(wp);
+    free(wm);
+    free(in);
+}
+
+static void test_gradient(void)
+{
+    rn_ctx *ctx = tu_ctx();
+    static rn_model m;
+    const int n = 8;
+    rn_model_init(&m, 10);
+    TU_CHECK(rn_model_alloc(&m, ctx, n, (size_t)8 << 20) == 0, "model allocates at batch %d", n);
+    rn_model_init_params(&m, 7);
+    float *x = malloc((size_t)3 * n * 1024 * sizeof *x);
+    tu_fill_uniform(x, (size_t)3 * n * 1024, -2, 2);
+    int32_t labels[8] = {3, 7, 0, 9, 1, 1, 5, 2};
+    cl_mem input = tu_upload(x, (size_t)3 * n * 1024), lab = rn_buffer(ctx, sizeof labels);
+    rn_write(ctx, lab, 0, sizeof labels, labels);
+    cl_mem loss = rn_buffer(ctx, n * sizeof(float)), cor = rn_buffer(ctx, n * sizeof(int32_t));
+
+    float *w0 = malloc(m.param_floats * sizeof *w0), *b0 = malloc(m.buffer_floats * sizeof *b0);
+    float *g = malloc(m.param_floats * sizeof *g);
+    rn_model_download(&m, w0, b0);
+    rn_fill(ctx, m.gslab, m.param_floats, NAN); /* every gradient must be written by backward */
+    rn_model_forward(&m, input, n, 1);
+    double L = host_loss(&m, labels, n);
+    softmax_ce_forward(ctx, loss, cor, m.dlogits, m.logits, lab, n, m.classes, 0.0f);
+    rn_model_backward(&m, input, n);
+    rn_read(ctx, m.gslab, 0, m.param_floats * sizeof(float), g);
+    size_t unwritten = 0;
+    for (size_t i = 0; i < m.nentries; i++)
+        if (m.e[i].kind == RN_PARAM)
+            for (size_t j = 0; j < m.e[i].numel; j++) unwritten += !isfinite(g[m.e[i].off + j]);
+    TU_CHECK(unwritten == 0, "backward writes a finite gradient for every parameter (%zu not)",
+             unwritten);
+    TU_CHECK(isfinite(L) && L > 0, "initial loss %.4f is finite", L);
+
+    const char *groups[] = {"",
+                            "conv1.",
+                            "bn1.",
+                            "layer1.0.conv2.",
+                            "layer1.0.downsample.",
+                            "layer1.2.bn3.",
+                            "layer2.0.downsample.0.",
+                            "layer2.3.conv1.",
+                            "layer3.5.bn2.",
+                            "layer3.0.conv2.",
+                            "layer4.2.conv3.",
+                            "layer4.0.bn1.",
+                            "fc.weight",
+                            "fc.bias"};
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+        directional(&m, input, labels, n, w0, b0, g, groups[i]);
+
+    rn_release(&input);
+    rn_release(&lab);
+    rn_release(&loss);
+    rn_release(&cor);
+    rn_model_free(&m);
+    free(x);
+    free(w0);
+    free(b0);
+    free(g);
+}
+
+int main(void)
+{
+    tu_seed(5);
+    test_table();
+    test_gradient();
+    return tu_finish("test_model");
+}
