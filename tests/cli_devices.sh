@@ -3,6 +3,7 @@
 # device selection by index/type/name/env, and every bad selection's exit code and message.
 set -u
 BIN=${RN50CL_BIN:?RN50CL_BIN not set}
+PY=${RN50CL_PYTHON:-python3}
 pass=0; fail=0
 ok()   { pass=$((pass+1)); }
 bad()  { fail=$((fail+1)); echo "FAIL: $*"; }
@@ -16,9 +17,9 @@ expect 0 'usage: rn50cl' "--help prints usage" -- "$BIN" --help
 expect 0 '^rn50cl [0-9]+\.[0-9]+\.[0-9]+' "--version prints a version" -- "$BIN" --version
 expect 0 'CPU|GPU|ACCEL' "--list-devices prints a table" -- "$BIN" --list-devices
 json=$("$BIN" --list-devices --json)
-if python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d)>=1 and all(k in d[0] for k in ("index","name","type","compute_units","global_mem_bytes","max_alloc_bytes","local_mem_bytes","opencl_c_version","fp16","fp64","driver_version"))' <<<"$json"; then ok; else bad "--list-devices --json is valid JSON with every field"; fi
-name=$(python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["name"])' <<<"$json")
-type=$(python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["type"].lower())' <<<"$json")
+if "$PY" -c 'import json,sys; d=json.load(sys.stdin); assert len(d)>=1 and all(k in d[0] for k in ("index","name","type","compute_units","global_mem_bytes","max_alloc_bytes","local_mem_bytes","opencl_c_version","fp16","fp64","driver_version"))' <<<"$json"; then ok; else bad "--list-devices --json is valid JSON with every field"; fi
+name=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["name"])' <<<"$json")
+type=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["type"].lower())' <<<"$json")
 part=${name:1:5}
 expect 0 '^device 0:' "--device 0 selects device 0" -- "$BIN" info --device 0
 expect 0 '^device [0-9]+:' "--device $type selects by type" -- "$BIN" info --device "$type"

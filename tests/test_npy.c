@@ -36,16 +36,19 @@ static void check_file(const char *path, size_t rows, size_t cols, const float *
 
 static void check_numpy(const char *path, size_t rows, size_t cols, const float *data)
 {
-    if (tu_run("python3 -c 'import numpy' 2>/dev/null", NULL) != 0) {
+    const char *py = getenv("RN50CL_PYTHON") ? getenv("RN50CL_PYTHON") : "python3";
+    char probe[512];
+    snprintf(probe, sizeof probe, "%s -c 'import numpy' 2>/dev/null", py);
+    if (tu_run(probe, NULL) != 0) {
         printf("SKIP (not counted as a pass): numpy is not installed, so numpy.load of the file "
                "was not checked\n");
         return;
     }
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "python3 -c 'import numpy as n; a = n.load(\"%s\"); "
+             "%s -c 'import numpy as n; a = n.load(\"%s\"); "
              "print(a.dtype, a.shape, repr(float(a[%zu, %zu])), a.flags.c_contiguous)'",
-             path, rows - 1, cols - 1);
+             py, path, rows - 1, cols - 1);
     char *out = NULL;
     int rc = tu_run(cmd, &out);
     char want[256];

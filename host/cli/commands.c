@@ -8,11 +8,13 @@ int rn_cmd_info(int argc, char **argv);
 int rn_cmd_train(int argc, char **argv);
 int rn_cmd_eval(int argc, char **argv);
 int rn_cmd_predict(int argc, char **argv);
+int rn_cmd_tune(int argc, char **argv);
 
 const rn_command rn_commands[] = {
     {"train", "train ResNet50 on CIFAR-10, evaluating after every epoch", rn_cmd_train},
     {"eval", "test accuracy, per-class accuracy and confusion matrix of a checkpoint", rn_cmd_eval},
     {"predict", "predictions for the first test images, a picture of them, logits", rn_cmd_predict},
     {"info", "select a device, build all kernels, report start-up time", rn_cmd_info},
+    {"tune", "search CLBlast GEMM parameters for this device and store them", rn_cmd_tune},
     {NULL, NULL, NULL},
 };

@@ -151,3 +151,40 @@ void conv2d_backward(rn_ctx *ctx, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem x, cl_
         col2im(ctx, dx, ws->buf, c, n0, cnt, accumulate_dx);
     }
 }
+
+static int put_shape(rn_gemm_shape *out, int cap, int n, int ta, int tb, size_t M, size_t N,
+                     size_t K, size_t lda, size_t ldb, size_t ldc, float beta)
+{
+    if (n < cap) {
+        rn_gemm_shape s = {ta, tb, M, N, K, lda, ldb, ldc, beta};
+        out[n] = s;
+    }
+    return n + 1;
+}
+
+/* Mirrors conv2d_forward / conv2d_backward call for call, so the tuner times what training runs. */
+int rn_conv_gemm_shapes(const rn_conv *c, size_t ws_floats, int backward, int with_dx,
+                        rn_gemm_shape *out, int cap)
+{
+    const size_t K = (size_t)c->Cin * c->kh * c->kw;
+    const size_t hw = (size_t)c->Ho * c->Wo, cols = (size_t)c->N * hw;
+    int n = 0;
+    if (rn_conv_is_pointwise(c)) {
+        n = put_shape(out, cap, n, 0, 0, c->Cout, cols, K, K, cols, cols, 0.0f);
+        if (!backward) return n;
+        n = put_shape(out, cap, n, 0, 1, c->Cout, K, cols, cols, cols, K, 0.0f);
+        if (with_dx) n = put_shape(out, cap, n, 1, 0, K, cols, c->Cout, K, cols, cols, 0.0f);
+        return n;
+    }
+    size_t per = rn_conv_col_floats_per_image(c), nc = ws_floats < per ? 1 : ws_floats / per;
+    if (nc > (size_t)INT_MAX / per) nc = (size_t)INT_MAX / per;
+    if (nc > (size_t)c->N) nc = (size_t)c->N;
+    for (size_t n0 = 0; n0 < (size_t)c->N; n0 += nc) {
+        const size_t ccols = ((size_t)c->N - n0 < nc ? (size_t)c->N - n0 : nc) * hw;
+        n = put_shape(out, cap, n, 0, 0, c->Cout, ccols, K, K, ccols, cols, 0.0f);
+        if (!backward) continue;
+        n = put_shape(out, cap, n, 0, 1, c->Cout, K, ccols, cols, ccols, K, n0 ? 1.0f : 0.0f);
+        if (with_dx) n = put_shape(out, cap, n, 1, 0, K, ccols, c->Cout, K, cols, ccols, 0.0f);
+    }
+    return n;
+}

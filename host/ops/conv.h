@@ -41,4 +41,10 @@ void conv2d_forward(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rn_conv *c,
 void conv2d_backward(rn_ctx *ctx, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem x, cl_mem w,
                      const rn_conv *c, rn_workspace *ws, int accumulate_dx);
 
+/* Appends to out[0..cap) the rn_sgemm shapes conv2d_forward (and, when backward != 0,
+ * conv2d_backward with an input gradient when with_dx != 0) issues for this layer with a workspace
+ * of ws_floats floats. Returns how many shapes that is (may exceed cap: only cap are written). */
+int rn_conv_gemm_shapes(const rn_conv *c, size_t ws_floats, int backward, int with_dx,
+                        rn_gemm_shape *out, int cap);
+
 #endif

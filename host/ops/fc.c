@@ -30,3 +30,21 @@ void fc_backward(rn_ctx *ctx, cl_mem dx, cl_mem dw, cl_mem db, cl_mem dy, cl_mem
     rn_arg_int(&a, O);
     rn_launch1d(ctx, k, (size_t)O, 0);
 }
+
+/* Mirrors fc_forward / fc_backward call for call (row-major, both operands transposed). */
+int rn_fc_gemm_shapes(int N, int C, int O, int backward, int with_dx, rn_gemm_shape *out, int cap)
+{
+    const rn_gemm_shape all[3] = {
+        {1, 1, (size_t)N, (size_t)O, (size_t)C, (size_t)N, (size_t)C, (size_t)O, 0.0f},
+        {1, 1, (size_t)C, (size_t)N, (size_t)O, (size_t)C, (size_t)O, (size_t)N, 0.0f},
+        {1, 1, (size_t)O, (size_t)C, (size_t)N, (size_t)O, (size_t)N, (size_t)C, 0.0f},
+    };
+    int n = 0;
+    for (int i = 0; i < 3; i++) {
+        if (i > 0 && !backward) break;
+        if (i == 1 && !with_dx) continue;
+        if (n < cap) out[n] = all[i];
+        n++;
+    }
+    return n;
+}

@@ -12,4 +12,8 @@ void fc_forward(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b, int N, int 
 void fc_backward(rn_ctx *ctx, cl_mem dx, cl_mem dw, cl_mem db, cl_mem dy, cl_mem x, cl_mem w,
                  int N, int C, int O);
 
+/* Appends to out[0..cap) the rn_sgemm shapes fc_forward (and fc_backward when backward != 0, with
+ * an input gradient when with_dx != 0) issues. Returns how many (only cap are written). */
+int rn_fc_gemm_shapes(int N, int C, int O, int backward, int with_dx, rn_gemm_shape *out, int cap);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "rn50cl/rn50cl.h"
 #include "runtime/program.h"
+#include "runtime/tune.h"
 
 double rn_now(void)
 {
@@ -36,9 +37,10 @@ static void collect_kernels(rn_ctx *ctx)
 int rn_ctx_create(rn_ctx *ctx, const char *device_selection)
 {
     double t0 = rn_now();
-    int quiet = ctx->quiet;
+    int quiet = ctx->quiet, no_tune = ctx->no_tune;
     memset(ctx, 0, sizeof *ctx);
     ctx->quiet = quiet;
+    ctx->no_tune = no_tune;
     rn_device_info *devs;
     size_t n, idx;
     int rc = rn_devices_enumerate(&devs, &n);
@@ -68,6 +70,7 @@ int rn_ctx_create(rn_ctx *ctx, const char *device_selection)
         fprintf(stderr, "rn50cl: device %d: %s (%s), %d programs ready in %.2f s (%d from cache)\n",
                 ctx->info.index, ctx->info.name, ctx->info.platform_name, (int)ctx->nprograms,
                 ctx->startup_seconds, ctx->cache_hits);
+    rn_tune_apply(ctx);
     return RN_OK;
 }
 

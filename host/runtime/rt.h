@@ -28,6 +28,7 @@ typedef struct rn_ctx {
     int cache_misses;       /* programs built from source */
     double startup_seconds; /* process-visible time to "all programs ready" */
     int quiet;              /* do not print the one-line device banner */
+    int no_tune;            /* do not apply stored GEMM parameters (also $RN50CL_NO_TUNE=1) */
 } rn_ctx;
 
 /* Selects a device (see rn_device_select), creates context + profiling queue and builds every
@@ -74,6 +75,13 @@ void rn_axpy(rn_ctx *ctx, cl_mem y, cl_mem x, size_t n, float alpha);
 void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
               size_t a_off, size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C,
               size_t c_off, size_t ldc);
+
+/* One rn_sgemm call's shape, as an op issues it (used to time GEMM parameter candidates). */
+typedef struct rn_gemm_shape {
+    int ta, tb;
+    size_t M, N, K, lda, ldb, ldc;
+    float beta;
+} rn_gemm_shape;
 
 /* Seconds on a monotonic clock. */
 double rn_now(void);

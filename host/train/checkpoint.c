@@ -190,13 +190,20 @@ int rn_checkpoint_load_pretrained(rn_model *m, const char *path, uint64_t seed)
     rn_st_file f;
     if (rn_st_open(&f, path) != RN_OK) return RN_ERR_INPUT;
     host_slabs h = slabs_get(m, 0);
-    int loaded = 0, head_reinit = 0, rc = RN_OK;
+    int loaded = 0, head_reinit = 0, counter_loaded = 0, rc = RN_OK;
     size_t wanted = 0;
     for (size_t i = 0; i < m->nentries && rc == RN_OK; i++) {
         const rn_entry *e = &m->e[i];
-        if (e->kind == RN_COUNTER) continue;
-        wanted++;
         const rn_st_tensor *t = rn_st_find(&f, e->name);
+        if (e->kind == RN_COUNTER) { /* all counters are equal; take the first one present */
+            int64_t v;
+            if (t && t->ndim == 0 && !counter_loaded && rn_st_read_i64(&f, t, &v) == RN_OK) {
+                m->num_batches_tracked = v;
+                counter_loaded = 1;
+            }
+            continue;
+        }
+        wanted++;
         if (!t) continue;
         if (!shape_matches(e, t)) {
             if (!strncmp(e->name, "fc.", 3)) head_reinit = 1;

@@ -181,10 +181,10 @@ static int setup_data(trainer *t)
         return rc;
     if (t->cfg->limit_train) rn_cifar_limit(&t->train, (size_t)t->cfg->limit_train);
     if (t->cfg->limit_test) rn_cifar_limit(&t->test, (size_t)t->cfg->limit_test);
-    if (t->train.n < (size_t)t->cfg->batch) {
-        fprintf(stderr, "rn50cl: error: the training set has %zu images, fewer than one batch of "
-                        "%d; lower --batch-size.\n",
-                t->train.n, t->cfg->batch);
+    if (t->cfg->classes < RN_CIFAR_CLASSES) {
+        fprintf(stderr, "rn50cl: error: CIFAR-10 has labels 0-9, so --classes must be at least "
+                        "10 (got %d).\n",
+                t->cfg->classes);
         return RN_ERR_INPUT;
     }
     printf("data: %s (%zu training, %zu test images)\n", dir, t->train.n, t->test.n);
@@ -210,6 +210,12 @@ static int setup_model(trainer *t)
     } else if (c->pretrained) {
         rc = rn_checkpoint_load_pretrained(&t->model, c->pretrained, c->seed);
         if (rc) return rc;
+    }
+    if (t->train.n < (size_t)c->batch) {
+        fprintf(stderr, "rn50cl: error: the training set has %zu images, fewer than one batch of "
+                        "%d; lower --batch-size.\n",
+                t->train.n, c->batch);
+        return RN_ERR_INPUT;
     }
     size_t B = (size_t)c->batch;
     t->input = rn_buffer(&t->ctx, 3 * B * RN_CIFAR_PLANE * sizeof(float));

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# rn50cl against PyTorch on the same weights and data: eval-mode logits, and one training step
+# (weights, running statistics, momentum, counters) from the same starting checkpoint.
+set -u
+BIN=${RN50CL_BIN:?}; SRC=${RN50CL_SOURCE_DIR:?}
+PY=${RN50CL_PYTHON:-python3}
+if ! "$PY" -c 'import torch, torchvision, numpy' 2>/dev/null; then
+  echo "cli_torch_parity: PyTorch is not installed (scripts/install-deps.sh --with-torch installs it)"
+  echo "cli_torch_parity: 0 passed, 1 failed"; exit 1
+fi
+T=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/parity.XXXXXX"); trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+check() { local what=$1; shift; if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $what"; fi; }
+"$PY" "$SRC/tests/make_cifar.py" "$T/data" 16 12
+C=(--data "$T/data" --no-augment --no-shuffle --train-limit 16 --batch-size 16 --epochs 1 --warmup-epochs 0 --schedule constant)
+# A starting point that is not the initialisation: a few steps of training, so BN statistics and
+# weights are generic.
+"$BIN" train "${C[@]}" --lr 0.01 --max-steps 1 --out "$T/a" >/dev/null 2>&1
+check "starting checkpoint written" [ -s "$T/a/resnet50-best.safetensors" ]
+"$BIN" predict --checkpoint "$T/a/resnet50-best.safetensors" --data "$T/data" --count 1 --save-logits "$T/l.npy" >/dev/null 2>&1
+check "eval-mode logits equal torchvision's on the same weights" "$PY" "$SRC/tests/torch_parity.py" logits "$T/a/resnet50-best.safetensors" "$T/data" "$T/l.npy"
+for nest in 1 0; do
+  flag=--nesterov; [ $nest = 0 ] && flag=--no-nesterov
+  "$BIN" train "${C[@]}" --lr 0.05 --momentum 0.9 --weight-decay 5e-4 $flag --max-steps 1 \
+    --pretrained "$T/a/resnet50-best.safetensors" --out "$T/b$nest" >/dev/null 2>&1
+  check "one step (nesterov=$nest) equals torch.optim.SGD's" "$PY" "$SRC/tests/torch_parity.py" step \
+    "$T/a/resnet50-best.safetensors" "$T/b$nest/resnet50-last.safetensors" "$T/data" 16 0.05 0.9 5e-4 $nest
+done
+echo "cli_torch_parity: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Drives `rn50cl train / eval / predict` as a user would, on small CIFAR-format data the test writes:
+# a fixed batch overfits, evaluation after loading equals evaluation at save time, --resume gives
+# the losses of an uninterrupted run, Ctrl-C saves and exits 130, divergence exits 3, the grid is a
+# PNG of the expected size, logits are a (N, 10) .npy, and every bad input gets its message and code.
+set -u
+BIN=${RN50CL_BIN:?RN50CL_BIN not set}
+SRC=${RN50CL_SOURCE_DIR:?}
+T=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/cli_train.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+ok()  { pass=$((pass+1)); }
+bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+# expect RC PATTERN DESCRIPTION -- command...
+expect() {
+  local rc=$1 pat=$2 what=$3; shift 4
+  local out; out=$("$@" 2>&1); local got=$?
+  if [ "$got" -eq "$rc" ] && grep -qziE -- "$pat" <<<"$out"; then ok; else bad "$what (rc $got, want $rc; output: ${out:0:400})"; fi
+}
+PY=${RN50CL_PYTHON:-python3}
+py() { "$PY" - "$@"; }
+# Every step loss from a --log file, one per line.
+losses() { py "$1" <<'P'
+import json, sys
+for l in open(sys.argv[1]):
+    o = json.loads(l)
+    if o["type"] == "step": print("%d %.9g" % (o["global_step"], o["loss"]))
+P
+}
+
+"$PY" "$SRC/tests/make_cifar.py" "$T/data" 32 24 || { echo "cannot make data"; exit 1; }
+COMMON=(--data "$T/data" --no-augment --weight-decay 0 --no-nesterov --schedule constant --warmup-epochs 0)
+
+# 1. A small fixed batch overfits: loss below 0.05 within 25 steps.
+"$BIN" train "${COMMON[@]}" --train-limit 8 --batch-size 8 --epochs 25 --lr 0.005 --no-shuffle \
+  --out "$T/of" --log "$T/of.log" > "$T/of.out" 2>&1
+check "overfit run exits 0" [ $? -eq 0 ]
+last=$(losses "$T/of.log" | tail -1 | cut -d' ' -f2)
+check "a fixed batch of 8 overfits: final loss $last < 0.05 after 25 steps" py "$last" <<<'import sys; sys.exit(0 if float(sys.argv[1]) < 0.05 else 1)'
+
+# 2. Checkpoints exist; evaluation after loading equals evaluation at save time.
+check "best checkpoint written" [ -s "$T/of/resnet50-best.safetensors" ]
+check "last checkpoint written" [ -s "$T/of/resnet50-last.safetensors" ]
+check "no temporary files left in the output folder" [ -z "$(ls "$T/of" | grep -v '^resnet50-\(best\|last\)\.safetensors$')" ]
+"$BIN" eval --checkpoint "$T/of/resnet50-last.safetensors" --data "$T/data" --json > "$T/eval.json" 2>"$T/eval.err"
+check "eval --json exits 0" [ $? -eq 0 ]
+check "eval of the loaded last checkpoint equals the evaluation at save time" py "$T/of.log" "$T/eval.json" <<'P'
+import json, sys
+ep = [json.loads(l) for l in open(sys.argv[1]) if '"epoch"' in l and json.loads(l)["type"] == "epoch"][-1]
+ev = json.load(open(sys.argv[2]))
+ok = abs(ep["test_accuracy"] - ev["accuracy"]) < 1e-9 and abs(ep["test_loss"] - ev["loss"]) <= 1e-6 * max(1, abs(ev["loss"]))
+print("train-time test acc %.6f loss %.9g; eval acc %.6f loss %.9g" % (ep["test_accuracy"], ep["test_loss"], ev["accuracy"], ev["loss"]))
+sys.exit(0 if ok and ev["images"] == 24 and len(ev["confusion"]) == 10 else 1)
+P
+expect 0 'test accuracy:.*per class:.*confusion matrix' "eval prints accuracy, per-class table and confusion matrix" -- "$BIN" eval --checkpoint "$T/of/resnet50-best.safetensors" --data "$T/data"
+
+# 3. predict: grid PNG of the expected size and logits .npy of every test image.
+expect 0 'predicted .* true .*wrote .*grid.png.*wrote .*logits.npy' "predict prints predictions and writes grid and logits" -- \
+  "$BIN" predict --checkpoint "$T/of/resnet50-best.safetensors" --data "$T/data" --count 6 --grid "$T/grid.png" --save-logits "$T/logits.npy"
+check "grid is a valid PNG of 408x302 (3x2 cells of 128 px + titles)" py "$T/grid.png" <<'P'
+import struct, sys, zlib
+b = open(sys.argv[1], "rb").read()
+assert b[:8] == b"\x89PNG\r\n\x1a\n"
+w, h = struct.unpack(">II", b[16:24])
+pos, idat = 8, b""
+while pos < len(b):
+    n, = struct.unpack(">I", b[pos:pos+4]); t = b[pos+4:pos+8]; d = b[pos+8:pos+8+n]
+    assert zlib.crc32(t + d) == struct.unpack(">I", b[pos+8+n:pos+12+n])[0]
+    if t == b"IDAT": idat += d
+    pos += 12 + n
+assert len(zlib.decompress(idat)) == h * (1 + 3 * w)
+sys.exit(0 if (w, h) == (408, 302) else 1)
+P
+if "$PY" -c 'import numpy' 2>/dev/null; then
+  check "logits .npy is float32 (24, 10) and matches eval's accuracy" py "$T/logits.npy" "$T/eval.json" "$T/data/test_batch.bin" <<'P'
+import json, sys, numpy as np
+a = np.load(sys.argv[1]); ev = json.load(open(sys.argv[2]))
+labels = np.frombuffer(open(sys.argv[3], "rb").read(), np.uint8).reshape(-1, 3073)[:, 0]
+sys.exit(0 if a.dtype == np.float32 and a.shape == (24, 10) and abs((a.argmax(1) == labels).mean() - ev["accuracy"]) < 1e-9 else 1)
+P
+else
+  echo "SKIP: numpy missing, logits .npy not checked (not counted)"
+fi
+
+# 4. --resume continues with exactly the losses of an uninterrupted run.
+R=(--train-limit 32 --batch-size 8 --epochs 2 --lr 0.005 --seed 3)
+"$BIN" train "${COMMON[@]}" "${R[@]}" --out "$T/full" --log "$T/full.log" > /dev/null 2>&1
+"$BIN" train "${COMMON[@]}" "${R[@]}" --out "$T/part" --log "$T/part.log" --max-steps 5 > "$T/part.out" 2>&1
+check "--max-steps 5 stops after 5 steps and saves" grep -q "stopping after 5 steps" "$T/part.out"
+"$BIN" train "${COMMON[@]}" "${R[@]}" --out "$T/part" --log "$T/part.log" --resume "$T/part/resnet50-last.safetensors" > "$T/resume.out" 2>&1
+check "resume exits 0" [ $? -eq 0 ]
+check "resumed run has the 8 losses of the uninterrupted run, bit for bit" diff <(losses "$T/full.log") <(losses "$T/part.log")
+
+# 5. Ctrl-C finishes the step, writes resnet50-last.safetensors, exits 130.
+"$BIN" train "${COMMON[@]}" --train-limit 32 --batch-size 8 --epochs 50 --lr 0.005 --out "$T/int" --log "$T/int.log" > "$T/int.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do [ -s "$T/int.log" ] && break; sleep 0.2; done
+kill -INT $pid; wait $pid; rc=$?
+check "Ctrl-C exits 130 (got $rc)" [ $rc -eq 130 ]
+check "Ctrl-C saved resnet50-last.safetensors" grep -q "interrupted: saving" "$T/int.out"
+expect 0 'test accuracy' "the interrupted run's checkpoint loads" -- "$BIN" eval --checkpoint "$T/int/resnet50-last.safetensors" --data "$T/data"
+
+# 6. A diverging loss stops with status 3 and leaves the best checkpoint alone.
+expect 3 'loss became (NaN|infinite).*Lower --lr' "a diverging run stops with status 3" -- \
+  "$BIN" train "${COMMON[@]}" --train-limit 16 --batch-size 8 --epochs 3 --lr 1e30 --out "$T/nan"
+check "a diverging run writes no best checkpoint" [ ! -e "$T/nan/resnet50-best.safetensors" ]
+
+# 7. Bad input: one sentence, exit 2.
+mkdir -p "$T/trunc" "$T/badlabel" "$T/empty"
+cp "$T/data"/* "$T/trunc/"; head -c 5000 "$T/data/test_batch.bin" > "$T/trunc/test_batch.bin"
+cp "$T/data"/* "$T/badlabel/"; printf '\x0c' | dd of="$T/badlabel/data_batch_1.bin" bs=1 seek=3073 conv=notrunc 2>/dev/null
+expect 2 'test_batch.bin.*(truncated|whole number)' "truncated data file refused" -- "$BIN" train --data "$T/trunc" --out "$T/x"
+expect 2 'data_batch_1.bin.*label' "label out of range refused" -- "$BIN" train --data "$T/badlabel" --out "$T/x"
+expect 2 'test_batch.bin' "data folder without files refused" -- "$BIN" train --data "$T/empty" --out "$T/x"
+printf 'not a safetensors file at all' > "$T/garbage.safetensors"
+expect 2 'garbage.safetensors' "a corrupt checkpoint is refused" -- "$BIN" eval --checkpoint "$T/garbage.safetensors" --data "$T/data"
+head -c 100000 "$T/of/resnet50-best.safetensors" > "$T/trunc.safetensors"
+expect 2 'trunc.safetensors' "a truncated checkpoint is refused" -- "$BIN" eval --checkpoint "$T/trunc.safetensors" --data "$T/data"
+expect 2 'no such file|cannot (open|read)' "a missing checkpoint is refused" -- "$BIN" eval --checkpoint "$T/none.safetensors" --data "$T/data"
+expect 2 'momentum' "resuming from a best checkpoint (no momentum) is refused" -- "$BIN" train --data "$T/data" --batch-size 8 --out "$T/x" --resume "$T/of/resnet50-best.safetensors"
+expect 2 'fc.weight.*shape' "a checkpoint of another class count is refused by --resume" -- "$BIN" train --data "$T/data" --batch-size 8 --classes 12 --out "$T/x" --resume "$T/of/resnet50-last.safetensors"
+expect 0 're-initialised for 12 classes' "--pretrained with another head re-initialises fc and says so" -- \
+  "$BIN" train "${COMMON[@]}" --train-limit 8 --batch-size 8 --epochs 1 --max-steps 1 --classes 12 --out "$T/pre" --pretrained "$T/of/resnet50-best.safetensors"
+expect 2 'batch size 100000.*--batch-size [0-9]+ or less' "a batch too big for the device names one that fits" -- "$BIN" train --data "$T/data" --batch-size 100000 --out "$T/x"
+expect 2 'labels 0-9, so --classes must be at least 10' "fewer classes than CIFAR-10 labels refused" -- "$BIN" train --data "$T/data" --classes 7 --out "$T/x"
+expect 2 'fewer than one batch' "a batch larger than the training set is refused" -- "$BIN" train --data "$T/data" --batch-size 64 --out "$T/x"
+expect 2 '--batch-size must be' "batch size 0 refused" -- "$BIN" train --batch-size 0
+expect 2 '--schedule must be' "unknown schedule refused" -- "$BIN" train --schedule linear
+expect 2 "needs a number" "malformed number refused" -- "$BIN" train --lr fast
+expect 2 '--checkpoint FILE is required' "eval without a checkpoint refused" -- "$BIN" eval --data "$T/data"
+expect 2 'no OpenCL platform' "no ICD: train refused cleanly" -- env OCL_ICD_VENDORS="$T/empty" "$BIN" train --data "$T/data"
+echo "cli_train: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

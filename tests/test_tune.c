@@ -1,0 +1,197 @@
+/* GEMM tuning: a tiny budgeted search stores a valid file; a stored file is applied at context
+ * creation and SGEMM still matches a double reference; corrupt or mismatched files (another
+ * device, driver or CLBlast version, truncated) are ignored with one warning. Never times. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/fsutil.h"
+#include "runtime/tune.h"
+#include "testutil.h"
+
+static char g_capture[4096];
+
+/* Runs f(ctx) with stderr redirected into a file; returns what was written (static buffer). */
+static const char *with_stderr_captured(const char *dir, void (*f)(rn_ctx *), rn_ctx *ctx)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/stderr.txt", dir);
+    fflush(stderr);
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644), saved = dup(2);
+    dup2(fd, 2);
+    close(fd);
+    f(ctx);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    size_t n = 0;
+    char *text = rn_read_file(path, &n);
+    snprintf(g_capture, sizeof g_capture, "%s", text ? text : "");
+    free(text);
+    return g_capture;
+}
+
+static void apply(rn_ctx *ctx)
+{
+    rn_tune_apply(ctx);
+}
+
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* A file in the stored format; `field`/`value` replace one header value (mismatch cases). */
+static void write_tuning(const rn_ctx *ctx, const char *path, const char *field, const char *value,
+                         int with_end)
+{
+    const char *dev = ctx->info.name, *drv = ctx->info.driver_version,
+               *clb = RN50CL_CLBLAST_VERSION;
+    if (field && !strcmp(field, "device")) dev = value;
+    if (field && !strcmp(field, "driver")) drv = value;
+    if (field && !strcmp(field, "clblast")) clb = value;
+    char text[4096];
+    int n = snprintf(text, sizeof text,
+                     "rn50cl-gemm-tuning %d\ndevice %s\ndriver %s\nclblast %s\n"
+                     "tuned 2024-01-01T00:00:00Z\nbatch 128\n"
+                     "Xgemm GEMMK=0 KREG=1 KWG=16 KWI=2 MDIMA=8 MDIMC=8 MWG=64 NDIMB=8 NDIMC=8 "
+                     "NWG=64 SA=0 SB=0 STRM=0 STRN=0 VWM=4 VWN=4\n"
+                     "XgemmDirect KWID=2 MDIMAD=8 MDIMCD=8 NDIMBD=8 NDIMCD=8 PADA=0 PADB=0 VWMD=4 "
+                     "VWND=4 WGD=32\n"
+                     "GemmRoutine XGEMM_MIN_INDIRECT_SIZE=160\n%s",
+                     RN_TUNE_FORMAT, dev, drv, clb, with_end ? "end\n" : "");
+    TU_CHECK(rn_mkdirs(path) == 0 || 1, "mkdir");
+    TU_CHECK(rn_write_file_atomic(path, text, (size_t)n) == 0, "write %s", path);
+}
+
+/* C = op(A)·op(B) on awkward sizes, both the direct and the indirect kernel's range, on the
+ * helpers' context: CLBlast keeps parameters per device, so they hold there too. */
+static void check_sgemm(int ta, int tb, size_t M, size_t N, size_t K)
+{
+    float *a = malloc(M * K * sizeof *a), *b = malloc(K * N * sizeof *b), *c;
+    double *ref = malloc(M * N * sizeof *ref);
+    tu_fill_uniform(a, M * K, -1, 1);
+    tu_fill_uniform(b, K * N, -1, 1);
+    size_t lda = ta ? M : K, ldb = tb ? K : N;
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) {
+            double s = 0;
+            for (size_t k = 0; k < K; k++)
+                s += (double)(ta ? a[k * lda + i] : a[i * lda + k]) *
+                     (tb ? b[j * ldb + k] : b[k * ldb + j]);
+            ref[i * N + j] = s;
+        }
+    cl_mem A = tu_upload(a, M * K), B = tu_upload(b, K * N), C = tu_poisoned(M * N);
+    rn_sgemm(tu_ctx(), ta, tb, M, N, K, 1.0f, A, 0, lda, B, 0, ldb, 0.0f, C, 0, N);
+    c = tu_download_new(C, M * N);
+    char what[128];
+    snprintf(what, sizeof what, "sgemm %c%c %zux%zux%zu after tuning", ta ? 'T' : 'N',
+             tb ? 'T' : 'N', M, N, K);
+    tu_compare(what, c, ref, M * N, 1e-4, 1e-4);
+    rn_release(&A);
+    rn_release(&B);
+    rn_release(&C);
+    free(a);
+    free(b);
+    free(c);
+    free(ref);
+}
+
+int main(void)
+{
+    const char *dir = tu_tmpdir("tune");
+    char cache[1200], path[4096];
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    setenv("RN50CL_CACHE_DIR", cache, 1);
+    unsetenv("RN50CL_NO_TUNE");
+    tu_seed(7);
+
+    /* shapes: every distinct GEMM of a step, with conv + fc counts adding up */
+    rn_gemm_shape *shapes;
+    int *count;
+    int n = rn_tune_resnet50_shapes(4, &shapes, &count), calls = 0;
+    for (int i = 0; i < n; i++)
+        calls += count[i];
+    /* 53 convs: forward + weight gradient each, input gradient for all but the stem; fc: 3 */
+    TU_CHECK(calls == 53 * 2 + 52 + 3, "GEMM calls per step: %d", calls);
+    free(shapes);
+    free(count);
+
+    /* a tiny search: baseline + at least one candidate + the final check, stored */
+    rn_ctx ctx = {.quiet = 1, .no_tune = 1};
+    TU_CHECK(rn_ctx_create(&ctx, NULL) == 0, "context");
+    rn_tune_path(&ctx, path, sizeof path);
+    TU_CHECK(strncmp(path, cache, strlen(cache)) == 0, "file under RN50CL_CACHE_DIR: %s", path);
+    rn_tune_result r;
+    TU_CHECK(rn_tune_run(&ctx, 2, 20, NULL, 1, &r) == 0, "tiny search");
+    TU_CHECK(r.candidates >= 1, "at least one candidate timed (%d)", r.candidates);
+    rn_tune_params p;
+    char tuned[64], why[256] = "";
+    TU_CHECK(rn_tune_load(&ctx, path, &p, tuned, sizeof tuned, why, sizeof why) == 0,
+             "stored file loads: %s", why);
+    TU_CHECK(tuned[0] != 0, "stored file has a date");
+    check_sgemm(0, 0, 37, 129, 70);
+
+    /* a stored file is applied by rn_ctx_create, and results stay right on both kernels */
+    write_tuning(&ctx, path, NULL, NULL, 1);
+    rn_ctx_release(&ctx);
+    rn_ctx ctx2 = {.quiet = 1};
+    TU_CHECK(rn_ctx_create(&ctx2, NULL) == 0, "context with a stored file");
+    ctx2.quiet = 0;
+    const char *out = with_stderr_captured(dir, apply, &ctx2);
+    TU_CHECK(strstr(out, "GEMM parameters from") && strstr(out, "applied (tuned 2024-01-01"),
+             "applied line: %s", out);
+    TU_CHECK(lines(out) == 1, "exactly one line: %s", out);
+    check_sgemm(0, 0, 67, 130, 45);   /* small: XgemmDirect */
+    check_sgemm(1, 0, 300, 257, 129); /* large: Xgemm with padding */
+    check_sgemm(0, 1, 64, 147, 1000); /* weight-gradient form */
+    check_sgemm(1, 1, 10, 128, 2048); /* fc form */
+
+    /* quiet suppresses the line; RN50CL_NO_TUNE=1 skips the file */
+    ctx2.quiet = 1;
+    out = with_stderr_captured(dir, apply, &ctx2);
+    TU_CHECK(out[0] == 0, "quiet: nothing printed: %s", out);
+    ctx2.quiet = 0;
+    setenv("RN50CL_NO_TUNE", "1", 1);
+    out = with_stderr_captured(dir, apply, &ctx2);
+    TU_CHECK(out[0] == 0, "RN50CL_NO_TUNE=1: nothing applied: %s", out);
+    unsetenv("RN50CL_NO_TUNE");
+
+    /* corrupt, truncated and mismatched files: one warning line each, nothing applied */
+    const char *garbage = "\x01\x02 this is not a tuning file\n";
+    TU_CHECK(rn_write_file_atomic(path, garbage, strlen(garbage)) == 0, "write garbage");
+    out = with_stderr_captured(dir, apply, &ctx2);
+    TU_CHECK(strstr(out, "warning") && strstr(out, "ignored") && lines(out) == 1,
+             "corrupt file: %s", out);
+    write_tuning(&ctx2, path, NULL, NULL, 0);
+    out = with_stderr_captured(dir, apply, &ctx2);
+    TU_CHECK(strstr(out, "ignored") && strstr(out, "incomplete") && lines(out) == 1,
+             "truncated file: %s", out);
+    const char *fields[3] = {"device", "driver", "clblast"};
+    const char *values[3] = {"Some Other GPU", "0.0-other", "0.9.9"};
+    for (int i = 0; i < 3; i++) {
+        write_tuning(&ctx2, path, fields[i], values[i], 1);
+        out = with_stderr_captured(dir, apply, &ctx2);
+        TU_CHECK(strstr(out, "ignored") && strstr(out, values[i]) && lines(out) == 1,
+                 "other %s: %s", fields[i], out);
+        TU_CHECK(rn_tune_load(&ctx2, path, &p, tuned, sizeof tuned, why, sizeof why) != 0,
+                 "other %s refused by rn_tune_load", fields[i]);
+    }
+    /* a malformed parameter line (unknown name) */
+    write_tuning(&ctx2, path, NULL, NULL, 1);
+    char *text = rn_read_file(path, &(size_t){0});
+    char *at = strstr(text, "KWG=16");
+    memcpy(at, "KXG", 3);
+    TU_CHECK(rn_write_file_atomic(path, text, strlen(text)) == 0, "write malformed");
+    free(text);
+    out = with_stderr_captured(dir, apply, &ctx2);
+    TU_CHECK(strstr(out, "malformed") && lines(out) == 1, "malformed line: %s", out);
+
+    rn_ctx_release(&ctx2);
+    return tu_finish("test_tune");
+}
