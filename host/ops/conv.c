@@ -77,7 +77,7 @@ static void im2col(rn_ctx *ctx, cl_mem col, cl_mem x, const rn_conv *c, int n0, 
     rn_arg_int(&a, c->pad);
     rn_arg_int(&a, c->Ho);
     rn_arg_int(&a, c->Wo);
-    rn_launch1d(ctx, k, rn_conv_col_floats_per_image(c) * nc, 0);
+    rn_launch1d(ctx, k, (size_t)c->Cin * c->kh * c->kw * nc * c->Ho, 0);
 }
 
 static void col2im(rn_ctx *ctx, cl_mem dx, cl_mem dcol, const rn_conv *c, int n0, int nc,

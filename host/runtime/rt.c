@@ -41,6 +41,8 @@ int rn_ctx_create(rn_ctx *ctx, const char *device_selection)
     memset(ctx, 0, sizeof *ctx);
     ctx->quiet = quiet;
     ctx->no_tune = no_tune;
+    const char *prof = getenv("RN50CL_PROFILE");
+    ctx->profile = prof && *prof && strcmp(prof, "0") != 0;
     rn_device_info *devs;
     size_t n, idx;
     int rc = rn_devices_enumerate(&devs, &n);
@@ -78,6 +80,7 @@ void rn_ctx_release(rn_ctx *ctx)
 {
     if (!ctx->context) return;
     clFinish(ctx->queue);
+    rn_release(&ctx->gemm_tmp);
     for (size_t i = 0; i < ctx->nkernels; i++) clReleaseKernel(ctx->kernels[i]);
     for (size_t i = 0; i < ctx->nprograms; i++) clReleaseProgram(ctx->programs[i]);
     clReleaseCommandQueue(ctx->queue);
@@ -119,6 +122,62 @@ void rn_arg_local(rn_args *a, size_t bytes)
     CL_CHECK(clSetKernelArg(a->k, a->i++, bytes, NULL));
 }
 
+static void prof_add(rn_ctx *ctx, const char *name, double ms)
+{
+    int i = 0;
+    while (i < ctx->nprof && strcmp(ctx->prof[i].name, name)) i++;
+    if (i == ctx->nprof) {
+        if (ctx->nprof == RN_MAX_PROF) return;
+        snprintf(ctx->prof[ctx->nprof++].name, sizeof ctx->prof[0].name, "%s", name);
+    }
+    ctx->prof[i].ms += ms;
+    ctx->prof[i].calls++;
+}
+
+static void prof_kernel(rn_ctx *ctx, cl_kernel k, cl_event ev)
+{
+    cl_ulong t0, t1;
+    char name[64];
+    CL_CHECK(clWaitForEvents(1, &ev));
+    CL_CHECK(clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL));
+    CL_CHECK(clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL));
+    CL_CHECK(clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL));
+    CL_CHECK(clReleaseEvent(ev));
+    prof_add(ctx, name, (t1 - t0) * 1e-6);
+}
+
+void rn_profile_reset(rn_ctx *ctx)
+{
+    ctx->nprof = 0;
+}
+
+double rn_profile_ms(const rn_ctx *ctx, const char *prefix)
+{
+    double ms = 0;
+    for (int i = 0; i < ctx->nprof; i++)
+        if (!strncmp(ctx->prof[i].name, prefix, strlen(prefix))) ms += ctx->prof[i].ms;
+    return ms;
+}
+
+static int by_time(const void *a, const void *b)
+{
+    double x = ((const rn_prof_entry *)a)->ms, y = ((const rn_prof_entry *)b)->ms;
+    return (x < y) - (x > y);
+}
+
+void rn_profile_print(const rn_ctx *ctx, FILE *f)
+{
+    rn_prof_entry e[RN_MAX_PROF];
+    memcpy(e, ctx->prof, sizeof e[0] * (size_t)ctx->nprof);
+    qsort(e, (size_t)ctx->nprof, sizeof e[0], by_time);
+    double total = rn_profile_ms(ctx, "");
+    fprintf(f, "%-28s %10s %8s %7s\n", "kernel", "ms", "calls", "share");
+    for (int i = 0; i < ctx->nprof; i++)
+        fprintf(f, "%-28s %10.1f %8ld %6.1f%%\n", e[i].name, e[i].ms, e[i].calls,
+                total > 0 ? 100 * e[i].ms / total : 0);
+    fprintf(f, "%-28s %10.1f\n", "total", total);
+}
+
 static size_t round_up(size_t n, size_t m)
 {
     return (n + m - 1) / m * m;
@@ -129,7 +188,10 @@ void rn_launch1d(rn_ctx *ctx, cl_kernel k, size_t n, size_t local)
     if (n == 0) return;
     if (!local) local = 64;
     size_t global = round_up(n, local);
-    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, NULL));
+    cl_event ev = NULL;
+    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL,
+                                    ctx->profile ? &ev : NULL));
+    if (ev) prof_kernel(ctx, k, ev);
 }
 
 void rn_launch2d(rn_ctx *ctx, cl_kernel k, size_t n0, size_t n1, size_t l0, size_t l1)
@@ -137,7 +199,10 @@ void rn_launch2d(rn_ctx *ctx, cl_kernel k, size_t n0, size_t n1, size_t l0, size
     if (n0 == 0 || n1 == 0) return;
     size_t local[2] = {l0, l1};
     size_t global[2] = {round_up(n0, l0), round_up(n1, l1)};
-    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, local, 0, NULL, NULL));
+    cl_event ev = NULL;
+    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, local, 0, NULL,
+                                    ctx->profile ? &ev : NULL));
+    if (ev) prof_kernel(ctx, k, ev);
 }
 
 cl_mem rn_buffer_try(rn_ctx *ctx, size_t bytes, cl_int *err)
@@ -226,8 +291,29 @@ void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float a
               size_t c_off, size_t ldc)
 {
     cl_event ev = NULL;
-    CLBLAST_CHECK(CLBlastSgemm(CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
-                               tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A,
-                               a_off, lda, B, b_off, ldb, beta, C, c_off, ldc, &ctx->queue, &ev));
+    double t0 = 0;
+    if (ctx->profile) {
+        CL_CHECK(clFinish(ctx->queue));
+        t0 = rn_now();
+    }
+    const CLBlastTranspose tA = ta ? CLBlastTransposeYes : CLBlastTransposeNo;
+    const CLBlastTranspose tB = tb ? CLBlastTransposeYes : CLBlastTransposeNo;
+    /* CLBlast would allocate and free its padding/transpose scratch on every call; one buffer
+     * grown to the largest need is reused instead. */
+    size_t need = 0;
+    CLBLAST_CHECK(CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, tA, tB, M, N, K, a_off, lda,
+                                             b_off, ldb, c_off, ldc, &ctx->queue, &need));
+    if (need > ctx->gemm_tmp_bytes) {
+        rn_release(&ctx->gemm_tmp);
+        ctx->gemm_tmp = rn_buffer(ctx, need);
+        ctx->gemm_tmp_bytes = need;
+    }
+    CLBLAST_CHECK(CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tA, tB, M, N, K, alpha, A,
+                                             a_off, lda, B, b_off, ldb, beta, C, c_off, ldc,
+                                             &ctx->queue, &ev, ctx->gemm_tmp));
     if (ev) CL_CHECK(clReleaseEvent(ev));
+    if (ctx->profile) {
+        CL_CHECK(clFinish(ctx->queue));
+        prof_add(ctx, "CLBlastSgemm", (rn_now() - t0) * 1e3);
+    }
 }

@@ -6,12 +6,21 @@
 
 #include <CL/cl.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "runtime/clcheck.h"
 #include "runtime/device.h"
 
 #define RN_MAX_PROGRAMS 32
 #define RN_MAX_KERNELS 256
+#define RN_MAX_PROF 64
+
+/* Time per kernel name (and "CLBlastSgemm" for whole GEMM routines), when profiling is on. */
+typedef struct rn_prof_entry {
+    char name[64];
+    double ms;
+    long calls;
+} rn_prof_entry;
 
 typedef struct rn_ctx {
     rn_device_info info;
@@ -29,6 +38,11 @@ typedef struct rn_ctx {
     double startup_seconds; /* process-visible time to "all programs ready" */
     int quiet;              /* do not print the one-line device banner */
     int no_tune;            /* do not apply stored GEMM parameters (also $RN50CL_NO_TUNE=1) */
+    int profile;            /* $RN50CL_PROFILE=1: time every launch (serialises the queue) */
+    int nprof;
+    rn_prof_entry prof[RN_MAX_PROF];
+    cl_mem gemm_tmp;        /* CLBlast's padding/transpose scratch, kept across calls */
+    size_t gemm_tmp_bytes;
 } rn_ctx;
 
 /* Selects a device (see rn_device_select), creates context + profiling queue and builds every
@@ -82,6 +96,14 @@ typedef struct rn_gemm_shape {
     size_t M, N, K, lda, ldb, ldc;
     float beta;
 } rn_gemm_shape;
+
+/* Profiling: clears the table; prints it sorted by time with shares of the total. Kernel times
+ * come from OpenCL events; a GEMM's time is the wall time of the whole CLBlast routine (its
+ * helper kernels included) between two clFinish calls. */
+void rn_profile_reset(rn_ctx *ctx);
+void rn_profile_print(const rn_ctx *ctx, FILE *f);
+/* Sum of the profiled time of entries whose name starts with prefix ("" for all), in ms. */
+double rn_profile_ms(const rn_ctx *ctx, const char *prefix);
 
 /* Seconds on a monotonic clock. */
 double rn_now(void);

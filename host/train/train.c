@@ -409,6 +409,7 @@ int rn_train(const rn_train_cfg *c)
         signal(SIGINT, on_sigint);
         rc = run_epochs(t);
         signal(SIGINT, SIG_DFL);
+        if (t->ctx.profile) rn_profile_print(&t->ctx, stdout);
         if (rc == RN_OK)
             printf("done: best test accuracy %.2f%%, checkpoints in %s\n",
                    100 * t->st.best_accuracy, c->out);
