@@ -81,6 +81,10 @@ void rn_ctx_release(rn_ctx *ctx)
     if (!ctx->context) return;
     clFinish(ctx->queue);
     rn_release(&ctx->gemm_tmp);
+    /* CLBlast caches programs per context; a later context could reuse this one's address and
+     * be handed programs of a released context, and the cache's own teardown at exit would
+     * release them twice. */
+    CLBLAST_CHECK(CLBlastClearCache());
     for (size_t i = 0; i < ctx->nkernels; i++) clReleaseKernel(ctx->kernels[i]);
     for (size_t i = 0; i < ctx->nprograms; i++) clReleaseProgram(ctx->programs[i]);
     clReleaseCommandQueue(ctx->queue);

@@ -136,6 +136,9 @@ static int parse_kv(const char *s, const char *const *names, int n, size_t *vals
     return got == n ? 0 : -1;
 }
 
+static int xgemm_valid(const size_t *v, const rn_device_info *d);
+static int direct_valid(const size_t *v, const rn_device_info *d);
+
 /* ---- the stored file ------------------------------------------------------------------------ */
 
 void rn_tune_path(const rn_ctx *ctx, char *buf, size_t len)
@@ -230,6 +233,13 @@ int rn_tune_load(const rn_ctx *ctx, const char *path, rn_tune_params *p, char *t
     free(text);
     if (!rc && (!have[0] || !have[1] || !have[2] || !have_end)) {
         snprintf(why, why_len, "is incomplete");
+        rc = -1;
+    }
+    /* A file written by an older search, edited or imported may hold a set the search itself
+     * would never run (one that corrupts memory inside CLBlast): it is not applied either. */
+    if (!rc && ((p->has_xgemm && !xgemm_valid(p->xgemm, &ctx->info)) ||
+                (p->has_direct && !direct_valid(p->direct, &ctx->info)))) {
+        snprintf(why, why_len, "has GEMM parameters invalid on this device or unsafe with CLBlast");
         rc = -1;
     }
     if (rc) memset(p, 0, sizeof *p);
@@ -592,6 +602,12 @@ static int xgemm_valid(const size_t *v, const rn_device_info *d)
     } else {
         if (!mult(v[XG_KREG], v[XG_VWN]) || mdima != mdimc || ndimb != ndimc) return 0;
         if (v[XG_SA] || v[XG_SB] || v[XG_KWG] != 1 || v[XG_KWI] != 1) return 0;
+        /* CLBlast's GEMMK=1 kernel mis-indexes its tiles when MWG != NWG (upstream issue #340,
+         * fixed only in 2024 by pull request #543, after 1.5.3): it returns wrong results, reads
+         * past its buffers and can write past them, which on a CPU device corrupts the host heap
+         * and aborts the process later ("double free or corruption"). A result check cannot
+         * catch that, so such sets are never run. */
+        if (v[XG_MWG] != v[XG_NWG]) return 0;
     }
     if (4 * (v[XG_SA] * v[XG_KWG] * v[XG_MWG] + v[XG_SB] * v[XG_KWG] * v[XG_NWG]) > d->local_mem)
         return 0;

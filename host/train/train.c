@@ -17,6 +17,7 @@
 #include "ops/sgd.h"
 #include "rn50cl/rn50cl.h"
 #include "runtime/fsutil.h"
+#include "runtime/tune.h"
 #include "train/checkpoint.h"
 
 void rn_train_defaults(rn_train_cfg *c)
@@ -397,6 +398,14 @@ int rn_train(const rn_train_cfg *c)
     t->prog.tty = isatty(STDOUT_FILENO);
     int rc = rn_ctx_create(&t->ctx, c->device);
     if (!rc) rc = setup_data(t);
+    if (!rc) {
+        /* A long run on a CPU device with no stored GEMM parameters first spends ~1 % of its
+         * time on a quick search (see rn_tune_auto); short runs and tuned devices skip it. */
+        double planned = (double)c->epochs * (double)(t->train.n - t->train.n % (size_t)c->batch);
+        if (c->max_steps > 0 && (double)c->max_steps * c->batch < planned)
+            planned = (double)c->max_steps * c->batch;
+        rc = rn_tune_auto(&t->ctx, c->batch, planned);
+    }
     if (!rc) rc = setup_out(t);
     if (!rc) rc = setup_model(t);
     if (!rc) {
