@@ -132,7 +132,10 @@ static void prof_add(rn_ctx *ctx, const char *name, double ms)
     while (i < ctx->nprof && strcmp(ctx->prof[i].name, name)) i++;
     if (i == ctx->nprof) {
         if (ctx->nprof == RN_MAX_PROF) return;
-        snprintf(ctx->prof[ctx->nprof++].name, sizeof ctx->prof[0].name, "%s", name);
+        rn_prof_entry *e = &ctx->prof[ctx->nprof++];
+        snprintf(e->name, sizeof e->name, "%s", name);
+        e->ms = 0; /* the slot may hold totals from before rn_profile_reset */
+        e->calls = 0;
     }
     ctx->prof[i].ms += ms;
     ctx->prof[i].calls++;

@@ -1,0 +1,105 @@
+/* cl_bench's shared pieces: the run configuration, the figures one section hands to the next
+ * (measured peaks for "% of peak"), timing statistics, a streaming JSON writer, and the section
+ * entry points (peak.c, gemm.c, kernels.c, model.c, startup.c) and `cl_bench compare` (compare.c).
+ */
+#ifndef CL_BENCH_H
+#define CL_BENCH_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "runtime/rt.h"
+
+/* Sections, as bits of clb_cfg.sections (and names for --only). */
+enum { CLB_PEAK = 1, CLB_GEMM = 2, CLB_KERNELS = 4, CLB_MODEL = 8, CLB_STARTUP = 16, CLB_ALL = 31 };
+
+typedef struct clb_cfg {
+    int batch;
+    int repeats;
+    int quick;
+    int no_tune;
+    int sections;
+    const char *json_path;
+} clb_cfg;
+
+/* Median, minimum and maximum of a set of timed runs (milliseconds unless said otherwise). */
+typedef struct clb_stats {
+    double med, min, max;
+} clb_stats;
+
+/* Sorts x[0..n) in place and returns its statistics. */
+clb_stats clb_stats_of(double *x, int n);
+
+/* Streaming JSON writer: keys and commas handled by nesting depth; every call is a no-op when
+ * the writer has no file, so sections write JSON unconditionally. */
+typedef struct clb_json {
+    FILE *f;
+    int depth;
+    int first[32]; /* 1 until the first member at this depth has been written */
+} clb_json;
+
+void clb_json_open(clb_json *j, FILE *f);
+void clb_json_obj(clb_json *j, const char *key); /* key NULL: array element or top level */
+void clb_json_arr(clb_json *j, const char *key);
+void clb_json_end_obj(clb_json *j);
+void clb_json_end_arr(clb_json *j);
+void clb_json_num(clb_json *j, const char *key, double v);
+void clb_json_int(clb_json *j, const char *key, long v);
+void clb_json_str(clb_json *j, const char *key, const char *s);
+void clb_json_bool(clb_json *j, const char *key, int v);
+/* {"median": .., "min": .., "max": ..} under key. */
+void clb_json_stats(clb_json *j, const char *key, clb_stats s);
+
+/* What a run measured so far, for the later sections' shares; 0 where not measured. */
+typedef struct clb_peak {
+    double gflops;   /* best fp32 multiply-add rate over the vector widths */
+    double copy_gbs; /* copy-kernel bandwidth */
+} clb_peak;
+
+/* Section 1: fp32 peak, copy bandwidth, launch latency, host↔device transfers. */
+void clb_section_peak(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, clb_peak *pk, int print);
+/* Section 2: CLBlast SGEMM at square sizes and at every ResNet50 training GEMM shape. */
+void clb_section_gemm(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk);
+/* Section 3: rn50cl's own kernels at ResNet50 shapes. */
+void clb_section_kernels(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk);
+/* Section 4: one training step and one inference pass of the whole model. */
+void clb_section_model(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk);
+/* Section 5: time to all programs ready, cold and warm, by running `rn50cl info`. Returns 0, or
+ * -1 when rn50cl could not be found or run (the section is then skipped with a note). */
+int clb_section_startup(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j);
+
+/* Model FLOPs per image, from the GEMM shapes of the layer list (GEMMs only: batch-norm, ReLU,
+ * pooling and the optimizer add well under 1 %). */
+typedef struct clb_model_flops {
+    double train;     /* forward + input gradients + weight gradients */
+    double inference; /* forward only */
+} clb_model_flops;
+clb_model_flops clb_flops_per_image(int batch);
+
+/* One GEMM shape of a training step with where it comes from. */
+typedef struct clb_gemm_use {
+    rn_gemm_shape s;
+    char layer[48];   /* first layer that issues it, torchvision naming */
+    const char *form; /* "fwd", "dgrad" (input gradient) or "wgrad" (weight gradient) */
+    int count;        /* how often one training step issues it */
+} clb_gemm_use;
+
+/* Every distinct rn_sgemm shape of one training step (train != 0) or inference pass at this
+ * batch, with counts, via rn_conv_gemm_shapes / rn_fc_gemm_shapes over the model's layers and the
+ * trainer's default 64 MiB workspace. Returns how many; *out is malloc'd. */
+int clb_gemm_uses(int batch, int train, clb_gemm_use **out);
+
+/* 2·M·N·K */
+double clb_gemm_flops(const rn_gemm_shape *s);
+
+/* `cl_bench compare A.json B.json ...`: exit status. */
+int clb_compare(int nfiles, char **files);
+
+/* Printing helpers: a section title with a rule, and "x.x" or "-" when a share is unknown. */
+void clb_title(const char *title);
+const char *clb_pct(char *buf, size_t len, double part, double whole);
+
+/* Warm-up count before timing, and timed repeats for costly items (whole-model steps). */
+#define CLB_WARMUP 1
+
+#endif

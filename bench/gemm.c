@@ -1,0 +1,274 @@
+/* Section 2, CLBlast SGEMM through rn_sgemm: square sizes, then every distinct GEMM shape one
+ * ResNet50 training step issues at the batch (forward, input-gradient and weight-gradient forms,
+ * from the model's own layer list), and the step's time-weighted total over them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl_bench.h"
+#include "model/resnet50.h"
+#include "ops/fc.h"
+
+#define CLB_WORKSPACE_FLOATS ((size_t)64 << 20 >> 2) /* train's default --workspace-mb 64 */
+#define CLB_MAX_USES 1024
+
+double clb_gemm_flops(const rn_gemm_shape *s)
+{
+    return 2.0 * (double)s->M * (double)s->N * (double)s->K;
+}
+
+static int same_shape(const rn_gemm_shape *a, const rn_gemm_shape *b)
+{
+    return a->ta == b->ta && a->tb == b->tb && a->M == b->M && a->N == b->N && a->K == b->K &&
+           a->lda == b->lda && a->ldb == b->ldb && a->ldc == b->ldc && a->beta == b->beta;
+}
+
+/* Adds one issued shape to the distinct list, counting repeats. */
+static void add_use(clb_gemm_use *u, int *nu, const rn_gemm_shape *s, const char *layer,
+                    const char *form)
+{
+    for (int i = 0; i < *nu; i++)
+        if (same_shape(&u[i].s, s)) {
+            u[i].count++;
+            return;
+        }
+    if (*nu == CLB_MAX_USES) abort();
+    clb_gemm_use *n = &u[(*nu)++];
+    n->s = *s;
+    snprintf(n->layer, sizeof n->layer, "%s", layer);
+    n->form = form;
+    n->count = 1;
+}
+
+/* A convolution's GEMMs: (ta, tb) = (0,0) forward, (0,1) weight gradient, (1,0) input gradient. */
+static void add_conv(clb_gemm_use *u, int *nu, const rn_cbr *c, const char *name, int batch,
+                     int train, int with_dx)
+{
+    rn_gemm_shape s[256];
+    rn_conv cv = rn_conv_init(batch, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad);
+    int n = rn_conv_gemm_shapes(&cv, CLB_WORKSPACE_FLOATS, train, with_dx, s, 256);
+    if (n > 256) abort();
+    for (int i = 0; i < n; i++)
+        add_use(u, nu, &s[i], name, !s[i].ta && !s[i].tb ? "fwd" : s[i].tb ? "wgrad" : "dgrad");
+}
+
+/* The classifier's GEMMs, told apart by asking for each form separately. */
+static void add_fc(clb_gemm_use *u, int *nu, int batch, int classes, int train)
+{
+    rn_gemm_shape f[3], w[3], d[3];
+    rn_fc_gemm_shapes(batch, 2048, classes, 0, 0, f, 3); /* forward */
+    add_use(u, nu, &f[0], "fc", "fwd");
+    if (!train) return;
+    rn_fc_gemm_shapes(batch, 2048, classes, 1, 0, w, 3); /* forward, weight gradient */
+    rn_fc_gemm_shapes(batch, 2048, classes, 1, 1, d, 3); /* forward, input grad, weight grad */
+    add_use(u, nu, &d[1], "fc", "dgrad");
+    add_use(u, nu, &w[1], "fc", "wgrad");
+}
+
+int clb_gemm_uses(int batch, int train, clb_gemm_use **out)
+{
+    rn_model *m = malloc(sizeof *m);
+    clb_gemm_use *u = malloc(CLB_MAX_USES * sizeof *u);
+    if (!m || !u) abort();
+    rn_model_init(m, 10);
+    int nu = 0;
+    /* the stem's input is the image batch: it has no input gradient, as in rn_model_backward */
+    add_conv(u, &nu, &m->stem, "conv1", batch, train, 0);
+    static const char *const cn[4] = {"conv1", "conv2", "conv3", "downsample.0"};
+    static const int stage_blocks[4] = {3, 4, 6, 3}; /* as rn_model_init builds them */
+    for (int st = 0, b = 0; st < 4; st++)
+        for (int i = 0; i < stage_blocks[st] && b < m->nblocks; i++, b++) {
+            rn_block *bl = &m->blocks[b];
+            rn_cbr *list[4] = {&bl->c1, &bl->c2, &bl->c3, bl->has_down ? &bl->down : NULL};
+            for (int l = 0; l < 4; l++) {
+                if (!list[l]) continue;
+                char name[48];
+                snprintf(name, sizeof name, "layer%d.%d.%s", st + 1, i, cn[l]);
+                add_conv(u, &nu, list[l], name, batch, train, 1);
+            }
+        }
+    add_fc(u, &nu, batch, m->classes, train);
+    free(m);
+    *out = u;
+    return nu;
+}
+
+clb_model_flops clb_flops_per_image(int batch)
+{
+    clb_model_flops f = {0, 0};
+    clb_gemm_use *u;
+    int n = clb_gemm_uses(batch, 1, &u);
+    for (int i = 0; i < n; i++) {
+        double fl = clb_gemm_flops(&u[i].s) * u[i].count;
+        f.train += fl;
+        if (!strcmp(u[i].form, "fwd")) f.inference += fl;
+    }
+    free(u);
+    f.train /= batch;
+    f.inference /= batch;
+    return f;
+}
+
+/* Buffers large enough for every shape's A, B and C (row-major, leading dimensions as issued). */
+typedef struct gemm_bufs {
+    cl_mem a, b, c;
+} gemm_bufs;
+
+static size_t need_a(const rn_gemm_shape *s)
+{
+    return (s->ta ? s->K : s->M) * s->lda;
+}
+
+static size_t need_b(const rn_gemm_shape *s)
+{
+    return (s->tb ? s->N : s->K) * s->ldb;
+}
+
+static size_t need_c(const rn_gemm_shape *s)
+{
+    return s->M * s->ldc;
+}
+
+static gemm_bufs alloc_bufs(rn_ctx *ctx, const rn_gemm_shape *s, int n)
+{
+    size_t na = 1, nb = 1, nc = 1;
+    for (int i = 0; i < n; i++) {
+        if (need_a(&s[i]) > na) na = need_a(&s[i]);
+        if (need_b(&s[i]) > nb) nb = need_b(&s[i]);
+        if (need_c(&s[i]) > nc) nc = need_c(&s[i]);
+    }
+    gemm_bufs g = {rn_buffer(ctx, na * 4), rn_buffer(ctx, nb * 4), rn_buffer(ctx, nc * 4)};
+    /* moderate values: no overflow and no denormals, whose cost would not be the GEMM's */
+    rn_fill(ctx, g.a, na, 0.5f);
+    rn_fill(ctx, g.b, nb, 0.25f);
+    rn_fill(ctx, g.c, nc, 0.0f);
+    return g;
+}
+
+static void free_bufs(gemm_bufs *g)
+{
+    rn_release(&g->a);
+    rn_release(&g->b);
+    rn_release(&g->c);
+}
+
+/* Wall time of one rn_sgemm between two clFinish calls, in ms (CLBlast may run helper kernels
+ * for padding or transposition; they belong to the GEMM's cost). */
+static double gemm_once(rn_ctx *ctx, const rn_gemm_shape *s, const gemm_bufs *g)
+{
+    rn_finish(ctx);
+    double t0 = rn_now();
+    rn_sgemm(ctx, s->ta, s->tb, s->M, s->N, s->K, 1.0f, g->a, 0, s->lda, g->b, 0, s->ldb, s->beta,
+             g->c, 0, s->ldc);
+    rn_finish(ctx);
+    return (rn_now() - t0) * 1e3;
+}
+
+static clb_stats time_gemm(rn_ctx *ctx, const rn_gemm_shape *s, const gemm_bufs *g, int repeats)
+{
+    double t[64];
+    if (repeats > 64) repeats = 64;
+    for (int i = 0; i < CLB_WARMUP; i++)
+        gemm_once(ctx, s, g); /* CLBlast compiles on first use */
+    for (int i = 0; i < repeats; i++)
+        t[i] = gemm_once(ctx, s, g);
+    return clb_stats_of(t, repeats);
+}
+
+static void gemm_row(clb_json *j, const char *key, const char *label, const rn_gemm_shape *s,
+                     clb_stats t, int count, const clb_peak *pk)
+{
+    char pct[16];
+    double gf = clb_gemm_flops(s) / (t.med * 1e-3) * 1e-9;
+    char cnt[16] = "-";
+    if (count) snprintf(cnt, sizeof cnt, "%d", count);
+    printf("%-34s %c%c %6zu %6zu %6zu %4s %9.3f %9.3f %9.3f %8.1f %6s\n", label, s->ta ? 'T' : 'N',
+           s->tb ? 'T' : 'N', s->M, s->N, s->K, cnt, t.med, t.min, t.max, gf,
+           clb_pct(pct, sizeof pct, gf, pk->gflops));
+    clb_json_obj(j, key);
+    clb_json_int(j, "M", (long)s->M);
+    clb_json_int(j, "N", (long)s->N);
+    clb_json_int(j, "K", (long)s->K);
+    if (count) clb_json_int(j, "count_per_step", count);
+    clb_json_stats(j, "ms", t);
+    clb_json_num(j, "gflops", gf);
+    if (pk->gflops > 0) clb_json_num(j, "pct_peak", 100 * gf / pk->gflops);
+    clb_json_end_obj(j);
+}
+
+static void header(void)
+{
+    printf("%-34s %2s %6s %6s %6s %4s %9s %9s %9s %8s %6s\n", "GEMM", "op", "M", "N", "K", "n/st",
+           "ms", "min", "max", "GFLOP/s", "%peak");
+}
+
+static void square(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk)
+{
+    const size_t sizes[3] = {256, 512, 1024};
+    int ns = cfg->quick ? 2 : 3;
+    rn_gemm_shape s[3];
+    for (int i = 0; i < ns; i++)
+        s[i] =
+            (rn_gemm_shape){0, 0, sizes[i], sizes[i], sizes[i], sizes[i], sizes[i], sizes[i], 0.0f};
+    gemm_bufs g = alloc_bufs(ctx, s, ns);
+    clb_json_obj(j, "square");
+    for (int i = 0; i < ns; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "%zu", sizes[i]);
+        gemm_row(j, key, key, &s[i], time_gemm(ctx, &s[i], &g, cfg->repeats), 0, pk);
+    }
+    clb_json_end_obj(j);
+    free_bufs(&g);
+}
+
+/* Every distinct training-step shape, then Σ count·flops / Σ count·time over them. */
+static void training(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk)
+{
+    clb_gemm_use *u;
+    int n = clb_gemm_uses(cfg->batch, 1, &u);
+    rn_gemm_shape *s = malloc((size_t)n * sizeof *s);
+    if (!s || n < 1) abort();
+    for (int i = 0; i < n; i++)
+        s[i] = u[i].s;
+    gemm_bufs g = alloc_bufs(ctx, s, n);
+    double flops = 0, ms = 0;
+    int calls = 0;
+    clb_json_obj(j, "training_shapes");
+    for (int i = 0; i < n; i++) {
+        char label[80], key[96];
+        snprintf(label, sizeof label, "%s %s", u[i].layer, u[i].form);
+        snprintf(key, sizeof key, "%02d %s", i, label);
+        clb_stats t = time_gemm(ctx, &s[i], &g, cfg->repeats);
+        gemm_row(j, key, label, &s[i], t, u[i].count, pk);
+        flops += clb_gemm_flops(&s[i]) * u[i].count;
+        ms += t.med * u[i].count;
+        calls += u[i].count;
+    }
+    clb_json_end_obj(j);
+    char pct[16];
+    double gf = flops / (ms * 1e-3) * 1e-9;
+    printf("one training step's GEMMs: %d calls of %d distinct shapes, %.2f GFLOP in %.1f ms = "
+           "%.1f GFLOP/s (%s %% of peak, time-weighted)\n",
+           calls, n, flops * 1e-9, ms, gf, clb_pct(pct, sizeof pct, gf, pk->gflops));
+    clb_json_obj(j, "step_total");
+    clb_json_int(j, "calls", calls);
+    clb_json_int(j, "distinct_shapes", n);
+    clb_json_num(j, "gflop", flops * 1e-9);
+    clb_json_num(j, "ms", ms);
+    clb_json_num(j, "gflops", gf);
+    if (pk->gflops > 0) clb_json_num(j, "pct_peak", 100 * gf / pk->gflops);
+    clb_json_end_obj(j);
+    free_bufs(&g);
+    free(s);
+    free(u);
+}
+
+void clb_section_gemm(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk)
+{
+    clb_title("2. GEMM (CLBlast SGEMM via rn_sgemm; wall time between clFinish calls)");
+    clb_json_obj(j, "gemm");
+    header();
+    square(ctx, cfg, j, pk);
+    printf("ResNet50 training GEMMs at batch %d (n/st: calls per training step):\n", cfg->batch);
+    training(ctx, cfg, j, pk);
+    clb_json_end_obj(j);
+}

@@ -1,0 +1,199 @@
+/* Section 4, the whole model: one training step exactly as train.c's train_step runs it (upload,
+ * forward, softmax-CE, backward, SGD, read back loss and correctness) and one inference pass, in
+ * images/s and achieved GFLOP/s from the layer list's FLOP count; then one profiled step splits
+ * the time between CLBlast GEMMs and everything else (profiling serialises, so it is separate). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl_bench.h"
+#include "model/resnet50.h"
+#include "ops/loss.h"
+#include "ops/sgd.h"
+
+typedef struct mrun {
+    rn_model m;
+    cl_mem input, labels, loss, correct;
+    float *x;
+    int32_t *lab, *correct_h;
+    float *loss_h;
+    int N;
+} mrun;
+
+static int setup(rn_ctx *ctx, mrun *r, int N)
+{
+    memset(r, 0, sizeof *r);
+    r->N = N;
+    rn_model_init(&r->m, 10);
+    int rc = rn_model_alloc(&r->m, ctx, N, (size_t)64 << 20); /* train's default workspace */
+    if (rc) return rc;
+    rn_model_init_params(&r->m, 1);
+    size_t nx = (size_t)3 * N * RN_IMG * RN_IMG;
+    r->x = malloc(nx * sizeof *r->x);
+    r->lab = malloc((size_t)N * sizeof *r->lab);
+    r->correct_h = malloc((size_t)N * sizeof *r->correct_h);
+    r->loss_h = malloc((size_t)N * sizeof *r->loss_h);
+    if (!r->x || !r->lab || !r->correct_h || !r->loss_h) abort();
+    unsigned s = 7;
+    for (size_t i = 0; i < nx; i++) { /* normalised-image-like values */
+        s = s * 1664525u + 1013904223u;
+        r->x[i] = (float)(s >> 8) / 4194304.0f - 2.0f;
+    }
+    for (int i = 0; i < N; i++)
+        r->lab[i] = i % 10;
+    r->input = rn_buffer(ctx, nx * sizeof(float));
+    r->labels = rn_buffer(ctx, (size_t)N * 4);
+    r->loss = rn_buffer(ctx, (size_t)N * 4);
+    r->correct = rn_buffer(ctx, (size_t)N * 4);
+    return 0;
+}
+
+static void teardown(mrun *r)
+{
+    rn_release(&r->input);
+    rn_release(&r->labels);
+    rn_release(&r->loss);
+    rn_release(&r->correct);
+    rn_model_free(&r->m);
+    free(r->x);
+    free(r->lab);
+    free(r->correct_h);
+    free(r->loss_h);
+}
+
+/* train.c's train_step with rn50cl's default momentum 0.9 (Nesterov) and weight decay 5e-4, in
+ * ms; the blocking reads at the end wait for the whole step. lr 0.01 rather than the default 0.1
+ * keeps many repeated steps on random data finite (NaNs could change the timings). */
+static double train_step(rn_ctx *ctx, mrun *r)
+{
+    double t0 = rn_now();
+    int n = r->N;
+    rn_model *m = &r->m;
+    rn_write(ctx, r->input, 0, (size_t)3 * n * RN_IMG * RN_IMG * sizeof(float), r->x);
+    rn_write(ctx, r->labels, 0, (size_t)n * sizeof(int32_t), r->lab);
+    rn_model_forward(m, r->input, n, 1);
+    softmax_ce_forward(ctx, r->loss, r->correct, m->dlogits, m->logits, r->labels, n, m->classes,
+                       0.0f);
+    rn_model_backward(m, r->input, n);
+    sgd_step(ctx, m->wslab, m->vslab, m->gslab, m->param_floats, 0.01f, 0.9f, 5e-4f, 1);
+    rn_read(ctx, r->loss, 0, (size_t)n * sizeof(float), r->loss_h);
+    rn_read(ctx, r->correct, 0, (size_t)n * sizeof(int32_t), r->correct_h);
+    return (rn_now() - t0) * 1e3;
+}
+
+/* Evaluation's pass: upload, forward with running statistics, loss and correctness, read back. */
+static double infer_pass(rn_ctx *ctx, mrun *r)
+{
+    double t0 = rn_now();
+    int n = r->N;
+    rn_model *m = &r->m;
+    rn_write(ctx, r->input, 0, (size_t)3 * n * RN_IMG * RN_IMG * sizeof(float), r->x);
+    rn_write(ctx, r->labels, 0, (size_t)n * sizeof(int32_t), r->lab);
+    rn_model_forward(m, r->input, n, 0);
+    softmax_ce_forward(ctx, r->loss, r->correct, NULL, m->logits, r->labels, n, m->classes, 0.0f);
+    rn_read(ctx, r->loss, 0, (size_t)n * sizeof(float), r->loss_h);
+    rn_read(ctx, r->correct, 0, (size_t)n * sizeof(int32_t), r->correct_h);
+    return (rn_now() - t0) * 1e3;
+}
+
+static clb_stats time_passes(rn_ctx *ctx, mrun *r, double (*pass)(rn_ctx *, mrun *), int n)
+{
+    double t[64];
+    if (n > 64) n = 64;
+    for (int i = 0; i < CLB_WARMUP; i++)
+        pass(ctx, r);
+    for (int i = 0; i < n; i++)
+        t[i] = pass(ctx, r);
+    return clb_stats_of(t, n);
+}
+
+static void report(clb_json *j, const char *key, const char *what, clb_stats t, int N,
+                   double flops_per_image, const clb_peak *pk)
+{
+    char pct[16];
+    double ips = N / (t.med * 1e-3), gf = flops_per_image * ips * 1e-9;
+    printf("%-22s %9.1f %9.1f %9.1f %10.1f %9.1f %6s\n", what, t.med, t.min, t.max, ips, gf,
+           clb_pct(pct, sizeof pct, gf, pk->gflops));
+    clb_json_obj(j, key);
+    clb_json_stats(j, "ms", t);
+    clb_json_num(j, "images_per_s", ips);
+    clb_json_num(j, "gflops", gf);
+    if (pk->gflops > 0) clb_json_num(j, "pct_peak", 100 * gf / pk->gflops);
+    clb_json_end_obj(j);
+}
+
+static int by_ms_desc(const void *a, const void *b)
+{
+    double x = ((const rn_prof_entry *)a)->ms, y = ((const rn_prof_entry *)b)->ms;
+    return (x < y) - (x > y);
+}
+
+/* One training step with every launch timed: GEMM (CLBlastSgemm wall time) versus the rest. */
+static void profiled_step(rn_ctx *ctx, mrun *r, clb_json *j)
+{
+    int saved = ctx->profile;
+    ctx->profile = 1;
+    rn_profile_reset(ctx);
+    double wall = train_step(ctx, r);
+    ctx->profile = saved;
+    double total = rn_profile_ms(ctx, ""), gemm = rn_profile_ms(ctx, "CLBlastSgemm");
+    double other = total - gemm;
+    printf("profiled training step (every launch waited for, so slower): %.1f ms wall, %.1f ms "
+           "in kernels\n",
+           wall, total);
+    printf("  GEMM (CLBlast)  %9.1f ms  %5.1f %%\n", gemm, 100 * gemm / total);
+    printf("  everything else %9.1f ms  %5.1f %%, largest:", other, 100 * other / total);
+    /* the three largest non-GEMM kernels, for where to look next */
+    rn_prof_entry e[RN_MAX_PROF];
+    int ne = 0;
+    for (int i = 0; i < ctx->nprof; i++)
+        if (strcmp(ctx->prof[i].name, "CLBlastSgemm")) e[ne++] = ctx->prof[i];
+    qsort(e, (size_t)ne, sizeof e[0], by_ms_desc);
+    for (int k = 0; k < ne && k < 3; k++)
+        printf("%s %s %.1f ms", k ? "," : "", e[k].name, e[k].ms);
+    printf("\n");
+    clb_json_obj(j, "profiled_step");
+    clb_json_num(j, "wall_ms", wall);
+    clb_json_num(j, "kernel_ms", total);
+    clb_json_num(j, "gemm_ms", gemm);
+    clb_json_num(j, "other_ms", other);
+    clb_json_num(j, "gemm_share_pct", 100 * gemm / total);
+    clb_json_obj(j, "by_kernel_ms");
+    for (int i = 0; i < ctx->nprof; i++)
+        if (ctx->prof[i].ms > 0) clb_json_num(j, ctx->prof[i].name, ctx->prof[i].ms);
+    clb_json_end_obj(j);
+    clb_json_end_obj(j);
+}
+
+void clb_section_model(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk)
+{
+    clb_title("4. whole model (ResNet50, 32x32, 10 classes)");
+    clb_model_flops f = clb_flops_per_image(cfg->batch);
+    printf("model FLOPs per image (GEMMs of the layer list): training step %.3f GFLOP, inference "
+           "%.3f GFLOP (ratio %.2f)\n",
+           f.train * 1e-9, f.inference * 1e-9, f.inference / f.train);
+    mrun r;
+    if (setup(ctx, &r, cfg->batch)) {
+        printf("(skipped: the model does not fit at batch %d)\n", cfg->batch);
+        return;
+    }
+    int n = cfg->repeats;
+    clb_json_obj(j, "model");
+    clb_json_num(j, "train_gflop_per_image", f.train * 1e-9);
+    clb_json_num(j, "inference_gflop_per_image", f.inference * 1e-9);
+    char head[32];
+    snprintf(head, sizeof head, "batch %d", r.N);
+    printf("%-22s %9s %9s %9s %10s %9s %6s\n", head, "ms", "min", "max", "images/s", "GFLOP/s",
+           "%peak");
+    report(j, "train_step", "training step", time_passes(ctx, &r, train_step, n), r.N, f.train, pk);
+    if (!isfinite(r.loss_h[0]))
+        fprintf(stderr,
+                "cl_bench: warning: the loss became %g on random data; timings of "
+                "non-finite values may differ.\n",
+                r.loss_h[0]);
+    report(j, "inference", "inference pass", time_passes(ctx, &r, infer_pass, n), r.N, f.inference,
+           pk);
+    profiled_step(ctx, &r, j);
+    clb_json_end_obj(j);
+    teardown(&r);
+}

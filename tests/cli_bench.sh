@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Drives bench/cl_bench: --quick --json on the PoCL device (every section present, every figure
+# finite and positive; timings themselves are never asserted), the peak kernel's FLOP count
+# re-derived from bench/peak.cl against the one cl_bench uses, `compare`, and bad input.
+set -u
+BIN=${RN50CL_BIN:?RN50CL_BIN not set}
+SRC=${RN50CL_SOURCE_DIR:?RN50CL_SOURCE_DIR not set}
+PY=${RN50CL_PYTHON:-python3}
+CLB=${CL_BENCH_BIN:-$(dirname "$BIN")/bench/cl_bench}
+pass=0; fail=0
+ok()  { pass=$((pass+1)); }
+bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+[ -x "$CLB" ] || { echo "FAIL: $CLB not built"; exit 1; }
+tmp=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/cli_bench.XXXXXX" 2>/dev/null || mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# The PoCL device when there is one (its platform is "Portable Computing Language").
+dev=0
+if "$CLB" --list-devices | grep -q "Portable"; then dev=Portable; fi
+check "--list-devices prints a table" bash -c "'$CLB' --list-devices | grep -qE 'CPU|GPU|ACCEL'"
+
+out=$("$CLB" --quick --device "$dev" --json "$tmp/a.json" 2>&1); rc=$?
+check "cl_bench --quick exits 0 (rc $rc): ${out: -600}" [ "$rc" -eq 0 ]
+for s in "1. device peak" "2. GEMM" "3. rn50cl kernels" "4. whole model" "5. start-up"; do
+  check "the printed output has section '$s'" grep -qF "== $s" <<<"$out"
+done
+
+# JSON: environment complete, every section present, every number finite and positive.
+check "JSON parses and every figure is finite and positive" "$PY" - "$tmp/a.json" <<'EOF'
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+assert d["tool"] == "cl_bench" and len(d["runs"]) == 1, "one run"
+run = d["runs"][0]
+env = run["environment"]
+for k in ("device", "driver", "opencl_version", "clblast_version", "rn50cl_version", "date"):
+    assert isinstance(env[k], str) and env[k], k
+assert env["batch"] == 16 and env["quick"] is True and isinstance(env["tuned_gemm"], bool)
+bad = []
+def walk(path, v):
+    if isinstance(v, dict):
+        if not v: bad.append(path + " (empty)")
+        for k, x in v.items(): walk(path + "." + k, x)
+    elif isinstance(v, bool) or isinstance(v, str): pass
+    elif isinstance(v, (int, float)):
+        if not (math.isfinite(v) and v > 0): bad.append(f"{path} = {v}")
+    else: bad.append(f"{path} = {v!r}")
+for sec in ("peak", "gemm", "kernels", "model", "startup"):
+    assert sec in run, "section " + sec
+    walk(sec, run[sec])
+assert not bad, bad
+g = run["gemm"]
+assert set(g["square"]) == {"256", "512"}, g["square"].keys()
+assert g["step_total"]["distinct_shapes"] == len(g["training_shapes"]) >= 50
+assert sum(s["count_per_step"] for s in g["training_shapes"].values()) == g["step_total"]["calls"]
+m = run["model"]
+assert abs(m["train_gflop_per_image"] - 0.496) < 0.01, m["train_gflop_per_image"]
+assert 0.3 < m["inference_gflop_per_image"] / m["train_gflop_per_image"] < 0.36
+assert m["profiled_step"]["gemm_ms"] < m["profiled_step"]["kernel_ms"]
+assert len(run["kernels"]) >= 15
+assert set(run["startup"]) == {"cold", "rn50cl_cold_pocl_warm", "warm"}
+EOF
+
+# The peak formula: flops per work-item = 2 · width · (mad/fma statements in PEAK_MAD_BLOCK) ·
+# PEAK_ITERS, all read from the kernel source, must equal what cl_bench used and reported.
+cat > "$tmp/peakcheck.py" <<'EOF'
+import json, re, sys
+def derive(src):
+    iters = int(re.search(r"^#define PEAK_ITERS (\d+)\s*$", src, re.M).group(1))
+    lines, block = src.splitlines(), None
+    for i, l in enumerate(lines):
+        if l.startswith("#define PEAK_MAD_BLOCK"):
+            block = []
+            j = i
+            while lines[j].rstrip().endswith("\\"):
+                j += 1
+                block.append(lines[j])
+            break
+    mads = sum(len(re.findall(r"\b(?:mad|fma)\s*\(", l)) for l in block)
+    kernel = src[src.index("#define PEAK_KERNEL"):]
+    kernel = kernel[:kernel.index("\n\n")]
+    # the kernel runs the block exactly once per iteration of one PEAK_ITERS loop, nothing else
+    assert kernel.count("PEAK_MAD_BLOCK") == 1 and kernel.count("PEAK_ITERS") == 1, "loop shape"
+    assert not re.search(r"\b(?:mad|fma)\s*\(", kernel), "mad outside PEAK_MAD_BLOCK"
+    widths = {t: int(w or 1) for t, w in
+              re.findall(r"^PEAK_KERNEL\(peak_mad_\w+, (float(\d*))\)", src, re.M)}
+    return iters, mads, {t: 2 * w * mads * iters for t, w in widths.items()}
+src = open(sys.argv[1]).read()
+peak = json.load(open(sys.argv[2]))["runs"][0]["peak"]
+iters, mads, fpi = derive(src)
+assert (iters, mads) == (peak["iterations"], peak["mad_per_iteration"]), (iters, mads, peak)
+assert fpi == peak["flops_per_work_item"], (fpi, peak["flops_per_work_item"])
+assert set(fpi) == set(peak["fp32_gflops"]) - {"best"}
+# and the check itself notices a changed kernel: one more mad in the block changes the formula
+changed = src.replace("    y3 = mad(x3, y3, x3);", "    y3 = mad(x3, y3, x3);  \\\n    y3 = mad(x3, y3, x3);", 1)
+assert derive(changed)[2] != peak["flops_per_work_item"], "a changed kernel went unnoticed"
+EOF
+check "peak.cl's FLOP count matches cl_bench's (and a changed kernel is caught)" \
+  "$PY" "$tmp/peakcheck.py" "$SRC/bench/peak.cl" "$tmp/a.json"
+
+# compare: B is A with every run figure doubled, so each shared ratio must read 2.00.
+"$PY" - "$tmp/a.json" "$tmp/b.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+def dbl(v):
+    if isinstance(v, dict): return {k: dbl(x) for k, x in v.items()}
+    if isinstance(v, (int, float)) and not isinstance(v, bool): return 2 * v
+    return v
+run = d["runs"][0]
+d["runs"][0] = {k: (v if k == "environment" else dbl(v)) for k, v in run.items()}
+json.dump(d, open(sys.argv[2], "w"))
+EOF
+cmp_out=$("$CLB" compare "$tmp/a.json" "$tmp/b.json" 2>&1); rc=$?
+check "compare exits 0 (rc $rc)" [ "$rc" -eq 0 ]
+check "compare shows the best fp32 rate with ratio 2.00" \
+  grep -qE '^peak\.fp32_gflops\.best +[0-9.e+]+ +[0-9.e+]+ +2\.00$' <<<"$cmp_out"
+check "compare shows the training step's images/s" grep -q '^model\.train_step\.images_per_s ' <<<"$cmp_out"
+check "every compared ratio is 2.00" "$PY" -c '
+import sys
+rows = [l.split() for l in sys.stdin.read().split("\n\n")[1].splitlines()[1:]]
+assert len(rows) > 100 and all(r[-1] == "2.00" for r in rows), rows[:3]' <<<"$cmp_out"
+
+# bad input: exit 2 with a sentence
+echo '{"tool": "cl_bench", "runs": [' > "$tmp/broken.json"
+"$CLB" compare "$tmp/a.json" "$tmp/broken.json" >/dev/null 2>&1; rc=$?
+check "compare refuses a broken file with 2 (rc $rc)" [ "$rc" -eq 2 ]
+"$CLB" --bogus >/dev/null 2>&1; rc=$?
+check "unknown option exits 2 (rc $rc)" [ "$rc" -eq 2 ]
+"$CLB" --device 99 --only peak >/dev/null 2>&1; rc=$?
+check "--device 99 exits 2 (rc $rc)" [ "$rc" -eq 2 ]
+"$CLB" --only nosuch >/dev/null 2>&1; rc=$?
+check "--only with an unknown section exits 2 (rc $rc)" [ "$rc" -eq 2 ]
+
+echo "cli_bench: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
