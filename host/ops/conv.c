@@ -59,24 +59,30 @@ static int chunk_images(rn_ctx *ctx, const rn_conv *c, rn_workspace *ws)
     return n < (size_t)c->N ? (int)n : c->N;
 }
 
+/* The geometry arguments im2col and col2im share, in their kernels' order. */
+static void geometry_args(rn_args *a, const rn_conv *c, int n0, int nc)
+{
+    rn_arg_int(a, c->Cin);
+    rn_arg_int(a, c->N);
+    rn_arg_int(a, n0);
+    rn_arg_int(a, nc);
+    rn_arg_int(a, c->H);
+    rn_arg_int(a, c->W);
+    rn_arg_int(a, c->kh);
+    rn_arg_int(a, c->kw);
+    rn_arg_int(a, c->stride);
+    rn_arg_int(a, c->pad);
+    rn_arg_int(a, c->Ho);
+    rn_arg_int(a, c->Wo);
+}
+
 static void im2col(rn_ctx *ctx, cl_mem col, cl_mem x, const rn_conv *c, int n0, int nc)
 {
     cl_kernel k = rn_kernel(ctx, "rn_im2col_fwd");
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, col);
     rn_arg_mem(&a, x);
-    rn_arg_int(&a, c->Cin);
-    rn_arg_int(&a, c->N);
-    rn_arg_int(&a, n0);
-    rn_arg_int(&a, nc);
-    rn_arg_int(&a, c->H);
-    rn_arg_int(&a, c->W);
-    rn_arg_int(&a, c->kh);
-    rn_arg_int(&a, c->kw);
-    rn_arg_int(&a, c->stride);
-    rn_arg_int(&a, c->pad);
-    rn_arg_int(&a, c->Ho);
-    rn_arg_int(&a, c->Wo);
+    geometry_args(&a, c, n0, nc);
     rn_launch1d(ctx, k, (size_t)c->Cin * c->kh * c->kw * nc * c->Ho, 0);
 }
 
@@ -87,18 +93,7 @@ static void col2im(rn_ctx *ctx, cl_mem dx, cl_mem dcol, const rn_conv *c, int n0
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, dx);
     rn_arg_mem(&a, dcol);
-    rn_arg_int(&a, c->Cin);
-    rn_arg_int(&a, c->N);
-    rn_arg_int(&a, n0);
-    rn_arg_int(&a, nc);
-    rn_arg_int(&a, c->H);
-    rn_arg_int(&a, c->W);
-    rn_arg_int(&a, c->kh);
-    rn_arg_int(&a, c->kw);
-    rn_arg_int(&a, c->stride);
-    rn_arg_int(&a, c->pad);
-    rn_arg_int(&a, c->Ho);
-    rn_arg_int(&a, c->Wo);
+    geometry_args(&a, c, n0, nc);
     rn_arg_int(&a, accumulate);
     rn_launch1d(ctx, k, (size_t)c->Cin * nc * c->H * c->W, 0);
 }
