@@ -34,8 +34,7 @@ typedef struct parser {
 
 static void skip_ws(parser *p)
 {
-    while (isspace((unsigned char)*p->s))
-        p->s++;
+    while (isspace((unsigned char)*p->s)) p->s++;
 }
 
 /* A string token into buf (escapes kept simple: \" \\ \/ and \uXXXX become '?'). */
@@ -52,8 +51,7 @@ static void parse_string(parser *p, char *buf, size_t len)
         if (c == '\\') {
             c = *p->s++;
             if (c == 'u') {
-                for (int i = 0; i < 4 && *p->s; i++)
-                    p->s++;
+                for (int i = 0; i < 4 && *p->s; i++) p->s++;
                 c = '?';
             } else if (c == 'n' || c == 't' || c == 'r') {
                 c = ' ';
@@ -62,10 +60,8 @@ static void parse_string(parser *p, char *buf, size_t len)
         if (n + 1 < len) buf[n++] = c;
     }
     buf[n] = 0;
-    if (*p->s != '"')
-        p->err = 1;
-    else
-        p->s++;
+    if (*p->s != '"') p->err = 1;
+    else p->s++;
 }
 
 /* Which run a path belongs to ("runs.<i>.rest"), and the rest; NULL if it is not in a run. */
@@ -228,10 +224,8 @@ static int load(const char *file, run *runs, int *nruns)
         for (int k = 0; k < r->n; k++)
             if (!strcmp(r->f[k].path, "environment.batch"))
                 snprintf(r->batch, sizeof r->batch, "%g", r->f[k].v);
-        if (local > 1)
-            snprintf(r->label, sizeof r->label, "%s[%d]", base, i);
-        else
-            snprintf(r->label, sizeof r->label, "%s", base);
+        if (local > 1) snprintf(r->label, sizeof r->label, "%s[%d]", base, i);
+        else snprintf(r->label, sizeof r->label, "%s", base);
     }
     *nruns = first + local;
     return 0;
@@ -247,10 +241,8 @@ static const figure *find(const run *r, const char *path)
 /* 12 columns: large values in full (byte counts, FLOPs per work-item), others to 4 digits. */
 static void print_num(double v)
 {
-    if (fabs(v) >= 1e4 && fabs(v) < 1e12)
-        printf(" %12.0f", v);
-    else
-        printf(" %12.4g", v);
+    if (fabs(v) >= 1e4 && fabs(v) < 1e12) printf(" %12.0f", v);
+    else printf(" %12.4g", v);
 }
 
 int clb_compare(int nfiles, char **files)
@@ -269,33 +261,26 @@ int clb_compare(int nfiles, char **files)
             printf("%c: %s — %s, batch %s, tuned GEMM %s, %s\n", 'A' + r, runs[r].label,
                    runs[r].device, runs[r].batch, runs[r].tuned, runs[r].date);
         printf("\n%-64s", "figure");
-        for (int r = 0; r < nruns; r++)
-            printf(" %12c", 'A' + r);
-        for (int r = 1; r < nruns; r++)
-            printf("   %c/A", 'A' + r);
+        for (int r = 0; r < nruns; r++) printf(" %12c", 'A' + r);
+        for (int r = 1; r < nruns; r++) printf("   %c/A", 'A' + r);
         printf("\n");
         int shared = 0;
         for (int k = 0; k < runs[0].n; k++) {
             const char *path = runs[0].f[k].path;
             const figure *f[MAX_RUNS];
             int all = 1;
-            for (int r = 0; r < nruns && all; r++)
-                all = (f[r] = find(&runs[r], path)) != NULL;
+            for (int r = 0; r < nruns && all; r++) all = (f[r] = find(&runs[r], path)) != NULL;
             if (!all || !strncmp(path, "environment.", 12)) continue;
             shared++;
             printf("%-64s", path);
-            for (int r = 0; r < nruns; r++)
-                print_num(f[r]->v);
+            for (int r = 0; r < nruns; r++) print_num(f[r]->v);
             for (int r = 1; r < nruns; r++)
-                if (f[0]->v != 0)
-                    printf(" %6.2f", f[r]->v / f[0]->v);
-                else
-                    printf(" %6s", "-");
+                if (f[0]->v != 0) printf(" %6.2f", f[r]->v / f[0]->v);
+                else printf(" %6s", "-");
             printf("\n");
         }
         printf("\n%d shared figures\n", shared);
     }
-    for (int r = 0; r < nruns; r++)
-        free(runs[r].f);
+    for (int r = 0; r < nruns; r++) free(runs[r].f);
     return rc;
 }

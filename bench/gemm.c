@@ -167,10 +167,8 @@ static clb_stats time_gemm(rn_ctx *ctx, const rn_gemm_shape *s, const gemm_bufs 
 {
     double t[64];
     if (repeats > 64) repeats = 64;
-    for (int i = 0; i < CLB_WARMUP; i++)
-        gemm_once(ctx, s, g); /* CLBlast compiles on first use */
-    for (int i = 0; i < repeats; i++)
-        t[i] = gemm_once(ctx, s, g);
+    for (int i = 0; i < CLB_WARMUP; i++) gemm_once(ctx, s, g); /* CLBlast compiles on first use */
+    for (int i = 0; i < repeats; i++) t[i] = gemm_once(ctx, s, g);
     return clb_stats_of(t, repeats);
 }
 
@@ -227,8 +225,7 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_pea
     int n = clb_gemm_uses(cfg->batch, 1, &u);
     rn_gemm_shape *s = malloc((size_t)n * sizeof *s);
     if (!s || n < 1) abort();
-    for (int i = 0; i < n; i++)
-        s[i] = u[i].s;
+    for (int i = 0; i < n; i++) s[i] = u[i].s;
     gemm_bufs g = alloc_bufs(ctx, s, n);
     double flops = 0, ms = 0;
     int calls = 0;

@@ -254,11 +254,9 @@ static void alloc_kbufs(rn_ctx *ctx, kbufs *b, int N)
     b->dw_conv = rn_buffer(ctx, (size_t)64 * 576 * 4);
     b->act8 = random_buffer(ctx, (size_t)64 * N * 64, seed++);
     cl_mem *act[4] = {&b->a, &b->b, &b->c, &b->d};
-    for (int i = 0; i < 4; i++)
-        *act[i] = random_buffer(ctx, act16(N), seed++);
+    for (int i = 0; i < 4; i++) *act[i] = random_buffer(ctx, act16(N), seed++);
     cl_mem *ch[8] = {&b->gamma, &b->beta, &b->rm, &b->rv, &b->sm, &b->si, &b->dgamma, &b->dbeta};
-    for (int i = 0; i < 8; i++)
-        *ch[i] = rn_buffer(ctx, 256 * sizeof(float));
+    for (int i = 0; i < 8; i++) *ch[i] = rn_buffer(ctx, 256 * sizeof(float));
     rn_fill(ctx, b->gamma, 256, 1.0f);
     rn_fill(ctx, b->beta, 256, 0.0f);
     rn_fill(ctx, b->rm, 256, 0.0f);
@@ -269,8 +267,7 @@ static void alloc_kbufs(rn_ctx *ctx, kbufs *b, int N)
     b->dfeat = random_buffer(ctx, (size_t)2048 * N, seed++);
     b->logits = random_buffer(ctx, (size_t)10 * N, seed++);
     int *lab = malloc((size_t)N * sizeof *lab);
-    for (int i = 0; i < N; i++)
-        lab[i] = i % 10;
+    for (int i = 0; i < N; i++) lab[i] = i % 10;
     b->labels = rn_buffer(ctx, (size_t)N * 4);
     rn_write(ctx, b->labels, 0, (size_t)N * 4, lab);
     free(lab);
@@ -295,8 +292,7 @@ static void free_kbufs(kbufs *b)
                      &b->sm,      &b->si,     &b->dgamma,  &b->dbeta,  &b->pool, &b->arg,
                      &b->feat,    &b->dfeat,  &b->logits,  &b->labels, &b->loss, &b->correct,
                      &b->dlogits, &b->w,      &b->v,       &b->g};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        rn_release(all[i]);
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rn_release(all[i]);
 }
 
 /* Sum of the op's kernel event times in ms (profiling mode waits for each launch; a GEMM inside
@@ -321,10 +317,8 @@ void clb_section_kernels(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb
     for (int i = 0; i < NOPS; i++) {
         double t[64];
         int n = cfg->repeats > 64 ? 64 : cfg->repeats;
-        for (int w = 0; w < CLB_WARMUP; w++)
-            op_once(ctx, &ops[i], &b);
-        for (int r = 0; r < n; r++)
-            t[r] = op_once(ctx, &ops[i], &b);
+        for (int w = 0; w < CLB_WARMUP; w++) op_once(ctx, &ops[i], &b);
+        for (int r = 0; r < n; r++) t[r] = op_once(ctx, &ops[i], &b);
         clb_stats s = clb_stats_of(t, n);
         double bytes = ops[i].bytes(&b), gbs = bytes / (s.med * 1e-3) * 1e-9;
         char pct[16];

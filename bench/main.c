@@ -41,8 +41,7 @@ static int parse_only(const char *list)
     snprintf(buf, sizeof buf, "%s", list);
     for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
         int k = 0;
-        while (k < 5 && strcmp(t, section_names[k]))
-            k++;
+        while (k < 5 && strcmp(t, section_names[k])) k++;
         if (k == 5) return -1;
         bits |= 1 << k;
     }

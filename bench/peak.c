@@ -65,8 +65,7 @@ static clb_stats time_kernel(rn_ctx *ctx, cl_kernel k, size_t global, const size
     double t[64];
     if (repeats > 64) repeats = 64;
     run_event_ms(ctx, k, global, local);
-    for (int i = 0; i < repeats; i++)
-        t[i] = run_event_ms(ctx, k, global, local);
+    for (int i = 0; i < repeats; i++) t[i] = run_event_ms(ctx, k, global, local);
     return clb_stats_of(t, repeats);
 }
 
@@ -85,8 +84,7 @@ static double mad_gflops(rn_ctx *ctx, cl_program p, int wi, const clb_cfg *cfg, 
     const double target_ms = cfg->quick ? 10.0 : 40.0;
     const size_t max_items = out_floats / (size_t)widths[wi].width;
     size_t global = 4096;
-    while (global * 4 <= max_items && run_event_ms(ctx, k, global, &local) < target_ms)
-        global *= 4;
+    while (global * 4 <= max_items && run_event_ms(ctx, k, global, &local) < target_ms) global *= 4;
     clb_stats s = time_kernel(ctx, k, global, &local, cfg->repeats);
     CL_CHECK(clReleaseKernel(k));
     *flops_per_item = 2.0 * widths[wi].width * CLB_PEAK_MADS_PER_ITER * CLB_PEAK_ITERS;
@@ -113,13 +111,11 @@ static void peak_flops(rn_ctx *ctx, cl_program p, const clb_cfg *cfg, clb_json *
             printf("  %-8s %10.1f GFLOP/s%s\n", widths[i].type, g[i], i == best ? "  (best)" : "");
     }
     clb_json_obj(j, "fp32_gflops");
-    for (int i = 0; i < NWIDTHS; i++)
-        clb_json_num(j, widths[i].type, g[i]);
+    for (int i = 0; i < NWIDTHS; i++) clb_json_num(j, widths[i].type, g[i]);
     clb_json_num(j, "best", g[best]);
     clb_json_end_obj(j);
     clb_json_obj(j, "flops_per_work_item");
-    for (int i = 0; i < NWIDTHS; i++)
-        clb_json_num(j, widths[i].type, fpi[i]);
+    for (int i = 0; i < NWIDTHS; i++) clb_json_num(j, widths[i].type, fpi[i]);
     clb_json_end_obj(j);
     clb_json_int(j, "mad_per_iteration", CLB_PEAK_MADS_PER_ITER);
     clb_json_int(j, "iterations", CLB_PEAK_ITERS);
@@ -130,8 +126,7 @@ static void peak_copy(rn_ctx *ctx, cl_program p, const clb_cfg *cfg, clb_json *j
                       int print)
 {
     size_t bytes = (size_t)(cfg->quick ? 64 : 256) << 20;
-    while (bytes > ctx->info.max_alloc || 2 * bytes > ctx->info.global_mem / 2)
-        bytes /= 2;
+    while (bytes > ctx->info.max_alloc || 2 * bytes > ctx->info.global_mem / 2) bytes /= 2;
     cl_mem src = rn_buffer(ctx, bytes), dst = rn_buffer(ctx, bytes);
     rn_fill(ctx, src, bytes / sizeof(float), 1.0f);
     rn_fill(ctx, dst, bytes / sizeof(float), 0.0f);
@@ -194,8 +189,7 @@ static void peak_launch(rn_ctx *ctx, cl_program p, const clb_cfg *cfg, clb_json 
 static void peak_transfer(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, int print)
 {
     size_t bytes = (size_t)(cfg->quick ? 32 : 128) << 20;
-    while (bytes > ctx->info.max_alloc)
-        bytes /= 2;
+    while (bytes > ctx->info.max_alloc) bytes /= 2;
     char *host = malloc(bytes);
     if (!host) abort();
     memset(host, 1, bytes);

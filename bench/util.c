@@ -37,12 +37,9 @@ static void put_string(FILE *f, const char *s)
     fputc('"', f);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
     }
     fputc('"', f);
 }
@@ -102,10 +99,8 @@ void clb_json_num(clb_json *j, const char *key, double v)
 {
     if (!j->f) return;
     member(j, key);
-    if (isfinite(v))
-        fprintf(j->f, "%.6g", v);
-    else
-        fputs("null", j->f); /* JSON has no inf/NaN; the test treats null as a failure */
+    if (isfinite(v)) fprintf(j->f, "%.6g", v);
+    else fputs("null", j->f); /* JSON has no inf/NaN; the test treats null as a failure */
 }
 
 void clb_json_int(clb_json *j, const char *key, long v)
@@ -143,16 +138,13 @@ void clb_json_stats(clb_json *j, const char *key, clb_stats s)
 void clb_title(const char *title)
 {
     printf("\n== %s ", title);
-    for (int i = (int)strlen(title); i < 96; i++)
-        putchar('=');
+    for (int i = (int)strlen(title); i < 96; i++) putchar('=');
     printf("\n");
 }
 
 const char *clb_pct(char *buf, size_t len, double part, double whole)
 {
-    if (whole > 0 && isfinite(part))
-        snprintf(buf, len, "%.1f", 100.0 * part / whole);
-    else
-        snprintf(buf, len, "-");
+    if (whole > 0 && isfinite(part)) snprintf(buf, len, "%.1f", 100.0 * part / whole);
+    else snprintf(buf, len, "-");
     return buf;
 }

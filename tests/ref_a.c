@@ -97,8 +97,7 @@ void ref_fc_forward(double *y, const double *x, const double *w, const double *b
     for (int n = 0; n < N; n++)
         for (int o = 0; o < O; o++) {
             double acc = b[o];
-            for (int c = 0; c < C; c++)
-                acc += x[(size_t)c * N + n] * w[(size_t)o * C + c];
+            for (int c = 0; c < C; c++) acc += x[(size_t)c * N + n] * w[(size_t)o * C + c];
             y[(size_t)n * O + o] = acc;
         }
 }
@@ -109,20 +108,17 @@ void ref_fc_backward(double *dx, double *dw, double *db, const double *dy, const
     for (int c = 0; c < C && dx; c++)
         for (int n = 0; n < N; n++) {
             double acc = 0;
-            for (int o = 0; o < O; o++)
-                acc += w[(size_t)o * C + c] * dy[(size_t)n * O + o];
+            for (int o = 0; o < O; o++) acc += w[(size_t)o * C + c] * dy[(size_t)n * O + o];
             dx[(size_t)c * N + n] = acc;
         }
     for (int o = 0; o < O; o++) {
         for (int c = 0; c < C; c++) {
             double acc = 0;
-            for (int n = 0; n < N; n++)
-                acc += dy[(size_t)n * O + o] * x[(size_t)c * N + n];
+            for (int n = 0; n < N; n++) acc += dy[(size_t)n * O + o] * x[(size_t)c * N + n];
             dw[(size_t)o * C + c] = acc;
         }
         double acc = 0;
-        for (int n = 0; n < N; n++)
-            acc += dy[(size_t)n * O + o];
+        for (int n = 0; n < N; n++) acc += dy[(size_t)n * O + o];
         db[o] = acc;
     }
 }
@@ -138,8 +134,7 @@ double ref_softmax_ce(double *loss, int *correct, double *dlogits, const double 
         for (int k = 1; k < K; k++)
             if (l[k] > m) m = l[k], arg = k;
         double s = 0;
-        for (int k = 0; k < K; k++)
-            s += exp(l[k] - m);
+        for (int k = 0; k < K; k++) s += exp(l[k] - m);
         double lse = m + log(s), li = 0;
         for (int k = 0; k < K; k++) {
             double t = (k == labels[n] ? 1.0 - eps : 0.0) + eps / K;

@@ -9,11 +9,9 @@
 static void channel_stats(const double *xc, int M, double *mean, double *var)
 {
     double s = 0;
-    for (int i = 0; i < M; i++)
-        s += xc[i];
+    for (int i = 0; i < M; i++) s += xc[i];
     double m = s / M, q = 0;
-    for (int i = 0; i < M; i++)
-        q += (xc[i] - m) * (xc[i] - m);
+    for (int i = 0; i < M; i++) q += (xc[i] - m) * (xc[i] - m);
     *mean = m;
     *var = q / M;
 }
@@ -84,20 +82,17 @@ void refb_bn_backward(double *dx, double *dgamma, double *dbeta, const double *d
 
 void refb_relu_forward(double *y, const double *x, long n)
 {
-    for (long i = 0; i < n; i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
+    for (long i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void refb_relu_backward(double *dx, const double *dy, const double *y, long n)
 {
-    for (long i = 0; i < n; i++)
-        dx[i] = y[i] > 0 ? dy[i] : 0;
+    for (long i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
 }
 
 void refb_add_relu_forward(double *y, const double *a, const double *b, long n)
 {
-    for (long i = 0; i < n; i++)
-        y[i] = a[i] + b[i] > 0 ? a[i] + b[i] : 0;
+    for (long i = 0; i < n; i++) y[i] = a[i] + b[i] > 0 ? a[i] + b[i] : 0;
 }
 
 void refb_add_relu_backward(double *d, const double *dy, const double *y, long n)
@@ -146,8 +141,7 @@ void refb_avgpool_forward(double *y, const double *x, int C, int N, int HW)
 {
     for (int p = 0; p < C * N; p++) {
         double s = 0;
-        for (int i = 0; i < HW; i++)
-            s += x[(size_t)p * HW + i];
+        for (int i = 0; i < HW; i++) s += x[(size_t)p * HW + i];
         y[p] = s / HW;
     }
 }
@@ -155,6 +149,5 @@ void refb_avgpool_forward(double *y, const double *x, int C, int N, int HW)
 void refb_avgpool_backward(double *dx, const double *dy, int C, int N, int HW)
 {
     for (int p = 0; p < C * N; p++)
-        for (int i = 0; i < HW; i++)
-            dx[(size_t)p * HW + i] = dy[p] / HW;
+        for (int i = 0; i < HW; i++) dx[(size_t)p * HW + i] = dy[p] / HW;
 }

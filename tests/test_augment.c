@@ -26,8 +26,7 @@ static void make_data(rn_cifar *d)
     d->n = N_IMG;
     d->labels = malloc(N_IMG);
     d->pixels = malloc((size_t)N_IMG * RN_CIFAR_IMAGE);
-    for (int i = 0; i < N_IMG; i++)
-        d->labels[i] = (uint8_t)((i * 3) % 10);
+    for (int i = 0; i < N_IMG; i++) d->labels[i] = (uint8_t)((i * 3) % 10);
     /* Random bytes but never 0, so a padded (zero) pixel cannot pass for an image pixel. */
     for (size_t k = 0; k < (size_t)N_IMG * RN_CIFAR_IMAGE; k++)
         d->pixels[k] = (uint8_t)(1 + (int)tu_uniform(0, 254.999));
@@ -71,8 +70,7 @@ static void check_plain(const rn_cifar *d, const uint32_t *idx)
 {
     float *out = malloc(sizeof(float) * 3 * B * 1024);
     int32_t labels[B];
-    for (size_t k = 0; k < (size_t)3 * B * 1024; k++)
-        out[k] = NAN;
+    for (size_t k = 0; k < (size_t)3 * B * 1024; k++) out[k] = NAN;
     rn_prepare_batch(out, labels, d, idx, B, 0, NULL);
     int ok = 1, lab = 1;
     for (size_t b = 0; b < B; b++) {
@@ -139,8 +137,7 @@ static void check_rng(void)
         sq += z * z;
     }
     int flat = 1;
-    for (int k = 0; k < 7; k++)
-        flat &= counts[k] > 9400 && counts[k] < 10600;
+    for (int k = 0; k < 7; k++) flat &= counts[k] > 9400 && counts[k] < 10600;
     TU_CHECK(flat, "rn_rng_below(7) is roughly uniform");
     TU_CHECK(umin >= 0 && umax < 1 && umax > 0.99, "uniform floats lie in [0, 1)");
     TU_CHECK(fabs(sum / 70000) < 0.03 && fabs(sq / 70000 - 1) < 0.03,
@@ -157,8 +154,7 @@ int main(void)
     rn_cifar d;
     make_data(&d);
     uint32_t idx[B];
-    for (int b = 0; b < B; b++)
-        idx[b] = (uint32_t)((b * 5 + 2) % N_IMG);
+    for (int b = 0; b < B; b++) idx[b] = (uint32_t)((b * 5 + 2) % N_IMG);
     check_normalise();
     check_plain(&d, idx);
     check_augmented(&d, idx);

@@ -18,8 +18,7 @@
 static double *to_double(const float *x, size_t n)
 {
     double *d = malloc(n * sizeof *d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = x[i];
+    for (size_t i = 0; i < n; i++) d[i] = x[i];
     return d;
 }
 
@@ -49,11 +48,9 @@ static double choose_beta(float *beta, const float *x, const float *gamma, int C
     for (int c = 0; c < C; c++) {
         const double *xc = xd + (size_t)c * M;
         double mean = 0, var = 0;
-        for (int i = 0; i < M; i++)
-            mean += xc[i];
+        for (int i = 0; i < M; i++) mean += xc[i];
         mean /= M;
-        for (int i = 0; i < M; i++)
-            var += (xc[i] - mean) * (xc[i] - mean);
+        for (int i = 0; i < M; i++) var += (xc[i] - mean) * (xc[i] - mean);
         double invstd = 1 / sqrt(var / M + EPS);
         int n = 0;
         t[n++] = -0.5;
@@ -189,8 +186,7 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
     cmp(what, got, rvd, C, 1e-6, k->offset ? 2e-4 : 1e-5);
 
     cl_mem bufs[] = {dX, dG, dB, dRM, dRV, dY, dSM, dSI, dDY, dDX, dDG, dDB};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        rn_release(&bufs[i]);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
     free(x), free(x2), free(dy), free(got), free(xd), free(gd), free(bd), free(rmd), free(rvd);
     free(yr), free(dyd), free(dxr), free(x2d);
 }
@@ -224,8 +220,7 @@ static void check_eval(int C, int M, int relu, uint64_t seed)
     same = same && !memcmp(back, rv, C * sizeof(float));
     TU_CHECK(same, "eval C=%d M=%d: running stats were modified", C, M);
     cl_mem bufs[] = {dX, dG, dB, dRM, dRV, dY};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        rn_release(&bufs[i]);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
     free(x), free(xd), free(gd), free(bd), free(rmd), free(rvd), free(yr), free(got);
 }
 
@@ -235,8 +230,7 @@ static double loss(const double *x, const double *g, const double *b, const doub
 {
     refb_bn_forward_train(y, NULL, NULL, NULL, NULL, x, g, b, C, M, MOMENTUM, EPS, relu);
     double s = 0;
-    for (size_t i = 0; i < (size_t)C * M; i++)
-        s += r[i] * y[i];
+    for (size_t i = 0; i < (size_t)C * M; i++) s += r[i] * y[i];
     return s;
 }
 
@@ -249,8 +243,7 @@ static void check_ref_fd(int C, int M, int relu, uint64_t seed)
     float *xf = malloc(n * sizeof *xf), gf[64], bf[64];
     for (int c = 0; c < C; c++) {
         double scale = tu_uniform(0.3, 2);
-        for (int i = 0; i < M; i++)
-            xf[(size_t)c * M + i] = (float)(scale * tu_uniform(-1, 1));
+        for (int i = 0; i < M; i++) xf[(size_t)c * M + i] = (float)(scale * tu_uniform(-1, 1));
     }
     tu_fill_away_from_zero(gf, C, -1.5, 1.5, 0.3);
     tu_fill_uniform(bf, C, -0.5, 0.5);
@@ -260,8 +253,7 @@ static void check_ref_fd(int C, int M, int relu, uint64_t seed)
     }
     double *x = to_double(xf, n), *g = to_double(gf, C), *b = to_double(bf, C);
     double *r = malloc(n * sizeof *r), *y = malloc(n * sizeof *y);
-    for (size_t i = 0; i < n; i++)
-        r[i] = tu_uniform(-1, 1);
+    for (size_t i = 0; i < n; i++) r[i] = tu_uniform(-1, 1);
     double *dx = malloc(n * sizeof *dx), dg[64], db[64];
     refb_bn_backward(dx, dg, db, r, x, NULL, g, b, C, M, EPS, relu);
 
@@ -301,8 +293,7 @@ static void check_ref_fd(int C, int M, int relu, uint64_t seed)
     tu_compare_dd(what, db, fb, C, 1e-6, 1e-5);
     /* The check has teeth: the gradient is not trivially zero. */
     double mx = 0;
-    for (size_t i = 0; i < n; i++)
-        mx = fmax(mx, fabs(fx[i]));
+    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(fx[i]));
     /* (With M ≤ 2, x̂ = ±1 whatever x is, so dx really is ~0 there.) */
     TU_CHECK(M <= 2 || mx > 1e-2, "fd C=%d M=%d: finite-difference dx is ~0 (%g)", C, M, mx);
     free(xf), free(x), free(g), free(b), free(r), free(y), free(dx), free(fx);
@@ -315,18 +306,14 @@ static void check_offset_has_teeth(void)
     tu_seed(77);
     const int M = 75;
     float x[75];
-    for (int i = 0; i < M; i++)
-        x[i] = (float)(1000 + tu_uniform(-1, 1));
+    for (int i = 0; i < M; i++) x[i] = (float)(1000 + tu_uniform(-1, 1));
     float s = 0, q = 0;
-    for (int i = 0; i < M; i++)
-        s += x[i], q += x[i] * x[i];
+    for (int i = 0; i < M; i++) s += x[i], q += x[i] * x[i];
     float naive_var = q / M - (s / M) * (s / M);
     double m = 0, v = 0;
-    for (int i = 0; i < M; i++)
-        m += x[i];
+    for (int i = 0; i < M; i++) m += x[i];
     m /= M;
-    for (int i = 0; i < M; i++)
-        v += (x[i] - m) * (x[i] - m);
+    for (int i = 0; i < M; i++) v += (x[i] - m) * (x[i] - m);
     v /= M;
     double rel = fabs(1 / sqrt(naive_var + EPS) - 1 / sqrt(v + EPS)) * sqrt(v + EPS);
     printf("  offset 1000±1: float E[x²]−E[x]² gives var %.6g vs %.6g (invstd off by %.1e "

@@ -45,8 +45,7 @@ static void make_records(uint8_t *buf, size_t n, int first)
     for (size_t i = 0; i < n; i++) {
         uint8_t *r = buf + i * RN_CIFAR_RECORD;
         r[0] = (uint8_t)((first + (int)i) % 10);
-        for (int k = 0; k < RN_CIFAR_IMAGE; k++)
-            r[1 + k] = (uint8_t)(first * 7 + i * 3 + k);
+        for (int k = 0; k < RN_CIFAR_IMAGE; k++) r[1 + k] = (uint8_t)(first * 7 + i * 3 + k);
     }
 }
 
@@ -189,8 +188,7 @@ static void check_real_data(void)
     TU_CHECK(rn_cifar_load_test(&d, real) == RN_OK, "real test_batch.bin loads");
     TU_CHECK(d.n == 10000, "real test batch has 10000 images (got %zu)", d.n);
     int in_range = 1;
-    for (size_t i = 0; i < d.n; i++)
-        in_range &= d.labels[i] < 10;
+    for (size_t i = 0; i < d.n; i++) in_range &= d.labels[i] < 10;
     TU_CHECK(in_range, "real labels are 0..9");
     TU_CHECK(d.n && d.labels[0] == first, "first label equals the file's first byte");
     rn_cifar_free(&d);

@@ -15,8 +15,7 @@
 static double *to_double(const float *f, size_t n)
 {
     double *d = malloc(n * sizeof *d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = f[i];
+    for (size_t i = 0; i < n; i++) d[i] = f[i];
     return d;
 }
 
@@ -27,8 +26,7 @@ static double fd_loss(const double *x, const double *w, const double *g, const r
     size_t ny = (size_t)s->Cout * s->N * s->Ho * s->Wo;
     double *y = malloc(ny * sizeof *y), L = 0;
     ref_conv2d_forward(y, x, w, s);
-    for (size_t i = 0; i < ny; i++)
-        L += y[i] * g[i];
+    for (size_t i = 0; i < ny; i++) L += y[i] * g[i];
     free(y);
     return L;
 }
@@ -42,12 +40,9 @@ static void check_ref_backward_fd(int N, int Cin, int H, int W, int Cout, int k,
            ny = (size_t)Cout * N * s.Ho * s.Wo;
     double *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *g = malloc(ny * sizeof *g);
     double *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw);
-    for (size_t i = 0; i < nx; i++)
-        x[i] = tu_uniform(-1, 1);
-    for (size_t i = 0; i < nw; i++)
-        w[i] = tu_uniform(-1, 1);
-    for (size_t i = 0; i < ny; i++)
-        g[i] = tu_uniform(-1, 1);
+    for (size_t i = 0; i < nx; i++) x[i] = tu_uniform(-1, 1);
+    for (size_t i = 0; i < nw; i++) w[i] = tu_uniform(-1, 1);
+    for (size_t i = 0; i < ny; i++) g[i] = tu_uniform(-1, 1);
     ref_conv2d_backward(dx, dw, g, x, w, &s);
     const double h = 1e-3;
     enum { SAMPLES = 40 };
@@ -123,8 +118,7 @@ static void check_device(const char *tag, int N, int Cin, int H, int W, int Cout
     ref_conv2d_forward(yr, xd, wd, &s);
     ref_conv2d_backward(dxr, dwr, gd, xd, wd, &s);
     if (o.accumulate)
-        for (size_t i = 0; i < nx; i++)
-            dxr[i] += dx0[i];
+        for (size_t i = 0; i < nx; i++) dxr[i] += dx0[i];
 
     rn_workspace ws;
     size_t whole = rn_conv_col_floats_per_image(&c) * N;

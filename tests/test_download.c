@@ -69,8 +69,7 @@ static int dir_is_empty(const char *dir)
     if (!d) return 1;
     struct dirent *e;
     int n = 0;
-    while ((e = readdir(d)) != NULL)
-        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    while ((e = readdir(d)) != NULL) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
     closedir(d);
     return n == 0;
 }
@@ -245,8 +244,7 @@ int main(void)
     unsetenv("RN50CL_DATA_MD5");
     if (chdir(path_in(root, "cwd")) != 0) return 1;
 
-    for (size_t i = 0; i < sizeof train_bytes; i++)
-        train_bytes[i] = (uint8_t)(i * 7);
+    for (size_t i = 0; i < sizeof train_bytes; i++) train_bytes[i] = (uint8_t)(i * 7);
     train_bytes[0] = 3;
     train_bytes[RN_CIFAR_RECORD] = 9;
     memcpy(test_bytes, train_bytes, sizeof test_bytes);

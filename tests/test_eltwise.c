@@ -13,8 +13,7 @@
 static double *to_double(const float *x, size_t n)
 {
     double *d = malloc(n * sizeof *d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = x[i];
+    for (size_t i = 0; i < n; i++) d[i] = x[i];
     return d;
 }
 
@@ -23,8 +22,7 @@ static void fill_inputs(float *a, float *b, size_t n)
 {
     tu_fill_away_from_zero(a, n, -2, 2, 0.05);
     for (size_t i = 0; i < n; i++) {
-        do
-            b[i] = (float)tu_uniform(-2, 2);
+        do b[i] = (float)tu_uniform(-2, 2);
         while (fabs((double)a[i] + b[i]) < 0.05);
     }
 }
@@ -73,8 +71,7 @@ static void check_device(size_t n, uint64_t seed)
     tu_compare(what, got, dr, n, 0, 0);
 
     cl_mem bufs[] = {dA, dB, dDY, dY, dD};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        rn_release(&bufs[i]);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
     free(a), free(b), free(dy), free(ad), free(bd), free(dyd), free(yr), free(dr), free(got);
 }
 
@@ -86,8 +83,7 @@ static void check_fd(size_t n, uint64_t seed)
     float *af = malloc(n * sizeof *af), *bf = malloc(n * sizeof *bf);
     fill_inputs(af, bf, n);
     double *a = to_double(af, n), *b = to_double(bf, n), *r = malloc(n * sizeof *r);
-    for (size_t i = 0; i < n; i++)
-        r[i] = tu_uniform(-1, 1);
+    for (size_t i = 0; i < n; i++) r[i] = tu_uniform(-1, 1);
     double *y = malloc(n * sizeof *y), *g = malloc(n * sizeof *g), *fd = malloc(n * sizeof *fd);
     const double h = 1e-6;
     /* Each output depends on its own input only, so one perturbed element changes one term. */
@@ -119,8 +115,7 @@ static void check_fd(size_t n, uint64_t seed)
         tu_compare_dd(which ? "fd add_relu db" : "fd add_relu da", g, fd, n, 1e-8, 1e-7);
     }
     size_t active = 0;
-    for (size_t i = 0; i < n; i++)
-        active += y[i] > 0;
+    for (size_t i = 0; i < n; i++) active += y[i] > 0;
     TU_CHECK(active > n / 4 && active < 3 * n / 4, "fd: only %zu of %zu active", active, n);
     free(af), free(bf), free(a), free(b), free(r), free(y), free(g), free(fd);
 }
@@ -157,8 +152,7 @@ static void check_nan(void)
     TU_CHECK(d[0] == 0 && d[1] == 0 && d[2] == 3 && d[3] == 0,
              "add_relu bwd mask gave %g %g %g %g (want 0 0 3 0)", d[0], d[1], d[2], d[3]);
     cl_mem bufs[] = {dX, dB, dDY, dY, dD};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        rn_release(&bufs[i]);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
 }
 
 int main(void)

@@ -12,8 +12,7 @@
 static double *rand_d(size_t n)
 {
     double *d = malloc(n * sizeof *d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = tu_uniform(-1, 1);
+    for (size_t i = 0; i < n; i++) d[i] = tu_uniform(-1, 1);
     return d;
 }
 
@@ -23,8 +22,7 @@ static double fd_loss(const double *x, const double *w, const double *b, const d
 {
     double *y = malloc((size_t)N * O * sizeof *y), L = 0;
     ref_fc_forward(y, x, w, b, N, C, O);
-    for (size_t i = 0; i < (size_t)N * O; i++)
-        L += y[i] * g[i];
+    for (size_t i = 0; i < (size_t)N * O; i++) L += y[i] * g[i];
     free(y);
     return L;
 }
@@ -51,12 +49,9 @@ static void check_ref_fd(int N, int C, int O)
     ref_fc_backward(dx, dw, db, g, x, w, N, C, O);
     double *fx = malloc(nx * sizeof *fx), *fw = malloc(nw * sizeof *fw),
            *fb = malloc(O * sizeof *fb);
-    for (size_t i = 0; i < nx; i++)
-        fd_at(x, i, &fx[i], x, w, b, g, N, C, O);
-    for (size_t i = 0; i < nw; i++)
-        fd_at(w, i, &fw[i], x, w, b, g, N, C, O);
-    for (int i = 0; i < O; i++)
-        fd_at(b, i, &fb[i], x, w, b, g, N, C, O);
+    for (size_t i = 0; i < nx; i++) fd_at(x, i, &fx[i], x, w, b, g, N, C, O);
+    for (size_t i = 0; i < nw; i++) fd_at(w, i, &fw[i], x, w, b, g, N, C, O);
+    for (int i = 0; i < O; i++) fd_at(b, i, &fb[i], x, w, b, g, N, C, O);
     char what[120];
     snprintf(what, sizeof what, "ref fc backward dx == finite differences (N%d C%d O%d)", N, C, O);
     tu_compare_dd(what, dx, fx, nx, 1e-8, 1e-8);
@@ -70,8 +65,7 @@ static void check_ref_fd(int N, int C, int O)
 static float *to_f(const double *d, size_t n)
 {
     float *f = malloc(n * sizeof *f);
-    for (size_t i = 0; i < n; i++)
-        f[i] = (float)d[i];
+    for (size_t i = 0; i < n; i++) f[i] = (float)d[i];
     return f;
 }
 
@@ -84,14 +78,10 @@ static void check_device(int N, int C, int O, int no_dx)
     double *x = rand_d(nx), *w = rand_d(nw), *b = rand_d(O), *g = rand_d(ny);
     /* round the inputs to float so the reference sees exactly what the device sees */
     float *xf = to_f(x, nx), *wf = to_f(w, nw), *bf = to_f(b, O), *gf = to_f(g, ny);
-    for (size_t i = 0; i < nx; i++)
-        x[i] = xf[i];
-    for (size_t i = 0; i < nw; i++)
-        w[i] = wf[i];
-    for (int i = 0; i < O; i++)
-        b[i] = bf[i];
-    for (size_t i = 0; i < ny; i++)
-        g[i] = gf[i];
+    for (size_t i = 0; i < nx; i++) x[i] = xf[i];
+    for (size_t i = 0; i < nw; i++) w[i] = wf[i];
+    for (int i = 0; i < O; i++) b[i] = bf[i];
+    for (size_t i = 0; i < ny; i++) g[i] = gf[i];
     double *yr = malloc(ny * sizeof *yr), *dxr = malloc(nx * sizeof *dxr),
            *dwr = malloc(nw * sizeof *dwr), *dbr = malloc(O * sizeof *dbr);
     ref_fc_forward(yr, x, w, b, N, C, O);

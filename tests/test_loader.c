@@ -22,8 +22,7 @@ static void make_data(rn_cifar *d)
     for (size_t i = 0; i < N; i++) {
         d->labels[i] = (uint8_t)(i % 10);
         uint8_t *img = d->pixels + i * RN_CIFAR_IMAGE;
-        for (int k = 0; k < RN_CIFAR_IMAGE; k++)
-            img[k] = (uint8_t)(tu_uniform(0, 255.99));
+        for (int k = 0; k < RN_CIFAR_IMAGE; k++) img[k] = (uint8_t)(tu_uniform(0, 255.99));
         img[0] = (uint8_t)(i & 0xff);
         img[1] = (uint8_t)(i >> 8);
     }
@@ -92,8 +91,7 @@ static void check_permutation(const rn_cifar *d)
             in_order &= i == s * BATCH + b;
         }
     int once = 1;
-    for (int i = 0; i < N; i++)
-        once &= count[i] == 1;
+    for (int i = 0; i < N; i++) once &= count[i] == 1;
     TU_CHECK(once, "with shuffle every index appears exactly once");
     TU_CHECK(labels_ok, "labels travel with their images");
     TU_CHECK(!in_order, "shuffle changes the order");
@@ -124,8 +122,7 @@ static void check_determinism(const rn_cifar *d)
     run_epoch(&a, d, 1, 1, 1, 9, 4, 0);
     run_epoch(&b, d, 1, 1, 1, 9, 4, 0);
     int same = a.batches == b.batches && a.batches == 10;
-    for (size_t s = 0; same && s < a.batches; s++)
-        same = same_batch(&a, s, &b, s);
+    for (size_t s = 0; same && s < a.batches; s++) same = same_batch(&a, s, &b, s);
     TU_CHECK(same, "same seed and epoch give identical augmented batches");
 
     run_epoch(&c, d, 1, 1, 1, 9, 5, 0);
@@ -135,8 +132,7 @@ static void check_determinism(const rn_cifar *d)
     run_epoch(&c, d, 1, 1, 1, 9, 4, 6);
     TU_CHECK(c.steps == 10 && c.batches == 4, "start_step 6 of 10 leaves 4 batches");
     same = c.batches == 4;
-    for (size_t s = 0; same && s < c.batches; s++)
-        same = same_batch(&a, 6 + s, &c, s);
+    for (size_t s = 0; same && s < c.batches; s++) same = same_batch(&a, 6 + s, &c, s);
     TU_CHECK(same, "resuming at step 6 gives exactly batches 6..9 of the full epoch");
     free_epoch(&c);
 

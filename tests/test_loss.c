@@ -40,10 +40,8 @@ static void check_ref_fd(int N, int K, double eps)
     size_t n = (size_t)N * K;
     double *l = malloc(n * sizeof *l), *d = malloc(n * sizeof *d), *fd = malloc(n * sizeof *fd);
     int *lab = malloc(N * sizeof *lab);
-    for (size_t i = 0; i < n; i++)
-        l[i] = tu_uniform(-4, 4);
-    for (int i = 0; i < N; i++)
-        lab[i] = (int)tu_uniform(0, K - 1e-9);
+    for (size_t i = 0; i < n; i++) l[i] = tu_uniform(-4, 4);
+    for (int i = 0; i < N; i++) lab[i] = (int)tu_uniform(0, K - 1e-9);
     ref_softmax_ce(NULL, NULL, d, l, lab, N, K, eps);
     const double h = 1e-5;
     for (size_t i = 0; i < n; i++) {
@@ -71,8 +69,7 @@ static void check_device(const char *tag, const float *logits, const int *labels
     size_t n = (size_t)N * K;
     double *ld = malloc(n * sizeof *ld), *lr = malloc(N * sizeof *lr), *dr = malloc(n * sizeof *dr);
     int *cr = malloc(N * sizeof *cr), *cg = malloc(N * sizeof *cg);
-    for (size_t i = 0; i < n; i++)
-        ld[i] = logits[i];
+    for (size_t i = 0; i < n; i++) ld[i] = logits[i];
     ref_softmax_ce(lr, cr, dr, ld, labels, N, K, eps);
     cl_mem bl = tu_upload(logits, n), blab = rn_buffer(ctx, N * sizeof(int));
     rn_write(ctx, blab, 0, N * sizeof(int), labels);
@@ -85,8 +82,7 @@ static void check_device(const char *tag, const float *logits, const int *labels
     snprintf(what, sizeof what, "%s: per-sample loss == ref (N%d K%d eps %.2f)", tag, N, K, eps);
     tu_compare(what, loss, lr, N, 1e-5, 1e-5);
     int bad = 0;
-    for (int i = 0; i < N; i++)
-        bad += cg[i] != cr[i];
+    for (int i = 0; i < N; i++) bad += cg[i] != cr[i];
     TU_CHECK(bad == 0, "%s: correct flags == ref (%d of %d differ)", tag, bad, N);
     if (bd) {
         float *d = tu_download_new(bd, n);
@@ -96,8 +92,7 @@ static void check_device(const char *tag, const float *logits, const int *labels
     }
     float *back = tu_download_new(bl, n);
     int same = 1;
-    for (size_t i = 0; i < n; i++)
-        same &= back[i] == logits[i];
+    for (size_t i = 0; i < n; i++) same &= back[i] == logits[i];
     TU_CHECK(same, "%s: logits left unchanged", tag);
     rn_release(&bl), rn_release(&blab), rn_release(&bloss), rn_release(&bcor), rn_release(&bd);
     free(ld), free(lr), free(dr), free(cr), free(cg), free(loss), free(back);
@@ -108,8 +103,7 @@ static void random_case(const char *tag, int N, int K, float eps, int with_grad)
     float *l = malloc((size_t)N * K * sizeof *l);
     int *lab = malloc(N * sizeof *lab);
     tu_fill_uniform(l, (size_t)N * K, -5, 5);
-    for (int i = 0; i < N; i++)
-        lab[i] = (int)tu_uniform(0, K - 1e-9);
+    for (int i = 0; i < N; i++) lab[i] = (int)tu_uniform(0, K - 1e-9);
     check_device(tag, l, lab, N, K, eps, with_grad);
     free(l), free(lab);
 }
@@ -139,8 +133,7 @@ int main(void)
     tie[3 * K + 2] = 1.0f, tie[3 * K + 5] = 1.0f; /* row 3: max at 2 and 5, label 5 → wrong */
     int tcr[4];
     double tld[4 * K];
-    for (int i = 0; i < 4 * K; i++)
-        tld[i] = tie[i];
+    for (int i = 0; i < 4 * K; i++) tld[i] = tie[i];
     ref_softmax_ce(NULL, tcr, NULL, tld, tl, 4, K, 0);
     TU_CHECK(tcr[0] == 1 && tcr[1] == 0 && tcr[2] == 1 && tcr[3] == 0,
              "ref: ties go to the first maximum");

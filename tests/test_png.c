@@ -65,8 +65,7 @@ static void check_roundtrip(const char *dir)
 {
     int w = 37, h = 13;
     uint8_t *img = malloc((size_t)w * h * 3);
-    for (size_t k = 0; k < (size_t)w * h * 3; k++)
-        img[k] = (uint8_t)tu_uniform(0, 255.99);
+    for (size_t k = 0; k < (size_t)w * h * 3; k++) img[k] = (uint8_t)tu_uniform(0, 255.99);
     char path[1200];
     snprintf(path, sizeof path, "%s/a.png", dir);
     TU_CHECK(rn_png_write(path, w, h, img) == RN_OK, "PNG written");
@@ -119,8 +118,7 @@ static void check_font(void)
     for (size_t i = 0; set[i]; i++) {
         bits[i] = glyph_bits(set[i]);
         ok &= bits[i] != 0;
-        for (size_t j = 0; j < i; j++)
-            ok &= bits[j] != bits[i];
+        for (size_t j = 0; j < i; j++) ok &= bits[j] != bits[i];
     }
     TU_CHECK(ok, "every letter, digit and common sign has its own non-empty glyph");
 

@@ -17,8 +17,7 @@
 static double *to_double(const float *x, size_t n)
 {
     double *d = malloc(n * sizeof *d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = x[i];
+    for (size_t i = 0; i < n; i++) d[i] = x[i];
     return d;
 }
 
@@ -26,8 +25,7 @@ static double *to_double(const float *x, size_t n)
  * half of them negative, neighbours 1/64 apart, so no ties and FD steps never reorder). */
 static void fill_distinct(float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)i;
+    for (size_t i = 0; i < n; i++) x[i] = (float)i;
     for (size_t i = n - 1; i > 0; i--) {
         size_t j = (size_t)tu_uniform(0, (double)i + 1);
         if (j > i) j = i;
@@ -35,23 +33,20 @@ static void fill_distinct(float *x, size_t n)
         x[i] = x[j];
         x[j] = t;
     }
-    for (size_t i = 0; i < n; i++)
-        x[i] = (x[i] - (float)(n / 2)) / 64.0f;
+    for (size_t i = 0; i < n; i++) x[i] = (x[i] - (float)(n / 2)) / 64.0f;
 }
 
 /* Ties everywhere and nothing positive: values in {−1, −2, −3}. A kernel that pads with 0 or
  * takes the last maximum fails here. */
 static void fill_ties_negative(float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        x[i] = -(float)(1 + (int)tu_uniform(0, 3));
+    for (size_t i = 0; i < n; i++) x[i] = -(float)(1 + (int)tu_uniform(0, 3));
 }
 
 static cl_mem int_poisoned(size_t n)
 {
     int *p = malloc(n * sizeof *p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = ARG_POISON;
+    for (size_t i = 0; i < n; i++) p[i] = ARG_POISON;
     cl_mem m = rn_buffer(tu_ctx(), n * sizeof(int));
     rn_write(tu_ctx(), m, 0, n * sizeof(int), p);
     free(p);
@@ -67,10 +62,8 @@ static void check_maxpool(const char *label, int C, int N, int H, int W, int k, 
            p.Ho, p.Wo, ties ? " (ties, all negative)" : "");
     tu_seed(seed);
     float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
-    if (ties)
-        fill_ties_negative(x, nx);
-    else
-        fill_distinct(x, nx);
+    if (ties) fill_ties_negative(x, nx);
+    else fill_distinct(x, nx);
     tu_fill_uniform(dy, ny, -1, 1);
     rn_ctx *ctx = tu_ctx();
     cl_mem dX = tu_upload(x, nx), dY = tu_poisoned(ny), dA = int_poisoned(ny);
@@ -102,17 +95,14 @@ static void check_maxpool(const char *label, int C, int N, int H, int W, int k, 
     size_t multi = 0; /* how many inputs won more than one window: the gather's real work */
     for (size_t pl = 0; pl < (size_t)C * N; pl++) {
         int *cnt = calloc((size_t)H * W, sizeof *cnt);
-        for (int o = 0; o < p.Ho * p.Wo; o++)
-            cnt[ar[pl * p.Ho * p.Wo + o]]++;
-        for (int i = 0; i < H * W; i++)
-            multi += cnt[i] > 1;
+        for (int o = 0; o < p.Ho * p.Wo; o++) cnt[ar[pl * p.Ho * p.Wo + o]]++;
+        for (int i = 0; i < H * W; i++) multi += cnt[i] > 1;
         free(cnt);
     }
     printf("    %zu inputs are the argmax of more than one window\n", multi);
 
     cl_mem bufs[] = {dX, dY, dA, dDY, dDX};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        rn_release(&bufs[i]);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
     free(x), free(dy), free(xd), free(dyd), free(yr), free(dxr), free(ar), free(ag), free(got);
 }
 
@@ -142,8 +132,7 @@ static void check_avgpool(const char *label, int C, int N, int HW, uint64_t seed
     snprintf(what, sizeof what, "avgpool %s bwd dx", label);
     tu_compare(what, got, dxr, nx, 1e-7, 1e-6);
     cl_mem bufs[] = {dX, dY, dDY, dDX};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        rn_release(&bufs[i]);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
     free(x), free(dy), free(xd), free(dyd), free(yr), free(dxr), free(got);
 }
 
@@ -158,8 +147,7 @@ static void check_fd_maxpool(int C, int N, int H, int W, int k, int s, int pad, 
     float *xf = malloc(nx * sizeof *xf);
     fill_distinct(xf, nx);
     double *x = to_double(xf, nx), *r = malloc(ny * sizeof *r), *y = malloc(ny * sizeof *y);
-    for (size_t i = 0; i < ny; i++)
-        r[i] = tu_uniform(-1, 1);
+    for (size_t i = 0; i < ny; i++) r[i] = tu_uniform(-1, 1);
     int *am = malloc(ny * sizeof *am);
     double *g = malloc(nx * sizeof *g), *fd = malloc(nx * sizeof *fd);
     refb_maxpool_forward(y, am, x, C, N, H, W, k, s, pad);
@@ -169,12 +157,10 @@ static void check_fd_maxpool(int C, int N, int H, int W, int k, int s, int pad, 
         double v = x[i], lp = 0, lm = 0;
         x[i] = v + h;
         refb_maxpool_forward(y, NULL, x, C, N, H, W, k, s, pad);
-        for (size_t j = 0; j < ny; j++)
-            lp += r[j] * y[j];
+        for (size_t j = 0; j < ny; j++) lp += r[j] * y[j];
         x[i] = v - h;
         refb_maxpool_forward(y, NULL, x, C, N, H, W, k, s, pad);
-        for (size_t j = 0; j < ny; j++)
-            lm += r[j] * y[j];
+        for (size_t j = 0; j < ny; j++) lm += r[j] * y[j];
         x[i] = v;
         fd[i] = (lp - lm) / (2 * h);
     }
@@ -191,22 +177,18 @@ static void check_fd_avgpool(int C, int N, int HW, uint64_t seed)
     const size_t nx = (size_t)C * N * HW, ny = (size_t)C * N;
     double *x = malloc(nx * sizeof *x), *r = malloc(ny * sizeof *r), *y = malloc(ny * sizeof *y);
     double *g = malloc(nx * sizeof *g), *fd = malloc(nx * sizeof *fd);
-    for (size_t i = 0; i < nx; i++)
-        x[i] = tu_uniform(-3, 3);
-    for (size_t i = 0; i < ny; i++)
-        r[i] = tu_uniform(-1, 1);
+    for (size_t i = 0; i < nx; i++) x[i] = tu_uniform(-3, 3);
+    for (size_t i = 0; i < ny; i++) r[i] = tu_uniform(-1, 1);
     refb_avgpool_backward(g, r, C, N, HW);
     const double h = 1e-6;
     for (size_t i = 0; i < nx; i++) {
         double v = x[i], lp = 0, lm = 0;
         x[i] = v + h;
         refb_avgpool_forward(y, x, C, N, HW);
-        for (size_t j = 0; j < ny; j++)
-            lp += r[j] * y[j];
+        for (size_t j = 0; j < ny; j++) lp += r[j] * y[j];
         x[i] = v - h;
         refb_avgpool_forward(y, x, C, N, HW);
-        for (size_t j = 0; j < ny; j++)
-            lm += r[j] * y[j];
+        for (size_t j = 0; j < ny; j++) lm += r[j] * y[j];
         x[i] = v;
         fd[i] = (lp - lm) / (2 * h);
     }

@@ -47,8 +47,7 @@ static void write_raw(const char *path, uint64_t hlen, const char *hdr, const vo
 {
     size_t n = strlen(hdr);
     uint8_t *buf = malloc(8 + n + body_len + 1);
-    for (int i = 0; i < 8; i++)
-        buf[i] = (uint8_t)(hlen >> (8 * i));
+    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(hlen >> (8 * i));
     memcpy(buf + 8, hdr, n);
     if (body_len) memcpy(buf + 8 + n, body, body_len);
     rn_write_file_atomic(path, buf, 8 + n + body_len);
@@ -74,8 +73,7 @@ static void expect_refused(const char *what, const char *hdr, size_t body_len, c
 static void check_roundtrip(void)
 {
     float w[2 * 3 * 2 * 2];
-    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
-        w[i] = (float)tu_uniform(-3, 3);
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) w[i] = (float)tu_uniform(-3, 3);
     w[0] = -0.0f;
     w[1] = NAN;
     w[2] = INFINITY;
@@ -100,8 +98,7 @@ static void check_roundtrip(void)
     size_t size = 0;
     uint8_t *raw = rn_read_file(path, &size);
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--)
-        hlen = hlen << 8 | raw[i];
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | raw[i];
     size_t data = sizeof w + 8 + 24 + 0 + sizeof bias;
     TU_CHECK(hlen % 8 == 0 && 8 + hlen + data == size && raw[8] == '{' && raw[8 + hlen - 1] != 0,
              "layout: 8-byte length, header padded to 8, then %zu contiguous data bytes", data);
@@ -174,12 +171,10 @@ static void check_conversions(void)
     free(msg);
     float out[10];
     int ok = rn_st_read_f32(&f, rn_st_find(&f, "h"), out) == RN_OK;
-    for (int k = 0; k < 9; k++)
-        ok &= memcmp(&out[k], &hv[k], 4) == 0;
+    for (int k = 0; k < 9; k++) ok &= memcmp(&out[k], &hv[k], 4) == 0;
     TU_CHECK(ok && isnan(out[9]), "F16 -> float exact (normal, max, subnormal, inf, -0, NaN)");
     ok = rn_st_read_f32(&f, rn_st_find(&f, "bf"), out) == RN_OK;
-    for (int k = 0; k < 4; k++)
-        ok &= out[k] == bv[k];
+    for (int k = 0; k < 4; k++) ok &= out[k] == bv[k];
     TU_CHECK(ok, "BF16 -> float exact");
     TU_CHECK(rn_st_read_f32(&f, rn_st_find(&f, "d"), out) == RN_OK && out[0] == 0.1f &&
                  isinf(out[1]) && out[1] < 0,

@@ -36,13 +36,11 @@ static void check_device(const char *tag, size_t n, int steps, float lr, float m
     float *w = malloc(n * sizeof *w), *v = malloc(n * sizeof *v), *g = malloc(n * sizeof *g);
     double *wr = malloc(n * sizeof *wr), *vr = malloc(n * sizeof *vr), *gr = malloc(n * sizeof *gr);
     tu_fill_uniform(w, n, -1, 1);
-    for (size_t i = 0; i < n; i++)
-        wr[i] = w[i], vr[i] = 0, v[i] = mom != 0 ? 0.0f : NAN;
+    for (size_t i = 0; i < n; i++) wr[i] = w[i], vr[i] = 0, v[i] = mom != 0 ? 0.0f : NAN;
     cl_mem bw = tu_upload(w, n), bv = tu_upload(v, n), bg = rn_buffer(ctx, n * sizeof(float));
     for (int s = 0; s < steps; s++) {
         tu_fill_uniform(g, n, -1, 1);
-        for (size_t i = 0; i < n; i++)
-            gr[i] = g[i];
+        for (size_t i = 0; i < n; i++) gr[i] = g[i];
         rn_write(ctx, bg, 0, n * sizeof(float), g);
         sgd_step(ctx, bw, bv, bg, n, lr, mom, wd, nesterov);
         ref_sgd_step(wr, vr, gr, n, lr, mom, wd, nesterov);

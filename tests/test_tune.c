@@ -41,8 +41,7 @@ static void apply(rn_ctx *ctx)
 static int lines(const char *s)
 {
     int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
+    for (; *s; s++) n += *s == '\n';
     return n;
 }
 
@@ -118,8 +117,7 @@ int main(void)
     rn_gemm_shape *shapes;
     int *count;
     int n = rn_tune_resnet50_shapes(4, &shapes, &count), calls = 0;
-    for (int i = 0; i < n; i++)
-        calls += count[i];
+    for (int i = 0; i < n; i++) calls += count[i];
     /* 53 convs: forward + weight gradient each, input gradient for all but the stem; fc: 3 */
     TU_CHECK(calls == 53 * 2 + 52 + 3, "GEMM calls per step: %d", calls);
     free(shapes);

@@ -91,10 +91,11 @@ static int compare_impl(const char *what, const float *gf, const double *gd, con
     }
     if (bad) {
         double g = gf ? gf[worst] : gd[worst];
-        tu_check(0, __FILE__, __LINE__,
-                 "%s: %zu of %zu elements out of tolerance (atol %g, rtol %g); worst [%zu] got %.9g "
-                 "want %.9g",
-                 what, bad, n, atol, rtol, worst, g, ref[worst]);
+        tu_check(
+            0, __FILE__, __LINE__,
+            "%s: %zu of %zu elements out of tolerance (atol %g, rtol %g); worst [%zu] got %.9g "
+            "want %.9g",
+            what, bad, n, atol, rtol, worst, g, ref[worst]);
     } else {
         tu_check(n > 0, __FILE__, __LINE__, "%s: nothing to compare", what);
     }

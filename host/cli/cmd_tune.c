@@ -24,8 +24,7 @@ static int copy_checked(rn_ctx *ctx, const char *from, const char *to, int impor
     char tuned[64], why[256] = "";
     FILE *f = fopen(from, "rb");
     if (!f) {
-        if (importing)
-            fprintf(stderr, "rn50cl: error: cannot read %s.\n", from);
+        if (importing) fprintf(stderr, "rn50cl: error: cannot read %s.\n", from);
         else
             fprintf(stderr,
                     "rn50cl: error: there are no tuned GEMM parameters for %s yet (%s); run "
@@ -92,10 +91,8 @@ int rn_cmd_tune(int argc, char **argv)
     if (rc) return rc;
     char path[4096];
     rn_tune_path(&ctx, path, sizeof path);
-    if (export_to)
-        rc = copy_checked(&ctx, path, export_to, 0);
-    else if (import_from)
-        rc = copy_checked(&ctx, import_from, path, 1);
+    if (export_to) rc = copy_checked(&ctx, path, export_to, 0);
+    else if (import_from) rc = copy_checked(&ctx, import_from, path, 1);
     else {
         rn_tune_result r;
         rc = rn_tune_run(&ctx, batch, budget, NULL, 0, &r);

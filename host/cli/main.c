@@ -21,16 +21,18 @@ static void print_help(void)
            "  --help, -h            show this help\n"
            "  --version             print the version\n\n"
            "Commands:\n");
-    for (const rn_command *c = rn_commands; c->name; c++) printf("  %-20s  %s\n", c->name, c->summary);
-    printf("\nRun `rn50cl <command> --help` for a command's options.\n\n"
-           "Environment:\n"
-           "  RN50CL_DEVICE       default device selection (index, gpu|cpu|accel, or name part)\n"
-           "  RN50CL_CACHE_DIR    cache folder (default ~/.cache/rn50cl)\n"
-           "  RN50CL_NO_CACHE=1   do not read or write the program-binary cache\n"
-           "  RN50CL_KERNEL_DIR   load kernel sources from this folder instead of the built-in ones\n"
-           "  RN50CL_NO_TUNE=1    ignore GEMM parameters stored by `rn50cl tune`\n"
-           "  RN50CL_DATA         CIFAR-10 folder (RN50CL_DATA_URL, RN50CL_DATA_MD5: download)\n"
-           "  RN50CL_PROFILE=1    time every kernel and GEMM and print a table after training\n");
+    for (const rn_command *c = rn_commands; c->name; c++)
+        printf("  %-20s  %s\n", c->name, c->summary);
+    printf(
+        "\nRun `rn50cl <command> --help` for a command's options.\n\n"
+        "Environment:\n"
+        "  RN50CL_DEVICE       default device selection (index, gpu|cpu|accel, or name part)\n"
+        "  RN50CL_CACHE_DIR    cache folder (default ~/.cache/rn50cl)\n"
+        "  RN50CL_NO_CACHE=1   do not read or write the program-binary cache\n"
+        "  RN50CL_KERNEL_DIR   load kernel sources from this folder instead of the built-in ones\n"
+        "  RN50CL_NO_TUNE=1    ignore GEMM parameters stored by `rn50cl tune`\n"
+        "  RN50CL_DATA         CIFAR-10 folder (RN50CL_DATA_URL, RN50CL_DATA_MD5: download)\n"
+        "  RN50CL_PROFILE=1    time every kernel and GEMM and print a table after training\n");
 }
 
 static int list_devices(int json)

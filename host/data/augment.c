@@ -40,8 +40,7 @@ void rn_prepare_batch(float *out, int32_t *labels, const rn_cifar *d, const uint
 {
     float lut[3][256];
     for (int c = 0; c < 3; c++)
-        for (int v = 0; v < 256; v++)
-            lut[c][v] = rn_normalize_pixel((uint8_t)v, c);
+        for (int v = 0; v < 256; v++) lut[c][v] = rn_normalize_pixel((uint8_t)v, c);
 
     for (size_t b = 0; b < B; b++) {
         const uint8_t *img = d->pixels + (size_t)idx[b] * RN_CIFAR_IMAGE;

@@ -106,8 +106,7 @@ static int cmp_str(const void *a, const void *b)
 
 static void free_strings(char **s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        free(s[i]);
+    for (size_t i = 0; i < n; i++) free(s[i]);
     free(s);
 }
 
@@ -200,8 +199,7 @@ void rn_cifar_class_names(const char *dir, char names[RN_CIFAR_CLASSES][32])
     if (got == RN_CIFAR_CLASSES) return;
     fprintf(stderr, "rn50cl: warning: cannot use %s (%s); using the standard CIFAR-10 names.\n",
             path, why);
-    for (int i = 0; i < RN_CIFAR_CLASSES; i++)
-        snprintf(names[i], 32, "%s", standard_names[i]);
+    for (int i = 0; i < RN_CIFAR_CLASSES; i++) snprintf(names[i], 32, "%s", standard_names[i]);
 }
 
 void rn_cifar_limit(rn_cifar *d, size_t n)

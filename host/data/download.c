@@ -111,8 +111,7 @@ static void md5_final_hex(md5_ctx *m, char hex[33])
     size_t have = (size_t)(m->bytes % 64);
     md5_update(m, pad, have < 56 ? 56 - have : 120 - have);
     uint8_t len_le[8];
-    for (int i = 0; i < 8; i++)
-        len_le[i] = (uint8_t)(bits >> (8 * i));
+    for (int i = 0; i < 8; i++) len_le[i] = (uint8_t)(bits >> (8 * i));
     md5_update(m, len_le, 8);
     const uint32_t words[4] = {m->a, m->b, m->c, m->d};
     for (int i = 0; i < 16; i++)
@@ -135,8 +134,7 @@ int rn_md5_file(const char *path, char hex[33])
     md5_init(&m);
     uint8_t buf[65536];
     size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-        md5_update(&m, buf, got);
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) md5_update(&m, buf, got);
     int bad = ferror(f);
     fclose(f);
     if (bad) {
@@ -179,8 +177,7 @@ static int progress_cb(void *arg, curl_off_t total, curl_off_t now, curl_off_t u
     if (pct >= 0)
         fprintf(stderr, "\rrn50cl: downloading CIFAR-10: %3d%% of %.1f MB", pct,
                 (double)total / 1e6);
-    else
-        fprintf(stderr, "\rrn50cl: downloading CIFAR-10: %.1f MB", (double)now / 1e6);
+    else fprintf(stderr, "\rrn50cl: downloading CIFAR-10: %.1f MB", (double)now / 1e6);
     return 0;
 }
 
@@ -283,8 +280,7 @@ static const char *entry_name(const char *path, const char *archive)
                 archive, path, bad);
         return "";
     }
-    while (strncmp(path, "./", 2) == 0)
-        path += 2;
+    while (strncmp(path, "./", 2) == 0) path += 2;
     size_t n = strlen(ARCHIVE_DIR);
     if (strncmp(path, ARCHIVE_DIR "/", n + 1) != 0) return NULL;
     path += n + 1;

@@ -37,8 +37,7 @@ struct rn_loader {
 
 static void make_order(uint32_t *order, size_t n, int shuffle, uint64_t seed, uint64_t epoch)
 {
-    for (size_t i = 0; i < n; i++)
-        order[i] = (uint32_t)i;
+    for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
     if (!shuffle) return;
     rn_rng r;
     rn_rng_seed(&r, seed, rn_rng_mix(STREAM_ORDER, epoch));
@@ -159,8 +158,7 @@ size_t rn_loader_next(rn_loader *l, float *dst, int32_t *labels)
         return 0;
     }
     slot *s = &l->slots[l->consume % 2];
-    while (!s->ready)
-        pthread_cond_wait(&l->filled, &l->mu);
+    while (!s->ready) pthread_cond_wait(&l->filled, &l->mu);
     pthread_mutex_unlock(&l->mu);
 
     /* The worker never touches a ready slot, so the copy needs no lock. */

@@ -37,8 +37,7 @@ static int write_f32_le(FILE *f, const float *x, size_t n)
     for (size_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, &x[i], 4);
-        for (int k = 0; k < 4; k++)
-            buf[fill++] = (uint8_t)(u >> (8 * k));
+        for (int k = 0; k < 4; k++) buf[fill++] = (uint8_t)(u >> (8 * k));
         if (fill == sizeof buf || i + 1 == n) {
             if (fwrite(buf, 1, fill, f) != fill) return -1;
             fill = 0;

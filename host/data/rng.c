@@ -24,8 +24,7 @@ uint64_t rn_rng_mix(uint64_t a, uint64_t b)
 void rn_rng_seed(rn_rng *r, uint64_t seed, uint64_t stream)
 {
     uint64_t x = rn_rng_mix(seed, stream);
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
 }
 
 static uint64_t rotl(uint64_t x, int k)

@@ -16,8 +16,7 @@ static size_t reduce_local(rn_ctx *ctx, cl_kernel k, int M)
     CL_CHECK(clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
                                       &kmax, NULL));
     size_t L = 1;
-    while (L < 256 && L * 2 <= kmax && L < (size_t)M)
-        L *= 2;
+    while (L < 256 && L * 2 <= kmax && L < (size_t)M) L *= 2;
     return L;
 }
 
@@ -25,16 +24,13 @@ static size_t reduce_local(rn_ctx *ctx, cl_kernel k, int M)
 static void launch_rows(rn_ctx *ctx, cl_kernel k, int C, int M)
 {
     size_t l0 = 1;
-    while (l0 < 256 && l0 < (size_t)M)
-        l0 *= 2;
+    while (l0 < 256 && l0 < (size_t)M) l0 *= 2;
     size_t l1 = 256 / l0;
     size_t kmax = 0;
     CL_CHECK(clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
                                       &kmax, NULL));
-    while (l0 * l1 > kmax && l1 > 1)
-        l1 /= 2;
-    while (l0 * l1 > kmax && l0 > 1)
-        l0 /= 2;
+    while (l0 * l1 > kmax && l1 > 1) l1 /= 2;
+    while (l0 * l1 > kmax && l0 > 1) l0 /= 2;
     rn_launch2d(ctx, k, (size_t)M, (size_t)C, l0, l1);
 }
 

@@ -1,6 +1,7 @@
 /* Batch normalisation over CNHW activations (each channel's M = N·H·W values are one contiguous
  * row), PyTorch semantics: training uses batch statistics and updates the running statistics with
- * momentum and the unbiased variance; inference uses the running statistics. Optional fused ReLU. */
+ * momentum and the unbiased variance; inference uses the running statistics. Optional fused ReLU.
+ */
 #ifndef RN_OPS_BATCHNORM_H
 #define RN_OPS_BATCHNORM_H
 

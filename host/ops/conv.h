@@ -7,10 +7,10 @@
 #include "runtime/rt.h"
 
 typedef struct rn_conv {
-    int N, Cin, H, W;     /* input  x: [Cin][N][H][W] */
-    int Cout, kh, kw;     /* weight w: [Cout][Cin][kh][kw] (PyTorch order) */
-    int stride, pad;      /* same in both directions */
-    int Ho, Wo;           /* output y: [Cout][N][Ho][Wo], filled by rn_conv_init */
+    int N, Cin, H, W; /* input  x: [Cin][N][H][W] */
+    int Cout, kh, kw; /* weight w: [Cout][Cin][kh][kw] (PyTorch order) */
+    int stride, pad;  /* same in both directions */
+    int Ho, Wo;       /* output y: [Cout][N][Ho][Wo], filled by rn_conv_init */
 } rn_conv;
 
 /* Fills a conv description; Ho = (H + 2·pad − kh)/stride + 1, likewise Wo. */
@@ -32,8 +32,7 @@ void rn_workspace_create(rn_ctx *ctx, rn_workspace *ws, size_t floats);
 void rn_workspace_release(rn_workspace *ws);
 
 /* y[Cout][N][Ho][Wo] = conv(x[Cin][N][H][W], w[Cout][Cin][kh][kw]) */
-void conv2d_forward(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rn_conv *c,
-                    rn_workspace *ws);
+void conv2d_forward(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rn_conv *c, rn_workspace *ws);
 
 /* dw[Cout][Cin][kh][kw] = ∂L/∂w (overwritten);
  * dx[Cin][N][H][W] = ∂L/∂x, overwritten when accumulate_dx == 0, added to when 1; dx may be

@@ -6,9 +6,9 @@
 #include "runtime/rt.h"
 
 typedef struct rn_pool {
-    int C, N, H, W;   /* x: [C][N][H][W] */
+    int C, N, H, W; /* x: [C][N][H][W] */
     int k, stride, pad;
-    int Ho, Wo;       /* y: [C][N][Ho][Wo] */
+    int Ho, Wo; /* y: [C][N][Ho][Wo] */
 } rn_pool;
 
 rn_pool rn_pool_init(int C, int N, int H, int W, int k, int stride, int pad);

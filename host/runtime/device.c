@@ -1,5 +1,6 @@
 /* Enumerates every OpenCL device under one index, prints them, and resolves user selections.
- * Errors here are user-facing (no ICD installed, a selection matching nothing): one sentence, exit 2. */
+ * Errors here are user-facing (no ICD installed, a selection matching nothing): one sentence,
+ * exit 2. */
 #include "runtime/device.h"
 
 #include <ctype.h>
@@ -22,8 +23,8 @@ static void fill_info(rn_device_info *di, cl_platform_id p, cl_device_id d)
     memset(di, 0, sizeof *di);
     di->platform = p;
     di->device = d;
-    CL_CHECK(clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof di->platform_name, di->platform_name,
-                               NULL));
+    CL_CHECK(
+        clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof di->platform_name, di->platform_name, NULL));
     CL_CHECK(clGetPlatformInfo(p, CL_PLATFORM_VERSION, sizeof di->platform_version,
                                di->platform_version, NULL));
     dev_str(d, CL_DEVICE_NAME, di->name, sizeof di->name);
@@ -34,14 +35,14 @@ static void fill_info(rn_device_info *di, cl_platform_id p, cl_device_id d)
     CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof di->type, &di->type, NULL));
     CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof di->compute_units,
                              &di->compute_units, NULL));
-    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof di->clock_mhz,
-                             &di->clock_mhz, NULL));
+    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof di->clock_mhz, &di->clock_mhz,
+                             NULL));
     CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof di->global_mem, &di->global_mem,
                              NULL));
     CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof di->max_alloc, &di->max_alloc,
                              NULL));
-    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof di->local_mem, &di->local_mem,
-                             NULL));
+    CL_CHECK(
+        clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof di->local_mem, &di->local_mem, NULL));
     CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof di->max_work_group,
                              &di->max_work_group, NULL));
     CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof di->base_align_bits,
@@ -59,8 +60,9 @@ int rn_devices_enumerate(rn_device_info **devs, size_t *n)
     cl_uint np = 0;
     cl_int err = clGetPlatformIDs(0, NULL, &np);
     if (err == CL_PLATFORM_NOT_FOUND_KHR || (err == CL_SUCCESS && np == 0)) {
-        fprintf(stderr, "rn50cl: error: no OpenCL platform is installed; install an OpenCL driver "
-                        "(on Debian: apt-get install pocl-opencl-icd for the CPU) and try again.\n");
+        fprintf(stderr,
+                "rn50cl: error: no OpenCL platform is installed; install an OpenCL driver "
+                "(on Debian: apt-get install pocl-opencl-icd for the CPU) and try again.\n");
         return RN_ERR_INPUT;
     }
     CL_CHECK(err);
@@ -106,7 +108,8 @@ static int contains_ci(const char *hay, const char *needle)
     size_t ln = strlen(needle);
     for (; *hay; hay++) {
         size_t i = 0;
-        while (i < ln && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+        while (i < ln && hay[i] &&
+               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
             i++;
         if (i == ln) return 1;
     }
@@ -155,8 +158,9 @@ int rn_device_select(const rn_device_info *devs, size_t n, const char *sel, size
             *idx = (size_t)v;
             return RN_OK;
         }
-        fprintf(stderr, "rn50cl: error: %s %s is out of range: there %s %zu OpenCL device%s "
-                        "(indices 0-%zu).",
+        fprintf(stderr,
+                "rn50cl: error: %s %s is out of range: there %s %zu OpenCL device%s "
+                "(indices 0-%zu).",
                 source, sel, n == 1 ? "is" : "are", n, n == 1 ? "" : "s", n - 1);
         list_names(devs, n);
         return RN_ERR_INPUT;
@@ -190,10 +194,12 @@ void rn_devices_print_table(FILE *f, const rn_device_info *devs, size_t n)
     for (size_t i = 0; i < n; i++) {
         const rn_device_info *d = &devs[i];
         const char *cv = strncmp(d->c_version, "OpenCL C ", 9) ? d->c_version : d->c_version + 9;
-        fprintf(f, "%-3d %-22.22s %-34.34s %-5s %4u %6u %7.2fGB %7.2fGB %6.0fKB %-14.14s %-4s %-4s %s\n",
-                d->index, d->platform_name, d->name, rn_device_type_name(d->type), d->compute_units,
-                d->clock_mhz, d->global_mem / 1e9, d->max_alloc / 1e9, d->local_mem / 1024.0, cv,
-                d->fp16 ? "yes" : "no", d->fp64 ? "yes" : "no", d->driver_version);
+        fprintf(
+            f,
+            "%-3d %-22.22s %-34.34s %-5s %4u %6u %7.2fGB %7.2fGB %6.0fKB %-14.14s %-4s %-4s %s\n",
+            d->index, d->platform_name, d->name, rn_device_type_name(d->type), d->compute_units,
+            d->clock_mhz, d->global_mem / 1e9, d->max_alloc / 1e9, d->local_mem / 1024.0, cv,
+            d->fp16 ? "yes" : "no", d->fp64 ? "yes" : "no", d->driver_version);
     }
 }
 
@@ -221,9 +227,10 @@ void rn_devices_print_json(FILE *f, const rn_device_info *devs, size_t n)
         json_str(f, d->name);
         fprintf(f, ", \"vendor\": ");
         json_str(f, d->vendor);
-        fprintf(f, ", \"type\": \"%s\", \"compute_units\": %u, \"max_clock_mhz\": %u, "
-                   "\"global_mem_bytes\": %llu, \"max_alloc_bytes\": %llu, \"local_mem_bytes\": %llu, "
-                   "\"opencl_c_version\": ",
+        fprintf(f,
+                ", \"type\": \"%s\", \"compute_units\": %u, \"max_clock_mhz\": %u, "
+                "\"global_mem_bytes\": %llu, \"max_alloc_bytes\": %llu, \"local_mem_bytes\": %llu, "
+                "\"opencl_c_version\": ",
                 rn_device_type_name(d->type), d->compute_units, d->clock_mhz,
                 (unsigned long long)d->global_mem, (unsigned long long)d->max_alloc,
                 (unsigned long long)d->local_mem);

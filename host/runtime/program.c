@@ -51,8 +51,9 @@ char *rn_source_load(const char *name, size_t *size)
         snprintf(path, sizeof path, "%s/%s", dir, name);
         char *text = rn_read_file(path, size);
         if (!text)
-            fprintf(stderr, "rn50cl: error: cannot read kernel source %s (%s); fix "
-                            "RN50CL_KERNEL_DIR or unset it to use the built-in kernels.\n",
+            fprintf(stderr,
+                    "rn50cl: error: cannot read kernel source %s (%s); fix "
+                    "RN50CL_KERNEL_DIR or unset it to use the built-in kernels.\n",
                     path, strerror(errno));
         return text;
     }
@@ -168,8 +169,9 @@ static void cache_store(rn_ctx *ctx, cl_program prog, const char *path, uint64_t
     snprintf(dir, sizeof dir, "%s", path);
     *strrchr(dir, '/') = 0;
     if (rn_mkdirs(dir) != 0 || rn_write_file_atomic(path, buf, sizeof h + bin_size) != 0)
-        fprintf(stderr, "rn50cl: warning: cannot write program cache %s (%s); continuing "
-                        "without it.\n",
+        fprintf(stderr,
+                "rn50cl: warning: cannot write program cache %s (%s); continuing "
+                "without it.\n",
                 path, strerror(errno));
     free(buf);
     (void)ctx;
@@ -186,7 +188,8 @@ static cl_program build_from_source(rn_ctx *ctx, const char *name, const char *t
         clGetProgramBuildInfo(prog, ctx->info.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &log_size);
         char *log = calloc(1, log_size + 1);
         clGetProgramBuildInfo(prog, ctx->info.device, CL_PROGRAM_BUILD_LOG, log_size, log, NULL);
-        fprintf(stderr, "rn50cl: error: kernel program %s failed to build (%s) on %s. Build log:\n%s\n",
+        fprintf(stderr,
+                "rn50cl: error: kernel program %s failed to build (%s) on %s. Build log:\n%s\n",
                 name, rn_cl_error_name(err), ctx->info.name, log);
         free(log);
         exit(RN_ERR_INTERNAL);

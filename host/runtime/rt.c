@@ -26,7 +26,8 @@ static void collect_kernels(rn_ctx *ctx)
             fprintf(stderr, "rn50cl: internal error: more than %d kernels\n", RN_MAX_KERNELS);
             exit(RN_ERR_INTERNAL);
         }
-        CL_CHECK(clCreateKernelsInProgram(ctx->programs[p], nk, ctx->kernels + ctx->nkernels, NULL));
+        CL_CHECK(
+            clCreateKernelsInProgram(ctx->programs[p], nk, ctx->kernels + ctx->nkernels, NULL));
         for (cl_uint k = 0; k < nk; k++, ctx->nkernels++)
             CL_CHECK(clGetKernelInfo(ctx->kernels[ctx->nkernels], CL_KERNEL_FUNCTION_NAME,
                                      sizeof ctx->kernel_names[0], ctx->kernel_names[ctx->nkernels],
@@ -241,24 +242,24 @@ cl_mem rn_subbuffer(rn_ctx *ctx, cl_mem parent, size_t offset_bytes, size_t byte
     cl_int err;
     cl_buffer_region r = {offset_bytes, bytes ? bytes : 4};
     cl_mem m;
-    CL_CHECK((m = clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &r,
-                                    &err),
-              err));
+    CL_CHECK(
+        (m = clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &r, &err),
+         err));
     return m;
 }
 
 void rn_write(rn_ctx *ctx, cl_mem m, size_t offset_bytes, size_t bytes, const void *src)
 {
     if (bytes)
-        CL_CHECK(clEnqueueWriteBuffer(ctx->queue, m, CL_TRUE, offset_bytes, bytes, src, 0, NULL,
-                                      NULL));
+        CL_CHECK(
+            clEnqueueWriteBuffer(ctx->queue, m, CL_TRUE, offset_bytes, bytes, src, 0, NULL, NULL));
 }
 
 void rn_read(rn_ctx *ctx, cl_mem m, size_t offset_bytes, size_t bytes, void *dst)
 {
     if (bytes)
-        CL_CHECK(clEnqueueReadBuffer(ctx->queue, m, CL_TRUE, offset_bytes, bytes, dst, 0, NULL,
-                                     NULL));
+        CL_CHECK(
+            clEnqueueReadBuffer(ctx->queue, m, CL_TRUE, offset_bytes, bytes, dst, 0, NULL, NULL));
 }
 
 void rn_release(cl_mem *m)

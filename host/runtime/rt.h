@@ -41,7 +41,7 @@ typedef struct rn_ctx {
     int profile;            /* $RN50CL_PROFILE=1: time every launch (serialises the queue) */
     int nprof;
     rn_prof_entry prof[RN_MAX_PROF];
-    cl_mem gemm_tmp;        /* CLBlast's padding/transpose scratch, kept across calls */
+    cl_mem gemm_tmp; /* CLBlast's padding/transpose scratch, kept across calls */
     size_t gemm_tmp_bytes;
 } rn_ctx;
 

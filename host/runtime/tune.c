@@ -116,8 +116,7 @@ static int parse_kv(const char *s, const char *const *names, int n, size_t *vals
 {
     int seen[RN_TUNE_XGEMM_N] = {0}, got = 0;
     while (*s) {
-        while (*s == ' ')
-            s++;
+        while (*s == ' ') s++;
         if (!*s || *s == '\n') break;
         const char *eq = strchr(s, '=');
         if (!eq) return -1;
@@ -351,8 +350,7 @@ int rn_tune_resnet50_shapes(int batch, rn_gemm_shape **shapes, int **count)
     if (!u || !cnt) abort();
     for (int i = 0; i < n; i++) {
         int j = 0;
-        while (j < nu && !same_shape(&u[j], &all[i]))
-            j++;
+        while (j < nu && !same_shape(&u[j], &all[i])) j++;
         if (j == nu) {
             u[nu] = all[i];
             cnt[nu++] = 0;
@@ -439,12 +437,9 @@ static bench *bench_create(rn_ctx *ctx, const rn_gemm_shape *s, const int *count
     b->hB = malloc(b->nb * sizeof(float));
     b->hC = malloc(b->nc * sizeof(float));
     if (!b->hA || !b->hB || !b->hC) abort();
-    for (size_t i = 0; i < b->na; i++)
-        b->hA[i] = (float)(2 * rnd() - 1);
-    for (size_t i = 0; i < b->nb; i++)
-        b->hB[i] = (float)(2 * rnd() - 1);
-    for (size_t i = 0; i < b->nc; i++)
-        b->hC[i] = (float)(2 * rnd() - 1);
+    for (size_t i = 0; i < b->na; i++) b->hA[i] = (float)(2 * rnd() - 1);
+    for (size_t i = 0; i < b->nb; i++) b->hB[i] = (float)(2 * rnd() - 1);
+    for (size_t i = 0; i < b->nc; i++) b->hC[i] = (float)(2 * rnd() - 1);
     b->A = rn_buffer(ctx, b->na * sizeof(float));
     b->B = rn_buffer(ctx, b->nb * sizeof(float));
     b->C = rn_buffer(ctx, b->nc * sizeof(float));
@@ -495,8 +490,7 @@ static double bench_compile(bench *b)
  * passed `limit` or SIGINT arrived, -1 when a call failed. */
 static double bench_time(bench *b, int passes, double limit, double *t)
 {
-    for (int i = 0; i < b->n; i++)
-        t[i] = INFINITY;
+    for (int i = 0; i < b->n; i++) t[i] = INFINITY;
     double total = 0;
     for (int p = 0; p < passes; p++) {
         total = 0;
@@ -522,8 +516,7 @@ static double bench_time(bench *b, int passes, double limit, double *t)
 static double bench_time_direct(bench *b, const double *t_ind, double *t)
 {
     double total = 0;
-    for (int i = 0; i < b->n; i++)
-        t[i] = INFINITY;
+    for (int i = 0; i < b->n; i++) t[i] = INFINITY;
     for (int oi = b->n - 1; oi >= 0; oi--) {
         int i = b->order[oi];
         if (g_stop) return INFINITY;
@@ -712,8 +705,7 @@ static int next_neighbour(const size_t *from, int nv, const axis *axes, int naxe
 {
     int moves[64][2], nm = 0;
     for (int a = 0; a < naxes; a++)
-        for (int dir = -1; dir <= 1; dir += 2)
-            moves[nm][0] = a, moves[nm++][1] = dir;
+        for (int dir = -1; dir <= 1; dir += 2) moves[nm][0] = a, moves[nm++][1] = dir;
     for (int i = nm - 1; i > 0; i--) { /* shuffle */
         int j = (int)(rnd() * (i + 1)) % (i + 1), t0 = moves[i][0], t1 = moves[i][1];
         moves[i][0] = moves[j][0], moves[i][1] = moves[j][1];
@@ -830,8 +822,7 @@ static size_t pick_threshold(const bench *b, const double *t_ind, const double *
         double mnk = (double)b->s[i].M * b->s[i].N * b->s[i].K;
         size_t T =
             (size_t)ceil(cbrt(mnk)); /* T³ ≥ mnk: this shape indirect, smaller ones may not */
-        while ((double)T * T * T < mnk)
-            T++;
+        while ((double)T * T * T < mnk) T++;
         cands[nc++] = T;
     }
     for (int c = 0; c < nc; c++) {
@@ -865,8 +856,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     s.b = bench_create(ctx, shapes, count, n);
     char why[256] = "";
     double total_flop = 0;
-    for (int i = 0; i < n; i++)
-        total_flop += count[i] * shape_flop(&shapes[i]);
+    for (int i = 0; i < n; i++) total_flop += count[i] * shape_flop(&shapes[i]);
     if (!quiet)
         fprintf(stderr,
                 "rn50cl: tune: %d distinct GEMM shapes, %.1f GFLOP per training step at batch "
@@ -879,8 +869,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     double T_def = bench_time(s.b, 2, INFINITY, t_def);
     if (comp < 0 || T_def < 0 || !isfinite(T_def)) {
         T_def = INFINITY;
-        for (int i = 0; i < n; i++)
-            t_def[i] = INFINITY;
+        for (int i = 0; i < n; i++) t_def[i] = INFINITY;
     }
     s.compile_s = comp > 0 ? comp : 0;
     s.pass_s = isfinite(T_def) ? T_def : 0;
@@ -994,10 +983,8 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     sigaction(SIGINT, &old, NULL);
 
     char path[4096];
-    if (out_path)
-        snprintf(path, sizeof path, "%s", out_path);
-    else
-        rn_tune_path(ctx, path, sizeof path);
+    if (out_path) snprintf(path, sizeof path, "%s", out_path);
+    else rn_tune_path(ctx, path, sizeof path);
     int rc = RN_OK;
     if (write_file(ctx, path, &res->best, batch, res)) {
         fprintf(stderr, "rn50cl: error: cannot write the tuning file %s.\n", path);

@@ -45,11 +45,10 @@ int rn_checkpoint_save(rn_model *m, const char *path, const rn_train_state *st, 
     host_slabs h = slabs_get(m, with_momentum);
     rn_st_writer *w = rn_st_writer_new();
     int64_t nbt = m->num_batches_tracked;
-    char (*mnames)[96] = calloc(m->nentries, sizeof *mnames);
+    char(*mnames)[96] = calloc(m->nentries, sizeof *mnames);
     for (size_t i = 0; i < m->nentries; i++) {
         const rn_entry *e = &m->e[i];
-        if (e->kind == RN_COUNTER)
-            rn_st_add(w, e->name, RN_ST_I64, 0, e->shape, &nbt);
+        if (e->kind == RN_COUNTER) rn_st_add(w, e->name, RN_ST_I64, 0, e->shape, &nbt);
         else
             rn_st_add(w, e->name, RN_ST_F32, e->ndim, e->shape,
                       (e->kind == RN_PARAM ? h.w : h.b) + e->off);
@@ -105,8 +104,9 @@ int rn_checkpoint_classes(const char *path)
     const rn_st_tensor *t = rn_st_find(&f, "fc.weight");
     int k = (t && t->ndim == 2 && t->shape[0] > 0 && t->shape[0] < 1000000) ? (int)t->shape[0] : -1;
     if (k < 0)
-        fprintf(stderr, "rn50cl: error: %s has no usable fc.weight tensor, so it is not a "
-                        "ResNet50 checkpoint; pass a file written by rn50cl or torchvision.\n",
+        fprintf(stderr,
+                "rn50cl: error: %s has no usable fc.weight tensor, so it is not a "
+                "ResNet50 checkpoint; pass a file written by rn50cl or torchvision.\n",
                 path);
     rn_st_close(&f);
     return k;
@@ -118,8 +118,9 @@ static int load_tensor(const rn_st_file *f, const char *path, const char *name, 
 {
     const rn_st_tensor *t = rn_st_find(f, name);
     if (!t) {
-        fprintf(stderr, "rn50cl: error: %s has no tensor %s; it is not a complete ResNet50 "
-                        "checkpoint (for partial weights use --pretrained).\n",
+        fprintf(stderr,
+                "rn50cl: error: %s has no tensor %s; it is not a complete ResNet50 "
+                "checkpoint (for partial weights use --pretrained).\n",
                 path, name);
         return RN_ERR_INPUT;
     }
@@ -127,8 +128,8 @@ static int load_tensor(const rn_st_file *f, const char *path, const char *name, 
         char want[96], got[96];
         shape_str(want, sizeof want, e->ndim, e->shape);
         shape_str(got, sizeof got, t->ndim, t->shape);
-        fprintf(stderr, "rn50cl: error: %s: tensor %s has shape %s but the model needs %s.\n",
-                path, name, got, want);
+        fprintf(stderr, "rn50cl: error: %s: tensor %s has shape %s but the model needs %s.\n", path,
+                name, got, want);
         return RN_ERR_INPUT;
     }
     return counter ? rn_st_read_i64(f, t, counter) : rn_st_read_f32(f, t, dst);
@@ -156,8 +157,9 @@ int rn_checkpoint_load(rn_model *m, const char *path, rn_train_state *st, int wi
             char name[96];
             snprintf(name, sizeof name, "%s%s", RN_MOMENTUM_PREFIX, e->name);
             if (!rn_st_find(&f, name)) {
-                fprintf(stderr, "rn50cl: error: %s has no momentum buffers, so training cannot be "
-                                "resumed from it; resume from resnet50-last.safetensors.\n",
+                fprintf(stderr,
+                        "rn50cl: error: %s has no momentum buffers, so training cannot be "
+                        "resumed from it; resume from resnet50-last.safetensors.\n",
                         path);
                 rc = RN_ERR_INPUT;
             } else {
@@ -168,8 +170,7 @@ int rn_checkpoint_load(rn_model *m, const char *path, rn_train_state *st, int wi
     if (rc == RN_OK) {
         rn_model_upload(m, h.w, h.b);
         m->num_batches_tracked = nbt;
-        if (with_momentum)
-            rn_write(m->ctx, m->vslab, 0, m->param_floats * sizeof(float), h.v);
+        if (with_momentum) rn_write(m->ctx, m->vslab, 0, m->param_floats * sizeof(float), h.v);
         if (st) {
             st->epoch = (int)meta_double(&f, "epoch", 0);
             st->step_in_epoch = (int)meta_double(&f, "step_in_epoch", 0);
@@ -213,8 +214,9 @@ int rn_checkpoint_load_pretrained(rn_model *m, const char *path, uint64_t seed)
         loaded++;
     }
     if (rc == RN_OK && loaded == 0) {
-        fprintf(stderr, "rn50cl: error: %s shares no tensor name and shape with ResNet50; pass "
-                        "torchvision-named resnet50 weights.\n",
+        fprintf(stderr,
+                "rn50cl: error: %s shares no tensor name and shape with ResNet50; pass "
+                "torchvision-named resnet50 weights.\n",
                 path);
         rc = RN_ERR_INPUT;
     }
@@ -223,8 +225,9 @@ int rn_checkpoint_load_pretrained(rn_model *m, const char *path, uint64_t seed)
         fprintf(stderr, "rn50cl: loaded %d of %zu tensors from %s\n", loaded, wanted, path);
         if (head_reinit) {
             rn_model_init_head(m, seed);
-            fprintf(stderr, "rn50cl: the checkpoint's classifier has another class count; fc was "
-                            "re-initialised for %d classes\n",
+            fprintf(stderr,
+                    "rn50cl: the checkpoint's classifier has another class count; fc was "
+                    "re-initialised for %d classes\n",
                     m->classes);
         }
     }

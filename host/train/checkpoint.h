@@ -11,8 +11,8 @@
 #define RN_MOMENTUM_PREFIX "momentum."
 
 typedef struct rn_train_state {
-    int epoch;          /* epochs completed before `step_in_epoch` */
-    int step_in_epoch;  /* optimizer steps already taken in the current epoch */
+    int epoch;         /* epochs completed before `step_in_epoch` */
+    int step_in_epoch; /* optimizer steps already taken in the current epoch */
     int64_t global_step;
     double best_accuracy; /* best test accuracy so far (0..1), -1 if none */
     double accuracy;      /* test accuracy of this checkpoint's model, -1 if not evaluated */

@@ -76,7 +76,8 @@ static void print_json(const job *j, const rn_eval_result *r)
     printf("}, \"confusion\": [");
     for (int t = 0; t < RN_CIFAR_CLASSES; t++) {
         printf("%s[", t ? ", " : "");
-        for (int p = 0; p < RN_CIFAR_CLASSES; p++) printf("%s%zu", p ? ", " : "", r->confusion[t][p]);
+        for (int p = 0; p < RN_CIFAR_CLASSES; p++)
+            printf("%s%zu", p ? ", " : "", r->confusion[t][p]);
         printf("]");
     }
     printf("]}\n");
@@ -155,8 +156,8 @@ int rn_predict_job(const rn_eval_cfg *c)
         }
         if (!rc && c->save_logits) {
             rc = rn_npy_write_f32(c->save_logits, evaluated, (size_t)j->model.classes, logits);
-            if (!rc) printf("wrote %s (%zu × %d logits)\n", c->save_logits, evaluated,
-                            j->model.classes);
+            if (!rc)
+                printf("wrote %s (%zu × %d logits)\n", c->save_logits, evaluated, j->model.classes);
         }
         free(logits);
         free(pred);

@@ -51,8 +51,7 @@ static void sb_put(sbuf *b, const char *s, size_t n)
     if (b->oom) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
+        while (cap < b->len + n + 1) cap *= 2;
         char *p = realloc(b->p, cap);
         if (!p) {
             b->oom = 1;
@@ -184,16 +183,14 @@ static int build_header(const rn_st_writer *w, sbuf *b)
         off += t->bytes;
     }
     sb_puts(b, "}");
-    while (b->len % 8)
-        sb_puts(b, " ");
+    while (b->len % 8) sb_puts(b, " ");
     return b->oom ? -1 : 0;
 }
 
 static int write_body(const rn_st_writer *w, const sbuf *hdr, FILE *f)
 {
     uint8_t len8[8];
-    for (int i = 0; i < 8; i++)
-        len8[i] = (uint8_t)((uint64_t)hdr->len >> (8 * i));
+    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)hdr->len >> (8 * i));
     if (fwrite(len8, 1, 8, f) != 8 || fwrite(hdr->p, 1, hdr->len, f) != hdr->len) return -1;
     for (size_t i = 0; i < w->count; i++)
         if (w->t[i].bytes && fwrite(w->t[i].data, 1, w->t[i].bytes, f) != w->t[i].bytes) return -1;
@@ -226,8 +223,7 @@ int rn_st_write(const rn_st_writer *w, const char *path)
 void rn_st_writer_free(rn_st_writer *w)
 {
     if (!w) return;
-    for (size_t i = 0; i < w->count; i++)
-        free(w->t[i].name);
+    for (size_t i = 0; i < w->count; i++) free(w->t[i].name);
     for (size_t i = 0; i < w->mcount; i++) {
         free(w->mkeys[i]);
         free(w->mvals[i]);
@@ -278,8 +274,7 @@ static void jfree(jval *v)
 
 static void skip_ws(jparser *p)
 {
-    while (p->pos < p->len && strchr(" \t\r\n", p->s[p->pos]) && p->s[p->pos])
-        p->pos++;
+    while (p->pos < p->len && strchr(" \t\r\n", p->s[p->pos]) && p->s[p->pos]) p->pos++;
 }
 
 static int peek(jparser *p)
@@ -629,8 +624,7 @@ static int check_overlap(rn_st_file *f)
 {
     rn_st_tensor **order = malloc((f->count + 1) * sizeof *order);
     if (!order) return st_fail(f->path, "out of memory");
-    for (size_t i = 0; i < f->count; i++)
-        order[i] = &f->tensors[i];
+    for (size_t i = 0; i < f->count; i++) order[i] = &f->tensors[i];
     qsort(order, f->count, sizeof *order, cmp_begin);
     int rc = RN_OK;
     for (size_t i = 1; i < f->count && rc == RN_OK; i++)
@@ -669,8 +663,7 @@ static int parse_file(rn_st_file *f)
                        "length",
                        f->size);
     uint64_t n = 0;
-    for (int i = 7; i >= 0; i--)
-        n = n << 8 | f->buf[i];
+    for (int i = 7; i >= 0; i--) n = n << 8 | f->buf[i];
     if (n > MAX_HEADER)
         return st_fail(f->path, "its header length %llu is over the 100 MB limit",
                        (unsigned long long)n);
@@ -730,19 +723,15 @@ int rn_st_read_f32(const rn_st_file *f, const rn_st_tensor *t, float *dst)
 {
     const uint8_t *src = f->data + t->begin;
     switch (t->dtype) {
-    case RN_ST_F32:
-        memcpy(dst, src, t->numel * 4);
-        return RN_OK;
+    case RN_ST_F32: memcpy(dst, src, t->numel * 4); return RN_OK;
     case RN_ST_F16:
     case RN_ST_BF16:
         for (size_t i = 0; i < t->numel; i++) {
             uint16_t h;
             memcpy(&h, src + 2 * i, 2);
             uint32_t bits = (uint32_t)h << 16;
-            if (t->dtype == RN_ST_F16)
-                dst[i] = half_to_float(h);
-            else
-                memcpy(&dst[i], &bits, 4);
+            if (t->dtype == RN_ST_F16) dst[i] = half_to_float(h);
+            else memcpy(&dst[i], &bits, 4);
         }
         return RN_OK;
     case RN_ST_F64:
@@ -786,8 +775,7 @@ const char *rn_st_meta(const rn_st_file *f, const char *key)
 
 void rn_st_close(rn_st_file *f)
 {
-    for (size_t i = 0; i < f->count; i++)
-        free(f->tensors[i].name);
+    for (size_t i = 0; i < f->count; i++) free(f->tensors[i].name);
     for (size_t i = 0; i < f->meta_count; i++) {
         free(f->meta_keys[i]);
         free(f->meta_values[i]);

@@ -9,9 +9,9 @@
 
 enum rn_status {
     RN_OK = 0,
-    RN_ERR_INTERNAL = 1,    /* a bug or an OpenCL failure we did not expect */
-    RN_ERR_INPUT = 2,       /* bad user input: options, files, device selection, memory for batch */
-    RN_ERR_DIVERGED = 3,    /* training produced a NaN/inf loss */
+    RN_ERR_INTERNAL = 1, /* a bug or an OpenCL failure we did not expect */
+    RN_ERR_INPUT = 2,    /* bad user input: options, files, device selection, memory for batch */
+    RN_ERR_DIVERGED = 3, /* training produced a NaN/inf loss */
     RN_ERR_INTERRUPTED = 130 /* Ctrl-C: state was saved, then we stopped */
 };
 
