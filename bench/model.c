@@ -27,7 +27,7 @@ static int setup(rn_ctx *ctx, mrun *r, int N)
     rn_model_init(&r->m, 10);
     int rc = rn_model_alloc(&r->m, ctx, N, (size_t)64 << 20); /* train's default workspace */
     if (rc) return rc;
-    rn_model_init_params(&r->m, 1);
+    rn_model_init_params(&r->m, 1, 0);
     size_t nx = (size_t)3 * N * RN_IMG * RN_IMG;
     r->x = malloc(nx * sizeof *r->x);
     r->lab = malloc((size_t)N * sizeof *r->lab);
@@ -39,8 +39,7 @@ static int setup(rn_ctx *ctx, mrun *r, int N)
         s = s * 1664525u + 1013904223u;
         r->x[i] = (float)(s >> 8) / 4194304.0f - 2.0f;
     }
-    for (int i = 0; i < N; i++)
-        r->lab[i] = i % 10;
+    for (int i = 0; i < N; i++) r->lab[i] = i % 10;
     r->input = rn_buffer(ctx, nx * sizeof(float));
     r->labels = rn_buffer(ctx, (size_t)N * 4);
     r->loss = rn_buffer(ctx, (size_t)N * 4);
@@ -100,10 +99,8 @@ static clb_stats time_passes(rn_ctx *ctx, mrun *r, double (*pass)(rn_ctx *, mrun
 {
     double t[64];
     if (n > 64) n = 64;
-    for (int i = 0; i < CLB_WARMUP; i++)
-        pass(ctx, r);
-    for (int i = 0; i < n; i++)
-        t[i] = pass(ctx, r);
+    for (int i = 0; i < CLB_WARMUP; i++) pass(ctx, r);
+    for (int i = 0; i < n; i++) t[i] = pass(ctx, r);
     return clb_stats_of(t, n);
 }
 
@@ -149,8 +146,7 @@ static void profiled_step(rn_ctx *ctx, mrun *r, clb_json *j)
     for (int i = 0; i < ctx->nprof; i++)
         if (strcmp(ctx->prof[i].name, "CLBlastSgemm")) e[ne++] = ctx->prof[i];
     qsort(e, (size_t)ne, sizeof e[0], by_ms_desc);
-    for (int k = 0; k < ne && k < 3; k++)
-        printf("%s %s %.1f ms", k ? "," : "", e[k].name, e[k].ms);
+    for (int k = 0; k < ne && k < 3; k++) printf("%s %s %.1f ms", k ? "," : "", e[k].name, e[k].ms);
     printf("\n");
     clb_json_obj(j, "profiled_step");
     clb_json_num(j, "wall_ms", wall);

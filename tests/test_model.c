@@ -1,6 +1,8 @@
 /* Proves the ResNet50 wiring: the parameter table is torchvision's state_dict (names, order,
- * shapes, counts), and the whole-model backward equals the derivative of the forward loss along
- * chosen directions (central differences of the full network in training mode), per tensor group. */
+ * shapes, counts), zero_init_residual changes only the bn3 weights, and the whole-model backward
+ * equals the derivative of the forward loss along chosen directions (central differences of the
+ * full network in training mode), per tensor group.
+ */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +18,9 @@ static void test_table(void)
     TU_CHECK(m.nentries == 320, "state_dict has 320 entries (got %zu)", m.nentries);
     TU_CHECK(m.nparams == 23528522, "10-class ResNet50 has 23,528,522 parameters (got %zu)",
              m.nparams);
-    const char *order[] = {"conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean",
-                           "bn1.running_var", "bn1.num_batches_tracked", "layer1.0.conv1.weight",
-                           "layer1.0.bn1.weight"};
+    const char *order[] = {"conv1.weight",          "bn1.weight",         "bn1.bias",
+                           "bn1.running_mean",      "bn1.running_var",    "bn1.num_batches_tracked",
+                           "layer1.0.conv1.weight", "layer1.0.bn1.weight"};
     for (int i = 0; i < 8; i++)
         TU_CHECK(!strcmp(m.e[i].name, order[i]), "entry %d is %s (got %s)", i, order[i],
                  m.e[i].name);
@@ -35,7 +37,8 @@ static void test_table(void)
     TU_CHECK(rn_model_find(&m, "layer4.2.bn3.running_var") >= 0, "layer4.2.bn3.running_var exists");
     TU_CHECK(rn_model_find(&m, "layer4.3.conv1.weight") < 0, "layer4 has three blocks");
     TU_CHECK(!strcmp(m.e[m.nentries - 2].name, "fc.weight") && m.e[m.nentries - 2].shape[0] == 10 &&
-                 m.e[m.nentries - 2].shape[1] == 2048 && !strcmp(m.e[m.nentries - 1].name, "fc.bias"),
+                 m.e[m.nentries - 2].shape[1] == 2048 &&
+                 !strcmp(m.e[m.nentries - 1].name, "fc.bias"),
              "fc.weight [10, 2048] then fc.bias close the table");
     rn_model_init(&m, 1000);
     TU_CHECK(m.nparams == 25557032, "1000-class ResNet50 has torchvision's 25,557,032 parameters");
@@ -95,7 +98,8 @@ static void directional(rn_model *m, cl_mem input, const int32_t *labels, int n,
         if (in[i]) pred += (double)g[i] * ((double)wp[i] - (double)wm[i]);
     }
     double diff = loss_at(m, input, labels, n, wp, b0) - loss_at(m, input, labels, n, wm, b0);
-    printf("  %-26s predicted %.6g measured %.6g rel %.2g\n", prefix, pred, diff, fabs(diff - pred) / fabs(pred));
+    printf("  %-26s predicted %.6g measured %.6g rel %.2g\n", prefix, pred, diff,
+           fabs(diff - pred) / fabs(pred));
     TU_CHECK(fabs(diff - pred) <= 0.05 * fabs(pred) + 2e-5,
              "backward of '%s*' matches central differences of the whole network: predicted "
              "loss change %.6g, measured %.6g (|g| %.4g)",
@@ -112,7 +116,7 @@ static void test_gradient(void)
     const int n = 8;
     rn_model_init(&m, 10);
     TU_CHECK(rn_model_alloc(&m, ctx, n, (size_t)8 << 20) == 0, "model allocates at batch %d", n);
-    rn_model_init_params(&m, 7);
+    rn_model_init_params(&m, 7, 0);
     float *x = malloc((size_t)3 * n * 1024 * sizeof *x);
     tu_fill_uniform(x, (size_t)3 * n * 1024, -2, 2);
     int32_t labels[8] = {3, 7, 0, 9, 1, 1, 5, 2};
@@ -168,10 +172,51 @@ static void test_gradient(void)
     free(g);
 }
 
+/* zero_init_residual changes exactly the 16 bottlenecks' bn3.weight (1 → 0) and nothing else. */
+static void test_zero_init(void)
+{
+    rn_ctx *ctx = tu_ctx();
+    rn_model m;
+    rn_model_init(&m, 10);
+    TU_CHECK(rn_model_alloc(&m, ctx, 2, (size_t)8 << 20) == 0, "model allocates at batch 2");
+    float *w[2], *b[2];
+    for (int z = 0; z < 2; z++) {
+        w[z] = malloc(m.param_floats * sizeof(float));
+        b[z] = malloc(m.buffer_floats * sizeof(float));
+        rn_model_init_params(&m, 11, z);
+        rn_model_download(&m, w[z], b[z]);
+    }
+    int bn3 = 0, bad_bn3 = 0, changed_other = 0;
+    for (size_t i = 0; i < m.nentries; i++) {
+        const rn_entry *e = &m.e[i];
+        const float *p0 = (e->kind == RN_PARAM ? w[0] : b[0]) + e->off;
+        const float *p1 = (e->kind == RN_PARAM ? w[1] : b[1]) + e->off;
+        if (e->kind == RN_COUNTER) continue;
+        size_t len = strlen(e->name);
+        if (len > 11 && !strcmp(e->name + len - 11, ".bn3.weight")) {
+            bn3++;
+            for (size_t j = 0; j < e->numel; j++) bad_bn3 += p0[j] != 1.0f || p1[j] != 0.0f;
+        } else {
+            changed_other += memcmp(p0, p1, e->numel * sizeof(float)) != 0;
+        }
+    }
+    TU_CHECK(bn3 == 16, "16 bottleneck bn3.weight tensors (%d)", bn3);
+    TU_CHECK(bad_bn3 == 0, "bn3.weight is 1 by default and 0 with zero_residual (%d wrong)",
+             bad_bn3);
+    TU_CHECK(changed_other == 0, "zero_residual leaves every other tensor as it was (%d differ)",
+             changed_other);
+    for (int z = 0; z < 2; z++) {
+        free(w[z]);
+        free(b[z]);
+    }
+    rn_model_free(&m);
+}
+
 int main(void)
 {
     tu_seed(5);
     test_table();
+    test_zero_init();
     test_gradient();
     return tu_finish("test_model");
 }

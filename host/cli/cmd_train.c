@@ -19,13 +19,15 @@ int rn_cmd_train(int argc, char **argv)
     rn_train_cfg c;
     rn_train_defaults(&c);
     int seed = (int)c.seed, ws = (int)c.workspace_mb, no_nesterov = 0, no_tune = 0;
+    int no_zero_init = 0;
     const rn_opt opts[] = {
-        {"device", RN_OPT_STR, &c.device, "SEL", "device index, gpu|cpu|accel, or part of its name"},
+        {"device", RN_OPT_STR, &c.device, "SEL",
+         "device index, gpu|cpu|accel, or part of its name"},
         {"data", RN_OPT_STR, &c.data, "DIR", "CIFAR-10 binary folder (default: see README)"},
         {"data-url", RN_OPT_STR, &c.data_url, "URL", "mirror of cifar-10-binary.tar.gz"},
         {"epochs", RN_OPT_INT, &c.epochs, "N", "epochs to train (default 5)"},
         {"batch-size", RN_OPT_INT, &c.batch, "N", "images per step (default 128)"},
-        {"lr", RN_OPT_FLOAT, &c.lr, "F", "peak learning rate (default 0.1)"},
+        {"lr", RN_OPT_FLOAT, &c.lr, "F", "peak learning rate (default 0.02)"},
         {"momentum", RN_OPT_FLOAT, &c.momentum, "F", "SGD momentum (default 0.9)"},
         {"weight-decay", RN_OPT_FLOAT, &c.weight_decay, "F", "L2 weight decay (default 5e-4)"},
         {"nesterov", RN_OPT_FLAG, &c.nesterov, NULL, "Nesterov momentum (the default)"},
@@ -33,6 +35,10 @@ int rn_cmd_train(int argc, char **argv)
         {"schedule", RN_OPT_STR, &c.schedule, "S", "cosine|step|constant (default cosine)"},
         {"warmup-epochs", RN_OPT_INT, &c.warmup_epochs, "N", "linear warm-up epochs (default 1)"},
         {"label-smoothing", RN_OPT_FLOAT, &c.label_smoothing, "F", "label smoothing (default 0)"},
+        {"zero-init-residual", RN_OPT_FLAG, &c.zero_init_residual, NULL,
+         "start each bottleneck's last BN at γ=0 (the default)"},
+        {"no-zero-init-residual", RN_OPT_FLAG, &no_zero_init, NULL,
+         "γ=1 everywhere, as torchvision's default"},
         {"seed", RN_OPT_INT, &seed, "N", "seed for init, shuffling and augmentation (default 1)"},
         {"pretrained", RN_OPT_STR, &c.pretrained, "FILE", "start from torchvision-named weights"},
         {"resume", RN_OPT_STR, &c.resume, "FILE", "continue from a resnet50-last.safetensors"},
@@ -52,6 +58,7 @@ int rn_cmd_train(int argc, char **argv)
                            "Train ResNet50 on CIFAR-10, evaluating after every epoch.");
     if (rc) return rc < 0 ? RN_OK : rc;
     if (no_nesterov) c.nesterov = 0;
+    if (no_zero_init) c.zero_init_residual = 0;
     if (no_tune) setenv("RN50CL_NO_TUNE", "1", 1); /* read by rn_ctx_create */
     c.seed = (uint64_t)(unsigned)seed;
     c.workspace_mb = (size_t)ws;
@@ -63,7 +70,8 @@ int rn_cmd_train(int argc, char **argv)
     if (c.weight_decay < 0) return bad("--weight-decay must not be negative.");
     if (c.label_smoothing < 0 || c.label_smoothing >= 1)
         return bad("--label-smoothing must be in [0, 1).");
-    if (strcmp(c.schedule, "cosine") && strcmp(c.schedule, "step") && strcmp(c.schedule, "constant"))
+    if (strcmp(c.schedule, "cosine") && strcmp(c.schedule, "step") &&
+        strcmp(c.schedule, "constant"))
         return bad("--schedule must be cosine, step or constant.");
     if (c.warmup_epochs < 0) return bad("--warmup-epochs must not be negative.");
     if (c.classes < 2) return bad("--classes must be at least 2.");
@@ -77,37 +85,33 @@ static int eval_like(int argc, char **argv, int predict)
 {
     rn_eval_cfg c = {.batch = 128, .count = 6};
     int no_tune = 0;
-    const rn_opt eval_opts[] = {
-        {"checkpoint", RN_OPT_STR, &c.checkpoint, "FILE", "model to evaluate (safetensors)"},
-        {"device", RN_OPT_STR, &c.device, "SEL", "device index, gpu|cpu|accel, or part of its name"},
-        {"data", RN_OPT_STR, &c.data, "DIR", "CIFAR-10 binary folder (default: see README)"},
-        {"data-url", RN_OPT_STR, &c.data_url, "URL", "mirror of cifar-10-binary.tar.gz"},
-        {"batch-size", RN_OPT_INT, &c.batch, "N", "images per pass (default 128)"},
-        {"test-limit", RN_OPT_INT, &c.limit_test, "N", "evaluate only the first N test images"},
-        {"json", RN_OPT_FLAG, &c.json, NULL, "print the results as JSON"},
-        {"no-tune", RN_OPT_FLAG, &no_tune, NULL, "ignore GEMM parameters stored by `rn50cl tune`"},
-        {NULL, 0, NULL, NULL, NULL},
-    };
-    const rn_opt predict_opts[] = {
+    rn_opt opts[12] = {
         {"checkpoint", RN_OPT_STR, &c.checkpoint, "FILE", "model to use (safetensors)"},
-        {"device", RN_OPT_STR, &c.device, "SEL", "device index, gpu|cpu|accel, or part of its name"},
+        {"device", RN_OPT_STR, &c.device, "SEL",
+         "device index, gpu|cpu|accel, or part of its name"},
         {"data", RN_OPT_STR, &c.data, "DIR", "CIFAR-10 binary folder (default: see README)"},
         {"data-url", RN_OPT_STR, &c.data_url, "URL", "mirror of cifar-10-binary.tar.gz"},
-        {"count", RN_OPT_INT, &c.count, "N", "how many test images to show (default 6)"},
-        {"grid", RN_OPT_STR, &c.grid, "FILE.png", "picture of the images titled with predictions"},
-        {"save-logits", RN_OPT_STR, &c.save_logits, "FILE.npy",
-         "logits of every test image, float32 (images x classes)"},
         {"batch-size", RN_OPT_INT, &c.batch, "N", "images per pass (default 128)"},
         {"test-limit", RN_OPT_INT, &c.limit_test, "N", "use only the first N test images"},
         {"no-tune", RN_OPT_FLAG, &no_tune, NULL, "ignore GEMM parameters stored by `rn50cl tune`"},
-        {NULL, 0, NULL, NULL, NULL},
-    };
-    int rc = predict ? rn_parse_opts(argc, argv, predict_opts,
-                                     "usage: rn50cl predict --checkpoint FILE [options]",
-                                     "Show predictions for the first test images.")
-                     : rn_parse_opts(argc, argv, eval_opts,
-                                     "usage: rn50cl eval --checkpoint FILE [options]",
-                                     "Test accuracy, per-class accuracy and confusion matrix.");
+    }; /* the rest are zero: the table ends at the first NULL name */
+    size_t n = 7;
+    if (predict) {
+        opts[n++] = (rn_opt){"count", RN_OPT_INT, &c.count, "N",
+                             "how many test images to show (default 6)"};
+        opts[n++] = (rn_opt){"grid", RN_OPT_STR, &c.grid, "FILE.png",
+                             "picture of the images titled with predictions"};
+        opts[n++] = (rn_opt){"save-logits", RN_OPT_STR, &c.save_logits, "FILE.npy",
+                             "logits of every test image, float32 (images x classes)"};
+    } else {
+        opts[n++] = (rn_opt){"json", RN_OPT_FLAG, &c.json, NULL, "print the results as JSON"};
+    }
+    int rc =
+        predict
+            ? rn_parse_opts(argc, argv, opts, "usage: rn50cl predict --checkpoint FILE [options]",
+                            "Show predictions for the first test images.")
+            : rn_parse_opts(argc, argv, opts, "usage: rn50cl eval --checkpoint FILE [options]",
+                            "Test accuracy, per-class accuracy and confusion matrix.");
     if (rc) return rc < 0 ? RN_OK : rc;
     if (c.batch < 1) return bad("--batch-size must be at least 1.");
     if (c.limit_test < 0) return bad("--test-limit must not be negative.");

@@ -189,10 +189,10 @@ static size_t workspace_floats(rn_model *m, size_t workspace_bytes)
 size_t rn_model_bytes(const rn_model *m, int batch, size_t workspace_bytes)
 {
     rn_model *mm = (rn_model *)m;
-    size_t floats = 3 * m->param_floats + m->buffer_floats +
-                    (size_t)batch * (activation_floats_per_image(mm) +
-                                     4 * scratch_floats_per_image(mm)) +
-                    workspace_floats(mm, workspace_bytes);
+    size_t floats =
+        3 * m->param_floats + m->buffer_floats +
+        (size_t)batch * (activation_floats_per_image(mm) + 4 * scratch_floats_per_image(mm)) +
+        workspace_floats(mm, workspace_bytes);
     return floats * sizeof(float);
 }
 
@@ -244,8 +244,8 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
     size_t N = (size_t)batch;
 #define ALLOC(dst, floats)                                                                         \
     do {                                                                                           \
-        if (!((dst) = alloc_touch(ctx, (floats), &err)))                                          \
-            return alloc_fail(m, ctx, batch, workspace_bytes, err);                               \
+        if (!((dst) = alloc_touch(ctx, (floats), &err)))                                           \
+            return alloc_fail(m, ctx, batch, workspace_bytes, err);                                \
     } while (0)
     ALLOC(m->wslab, m->param_floats);
     ALLOC(m->gslab, m->param_floats);
@@ -298,16 +298,18 @@ void rn_model_free(rn_model *m)
         rn_release(&c->sinv);
     });
     for (int b = 0; b < m->nblocks; b++) rn_release(&m->blocks[b].out);
-    cl_mem *bufs[] = {&m->wslab, &m->gslab,  &m->vslab, &m->bslab,   &m->pool_out, &m->pool_arg,
-                      &m->feat,  &m->dfeat,  &m->logits, &m->dlogits, &m->scratch[0],
-                      &m->scratch[1], &m->scratch[2], &m->scratch[3], &m->ws.buf};
+    cl_mem *bufs[] = {&m->wslab,      &m->gslab,      &m->vslab,      &m->bslab,      &m->pool_out,
+                      &m->pool_arg,   &m->feat,       &m->dfeat,      &m->logits,     &m->dlogits,
+                      &m->scratch[0], &m->scratch[1], &m->scratch[2], &m->scratch[3], &m->ws.buf};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(bufs[i]);
     m->batch = 0;
 }
 
-/* ---- initialisation --------------------------------------------------------------------------- */
+/* ---- initialisation ---------------------------------------------------------------------------
+ */
 
-static void init_entry(const rn_entry *e, float *wslab, float *bslab, uint64_t seed, size_t idx)
+static void init_entry(const rn_entry *e, float *wslab, float *bslab, uint64_t seed, size_t idx,
+                       int zero_residual)
 {
     rn_rng r;
     rn_rng_seed(&r, seed, 0x1000 + idx); /* one stream per tensor: re-initialising one is local */
@@ -322,18 +324,20 @@ static void init_entry(const rn_entry *e, float *wslab, float *bslab, uint64_t s
         for (size_t i = 0; i < e->numel; i++)
             p[i] = (float)(bound * (2.0 * rn_rng_uniform(&r) - 1.0));
     } else {
-        int one = is_bn_weight || strstr(e->name, "running_var") != NULL;
+        /* torchvision's zero_init_residual: each bottleneck starts as the identity */
+        int zero = zero_residual && len > 11 && !strcmp(e->name + len - 11, ".bn3.weight");
+        int one = (is_bn_weight && !zero) || strstr(e->name, "running_var") != NULL;
         for (size_t i = 0; i < e->numel; i++) p[i] = one ? 1.0f : 0.0f;
     }
 }
 
-static void init_where(rn_model *m, uint64_t seed, int head_only)
+static void init_where(rn_model *m, uint64_t seed, int head_only, int zero_residual)
 {
     float *w = calloc(m->param_floats, sizeof *w), *b = calloc(m->buffer_floats, sizeof *b);
     if (head_only) rn_model_download(m, w, b);
     for (size_t i = 0; i < m->nentries; i++)
         if (m->e[i].kind != RN_COUNTER && (!head_only || !strncmp(m->e[i].name, "fc.", 3)))
-            init_entry(&m->e[i], w, b, seed, i);
+            init_entry(&m->e[i], w, b, seed, i, zero_residual);
     rn_model_upload(m, w, b);
     if (!head_only) m->num_batches_tracked = 0;
     rn_fill(m->ctx, m->vslab, m->param_floats, 0.0f);
@@ -342,14 +346,14 @@ static void init_where(rn_model *m, uint64_t seed, int head_only)
     free(b);
 }
 
-void rn_model_init_params(rn_model *m, uint64_t seed)
+void rn_model_init_params(rn_model *m, uint64_t seed, int zero_residual)
 {
-    init_where(m, seed, 0);
+    init_where(m, seed, 0, zero_residual);
 }
 
 void rn_model_init_head(rn_model *m, uint64_t seed)
 {
-    init_where(m, seed, 1);
+    init_where(m, seed, 1, 0);
 }
 
 void rn_model_download(rn_model *m, float *wslab, float *bslab)
@@ -364,7 +368,8 @@ void rn_model_upload(rn_model *m, const float *wslab, const float *bslab)
     rn_write(m->ctx, m->bslab, 0, m->buffer_floats * sizeof(float), bslab);
 }
 
-/* ---- forward ---------------------------------------------------------------------------------- */
+/* ---- forward ----------------------------------------------------------------------------------
+ */
 
 static rn_conv conv_of(const rn_cbr *c, int n)
 {
@@ -376,13 +381,11 @@ static void cbr_forward(rn_model *m, rn_cbr *c, cl_mem x, int n, int train)
     rn_conv cv = conv_of(c, n);
     conv2d_forward(m->ctx, c->t, x, m->e[c->conv_w].w, &cv, &m->ws);
     int M = n * c->ho * c->wo;
-    cl_mem g = m->e[c->bn_w].w, b = m->e[c->bn_b].w, rm = m->e[c->bn_rm].w,
-           rv = m->e[c->bn_rv].w;
+    cl_mem g = m->e[c->bn_w].w, b = m->e[c->bn_b].w, rm = m->e[c->bn_rm].w, rv = m->e[c->bn_rv].w;
     if (train)
         batchnorm_forward_train(m->ctx, c->a, c->t, g, b, rm, rv, c->smean, c->sinv, c->cout, M,
                                 0.1f, 1e-5f, c->relu);
-    else
-        batchnorm_forward_eval(m->ctx, c->a, c->t, g, b, rm, rv, c->cout, M, 1e-5f, c->relu);
+    else batchnorm_forward_eval(m->ctx, c->a, c->t, g, b, rm, rv, c->cout, M, 1e-5f, c->relu);
 }
 
 static cl_mem last_out(rn_model *m)
@@ -413,7 +416,8 @@ void rn_model_forward(rn_model *m, cl_mem input, int n, int train)
     if (train) m->num_batches_tracked++;
 }
 
-/* ---- backward --------------------------------------------------------------------------------- */
+/* ---- backward ---------------------------------------------------------------------------------
+ */
 
 /* From dy (gradient of c->a) through batch-norm (+ReLU) into tmp, then through the convolution:
  * weight gradient into the slab, input gradient into dx (NULL: none; acc: add to dx). */

@@ -26,7 +26,7 @@ typedef struct rn_entry {
     int ndim;
     int64_t shape[4];
     size_t numel;
-    size_t off; /* float offset inside its slab (aligned for sub-buffers) */
+    size_t off;     /* float offset inside its slab (aligned for sub-buffers) */
     cl_mem w, g, v; /* sub-buffers of the slabs (PARAM: all three; BUFFER: w only) */
 } rn_entry;
 
@@ -34,9 +34,9 @@ typedef struct rn_entry {
 typedef struct rn_cbr {
     int cin, cout, k, stride, pad, h, w, ho, wo, relu;
     int conv_w, bn_w, bn_b, bn_rm, bn_rv, bn_nbt; /* entry indices */
-    cl_mem t;            /* conv output [cout][N][ho][wo] (batch-norm input) */
-    cl_mem a;            /* batch-norm (+ReLU) output */
-    cl_mem smean, sinv;  /* batch statistics saved for backward */
+    cl_mem t;           /* conv output [cout][N][ho][wo] (batch-norm input) */
+    cl_mem a;           /* batch-norm (+ReLU) output */
+    cl_mem smean, sinv; /* batch statistics saved for backward */
 } rn_cbr;
 
 typedef struct rn_block {
@@ -47,11 +47,11 @@ typedef struct rn_block {
 
 typedef struct rn_model {
     int classes;
-    int batch;           /* allocated batch size (0 before rn_model_alloc) */
+    int batch; /* allocated batch size (0 before rn_model_alloc) */
     size_t nentries;
     rn_entry e[RN_MAX_ENTRIES];
     size_t param_floats, buffer_floats; /* slab sizes, including alignment gaps */
-    size_t nparams;      /* trained values, without gaps */
+    size_t nparams;                     /* trained values, without gaps */
     int64_t num_batches_tracked;
 
     rn_cbr stem;
@@ -79,8 +79,9 @@ void rn_model_free(rn_model *m);
 size_t rn_model_bytes(const rn_model *m, int batch, size_t workspace_bytes);
 
 /* torchvision initialisation from a seed: Kaiming normal (fan_out, ReLU) for convs, BN γ=1 β=0,
- * running stats 0/1, PyTorch's Linear default for fc; momentum zeroed. */
-void rn_model_init_params(rn_model *m, uint64_t seed);
+ * running stats 0/1, PyTorch's Linear default for fc; momentum zeroed. zero_residual sets every
+ * bottleneck's last BN γ to 0 (torchvision's zero_init_residual=True). */
+void rn_model_init_params(rn_model *m, uint64_t seed, int zero_residual);
 
 /* Re-initialises only the classifier head (PyTorch Linear default) from a seed. */
 void rn_model_init_head(rn_model *m, uint64_t seed);

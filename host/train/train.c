@@ -25,10 +25,11 @@ void rn_train_defaults(rn_train_cfg *c)
     memset(c, 0, sizeof *c);
     c->epochs = 5;
     c->batch = 128;
-    c->lr = 0.1;
+    c->lr = 0.02;
     c->momentum = 0.9;
     c->weight_decay = 5e-4;
     c->nesterov = 1;
+    c->zero_init_residual = 1;
     c->schedule = "cosine";
     c->warmup_epochs = 1;
     c->label_smoothing = 0.0;
@@ -183,8 +184,9 @@ static int setup_data(trainer *t)
     if (t->cfg->limit_train) rn_cifar_limit(&t->train, (size_t)t->cfg->limit_train);
     if (t->cfg->limit_test) rn_cifar_limit(&t->test, (size_t)t->cfg->limit_test);
     if (t->cfg->classes < RN_CIFAR_CLASSES) {
-        fprintf(stderr, "rn50cl: error: CIFAR-10 has labels 0-9, so --classes must be at least "
-                        "10 (got %d).\n",
+        fprintf(stderr,
+                "rn50cl: error: CIFAR-10 has labels 0-9, so --classes must be at least "
+                "10 (got %d).\n",
                 t->cfg->classes);
         return RN_ERR_INPUT;
     }
@@ -198,7 +200,7 @@ static int setup_model(trainer *t)
     rn_model_init(&t->model, c->classes);
     int rc = rn_model_alloc(&t->model, &t->ctx, c->batch, c->workspace_mb << 20);
     if (rc) return rc;
-    rn_model_init_params(&t->model, c->seed);
+    rn_model_init_params(&t->model, c->seed, c->zero_init_residual);
     t->st.best_accuracy = -1;
     t->st.accuracy = -1;
     t->st.seed = c->seed;
@@ -213,8 +215,9 @@ static int setup_model(trainer *t)
         if (rc) return rc;
     }
     if (t->train.n < (size_t)c->batch) {
-        fprintf(stderr, "rn50cl: error: the training set has %zu images, fewer than one batch of "
-                        "%d; lower --batch-size.\n",
+        fprintf(stderr,
+                "rn50cl: error: the training set has %zu images, fewer than one batch of "
+                "%d; lower --batch-size.\n",
                 t->train.n, c->batch);
         return RN_ERR_INPUT;
     }
@@ -233,8 +236,9 @@ static int setup_model(trainer *t)
 static int setup_out(trainer *t)
 {
     if (rn_mkdirs(t->cfg->out) != 0) {
-        fprintf(stderr, "rn50cl: error: cannot create the output folder %s (%s); pass another "
-                        "--out.\n",
+        fprintf(stderr,
+                "rn50cl: error: cannot create the output folder %s (%s); pass another "
+                "--out.\n",
                 t->cfg->out, strerror(errno));
         return RN_ERR_INPUT;
     }
@@ -334,9 +338,9 @@ static int run_epochs(trainer *t)
     int64_t spe = (int64_t)(t->train.n / (size_t)c->batch);
     int64_t total = spe * c->epochs, warm = spe * c->warmup_epochs;
     for (int e = t->st.epoch; e < c->epochs; e++) {
-        rn_loader *ld = rn_loader_create(&t->train, (size_t)c->batch, !c->no_shuffle,
-                                         !c->no_augment, 1, t->st.seed, (uint64_t)e,
-                                         (size_t)t->st.step_in_epoch);
+        rn_loader *ld =
+            rn_loader_create(&t->train, (size_t)c->batch, !c->no_shuffle, !c->no_augment, 1,
+                             t->st.seed, (uint64_t)e, (size_t)t->st.step_in_epoch);
         double loss_sum = 0, t0 = rn_now();
         long seen = 0, correct = 0;
         t->prog.t_start = t0;
@@ -350,8 +354,9 @@ static int run_epochs(trainer *t)
             t->st.step_in_epoch++;
             if (!isfinite(ls)) {
                 rn_loader_destroy(ld);
-                fprintf(stderr, "\nrn50cl: error: the loss became %s at epoch %d step %d; training "
-                                "stopped and %s was left as it was. Lower --lr (now %g).\n",
+                fprintf(stderr,
+                        "\nrn50cl: error: the loss became %s at epoch %d step %d; training "
+                        "stopped and %s was left as it was. Lower --lr (now %g).\n",
                         isnan(ls) ? "NaN" : "infinite", e + 1, t->st.step_in_epoch, t->best_path,
                         c->lr);
                 return RN_ERR_DIVERGED;
@@ -360,8 +365,8 @@ static int run_epochs(trainer *t)
             correct += cor;
             seen += (long)n;
             double img_s = seen / (rn_now() - t0);
-            progress_step(&t->prog, e + 1, c->epochs, t->st.step_in_epoch, (int)spe, loss_sum / seen,
-                          (double)correct / seen, lr, img_s);
+            progress_step(&t->prog, e + 1, c->epochs, t->st.step_in_epoch, (int)spe,
+                          loss_sum / seen, (double)correct / seen, lr, img_s);
             log_step(&t->prog, e + 1, t->st.step_in_epoch, t->st.global_step, ls / n,
                      (double)cor / n, lr, img_s);
             int stop = c->max_steps > 0 && t->st.global_step >= c->max_steps;
@@ -383,8 +388,8 @@ static int run_epochs(trainer *t)
         double secs = rn_now() - t0;
         t->st.epoch = e + 1;
         t->st.step_in_epoch = 0;
-        int rc = end_of_epoch(t, e + 1, seen ? loss_sum / seen : 0, seen ? (double)correct / seen : 0,
-                              secs, seen / secs);
+        int rc = end_of_epoch(t, e + 1, seen ? loss_sum / seen : 0,
+                              seen ? (double)correct / seen : 0, secs, seen / secs);
         if (rc) return rc;
         if (c->max_steps > 0 && t->st.global_step >= c->max_steps) break;
     }
@@ -410,10 +415,11 @@ int rn_train(const rn_train_cfg *c)
     if (!rc) rc = setup_model(t);
     if (!rc) {
         printf("training ResNet50 (%zu parameters) for %d epochs, batch %d, lr %g (%s, %d warmup "
-               "epochs), momentum %g%s, weight decay %g, label smoothing %g, seed %llu\n",
+               "epochs), momentum %g%s, weight decay %g, label smoothing %g, seed %llu%s\n",
                t->model.nparams, c->epochs, c->batch, c->lr, c->schedule, c->warmup_epochs,
                c->momentum, c->nesterov ? " nesterov" : "", c->weight_decay, c->label_smoothing,
-               (unsigned long long)t->st.seed);
+               (unsigned long long)t->st.seed,
+               c->zero_init_residual && !c->resume && !c->pretrained ? ", zero-init residual" : "");
         g_interrupted = 0;
         signal(SIGINT, on_sigint);
         rc = run_epochs(t);

@@ -12,6 +12,7 @@
 typedef struct rn_train_cfg {
     const char *device, *data, *data_url, *pretrained, *resume, *out, *log, *schedule;
     int epochs, batch, warmup_epochs, max_steps, nesterov, no_augment, no_shuffle, classes;
+    int zero_init_residual;      /* torchvision zero_init_residual */
     int limit_train, limit_test; /* 0 = whole set; for quick runs and tests */
     uint64_t seed;
     double lr, momentum, weight_decay, label_smoothing;
@@ -29,8 +30,8 @@ double rn_lr_at(const char *schedule, double lr, int64_t step, int64_t total, in
 
 typedef struct rn_eval_result {
     size_t n, correct;
-    double loss;                            /* mean cross-entropy */
-    size_t class_total[RN_CIFAR_CLASSES];   /* by true class (classes ≥ 10 are not tallied) */
+    double loss;                          /* mean cross-entropy */
+    size_t class_total[RN_CIFAR_CLASSES]; /* by true class (classes ≥ 10 are not tallied) */
     size_t class_correct[RN_CIFAR_CLASSES];
     size_t confusion[RN_CIFAR_CLASSES][RN_CIFAR_CLASSES]; /* [true][predicted] */
 } rn_eval_result;
@@ -39,8 +40,6 @@ typedef struct rn_eval_result {
  * may be NULL) receives every image's logits in file order; pred (may be NULL) the argmax. */
 void rn_evaluate(rn_model *m, const rn_cifar *d, size_t count, rn_eval_result *r, float *logits,
                  int32_t *pred);
-
-
 
 typedef struct rn_eval_cfg {
     const char *checkpoint, *device, *data, *data_url, *grid, *save_logits;
