@@ -1,4 +1,4 @@
-/* Section 4, the whole model: one training step exactly as train.c's train_step runs it (upload,
+/* Section 4, the whole model: one training step as the trainer runs it (rn_train_step: upload,
  * forward, softmax-CE, backward, SGD, read back loss and correctness) and one inference pass, in
  * images/s and achieved GFLOP/s from the layer list's FLOP count; then one profiled step splits
  * the time between CLBlast GEMMs and everything else (profiling serialises, so it is separate). */
@@ -9,14 +9,12 @@
 #include "cl_bench.h"
 #include "model/resnet50.h"
 #include "ops/loss.h"
-#include "ops/sgd.h"
+#include "train/train.h"
 
 typedef struct mrun {
     rn_model m;
-    cl_mem input, labels, loss, correct;
-    float *x;
-    int32_t *lab, *correct_h;
-    float *loss_h;
+    rn_batch b;
+    rn_train_cfg cfg;
     int N;
 } mrun;
 
@@ -24,59 +22,38 @@ static int setup(rn_ctx *ctx, mrun *r, int N)
 {
     memset(r, 0, sizeof *r);
     r->N = N;
+    /* train's defaults, but lr 0.01 rather than the peak default: many repeated steps on random
+     * data stay finite (NaNs could change the timings) */
+    rn_train_defaults(&r->cfg);
+    r->cfg.lr = 0.01;
     rn_model_init(&r->m, 10);
-    int rc = rn_model_alloc(&r->m, ctx, N, (size_t)64 << 20); /* train's default workspace */
+    int rc = rn_model_alloc(&r->m, ctx, N, r->cfg.workspace_mb << 20);
     if (rc) return rc;
     rn_model_init_params(&r->m, 1, 0);
+    rn_batch_alloc(&r->b, ctx, (size_t)N);
     size_t nx = (size_t)3 * N * RN_IMG * RN_IMG;
-    r->x = malloc(nx * sizeof *r->x);
-    r->lab = malloc((size_t)N * sizeof *r->lab);
-    r->correct_h = malloc((size_t)N * sizeof *r->correct_h);
-    r->loss_h = malloc((size_t)N * sizeof *r->loss_h);
-    if (!r->x || !r->lab || !r->correct_h || !r->loss_h) abort();
     unsigned s = 7;
     for (size_t i = 0; i < nx; i++) { /* normalised-image-like values */
         s = s * 1664525u + 1013904223u;
-        r->x[i] = (float)(s >> 8) / 4194304.0f - 2.0f;
+        r->b.x[i] = (float)(s >> 8) / 4194304.0f - 2.0f;
     }
-    for (int i = 0; i < N; i++) r->lab[i] = i % 10;
-    r->input = rn_buffer(ctx, nx * sizeof(float));
-    r->labels = rn_buffer(ctx, (size_t)N * 4);
-    r->loss = rn_buffer(ctx, (size_t)N * 4);
-    r->correct = rn_buffer(ctx, (size_t)N * 4);
+    for (int i = 0; i < N; i++) r->b.lab[i] = i % 10;
     return 0;
 }
 
 static void teardown(mrun *r)
 {
-    rn_release(&r->input);
-    rn_release(&r->labels);
-    rn_release(&r->loss);
-    rn_release(&r->correct);
+    rn_batch_free(&r->b);
     rn_model_free(&r->m);
-    free(r->x);
-    free(r->lab);
-    free(r->correct_h);
-    free(r->loss_h);
 }
 
-/* train.c's train_step with rn50cl's default momentum 0.9 (Nesterov) and weight decay 5e-4, in
- * ms; the blocking reads at the end wait for the whole step. lr 0.01 rather than the default 0.1
- * keeps many repeated steps on random data finite (NaNs could change the timings). */
+/* train.c's step itself (rn_train_step), in ms; its blocking reads at the end wait for the whole
+ * step. */
 static double train_step(rn_ctx *ctx, mrun *r)
 {
+    (void)ctx;
     double t0 = rn_now();
-    int n = r->N;
-    rn_model *m = &r->m;
-    rn_write(ctx, r->input, 0, (size_t)3 * n * RN_IMG * RN_IMG * sizeof(float), r->x);
-    rn_write(ctx, r->labels, 0, (size_t)n * sizeof(int32_t), r->lab);
-    rn_model_forward(m, r->input, n, 1);
-    softmax_ce_forward(ctx, r->loss, r->correct, m->dlogits, m->logits, r->labels, n, m->classes,
-                       0.0f);
-    rn_model_backward(m, r->input, n);
-    sgd_step(ctx, m->wslab, m->vslab, m->gslab, m->param_floats, 0.01f, 0.9f, 5e-4f, 1);
-    rn_read(ctx, r->loss, 0, (size_t)n * sizeof(float), r->loss_h);
-    rn_read(ctx, r->correct, 0, (size_t)n * sizeof(int32_t), r->correct_h);
+    rn_train_step(&r->m, &r->b, (size_t)r->N, &r->cfg, r->cfg.lr);
     return (rn_now() - t0) * 1e3;
 }
 
@@ -85,13 +62,14 @@ static double infer_pass(rn_ctx *ctx, mrun *r)
 {
     double t0 = rn_now();
     int n = r->N;
-    rn_model *m = &r->m;
-    rn_write(ctx, r->input, 0, (size_t)3 * n * RN_IMG * RN_IMG * sizeof(float), r->x);
-    rn_write(ctx, r->labels, 0, (size_t)n * sizeof(int32_t), r->lab);
-    rn_model_forward(m, r->input, n, 0);
-    softmax_ce_forward(ctx, r->loss, r->correct, NULL, m->logits, r->labels, n, m->classes, 0.0f);
-    rn_read(ctx, r->loss, 0, (size_t)n * sizeof(float), r->loss_h);
-    rn_read(ctx, r->correct, 0, (size_t)n * sizeof(int32_t), r->correct_h);
+    rn_batch *b = &r->b;
+    rn_write(ctx, b->input, 0, (size_t)3 * n * RN_IMG * RN_IMG * sizeof(float), b->x);
+    rn_write(ctx, b->labels, 0, (size_t)n * sizeof(int32_t), b->lab);
+    rn_model_forward(&r->m, b->input, n, 0);
+    softmax_ce_forward(ctx, b->loss, b->correct, NULL, r->m.logits, b->labels, n, r->m.classes,
+                       0.0f);
+    rn_read(ctx, b->loss, 0, (size_t)n * sizeof(float), b->loss_h);
+    rn_read(ctx, b->correct, 0, (size_t)n * sizeof(int32_t), b->correct_h);
     return (rn_now() - t0) * 1e3;
 }
 
@@ -182,11 +160,11 @@ void clb_section_model(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_p
     printf("%-22s %9s %9s %9s %10s %9s %6s\n", head, "ms", "min", "max", "images/s", "GFLOP/s",
            "%peak");
     report(j, "train_step", "training step", time_passes(ctx, &r, train_step, n), r.N, f.train, pk);
-    if (!isfinite(r.loss_h[0]))
+    if (!isfinite(r.b.loss_h[0]))
         fprintf(stderr,
                 "cl_bench: warning: the loss became %g on random data; timings of "
                 "non-finite values may differ.\n",
-                r.loss_h[0]);
+                r.b.loss_h[0]);
     report(j, "inference", "inference pass", time_passes(ctx, &r, infer_pass, n), r.N, f.inference,
            pk);
     profiled_step(ctx, &r, j);

@@ -166,11 +166,7 @@ typedef struct trainer {
     rn_cifar train, test;
     rn_train_state st;
     char best_path[4096], last_path[4096];
-    cl_mem input, labels, loss, correct;
-    float *x;
-    int32_t *lab;
-    float *loss_h;
-    int32_t *correct_h;
+    rn_batch b;
     progress prog;
 } trainer;
 
@@ -222,14 +218,7 @@ static int setup_model(trainer *t)
         return RN_ERR_INPUT;
     }
     size_t B = (size_t)c->batch;
-    t->input = rn_buffer(&t->ctx, 3 * B * RN_CIFAR_PLANE * sizeof(float));
-    t->labels = rn_buffer(&t->ctx, B * sizeof(int32_t));
-    t->loss = rn_buffer(&t->ctx, B * sizeof(float));
-    t->correct = rn_buffer(&t->ctx, B * sizeof(int32_t));
-    t->x = malloc(3 * B * RN_CIFAR_PLANE * sizeof(float));
-    t->lab = malloc(B * sizeof(int32_t));
-    t->loss_h = malloc(B * sizeof(float));
-    t->correct_h = malloc(B * sizeof(int32_t));
+    rn_batch_alloc(&t->b, &t->ctx, B);
     return RN_OK;
 }
 
@@ -257,14 +246,7 @@ static int setup_out(trainer *t)
 
 static void trainer_free(trainer *t)
 {
-    rn_release(&t->input);
-    rn_release(&t->labels);
-    rn_release(&t->loss);
-    rn_release(&t->correct);
-    free(t->x);
-    free(t->lab);
-    free(t->loss_h);
-    free(t->correct_h);
+    rn_batch_free(&t->b);
     if (t->model.batch) rn_model_free(&t->model);
     rn_cifar_free(&t->train);
     rn_cifar_free(&t->test);
@@ -272,27 +254,55 @@ static void trainer_free(trainer *t)
     rn_ctx_release(&t->ctx);
 }
 
-/* One optimizer step on n images already in t->x / t->lab. Returns summed loss and correct. */
-static void train_step(trainer *t, size_t n, double lr, double *loss_sum, int *correct)
+void rn_batch_alloc(rn_batch *b, rn_ctx *ctx, size_t B)
 {
-    const rn_train_cfg *c = t->cfg;
-    rn_ctx *ctx = &t->ctx;
-    rn_model *m = &t->model;
-    rn_write(ctx, t->input, 0, 3 * n * RN_CIFAR_PLANE * sizeof(float), t->x);
-    rn_write(ctx, t->labels, 0, n * sizeof(int32_t), t->lab);
-    rn_model_forward(m, t->input, (int)n, 1);
-    softmax_ce_forward(ctx, t->loss, t->correct, m->dlogits, m->logits, t->labels, (int)n,
+    b->input = rn_buffer(ctx, 3 * B * RN_CIFAR_PLANE * sizeof(float));
+    b->labels = rn_buffer(ctx, B * sizeof(int32_t));
+    b->loss = rn_buffer(ctx, B * sizeof(float));
+    b->correct = rn_buffer(ctx, B * sizeof(int32_t));
+    b->x = malloc(3 * B * RN_CIFAR_PLANE * sizeof(float));
+    b->lab = malloc(B * sizeof(int32_t));
+    b->loss_h = malloc(B * sizeof(float));
+    b->correct_h = malloc(B * sizeof(int32_t));
+    if (!b->x || !b->lab || !b->loss_h || !b->correct_h) abort();
+}
+
+void rn_batch_free(rn_batch *b)
+{
+    rn_release(&b->input);
+    rn_release(&b->labels);
+    rn_release(&b->loss);
+    rn_release(&b->correct);
+    free(b->x);
+    free(b->lab);
+    free(b->loss_h);
+    free(b->correct_h);
+}
+
+void rn_train_step(rn_model *m, rn_batch *b, size_t n, const rn_train_cfg *c, double lr)
+{
+    rn_ctx *ctx = m->ctx;
+    rn_write(ctx, b->input, 0, 3 * n * RN_CIFAR_PLANE * sizeof(float), b->x);
+    rn_write(ctx, b->labels, 0, n * sizeof(int32_t), b->lab);
+    rn_model_forward(m, b->input, (int)n, 1);
+    softmax_ce_forward(ctx, b->loss, b->correct, m->dlogits, m->logits, b->labels, (int)n,
                        m->classes, (float)c->label_smoothing);
-    rn_model_backward(m, t->input, (int)n);
+    rn_model_backward(m, b->input, (int)n);
     sgd_step(ctx, m->wslab, m->vslab, m->gslab, m->param_floats, (float)lr, (float)c->momentum,
              (float)c->weight_decay, c->nesterov);
-    rn_read(ctx, t->loss, 0, n * sizeof(float), t->loss_h);
-    rn_read(ctx, t->correct, 0, n * sizeof(int32_t), t->correct_h);
+    rn_read(ctx, b->loss, 0, n * sizeof(float), b->loss_h);
+    rn_read(ctx, b->correct, 0, n * sizeof(int32_t), b->correct_h);
+}
+
+/* One optimizer step on n images already in t->b. Returns summed loss and correct. */
+static void train_step(trainer *t, size_t n, double lr, double *loss_sum, int *correct)
+{
+    rn_train_step(&t->model, &t->b, n, t->cfg, lr);
     *loss_sum = 0;
     *correct = 0;
     for (size_t i = 0; i < n; i++) {
-        *loss_sum += t->loss_h[i];
-        *correct += t->correct_h[i];
+        *loss_sum += t->b.loss_h[i];
+        *correct += t->b.correct_h[i];
     }
 }
 
@@ -345,7 +355,7 @@ static int run_epochs(trainer *t)
         long seen = 0, correct = 0;
         t->prog.t_start = t0;
         size_t n;
-        while ((n = rn_loader_next(ld, t->x, t->lab)) > 0) {
+        while ((n = rn_loader_next(ld, t->b.x, t->b.lab)) > 0) {
             double lr = rn_lr_at(c->schedule, c->lr, t->st.global_step, total, warm);
             double ls;
             int cor;

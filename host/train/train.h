@@ -25,6 +25,22 @@ void rn_train_defaults(rn_train_cfg *c);
 /* Runs training; returns an exit code (0, RN_ERR_INPUT, RN_ERR_DIVERGED, RN_ERR_INTERRUPTED). */
 int rn_train(const rn_train_cfg *c);
 
+/* One batch's buffers, device and host: images [3][B][32][32], labels, per-image loss and
+ * correctness. */
+typedef struct rn_batch {
+    cl_mem input, labels, loss, correct;
+    float *x, *loss_h;
+    int32_t *lab, *correct_h;
+} rn_batch;
+
+void rn_batch_alloc(rn_batch *b, rn_ctx *ctx, size_t B);
+void rn_batch_free(rn_batch *b);
+
+/* One optimizer step on the n images in b->x / b->lab with c's momentum, weight decay, Nesterov
+ * and label smoothing at rate lr; per-image loss and correctness end in b->loss_h / b->correct_h.
+ * The trainer's step, and the one bench/cl_bench times. */
+void rn_train_step(rn_model *m, rn_batch *b, size_t n, const rn_train_cfg *c, double lr);
+
 /* Learning rate at optimizer step `step` of `total` (warmup steps linear from lr/warmup). */
 double rn_lr_at(const char *schedule, double lr, int64_t step, int64_t total, int64_t warmup);
 
