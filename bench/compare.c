@@ -104,15 +104,30 @@ static void child_path(char *out, size_t len, const char *path, const char *key)
     snprintf(out, len, "%s%s%s", path, *path ? "." : "", key);
 }
 
-static void parse_object(parser *p, const char *path)
+/* Steps over an opening bracket; 1 when its container is empty (closing bracket consumed). */
+static int open_empty(parser *p, char close)
 {
     p->s++;
     skip_ws(p);
-    if (*p->s == '}') {
-        p->s++;
-        return;
-    }
-    while (!p->err) {
+    if (*p->s != close) return 0;
+    p->s++;
+    return 1;
+}
+
+/* After a member or element: 1 when a ',' says another follows, 0 at the closing bracket (then
+ * consumed) or on an error (p->err set). */
+static int more_items(parser *p, char close)
+{
+    skip_ws(p);
+    if (*p->s == ',' || *p->s == close) return *p->s++ == ',';
+    p->err = 1;
+    return 0;
+}
+
+static void parse_object(parser *p, const char *path)
+{
+    if (open_empty(p, '}')) return;
+    do {
         char key[192], sub[512];
         skip_ws(p);
         parse_string(p, key, sizeof key);
@@ -124,30 +139,16 @@ static void parse_object(parser *p, const char *path)
         p->s++;
         child_path(sub, sizeof sub, path, key);
         parse_value(p, sub);
-        skip_ws(p);
-        if (*p->s == ',') {
-            p->s++;
-            continue;
-        }
-        if (*p->s == '}') {
-            p->s++;
-            return;
-        }
-        p->err = 1;
-    }
+    } while (!p->err && more_items(p, '}'));
 }
 
 static void parse_array(parser *p, const char *path)
 {
-    p->s++;
-    skip_ws(p);
-    if (*p->s == ']') {
-        p->s++;
-        return;
-    }
-    for (int i = 0; !p->err; i++) {
+    if (open_empty(p, ']')) return;
+    int i = 0;
+    do {
         char idx[16], sub[512];
-        snprintf(idx, sizeof idx, "%d", i);
+        snprintf(idx, sizeof idx, "%d", i++);
         child_path(sub, sizeof sub, path, idx);
         if (!strcmp(path, "runs")) {
             if (*p->nruns >= p->room) {
@@ -157,17 +158,7 @@ static void parse_array(parser *p, const char *path)
             (*p->nruns)++;
         }
         parse_value(p, sub);
-        skip_ws(p);
-        if (*p->s == ',') {
-            p->s++;
-            continue;
-        }
-        if (*p->s == ']') {
-            p->s++;
-            return;
-        }
-        p->err = 1;
-    }
+    } while (!p->err && more_items(p, ']'));
 }
 
 static void parse_value(parser *p, const char *path)
