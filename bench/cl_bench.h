@@ -76,22 +76,6 @@ typedef struct clb_model_flops {
 } clb_model_flops;
 clb_model_flops clb_flops_per_image(int batch);
 
-/* One GEMM shape of a training step with where it comes from. */
-typedef struct clb_gemm_use {
-    rn_gemm_shape s;
-    char layer[48];   /* first layer that issues it, torchvision naming */
-    const char *form; /* "fwd", "dgrad" (input gradient) or "wgrad" (weight gradient) */
-    int count;        /* how often one training step issues it */
-} clb_gemm_use;
-
-/* Every distinct rn_sgemm shape of one training step (train != 0) or inference pass at this
- * batch, with counts, via rn_conv_gemm_shapes / rn_fc_gemm_shapes over the model's layers and the
- * trainer's default 64 MiB workspace. Returns how many; *out is malloc'd. */
-int clb_gemm_uses(int batch, int train, clb_gemm_use **out);
-
-/* 2·M·N·K */
-double clb_gemm_flops(const rn_gemm_shape *s);
-
 /* `cl_bench compare A.json B.json ...`: exit status. */
 int clb_compare(int nfiles, char **files);
 

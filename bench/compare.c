@@ -8,7 +8,7 @@
 
 #include "cl_bench.h"
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 
 #define MAX_RUNS 16
 

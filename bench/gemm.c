@@ -1,104 +1,19 @@
 /* Section 2, CLBlast SGEMM through rn_sgemm: square sizes, then every distinct GEMM shape one
  * ResNet50 training step issues at the batch (forward, input-gradient and weight-gradient forms,
- * from the model's own layer list), and the step's time-weighted total over them. */
+ * from the model's case list), and the step's time-weighted total over them. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cl_bench.h"
-#include "model/resnet50.h"
-#include "ops/fc.h"
-
-#define CLB_WORKSPACE_FLOATS ((size_t)64 << 20 >> 2) /* train's default --workspace-mb 64 */
-#define CLB_MAX_USES 1024
-
-double clb_gemm_flops(const rn_gemm_shape *s)
-{
-    return 2.0 * (double)s->M * (double)s->N * (double)s->K;
-}
-
-static int same_shape(const rn_gemm_shape *a, const rn_gemm_shape *b)
-{
-    return a->ta == b->ta && a->tb == b->tb && a->M == b->M && a->N == b->N && a->K == b->K &&
-           a->lda == b->lda && a->ldb == b->ldb && a->ldc == b->ldc && a->beta == b->beta;
-}
-
-/* Adds one issued shape to the distinct list, counting repeats. */
-static void add_use(clb_gemm_use *u, int *nu, const rn_gemm_shape *s, const char *layer,
-                    const char *form)
-{
-    for (int i = 0; i < *nu; i++)
-        if (same_shape(&u[i].s, s)) {
-            u[i].count++;
-            return;
-        }
-    if (*nu == CLB_MAX_USES) abort();
-    clb_gemm_use *n = &u[(*nu)++];
-    n->s = *s;
-    snprintf(n->layer, sizeof n->layer, "%s", layer);
-    n->form = form;
-    n->count = 1;
-}
-
-/* A convolution's GEMMs: (ta, tb) = (0,0) forward, (0,1) weight gradient, (1,0) input gradient. */
-static void add_conv(clb_gemm_use *u, int *nu, const rn_cbr *c, const char *name, int batch,
-                     int train, int with_dx)
-{
-    rn_gemm_shape s[256];
-    rn_conv cv = rn_conv_init(batch, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad);
-    int n = rn_conv_gemm_shapes(&cv, CLB_WORKSPACE_FLOATS, train, with_dx, s, 256);
-    if (n > 256) abort();
-    for (int i = 0; i < n; i++)
-        add_use(u, nu, &s[i], name, !s[i].ta && !s[i].tb ? "fwd" : s[i].tb ? "wgrad" : "dgrad");
-}
-
-/* The classifier's GEMMs, told apart by asking for each form separately. */
-static void add_fc(clb_gemm_use *u, int *nu, int batch, int classes, int train)
-{
-    rn_gemm_shape f[3], w[3], d[3];
-    rn_fc_gemm_shapes(batch, 2048, classes, 0, 0, f, 3); /* forward */
-    add_use(u, nu, &f[0], "fc", "fwd");
-    if (!train) return;
-    rn_fc_gemm_shapes(batch, 2048, classes, 1, 0, w, 3); /* forward, weight gradient */
-    rn_fc_gemm_shapes(batch, 2048, classes, 1, 1, d, 3); /* forward, input grad, weight grad */
-    add_use(u, nu, &d[1], "fc", "dgrad");
-    add_use(u, nu, &w[1], "fc", "wgrad");
-}
-
-int clb_gemm_uses(int batch, int train, clb_gemm_use **out)
-{
-    rn_model *m = malloc(sizeof *m);
-    clb_gemm_use *u = malloc(CLB_MAX_USES * sizeof *u);
-    if (!m || !u) abort();
-    rn_model_init(m, 10);
-    int nu = 0;
-    /* the stem's input is the image batch: it has no input gradient, as in rn_model_backward */
-    add_conv(u, &nu, &m->stem, "conv1", batch, train, 0);
-    static const char *const cn[4] = {"conv1", "conv2", "conv3", "downsample.0"};
-    static const int stage_blocks[4] = {3, 4, 6, 3}; /* as rn_model_init builds them */
-    for (int st = 0, b = 0; st < 4; st++)
-        for (int i = 0; i < stage_blocks[st] && b < m->nblocks; i++, b++) {
-            rn_block *bl = &m->blocks[b];
-            rn_cbr *list[4] = {&bl->c1, &bl->c2, &bl->c3, bl->has_down ? &bl->down : NULL};
-            for (int l = 0; l < 4; l++) {
-                if (!list[l]) continue;
-                char name[48];
-                snprintf(name, sizeof name, "layer%d.%d.%s", st + 1, i, cn[l]);
-                add_conv(u, &nu, list[l], name, batch, train, 1);
-            }
-        }
-    add_fc(u, &nu, batch, m->classes, train);
-    free(m);
-    *out = u;
-    return nu;
-}
+#include "model/cases.h"
 
 clb_model_flops clb_flops_per_image(int batch)
 {
     clb_model_flops f = {0, 0};
-    clb_gemm_use *u;
-    int n = clb_gemm_uses(batch, 1, &u);
+    rn_gemm_use *u;
+    int n = rn_model_gemm_uses(batch, 10, 1, (size_t)RN_WORKSPACE_MB << 20, &u);
     for (int i = 0; i < n; i++) {
-        double fl = clb_gemm_flops(&u[i].s) * u[i].count;
+        double fl = rn_gemm_flops(&u[i].s) * u[i].count;
         f.train += fl;
         if (!strcmp(u[i].form, "fwd")) f.inference += fl;
     }
@@ -176,7 +91,7 @@ static void gemm_row(clb_json *j, const char *key, const char *label, const rn_g
                      clb_stats t, int count, const clb_peak *pk)
 {
     char pct[16];
-    double gf = clb_gemm_flops(s) / (t.med * 1e-3) * 1e-9;
+    double gf = rn_gemm_flops(s) / (t.med * 1e-3) * 1e-9;
     char cnt[16] = "-";
     if (count) snprintf(cnt, sizeof cnt, "%d", count);
     printf("%-34s %c%c %6zu %6zu %6zu %4s %9.3f %9.3f %9.3f %8.1f %6s\n", label, s->ta ? 'T' : 'N',
@@ -221,8 +136,8 @@ static void square(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak 
 /* Every distinct training-step shape, then Σ count·flops / Σ count·time over them. */
 static void training(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk)
 {
-    clb_gemm_use *u;
-    int n = clb_gemm_uses(cfg->batch, 1, &u);
+    rn_gemm_use *u;
+    int n = rn_model_gemm_uses(cfg->batch, 10, 1, (size_t)RN_WORKSPACE_MB << 20, &u);
     rn_gemm_shape *s = malloc((size_t)n * sizeof *s);
     if (!s || n < 1) abort();
     for (int i = 0; i < n; i++) s[i] = u[i].s;
@@ -236,7 +151,7 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_pea
         snprintf(key, sizeof key, "%02d %s", i, label);
         clb_stats t = time_gemm(ctx, &s[i], &g, cfg->repeats);
         gemm_row(j, key, label, &s[i], t, u[i].count, pk);
-        flops += clb_gemm_flops(&s[i]) * u[i].count;
+        flops += rn_gemm_flops(&s[i]) * u[i].count;
         ms += t.med * u[i].count;
         calls += u[i].count;
     }

@@ -7,7 +7,7 @@
 
 #include "cl_bench.h"
 #include "rn50cl/rn50cl.h"
-#include "runtime/tune.h"
+#include "tune/tune.h"
 
 #ifndef RN50CL_CLBLAST_VERSION
 #define RN50CL_CLBLAST_VERSION "unknown"

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "data/augment.h"
-#include "data/rng.h"
+#include "base/rng.h"
 #include "testutil.h"
 
 #define N_IMG 9

@@ -9,7 +9,7 @@
 
 #include "data/cifar.h"
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 #include "testutil.h"
 
 static const char *dir;

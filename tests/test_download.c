@@ -15,7 +15,7 @@
 #include "data/cifar.h"
 #include "data/download.h"
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 #include "testutil.h"
 
 static char root[1024], cache[1200], final_dir[1300];

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data/npy.h"
+#include "format/npy.h"
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 #include "testutil.h"
 
 static void check_file(const char *path, size_t rows, size_t cols, const float *data)

@@ -8,9 +8,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "data/png.h"
+#include "format/png.h"
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 #include "testutil.h"
 
 static uint32_t be32(const uint8_t *p)

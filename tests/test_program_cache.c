@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 #include "runtime/program.h"
 #include "testutil.h"
 

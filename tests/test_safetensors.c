@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 #include "testutil.h"
-#include "train/safetensors.h"
+#include "format/safetensors.h"
 
 static const char *dir;
 

@@ -7,8 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/fsutil.h"
-#include "runtime/tune.h"
+#include "base/fsutil.h"
+#include "model/cases.h"
+#include "tune/tune.h"
 #include "testutil.h"
 
 static char g_capture[4096];
@@ -114,14 +115,12 @@ int main(void)
     tu_seed(7);
 
     /* shapes: every distinct GEMM of a step, with conv + fc counts adding up */
-    rn_gemm_shape *shapes;
-    int *count;
-    int n = rn_tune_resnet50_shapes(4, &shapes, &count), calls = 0;
-    for (int i = 0; i < n; i++) calls += count[i];
+    rn_gemm_use *uses;
+    int n = rn_model_gemm_uses(4, 10, 1, (size_t)RN_WORKSPACE_MB << 20, &uses), calls = 0;
+    for (int i = 0; i < n; i++) calls += uses[i].count;
     /* 53 convs: forward + weight gradient each, input gradient for all but the stem; fc: 3 */
     TU_CHECK(calls == 53 * 2 + 52 + 3, "GEMM calls per step: %d", calls);
-    free(shapes);
-    free(count);
+    free(uses);
 
     /* a tiny search: baseline + at least one candidate + the final check, stored */
     rn_ctx ctx = {.quiet = 1, .no_tune = 1};

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 
 static int g_pass, g_fail;
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;

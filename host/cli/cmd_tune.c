@@ -7,9 +7,9 @@
 
 #include "cli/args.h"
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 #include "runtime/rt.h"
-#include "runtime/tune.h"
+#include "tune/tune.h"
 
 static int bad(const char *what)
 {

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "data/cifar.h"
-#include "data/rng.h"
+#include "base/rng.h"
 
 #define RN_AUG_PAD 4
 

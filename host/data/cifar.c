@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 
 static const char *const standard_names[RN_CIFAR_CLASSES] = {
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};

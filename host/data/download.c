@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 
 #define ARCHIVE_DIR "cifar-10-batches-bin"
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "data/augment.h"
-#include "data/rng.h"
+#include "base/rng.h"
 
 /* Stream tags keep the order stream and the per-step augmentation streams apart. */
 #define STREAM_ORDER 0x6f72646572ULL /* "order" */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/rng.h"
+#include "base/rng.h"
 #include "ops/batchnorm.h"
 #include "ops/eltwise.h"
 #include "ops/fc.h"
@@ -89,6 +89,8 @@ void rn_model_init(rn_model *m, int classes)
         int width = 64 << s;
         for (int b = 0; b < stage_blocks[s]; b++) {
             rn_block *bl = &m->blocks[m->nblocks++];
+            bl->stage = s;
+            bl->index = b;
             int stride = (s > 0 && b == 0) ? 2 : 1;
             char cn[64], bn[64];
             for (int j = 1; j <= 3; j++) {

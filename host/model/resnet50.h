@@ -13,6 +13,7 @@
 
 #define RN_IMG 32 /* CIFAR images are 3×32×32 */
 #define RN_MAX_ENTRIES 330
+#define RN_WORKSPACE_MB 64 /* default im2col workspace (train --workspace-mb, bench, tuner) */
 
 enum rn_entry_kind {
     RN_PARAM,  /* trained: lives in the weight/gradient/momentum slabs */
@@ -42,7 +43,8 @@ typedef struct rn_cbr {
 typedef struct rn_block {
     rn_cbr c1, c2, c3, down;
     int has_down;
-    cl_mem out; /* add + ReLU output [4·width][N][ho][wo] */
+    int stage, index; /* layer<stage+1>.<index> in torchvision's names */
+    cl_mem out;       /* add + ReLU output [4·width][N][ho][wo] */
 } rn_block;
 
 typedef struct rn_model {

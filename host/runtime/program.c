@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 
 struct rn_embedded_cl {
     const char *name;

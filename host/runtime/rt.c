@@ -8,7 +8,7 @@
 
 #include "rn50cl/rn50cl.h"
 #include "runtime/program.h"
-#include "runtime/tune.h"
+#include "runtime/tuning.h"
 
 double rn_now(void)
 {
@@ -292,6 +292,17 @@ void rn_axpy(rn_ctx *ctx, cl_mem y, cl_mem x, size_t n, float alpha)
     rn_arg_int(&a, (int)n);
     rn_arg_float(&a, alpha);
     rn_launch1d(ctx, k, n, 0);
+}
+
+int rn_gemm_shape_equal(const rn_gemm_shape *a, const rn_gemm_shape *b)
+{
+    return a->ta == b->ta && a->tb == b->tb && a->M == b->M && a->N == b->N && a->K == b->K &&
+           a->lda == b->lda && a->ldb == b->ldb && a->ldc == b->ldc && a->beta == b->beta;
+}
+
+double rn_gemm_flops(const rn_gemm_shape *s)
+{
+    return 2.0 * (double)s->M * (double)s->N * (double)s->K;
 }
 
 void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,

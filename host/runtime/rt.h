@@ -97,6 +97,9 @@ typedef struct rn_gemm_shape {
     float beta;
 } rn_gemm_shape;
 
+int rn_gemm_shape_equal(const rn_gemm_shape *a, const rn_gemm_shape *b);
+double rn_gemm_flops(const rn_gemm_shape *s); /* 2·M·N·K */
+
 /* Profiling: clears the table; prints it sorted by time with shares of the total. Kernel times
  * come from OpenCL events; a GEMM's time is the wall time of the whole CLBlast routine (its
  * helper kernels included) between two clFinish calls. */

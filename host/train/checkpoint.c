@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "rn50cl/rn50cl.h"
-#include "train/safetensors.h"
+#include "format/safetensors.h"
 
 typedef struct host_slabs {
     float *w, *b, *v;

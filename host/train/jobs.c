@@ -6,8 +6,8 @@
 
 #include "data/augment.h"
 #include "data/download.h"
-#include "data/npy.h"
-#include "data/png.h"
+#include "format/npy.h"
+#include "format/png.h"
 #include "rn50cl/rn50cl.h"
 #include "train/checkpoint.h"
 #include "train/train.h"
@@ -36,7 +36,8 @@ static int job_open(job *j, const rn_eval_cfg *c)
     rn_cifar_class_names(j->dir, j->names);
     if ((rc = rn_ctx_create(&j->ctx, c->device))) return rc;
     rn_model_init(&j->model, classes);
-    if ((rc = rn_model_alloc(&j->model, &j->ctx, c->batch, (size_t)64 << 20))) return rc;
+    if ((rc = rn_model_alloc(&j->model, &j->ctx, c->batch, (size_t)RN_WORKSPACE_MB << 20)))
+        return rc;
     return rn_checkpoint_load(&j->model, c->checkpoint, NULL, 0);
 }
 

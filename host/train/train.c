@@ -16,8 +16,8 @@
 #include "ops/loss.h"
 #include "ops/sgd.h"
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
-#include "runtime/tune.h"
+#include "base/fsutil.h"
+#include "tune/tune.h"
 #include "train/checkpoint.h"
 
 void rn_train_defaults(rn_train_cfg *c)
@@ -36,7 +36,7 @@ void rn_train_defaults(rn_train_cfg *c)
     c->seed = 1;
     c->classes = 10;
     c->out = "./BestCheckPoint";
-    c->workspace_mb = 64;
+    c->workspace_mb = RN_WORKSPACE_MB;
 }
 
 double rn_lr_at(const char *schedule, double lr, int64_t step, int64_t total, int64_t warmup)

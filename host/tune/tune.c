@@ -1,371 +1,30 @@
-/* CLBlast GEMM parameter search and storage. CLBlast ships no tuned entry for PoCL's CPU device
- * and its generic defaults are several times slower than what its own kernels can do there, so
- * rn50cl searches Xgemm/XgemmDirect parameters on the exact GEMMs a ResNet50 step issues. */
-#include "runtime/tune.h"
+/* The GEMM parameter search. CLBlast ships no tuned entry for PoCL's CPU device and its generic
+ * defaults are several times slower than what its own kernels can do there, so rn50cl searches
+ * Xgemm/XgemmDirect parameters on the exact GEMMs a ResNet50 step issues (the model's case list).
+ */
+#include "tune/tune.h"
 
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "model/resnet50.h"
-#include "ops/fc.h"
+#include "model/cases.h"
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
 
-#ifndef RN50CL_CLBLAST_VERSION
-#define RN50CL_CLBLAST_VERSION "unknown"
-#endif
-
-const char *const rn_tune_xgemm_names[RN_TUNE_XGEMM_N] = {
-    "GEMMK", "KREG", "KWG", "KWI", "MDIMA", "MDIMC", "MWG", "NDIMB",
-    "NDIMC", "NWG",  "SA",  "SB",  "STRM",  "STRN",  "VWM", "VWN"};
-enum {
-    XG_GEMMK,
-    XG_KREG,
-    XG_KWG,
-    XG_KWI,
-    XG_MDIMA,
-    XG_MDIMC,
-    XG_MWG,
-    XG_NDIMB,
-    XG_NDIMC,
-    XG_NWG,
-    XG_SA,
-    XG_SB,
-    XG_STRM,
-    XG_STRN,
-    XG_VWM,
-    XG_VWN
-};
-const char *const rn_tune_direct_names[RN_TUNE_DIRECT_N] = {
-    "KWID", "MDIMAD", "MDIMCD", "NDIMBD", "NDIMCD", "PADA", "PADB", "VWMD", "VWND", "WGD"};
-enum {
-    XD_KWID,
-    XD_MDIMAD,
-    XD_MDIMCD,
-    XD_NDIMBD,
-    XD_NDIMCD,
-    XD_PADA,
-    XD_PADB,
-    XD_VWMD,
-    XD_VWND,
-    XD_WGD
-};
-
-static const char *const routine_names[1] = {"XGEMM_MIN_INDIRECT_SIZE"};
-
-/* ---- parameter sets ---------------------------------------------------------------------- */
-
-int rn_tune_params_apply(rn_ctx *ctx, const rn_tune_params *p)
+/* The distinct GEMM shapes of a 10-class training step at the default workspace, with counts. */
+static int step_shapes(int batch, rn_gemm_shape **shapes, int **count)
 {
-    CLBlastStatusCode st;
-    cl_device_id d = ctx->info.device;
-    if (p->has_xgemm &&
-        (st = CLBlastOverrideParameters(d, "Xgemm", CLBlastPrecisionSingle, RN_TUNE_XGEMM_N,
-                                        (const char **)rn_tune_xgemm_names, p->xgemm)))
-        return st;
-    if (p->has_direct &&
-        (st = CLBlastOverrideParameters(d, "XgemmDirect", CLBlastPrecisionSingle, RN_TUNE_DIRECT_N,
-                                        (const char **)rn_tune_direct_names, p->direct)))
-        return st;
-    if (p->has_routine &&
-        (st = CLBlastOverrideParameters(d, "GemmRoutine", CLBlastPrecisionSingle, 1,
-                                        (const char **)routine_names, &p->min_indirect)))
-        return st;
-    return 0;
-}
-
-static size_t append(char *buf, size_t len, size_t at, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static size_t append(char *buf, size_t len, size_t at, const char *fmt, ...)
-{
-    if (at >= len) return at;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf + at, len - at, fmt, ap);
-    va_end(ap);
-    return n < 0 ? at : at + (size_t)n;
-}
-
-void rn_tune_params_format(const rn_tune_params *p, char *buf, size_t len)
-{
-    size_t at = 0;
-    buf[0] = 0;
-    if (p->has_xgemm) {
-        at = append(buf, len, at, "Xgemm");
-        for (int i = 0; i < RN_TUNE_XGEMM_N; i++)
-            at = append(buf, len, at, " %s=%zu", rn_tune_xgemm_names[i], p->xgemm[i]);
-    }
-    if (p->has_direct) {
-        at = append(buf, len, at, "%sXgemmDirect", at ? "\n" : "");
-        for (int i = 0; i < RN_TUNE_DIRECT_N; i++)
-            at = append(buf, len, at, " %s=%zu", rn_tune_direct_names[i], p->direct[i]);
-    }
-    if (p->has_routine)
-        at = append(buf, len, at, "%sGemmRoutine XGEMM_MIN_INDIRECT_SIZE=%zu", at ? "\n" : "",
-                    p->min_indirect);
-}
-
-/* Parses "NAME=V NAME=V ..." into vals (names in `names` order); every name exactly once. */
-static int parse_kv(const char *s, const char *const *names, int n, size_t *vals)
-{
-    int seen[RN_TUNE_XGEMM_N] = {0}, got = 0;
-    while (*s) {
-        while (*s == ' ') s++;
-        if (!*s || *s == '\n') break;
-        const char *eq = strchr(s, '=');
-        if (!eq) return -1;
-        int idx = -1;
-        for (int i = 0; i < n; i++)
-            if (strlen(names[i]) == (size_t)(eq - s) && !strncmp(names[i], s, eq - s)) idx = i;
-        if (idx < 0 || seen[idx]) return -1;
-        char *end;
-        unsigned long long v = strtoull(eq + 1, &end, 10);
-        if (end == eq + 1 || (*end && *end != ' ' && *end != '\n') || v > 1u << 20) return -1;
-        vals[idx] = (size_t)v;
-        seen[idx] = 1;
-        got++;
-        s = end;
-    }
-    return got == n ? 0 : -1;
-}
-
-static int xgemm_valid(const size_t *v, const rn_device_info *d);
-static int direct_valid(const size_t *v, const rn_device_info *d);
-
-/* ---- the stored file ------------------------------------------------------------------------ */
-
-void rn_tune_path(const rn_ctx *ctx, char *buf, size_t len)
-{
-    char dir[3072], name[256];
-    rn_cache_dir(dir, sizeof dir);
-    size_t i = 0;
-    for (const char *c = ctx->info.name; *c && i + 1 < sizeof name; c++)
-        name[i++] = (strchr("-_.", *c) || (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') ||
-                     (*c >= 'A' && *c <= 'Z'))
-                        ? *c
-                        : '_';
-    name[i] = 0;
-    snprintf(buf, len, "%s/tuning/%s.txt", dir, i ? name : "device");
-}
-
-/* The value of a "key value" header line, or NULL (line must start with key + ' '). */
-static const char *header_value(const char *line, const char *key)
-{
-    size_t n = strlen(key);
-    return !strncmp(line, key, n) && line[n] == ' ' ? line + n + 1 : NULL;
-}
-
-int rn_tune_load(const rn_ctx *ctx, const char *path, rn_tune_params *p, char *tuned,
-                 size_t tuned_len, char *why, size_t why_len)
-{
-    memset(p, 0, sizeof *p);
-    if (tuned_len) tuned[0] = 0;
-    size_t size;
-    char *text = rn_read_file(path, &size);
-    if (!text) {
-        snprintf(why, why_len, "cannot be read");
-        return -1;
-    }
-    int line_no = 0, have_end = 0, rc = 0;
-    int have[3] = {0, 0, 0}; /* device, driver, clblast */
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line && !rc;
-         line = strtok_r(NULL, "\n", &save), line_no++) {
-        const char *v;
-        if (have_end) {
-            snprintf(why, why_len, "has text after its end line");
-            rc = -1;
-        } else if (line_no == 0) {
-            char want[64];
-            snprintf(want, sizeof want, "rn50cl-gemm-tuning %d", RN_TUNE_FORMAT);
-            if (strcmp(line, want)) {
-                snprintf(why, why_len, "is not an rn50cl tuning file of format %d", RN_TUNE_FORMAT);
-                rc = -1;
-            }
-        } else if (line[0] == '#' || !line[0]) {
-            continue;
-        } else if ((v = header_value(line, "device"))) {
-            have[0] = 1;
-            if (strcmp(v, ctx->info.name)) {
-                snprintf(why, why_len, "was tuned for device \"%s\"", v);
-                rc = -1;
-            }
-        } else if ((v = header_value(line, "driver"))) {
-            have[1] = 1;
-            if (strcmp(v, ctx->info.driver_version)) {
-                snprintf(why, why_len, "was tuned with driver version %s", v);
-                rc = -1;
-            }
-        } else if ((v = header_value(line, "clblast"))) {
-            have[2] = 1;
-            if (strcmp(v, RN50CL_CLBLAST_VERSION)) {
-                snprintf(why, why_len, "was tuned with CLBlast %s", v);
-                rc = -1;
-            }
-        } else if ((v = header_value(line, "tuned"))) {
-            if (tuned_len) snprintf(tuned, tuned_len, "%s", v);
-        } else if (header_value(line, "batch") || header_value(line, "gflops_default") ||
-                   header_value(line, "gflops_tuned") || header_value(line, "search")) {
-            continue; /* informational */
-        } else if ((v = header_value(line, "Xgemm"))) {
-            rc = parse_kv(v, rn_tune_xgemm_names, RN_TUNE_XGEMM_N, p->xgemm);
-            p->has_xgemm = 1;
-        } else if ((v = header_value(line, "XgemmDirect"))) {
-            rc = parse_kv(v, rn_tune_direct_names, RN_TUNE_DIRECT_N, p->direct);
-            p->has_direct = 1;
-        } else if ((v = header_value(line, "GemmRoutine"))) {
-            rc = parse_kv(v, routine_names, 1, &p->min_indirect);
-            p->has_routine = 1;
-        } else if (!strcmp(line, "end")) {
-            have_end = 1;
-        } else {
-            rc = -1;
-        }
-        if (rc && !why[0]) snprintf(why, why_len, "has a malformed line %d", line_no + 1);
-    }
-    free(text);
-    if (!rc && (!have[0] || !have[1] || !have[2] || !have_end)) {
-        snprintf(why, why_len, "is incomplete");
-        rc = -1;
-    }
-    /* A file written by an older search, edited or imported may hold a set the search itself
-     * would never run (one that corrupts memory inside CLBlast): it is not applied either. */
-    if (!rc && ((p->has_xgemm && !xgemm_valid(p->xgemm, &ctx->info)) ||
-                (p->has_direct && !direct_valid(p->direct, &ctx->info)))) {
-        snprintf(why, why_len, "has GEMM parameters invalid on this device or unsafe with CLBlast");
-        rc = -1;
-    }
-    if (rc) memset(p, 0, sizeof *p);
-    return rc;
-}
-
-static int env_set(const char *name)
-{
-    const char *e = getenv(name);
-    return e && *e && strcmp(e, "0");
-}
-
-void rn_tune_apply(rn_ctx *ctx)
-{
-    if (ctx->no_tune || env_set("RN50CL_NO_TUNE")) return;
-    char path[4096], tuned[64], why[256] = "";
-    rn_tune_path(ctx, path, sizeof path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return; /* never tuned: CLBlast's own parameters */
-    fclose(f);
-    rn_tune_params p;
-    if (rn_tune_load(ctx, path, &p, tuned, sizeof tuned, why, sizeof why)) {
-        fprintf(stderr,
-                "rn50cl: warning: GEMM parameters in %s ignored: the file %s (run `rn50cl tune` "
-                "to redo them).\n",
-                path, why);
-        return;
-    }
-    if (!p.has_xgemm && !p.has_direct && !p.has_routine) return; /* defaults were fastest */
-    int st = rn_tune_params_apply(ctx, &p);
-    if (st) {
-        fprintf(stderr,
-                "rn50cl: warning: GEMM parameters in %s ignored: CLBlast refused them (%s).\n",
-                path, rn_clblast_error_name(st));
-        return;
-    }
-    if (!ctx->quiet)
-        fprintf(stderr, "rn50cl: GEMM parameters from %s applied (tuned %s)\n", path, tuned);
-}
-
-static int write_file(const rn_ctx *ctx, const char *path, const rn_tune_params *p, int batch,
-                      const rn_tune_result *r)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = 0;
-        if (rn_mkdirs(dir)) return -1;
-    }
-    char date[64], body[2048];
-    time_t now = time(NULL);
-    struct tm tm;
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-    rn_tune_params_format(p, body, sizeof body);
-    char text[8192];
-    int n = snprintf(text, sizeof text,
-                     "rn50cl-gemm-tuning %d\n"
-                     "# CLBlast GEMM parameters found by `rn50cl tune`; delete to use CLBlast's\n"
-                     "device %s\ndriver %s\nclblast %s\ntuned %s\nbatch %d\n"
-                     "gflops_default %.1f\ngflops_tuned %.1f\nsearch %d candidates, %.0f s\n"
-                     "%s%send\n",
-                     RN_TUNE_FORMAT, ctx->info.name, ctx->info.driver_version,
-                     RN50CL_CLBLAST_VERSION, date, batch, r->gflops_default, r->gflops_tuned,
-                     r->candidates, r->seconds, body, body[0] ? "\n" : "");
-    if (n < 0 || n >= (int)sizeof text) return -1;
-    return rn_write_file_atomic(path, text, (size_t)n);
-}
-
-/* ---- the shapes ------------------------------------------------------------------------------ */
-
-static int same_shape(const rn_gemm_shape *a, const rn_gemm_shape *b)
-{
-    return a->ta == b->ta && a->tb == b->tb && a->M == b->M && a->N == b->N && a->K == b->K &&
-           a->lda == b->lda && a->ldb == b->ldb && a->ldc == b->ldc && a->beta == b->beta;
-}
-
-int rn_tune_resnet50_shapes(int batch, rn_gemm_shape **shapes, int **count)
-{
-    rn_model *m = malloc(sizeof *m);
-    if (!m) abort();
-    rn_model_init(m, 10);
-    enum { CAP = 1024 };
-    rn_gemm_shape *all = malloc(CAP * sizeof *all);
-    if (!all) abort();
-    const size_t ws = (size_t)64 << 20 >> 2; /* train's default --workspace-mb, in floats */
-    int n = 0;
-    rn_cbr *list[1 + 16 * 4];
-    int nl = 0;
-    list[nl++] = &m->stem;
-    for (int b = 0; b < m->nblocks; b++) {
-        rn_block *bl = &m->blocks[b];
-        list[nl++] = &bl->c1;
-        list[nl++] = &bl->c2;
-        list[nl++] = &bl->c3;
-        if (bl->has_down) list[nl++] = &bl->down;
-    }
-    for (int i = 0; i < nl; i++) {
-        const rn_cbr *c = list[i];
-        rn_conv cv = rn_conv_init(batch, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad);
-        /* the stem has no input gradient: its input is the image batch */
-        n += rn_conv_gemm_shapes(&cv, ws, 1, i > 0, all + n, CAP - n);
-    }
-    n += rn_fc_gemm_shapes(batch, 2048, m->classes, 1, 1, all + n, CAP - n);
-    free(m);
-    if (n > CAP) abort();
-    rn_gemm_shape *u = malloc(n * sizeof *u);
-    int *cnt = malloc(n * sizeof *cnt), nu = 0;
-    if (!u || !cnt) abort();
-    for (int i = 0; i < n; i++) {
-        int j = 0;
-        while (j < nu && !same_shape(&u[j], &all[i])) j++;
-        if (j == nu) {
-            u[nu] = all[i];
-            cnt[nu++] = 0;
-        }
-        cnt[j]++;
-    }
-    free(all);
-    *shapes = u;
-    *count = cnt;
-    return nu;
-}
-
-static double shape_flop(const rn_gemm_shape *s)
-{
-    return 2.0 * s->M * s->N * s->K;
+    rn_gemm_use *u;
+    int n = rn_model_gemm_uses(batch, 10, 1, (size_t)RN_WORKSPACE_MB << 20, &u);
+    *shapes = malloc(n * sizeof **shapes);
+    *count = malloc(n * sizeof **count);
+    if (!*shapes || !*count) abort();
+    for (int i = 0; i < n; i++) (*shapes)[i] = u[i].s, (*count)[i] = u[i].count;
+    free(u);
+    return n;
 }
 
 /* ---- timing and checking --------------------------------------------------------------------- */
@@ -429,7 +88,7 @@ static bench *bench_create(rn_ctx *ctx, const rn_gemm_shape *s, const int *count
     for (int i = 1; i < n; i++) /* insertion sort by count·flop, descending */
         for (int j = i; j > 0; j--) {
             int x = b->order[j - 1], y = b->order[j];
-            if (count[x] * shape_flop(&s[x]) >= count[y] * shape_flop(&s[y])) break;
+            if (count[x] * rn_gemm_flops(&s[x]) >= count[y] * rn_gemm_flops(&s[y])) break;
             b->order[j - 1] = y;
             b->order[j] = x;
         }
@@ -571,58 +230,6 @@ static int bench_check(bench *b, const double *only, char *why, size_t why_len)
     return ok;
 }
 
-/* ---- candidates ------------------------------------------------------------------------------ */
-
-static int mult(size_t x, size_t y)
-{
-    return y && x % y == 0;
-}
-
-static int xgemm_valid(const size_t *v, const rn_device_info *d)
-{
-    size_t mdimc = v[XG_MDIMC], ndimc = v[XG_NDIMC], mdima = v[XG_MDIMA], ndimb = v[XG_NDIMB];
-    if (!mult(v[XG_MWG], mdimc * v[XG_VWM]) || !mult(v[XG_NWG], ndimc * v[XG_VWN]) ||
-        !mult(v[XG_MWG], mdima * v[XG_VWM]) || !mult(v[XG_NWG], ndimb * v[XG_VWN]))
-        return 0;
-    if (mdimc * ndimc > d->max_work_group) return 0;
-    /* the per-work-item tile lives in private memory: keep it to what registers can hold */
-    if ((v[XG_MWG] / mdimc) * (v[XG_NWG] / ndimc) > 256) return 0;
-    if (v[XG_GEMMK] == 0) {
-        if (!mult(v[XG_KWG], v[XG_KWI])) return 0;
-        if (!mult(mdimc * ndimc, mdima) || !mult(v[XG_KWG], mdimc * ndimc / mdima)) return 0;
-        if (!mult(mdimc * ndimc, ndimb) || !mult(v[XG_KWG], mdimc * ndimc / ndimb)) return 0;
-        if (v[XG_KREG] != 1) return 0;
-    } else {
-        if (!mult(v[XG_KREG], v[XG_VWN]) || mdima != mdimc || ndimb != ndimc) return 0;
-        if (v[XG_SA] || v[XG_SB] || v[XG_KWG] != 1 || v[XG_KWI] != 1) return 0;
-        /* CLBlast's GEMMK=1 kernel mis-indexes its tiles when MWG != NWG (upstream issue #340,
-         * fixed only in 2024 by pull request #543, after 1.5.3): it returns wrong results, reads
-         * past its buffers and can write past them, which on a CPU device corrupts the host heap
-         * and aborts the process later ("double free or corruption"). A result check cannot
-         * catch that, so such sets are never run. */
-        if (v[XG_MWG] != v[XG_NWG]) return 0;
-    }
-    if (4 * (v[XG_SA] * v[XG_KWG] * v[XG_MWG] + v[XG_SB] * v[XG_KWG] * v[XG_NWG]) > d->local_mem)
-        return 0;
-    return 1;
-}
-
-static int direct_valid(const size_t *v, const rn_device_info *d)
-{
-    size_t wgd = v[XD_WGD], mc = v[XD_MDIMCD], nc = v[XD_NDIMCD], ma = v[XD_MDIMAD],
-           nb = v[XD_NDIMBD];
-    if (!mult(wgd, v[XD_KWID]) || !mult(wgd, mc * v[XD_VWMD]) || !mult(wgd, nc * v[XD_VWND]) ||
-        !mult(wgd, ma * v[XD_VWMD]) || !mult(wgd, nb * v[XD_VWND]))
-        return 0;
-    if (!mult(mc * nc, ma) || !mult(wgd, mc * nc / ma) || !mult(mc * nc, nb) ||
-        !mult(wgd, mc * nc / nb))
-        return 0;
-    if (mc * nc > d->max_work_group) return 0;
-    if ((wgd / mc) * (wgd / nc) > 256) return 0;
-    if (4 * (wgd * (wgd + v[XD_PADA]) + wgd * (wgd + v[XD_PADB])) > d->local_mem) return 0;
-    return 1;
-}
-
 /* Starting points, best first: register-blocked tiles without local memory suit CPUs (PoCL's
  * "local" memory is ordinary memory, so staging through it only adds copies); the last ones are
  * the GPU-style shapes CLBlast's tuner favours, in case the device is one. Order as the names. */
@@ -721,7 +328,7 @@ static int next_neighbour(const size_t *from, int nv, const axis *axes, int naxe
         memcpy(out, from, nv * sizeof(size_t));
         out[ax->idx] = ax->v[np];
         if (ax->tie >= 0) out[ax->tie] = ax->v[np];
-        if (!(direct ? direct_valid(out, d) : xgemm_valid(out, d))) continue;
+        if (!(direct ? rn_tune_direct_valid(out, d) : rn_tune_xgemm_valid(out, d))) continue;
         if (seen_add(seen, out, nv)) return 1;
     }
     return 0;
@@ -747,7 +354,7 @@ static double gflops(const bench *b, const double *t)
 {
     double f = 0, tt = 0;
     for (int i = 0; i < b->n; i++) {
-        f += b->count[i] * shape_flop(&b->s[i]);
+        f += b->count[i] * rn_gemm_flops(&b->s[i]);
         tt += b->count[i] * t[i];
     }
     return tt > 0 ? f / tt * 1e-9 : 0;
@@ -842,7 +449,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     memset(res, 0, sizeof *res);
     rn_gemm_shape *shapes;
     int *count;
-    int n = rn_tune_resnet50_shapes(batch, &shapes, &count);
+    int n = step_shapes(batch, &shapes, &count);
     double *t_def = malloc(5 * n * sizeof(double)), *t_ind = t_def + n, *t_dir = t_def + 2 * n,
            *t = t_def + 3 * n, *t2 = t_def + 4 * n;
     if (!t_def) abort();
@@ -856,7 +463,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     s.b = bench_create(ctx, shapes, count, n);
     char why[256] = "";
     double total_flop = 0;
-    for (int i = 0; i < n; i++) total_flop += count[i] * shape_flop(&shapes[i]);
+    for (int i = 0; i < n; i++) total_flop += count[i] * rn_gemm_flops(&shapes[i]);
     if (!quiet)
         fprintf(stderr,
                 "rn50cl: tune: %d distinct GEMM shapes, %.1f GFLOP per training step at batch "
@@ -890,7 +497,8 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     for (int i = 0; fits(&s, 0.6); i++) {
         if (i < nseeds) {
             memcpy(p.xgemm, xgemm_seeds[i], sizeof p.xgemm);
-            if (!xgemm_valid(p.xgemm, &ctx->info) || !seen_add(&seen, p.xgemm, RN_TUNE_XGEMM_N))
+            if (!rn_tune_xgemm_valid(p.xgemm, &ctx->info) ||
+                !seen_add(&seen, p.xgemm, RN_TUNE_XGEMM_N))
                 continue;
         } else if (!isfinite(T_ind) ||
                    !next_neighbour(best_ind.xgemm, RN_TUNE_XGEMM_N, xgemm_axes,
@@ -925,7 +533,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
         for (int i = 0; fits(&s, 0.9) && budget_s - elapsed(&s) > 120; i++) {
             if (i < nd) {
                 memcpy(p.direct, direct_seeds[i], sizeof p.direct);
-                if (!direct_valid(p.direct, &ctx->info) ||
+                if (!rn_tune_direct_valid(p.direct, &ctx->info) ||
                     !seen_add(&dseen, p.direct, RN_TUNE_DIRECT_N))
                     continue;
             } else if (!best_dir.has_direct ||
@@ -986,7 +594,9 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     if (out_path) snprintf(path, sizeof path, "%s", out_path);
     else rn_tune_path(ctx, path, sizeof path);
     int rc = RN_OK;
-    if (write_file(ctx, path, &res->best, batch, res)) {
+    rn_tune_summary sum = {batch, res->gflops_default, res->gflops_tuned, res->candidates,
+                           res->seconds};
+    if (rn_tune_save(ctx, path, &res->best, &sum)) {
         fprintf(stderr, "rn50cl: error: cannot write the tuning file %s.\n", path);
         rc = RN_ERR_INPUT;
     }
@@ -1011,7 +621,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
 
 int rn_tune_auto(rn_ctx *ctx, int batch, double planned_images)
 {
-    if (ctx->no_tune || env_set("RN50CL_NO_TUNE") || !(ctx->info.type & CL_DEVICE_TYPE_CPU) ||
+    if (rn_tune_disabled(ctx) || !(ctx->info.type & CL_DEVICE_TYPE_CPU) ||
         planned_images < RN_TUNE_AUTO_MIN_IMAGES)
         return RN_OK;
     char path[4096], tuned[64], why[256] = "";

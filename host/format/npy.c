@@ -1,6 +1,6 @@
 /* .npy v1.0 writer: magic, version, 2-byte header length, a Python-dict header padded with spaces
  * and a newline so the data starts on a 64-byte boundary, then little-endian float32 data. */
-#include "data/npy.h"
+#include "format/npy.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 
 /* Fills hdr with the complete preamble (magic .. newline); returns its length, a multiple of 64. */
 static size_t make_header(char *hdr, size_t cap, size_t rows, size_t cols)

@@ -1,6 +1,6 @@
 /* File-system helpers: cache folder resolution, mkdir -p, atomic writes via temp file + rename,
  * and whole-file reads. Used by everything that persists state. */
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* xoshiro256** generator with splitmix64 seeding (public-domain algorithms by Blackman and Vigna).
  * Everything here is bit-reproducible across platforms: the data order, augmentation and model
  * initialisation of a run depend on nothing but its seed. */
-#include "data/rng.h"
+#include "base/rng.h"
 
 #include <math.h>
 

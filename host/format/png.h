@@ -1,7 +1,7 @@
 /* Minimal PNG output (8-bit RGB, one IDAT, zlib) and a built-in 5x7 bitmap font, so the prediction
  * picture can be written with titles and no image library. */
-#ifndef RN_DATA_PNG_H
-#define RN_DATA_PNG_H
+#ifndef RN_FORMAT_PNG_H
+#define RN_FORMAT_PNG_H
 
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 /* NumPy .npy output for matrices of float32 (embeddings, confusion data, logits), so results can be
  * opened with numpy.load without any conversion. */
-#ifndef RN_DATA_NPY_H
-#define RN_DATA_NPY_H
+#ifndef RN_FORMAT_NPY_H
+#define RN_FORMAT_NPY_H
 
 #include <stddef.h>
 

@@ -1,7 +1,7 @@
 /* safetensors writer and strict reader. The reader parses the header with a small JSON parser for
  * the subset safetensors uses (objects, arrays, strings, integers) and checks every offset and
  * shape against the file before any tensor is handed out. */
-#include "train/safetensors.h"
+#include "format/safetensors.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors data is little-endian and rn50cl copies it as is"

@@ -1,6 +1,6 @@
 /* PNG writer and bitmap font. The PNG is built in memory (signature, IHDR, IDAT, IEND, each chunk
  * with zlib's CRC-32) and written with one atomic call, so a reader never sees half an image. */
-#include "data/png.h"
+#include "format/png.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include <zlib.h>
 
 #include "rn50cl/rn50cl.h"
-#include "runtime/fsutil.h"
+#include "base/fsutil.h"
 
 static void put_be32(uint8_t *p, uint32_t v)
 {

@@ -1,8 +1,8 @@
 /* Small deterministic random numbers (xoshiro256**, seeded through splitmix64) with a plain-struct
  * state. Streams derived from (seed, stream) are independent, so the loader can give every
  * (epoch, step) its own stream and a resumed run replays exactly the same randomness. */
-#ifndef RN_DATA_RNG_H
-#define RN_DATA_RNG_H
+#ifndef RN_BASE_RNG_H
+#define RN_BASE_RNG_H
 
 #include <stdint.h>
 

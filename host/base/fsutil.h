@@ -1,7 +1,7 @@
 /* Small file-system helpers shared by the program cache, checkpoints, downloads and image output:
  * the cache folder, mkdir -p, and atomic whole-file writes (a crash never leaves a torn file). */
-#ifndef RN_FSUTIL_H
-#define RN_FSUTIL_H
+#ifndef RN_BASE_FSUTIL_H
+#define RN_BASE_FSUTIL_H
 
 #include <stddef.h>
 #include <stdio.h>

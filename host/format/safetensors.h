@@ -1,8 +1,8 @@
 /* safetensors checkpoint container: an 8-byte little-endian header length, a JSON header (dtype,
  * shape and data offsets of each tensor, plus "__metadata__" strings), then raw little-endian data.
  * The writer is atomic; the reader trusts nothing in the file and says exactly what is wrong. */
-#ifndef RN_TRAIN_SAFETENSORS_H
-#define RN_TRAIN_SAFETENSORS_H
+#ifndef RN_FORMAT_SAFETENSORS_H
+#define RN_FORMAT_SAFETENSORS_H
 
 #include <stddef.h>
 #include <stdint.h>

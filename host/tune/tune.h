@@ -1,0 +1,38 @@
+/* The GEMM parameter search: times candidate CLBlast Xgemm/XgemmDirect parameters on the GEMM
+ * shapes a ResNet50 training step issues, checks the winner against a double reference and
+ * stores it through runtime/tuning. It sits above the model because it needs the model's shapes. */
+#ifndef RN_TUNE_TUNE_H
+#define RN_TUNE_TUNE_H
+
+#include "runtime/rt.h"
+#include "runtime/tuning.h"
+
+typedef struct rn_tune_result {
+    double gflops_default; /* time-weighted over all shapes, CLBlast's own parameters */
+    double gflops_tuned;   /* the same with the winner (== default when nothing beat it) */
+    int candidates;        /* candidates timed */
+    int rejected;          /* failed to build/run or gave wrong results */
+    int interrupted;       /* stopped by SIGINT; what was found so far was still stored */
+    double seconds;
+    rn_tune_params best;
+} rn_tune_result;
+
+/* The search: times CLBlast's defaults, then Xgemm candidates (all shapes through the indirect
+ * kernel), XgemmDirect candidates (all through the direct kernel), then picks the switch-over
+ * size from the per-shape times, re-measures the combination and checks it against a double
+ * reference. Stops at budget_s (or SIGINT) with the best so far, stores it atomically at
+ * out_path (NULL: rn_tune_path) and applies it. Progress on stderr unless quiet. Returns 0, or
+ * RN_ERR_INPUT when the file cannot be written. */
+int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, int quiet,
+                rn_tune_result *res);
+
+/* The one-off quick search `rn50cl train` runs by itself: only on a CPU device (CLBlast ships
+ * tuned parameters for common GPUs), only when no usable file is stored for it, only when the run
+ * is long (planned_images ≥ RN_TUNE_AUTO_MIN_IMAGES, hours untuned on PoCL, so the search costs
+ * ~1% of it), and never with ctx->no_tune or $RN50CL_NO_TUNE=1. Budget RN_TUNE_AUTO_BUDGET_S.
+ * Returns 0 (also when skipped); the result is stored and applied like `rn50cl tune`'s. */
+#define RN_TUNE_AUTO_MIN_IMAGES 20000.0
+#define RN_TUNE_AUTO_BUDGET_S 90.0
+int rn_tune_auto(rn_ctx *ctx, int batch, double planned_images);
+
+#endif
