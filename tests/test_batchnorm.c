@@ -339,20 +339,20 @@ int main(void)
         check_train(&awkward[i], 100 + i, awkward[i].offset ? 5e-4 : 1e-5);
     check_offset_has_teeth();
 
-    /* ResNet50-CIFAR at batch 8 (input 32×32): stem 64@16×16, then 64/256@8×8, 128/512@4×4,
-     * 256/1024@2×2, 512/2048@1×1 (M = 8). */
-    const int shapes[][2] = {{64, 8 * 16 * 16}, {64, 8 * 8 * 8},  {256, 8 * 8 * 8},
-                             {128, 8 * 4 * 4},  {512, 8 * 4 * 4}, {256, 8 * 2 * 2},
-                             {1024, 8 * 2 * 2}, {512, 8 * 1 * 1}, {2048, 8 * 1 * 1}};
+    /* every batch-norm shape of the model (its case list) at batch 8, with and without ReLU */
+    rn_opcase *cases;
+    int nc = tu_model_cases(RN_OP_BN, 8, &cases);
+    TU_CHECK(nc >= 9, "the model has at least 9 distinct batch-norm shapes (%d)", nc);
     printf("batchnorm, ResNet50-CIFAR shapes at batch 8:\n");
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+    for (int i = 0; i < nc; i++)
         for (int relu = 0; relu < 2; relu++) {
-            char label[64];
-            snprintf(label, sizeof label, "resnet C%d M%d%s", shapes[i][0], shapes[i][1],
+            char label[96];
+            snprintf(label, sizeof label, "%s C%d M%zu%s", cases[i].name, cases[i].C, cases[i].M,
                      relu ? " relu" : "");
-            bn_case k = {label, shapes[i][0], shapes[i][1], 0, relu};
+            bn_case k = {label, cases[i].C, (int)cases[i].M, 0, relu};
             check_train(&k, 200 + 2 * i + relu, 1e-5);
         }
+    free(cases);
 
     printf("batchnorm inference forward:\n");
     check_eval(7, 75, 0, 301);

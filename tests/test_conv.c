@@ -2,7 +2,8 @@
  * the reference backward against central finite differences of the reference forward; the device
  * forward and backward against the reference on awkward shapes (odd sizes, batch 1 and 3, stride 2
  * on odd inputs, padding 2 and 3, 7×7/2), the accumulate / no-dx / chunked-workspace / pointwise
- * paths, and every ResNet50-CIFAR conv shape at batch 8. Every output starts NaN-poisoned. */
+ * paths, and every conv shape of the model's case list at batch 8. Every output starts
+ * NaN-poisoned. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,31 +214,19 @@ int main(void)
     check_device("3x3/2 p2 workspace grown", 3, 5, 7, 5, 9, 3, 2, 2, (conv_opts){per / 3, 0, 0, 1});
     check_device("pointwise tiny workspace", 3, 7, 5, 5, 11, 1, 1, 0, (conv_opts){1, 0, 0, 0});
 
-    /* every ResNet50-CIFAR conv shape at batch 8, input 32x32 */
+    /* every conv shape of the model (its case list) at batch 8, input 32x32; dx is checked
+     * for the stem too, although the model never asks for it */
     const int Nb = 8;
-    check_device("stem 7x7/2 3->64", Nb, 3, 32, 32, 64, 7, 2, 3, plain);
-    check_device("layer1 1x1 64->64", Nb, 64, 8, 8, 64, 1, 1, 0, plain);
-    check_device("layer1 3x3 64->64", Nb, 64, 8, 8, 64, 3, 1, 1, plain);
-    check_device("layer1 1x1 64->256 (conv3, downsample)", Nb, 64, 8, 8, 256, 1, 1, 0, plain);
-    check_device("layer1 1x1 256->64", Nb, 256, 8, 8, 64, 1, 1, 0, plain);
-    check_device("layer2 1x1 256->128", Nb, 256, 8, 8, 128, 1, 1, 0, plain);
-    check_device("layer2 3x3/2 128->128", Nb, 128, 8, 8, 128, 3, 2, 1, plain);
-    check_device("layer2 3x3/1 128->128", Nb, 128, 4, 4, 128, 3, 1, 1, plain);
-    check_device("layer2 1x1 128->512", Nb, 128, 4, 4, 512, 1, 1, 0, plain);
-    check_device("layer2 downsample 1x1/2 256->512", Nb, 256, 8, 8, 512, 1, 2, 0, plain);
-    check_device("layer2 1x1 512->128", Nb, 512, 4, 4, 128, 1, 1, 0, plain);
-    check_device("layer3 1x1 512->256", Nb, 512, 4, 4, 256, 1, 1, 0, plain);
-    check_device("layer3 3x3/2 256->256", Nb, 256, 4, 4, 256, 3, 2, 1, plain);
-    check_device("layer3 3x3/1 256->256", Nb, 256, 2, 2, 256, 3, 1, 1, plain);
-    check_device("layer3 1x1 256->1024", Nb, 256, 2, 2, 1024, 1, 1, 0, plain);
-    check_device("layer3 downsample 1x1/2 512->1024", Nb, 512, 4, 4, 1024, 1, 2, 0, plain);
-    check_device("layer3 1x1 1024->256", Nb, 1024, 2, 2, 256, 1, 1, 0, plain);
-    check_device("layer4 1x1 1024->512", Nb, 1024, 2, 2, 512, 1, 1, 0, plain);
-    check_device("layer4 3x3/2 512->512", Nb, 512, 2, 2, 512, 3, 2, 1, plain);
-    check_device("layer4 3x3/1 512->512", Nb, 512, 1, 1, 512, 3, 1, 1, plain);
-    check_device("layer4 1x1 512->2048", Nb, 512, 1, 1, 2048, 1, 1, 0, plain);
-    check_device("layer4 downsample 1x1/2 1024->2048", Nb, 1024, 2, 2, 2048, 1, 2, 0, plain);
-    check_device("layer4 1x1 2048->512", Nb, 2048, 1, 1, 512, 1, 1, 0, plain);
+    rn_opcase *cases;
+    int nc = tu_model_cases(RN_OP_CONV, Nb, &cases);
+    TU_CHECK(nc == 23, "the model has 23 distinct conv shapes (%d)", nc);
+    for (int i = 0; i < nc; i++) {
+        const rn_conv *v = &cases[i].conv;
+        TU_CHECK(v->kh == v->kw, "%s: square kernel", cases[i].name);
+        check_device(cases[i].name, Nb, v->Cin, v->H, v->W, v->Cout, v->kh, v->stride, v->pad,
+                     plain);
+    }
+    free(cases);
     /* the stem as the model runs it: no dx, chunked through a workspace of 3 images */
     check_device("stem chunked dx=NULL", Nb, 3, 32, 32, 64, 7, 2, 3,
                  (conv_opts){3 * (size_t)3 * 49 * 256, 0, 1, 1});

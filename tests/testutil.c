@@ -188,3 +188,40 @@ int tu_run(const char *cmd, char **out)
     else free(buf);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+/* The fields that make a case's shape (its name aside), as text, so two cases compare simply. */
+static void shape_key(const rn_opcase *c, char *buf, size_t len)
+{
+    const rn_conv *v = &c->conv;
+    const rn_pool *p = &c->pool;
+    snprintf(buf, len, "%d|%d %d %d %d %d %d %d %d %d|%d %zu %d %d %d %d|%d %d %d %d %d %d %d|%zu",
+             (int)c->op, v->N, v->Cin, v->H, v->W, v->Cout, v->kh, v->kw, v->stride, v->pad, c->C,
+             c->M, c->relu, c->N, c->HW, c->classes, p->C, p->N, p->H, p->W, p->k, p->stride,
+             p->pad, c->nparams);
+}
+
+int tu_model_cases(enum rn_op op, int batch, rn_opcase **out)
+{
+    enum { CAP = 256 };
+    rn_model *m = malloc(sizeof *m);
+    rn_opcase *all = malloc(CAP * sizeof *all), *u = malloc(CAP * sizeof *u);
+    if (!m || !all || !u) abort();
+    rn_model_init(m, 10);
+    int n = rn_model_cases(m, batch, all, CAP), nu = 0;
+    if (n > CAP) abort();
+    for (int i = 0; i < n; i++) {
+        if (all[i].op != op) continue;
+        char a[256], b[256];
+        shape_key(&all[i], a, sizeof a);
+        int seen = 0;
+        for (int j = 0; j < nu && !seen; j++) {
+            shape_key(&u[j], b, sizeof b);
+            seen = !strcmp(a, b);
+        }
+        if (!seen) u[nu++] = all[i];
+    }
+    free(all);
+    free(m);
+    *out = u;
+    return nu;
+}

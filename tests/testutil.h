@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/cases.h"
 #include "runtime/rt.h"
 
 /* Records one check; prints "FAIL: <what>" with file:line when cond is false. */
@@ -37,6 +38,10 @@ cl_mem tu_upload(const float *x, size_t n);
 cl_mem tu_poisoned(size_t n); /* n floats, all NaN: an element nobody writes fails the compare */
 void tu_download(cl_mem m, float *x, size_t n);
 float *tu_download_new(cl_mem m, size_t n); /* malloc'd */
+
+/* The model's op cases of kind op at `batch` (rn_model_cases of a 10-class ResNet50), one per
+ * distinct shape, in forward order: the model shapes every op test checks. *out is malloc'd. */
+int tu_model_cases(enum rn_op op, int batch, rn_opcase **out);
 
 /* A fresh empty folder under $RN50CL_TEST_TMP (or /tmp) for this test; path valid until exit. */
 const char *tu_tmpdir(const char *tag);

@@ -1,41 +1,308 @@
-/* The model's layer list turned into op cases: convolutions by name and shape, and the distinct
- * GEMM shapes of a step derived through the ops' own rn_conv_gemm_shapes / rn_fc_gemm_shapes, so
- * the lists follow any change of the topology or of how an op issues its GEMMs. */
+/* The model's layer list turned into op cases. Shapes come from the built topology and GEMM
+ * shapes from the ops' own rn_conv_gemm_shapes / rn_fc_gemm_shapes, so every consumer follows
+ * any change of the network or of how an op issues its GEMMs. */
 #include "model/cases.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "base/rng.h"
+#include "ops/batchnorm.h"
+#include "ops/eltwise.h"
 #include "ops/fc.h"
+#include "ops/loss.h"
+#include "ops/sgd.h"
 
-static rn_conv_case conv_case(const char *name, const rn_cbr *c, int batch, int with_dx)
+/* "layer1.0.bn1.weight" -> "layer1.0.bn1" */
+static void module_name(char *dst, size_t len, const rn_model *m, int entry)
 {
-    rn_conv_case k;
-    snprintf(k.name, sizeof k.name, "%s", name);
+    snprintf(dst, len, "%s", m->e[entry].name);
+    char *dot = strrchr(dst, '.');
+    if (dot) *dot = 0;
+}
+
+static int push(rn_opcase *out, int n, int cap, const rn_opcase *c)
+{
+    if (n < cap) out[n] = *c;
+    return n + 1;
+}
+
+/* A convolution and its batch-norm as two cases. */
+static int push_cbr(rn_opcase *out, int n, int cap, const rn_model *m, const rn_cbr *c, int batch,
+                    int with_dx)
+{
+    rn_opcase k = {.op = RN_OP_CONV, .with_dx = with_dx};
+    module_name(k.name, sizeof k.name, m, c->conv_w);
     k.conv = rn_conv_init(batch, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad);
-    k.with_dx = with_dx;
-    return k;
+    n = push(out, n, cap, &k);
+    rn_opcase b = {.op = RN_OP_BN, .C = c->cout, .relu = c->relu, .N = batch};
+    module_name(b.name, sizeof b.name, m, c->bn_w);
+    b.M = (size_t)batch * c->ho * c->wo;
+    return push(out, n, cap, &b);
 }
 
-int rn_model_conv_cases(const rn_model *m, int batch, rn_conv_case *out, int cap)
+int rn_model_cases(const rn_model *m, int batch, rn_opcase *out, int cap)
 {
-    int n = 0;
-    if (n < cap) out[n] = conv_case("conv1", &m->stem, batch, 0);
-    n++;
-    static const char *const part[4] = {"conv1", "conv2", "conv3", "downsample.0"};
-    for (int b = 0; b < m->nblocks; b++) {
-        const rn_block *bl = &m->blocks[b];
-        const rn_cbr *list[4] = {&bl->c1, &bl->c2, &bl->c3, bl->has_down ? &bl->down : NULL};
-        for (int l = 0; l < 4; l++) {
-            if (!list[l]) continue;
-            char name[48];
-            snprintf(name, sizeof name, "layer%d.%d.%s", bl->stage + 1, bl->index, part[l]);
-            if (n < cap) out[n] = conv_case(name, list[l], batch, 1);
-            n++;
-        }
+    int n = push_cbr(out, 0, cap, m, &m->stem, batch, 0);
+    rn_opcase p = {.op = RN_OP_MAXPOOL, .name = "maxpool"};
+    p.pool = rn_pool_init(m->stem.cout, batch, m->stem.ho, m->stem.wo, 3, 2, 1);
+    n = push(out, n, cap, &p);
+    for (int i = 0; i < m->nblocks; i++) {
+        const rn_block *bl = &m->blocks[i];
+        n = push_cbr(out, n, cap, m, &bl->c1, batch, 1);
+        n = push_cbr(out, n, cap, m, &bl->c2, batch, 1);
+        n = push_cbr(out, n, cap, m, &bl->c3, batch, 1);
+        if (bl->has_down) n = push_cbr(out, n, cap, m, &bl->down, batch, 1);
+        rn_opcase j = {.op = RN_OP_ADD_RELU, .C = bl->c3.cout, .N = batch};
+        snprintf(j.name, sizeof j.name, "layer%d.%d", bl->stage + 1, bl->index);
+        j.M = (size_t)batch * bl->c3.ho * bl->c3.wo;
+        n = push(out, n, cap, &j);
     }
-    return n;
+    const rn_cbr *last = &m->blocks[m->nblocks - 1].c3;
+    rn_opcase a = {.op = RN_OP_AVGPOOL, .name = "avgpool", .C = last->cout, .N = batch};
+    a.HW = last->ho * last->wo;
+    n = push(out, n, cap, &a);
+    rn_opcase f = {.op = RN_OP_FC, .name = "fc", .C = last->cout, .N = batch};
+    f.classes = m->classes;
+    n = push(out, n, cap, &f);
+    rn_opcase l = {.op = RN_OP_LOSS, .name = "loss", .N = batch, .classes = m->classes};
+    n = push(out, n, cap, &l);
+    rn_opcase s = {.op = RN_OP_SGD, .name = "sgd", .nparams = m->param_floats};
+    return push(out, n, cap, &s);
 }
+
+const rn_opcase *rn_opcase_find(const rn_opcase *c, int n, enum rn_op op, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (c[i].op == op && !strcmp(c[i].name, name)) return &c[i];
+    return NULL;
+}
+
+int rn_opcase_gemms(const rn_opcase *c, size_t ws_floats, int backward, rn_gemm_shape *out, int cap)
+{
+    if (c->op == RN_OP_CONV)
+        return rn_conv_gemm_shapes(&c->conv, ws_floats, backward, c->with_dx, out, cap);
+    if (c->op == RN_OP_FC) return rn_fc_gemm_shapes(c->N, c->C, c->classes, backward, 1, out, cap);
+    return 0;
+}
+
+static double gemm_flops(const rn_opcase *c, int backward)
+{
+    enum { CAP = 4096 };
+    rn_gemm_shape *s = malloc(CAP * sizeof *s);
+    if (!s) abort();
+    /* a workspace for the whole batch: chunking splits the same work into more calls */
+    int n = rn_opcase_gemms(c, SIZE_MAX / 8, backward, s, CAP);
+    if (n > CAP) abort();
+    double f = 0;
+    for (int i = 0; i < n; i++) f += rn_gemm_flops(&s[i]);
+    free(s);
+    return f;
+}
+
+double rn_opcase_flops(const rn_opcase *c, int backward)
+{
+    double fwd = gemm_flops(c, 0);
+    return backward ? gemm_flops(c, 1) - fwd : fwd;
+}
+
+double rn_opcase_bytes(const rn_opcase *c, int backward)
+{
+    const double f = sizeof(float), n = (double)c->C * (double)c->M;
+    const rn_conv *v = &c->conv;
+    const rn_pool *p = &c->pool;
+    switch (c->op) {
+    case RN_OP_CONV: /* im2col reads x and writes the columns; col2im reads them back into dx */
+        if (rn_conv_is_pointwise(v)) return 0;
+        return f * ((double)v->Cin * v->N * v->H * v->W +
+                    (double)v->Cin * v->kh * v->kw * v->N * v->Ho * v->Wo);
+    case RN_OP_BN: /* forward: mean, deviations, normalise (read + write); backward: the
+                      reduction reads dy, x (and y for the ReLU mask), the element pass the same
+                      plus dx */
+        return f * n * (backward ? (c->relu ? 7 : 5) : 4);
+    case RN_OP_RELU: return f * n * (backward ? 3 : 2);
+    case RN_OP_ADD_RELU: return f * n * 3;
+    case RN_OP_MAXPOOL: /* input once; output and argmax (or dy and argmax, then dx) */
+        return f * ((double)p->C * p->N * p->H * p->W + 2.0 * p->C * p->N * p->Ho * p->Wo);
+    case RN_OP_AVGPOOL: return f * ((double)c->C * c->N * c->HW + (double)c->C * c->N);
+    case RN_OP_FC: /* the bias pass over the logits (the rest is GEMM) */
+        return f * (backward ? (double)c->N * c->classes + c->classes
+                             : 2.0 * c->N * c->classes + c->classes);
+    case RN_OP_LOSS: /* logits and labels in; loss, correct and dlogits out */
+        return backward ? 0 : f * c->N * (2.0 * c->classes + 3);
+    case RN_OP_SGD: return backward ? 0 : f * 5 * (double)c->nparams; /* w, v, g in; w, v out */
+    }
+    return 0;
+}
+
+/* ---- running a case on its own buffers ---------------------------------------------------- */
+
+static cl_mem random_buffer(rn_ctx *ctx, size_t n, uint64_t stream)
+{
+    float *h = malloc(n * sizeof *h);
+    if (!h) abort();
+    rn_rng r;
+    rn_rng_seed(&r, 1, stream);
+    for (size_t i = 0; i < n; i++) h[i] = 2 * rn_rng_uniform(&r) - 1;
+    cl_mem m = rn_buffer(ctx, n * sizeof *h);
+    rn_write(ctx, m, 0, n * sizeof *h, h);
+    free(h);
+    return m;
+}
+
+static cl_mem filled(rn_ctx *ctx, size_t n, float v)
+{
+    cl_mem m = rn_buffer(ctx, n * sizeof(float));
+    rn_fill(ctx, m, n, v);
+    return m;
+}
+
+/* x, y and their gradients: nx and ny floats. */
+static void alloc_xy(rn_ctx *ctx, rn_opcase_io *io, size_t nx, size_t ny)
+{
+    io->x = random_buffer(ctx, nx, 1);
+    io->dx = filled(ctx, nx, 0);
+    io->y = filled(ctx, ny, 0);
+    io->dy = random_buffer(ctx, ny, 2);
+}
+
+static void alloc_bn(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
+{
+    alloc_xy(ctx, io, (size_t)c->C * c->M, (size_t)c->C * c->M);
+    io->w = filled(ctx, c->C, 1);
+    io->b = filled(ctx, c->C, 0);
+    io->dw = filled(ctx, c->C, 0);
+    io->db = filled(ctx, c->C, 0);
+    io->rmean = filled(ctx, c->C, 0);
+    io->rvar = filled(ctx, c->C, 1);
+    io->smean = filled(ctx, c->C, 0);
+    io->sinv = filled(ctx, c->C, 0);
+}
+
+static void alloc_labels(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
+{
+    int32_t *lab = malloc((size_t)c->N * sizeof *lab);
+    if (!lab) abort();
+    for (int i = 0; i < c->N; i++) lab[i] = i % c->classes;
+    io->index = rn_buffer(ctx, (size_t)c->N * sizeof *lab);
+    rn_write(ctx, io->index, 0, (size_t)c->N * sizeof *lab, lab);
+    free(lab);
+}
+
+void rn_opcase_io_alloc(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
+{
+    memset(io, 0, sizeof *io);
+    const rn_conv *v = &c->conv;
+    const rn_pool *p = &c->pool;
+    size_t n = (size_t)c->C * c->M;
+    switch (c->op) {
+    case RN_OP_CONV:
+        alloc_xy(ctx, io, (size_t)v->Cin * v->N * v->H * v->W,
+                 (size_t)v->Cout * v->N * v->Ho * v->Wo);
+        io->w = random_buffer(ctx, (size_t)v->Cout * v->Cin * v->kh * v->kw, 3);
+        io->dw = filled(ctx, (size_t)v->Cout * v->Cin * v->kh * v->kw, 0);
+        /* the whole batch's columns: im2col and col2im run as one launch each */
+        if (!rn_conv_is_pointwise(v))
+            rn_workspace_create(ctx, &io->ws, rn_conv_col_floats_per_image(v) * v->N);
+        break;
+    case RN_OP_BN: alloc_bn(ctx, c, io); break;
+    case RN_OP_RELU:
+    case RN_OP_ADD_RELU:
+        alloc_xy(ctx, io, n, n);
+        io->x2 = random_buffer(ctx, n, 3);
+        break;
+    case RN_OP_MAXPOOL:
+        alloc_xy(ctx, io, (size_t)p->C * p->N * p->H * p->W, (size_t)p->C * p->N * p->Ho * p->Wo);
+        io->index = rn_buffer(ctx, (size_t)p->C * p->N * p->Ho * p->Wo * sizeof(int32_t));
+        break;
+    case RN_OP_AVGPOOL: alloc_xy(ctx, io, (size_t)c->C * c->N * c->HW, (size_t)c->C * c->N); break;
+    case RN_OP_FC:
+        alloc_xy(ctx, io, (size_t)c->C * c->N, (size_t)c->N * c->classes);
+        io->w = random_buffer(ctx, (size_t)c->classes * c->C, 3);
+        io->dw = filled(ctx, (size_t)c->classes * c->C, 0);
+        io->b = random_buffer(ctx, (size_t)c->classes, 4);
+        io->db = filled(ctx, (size_t)c->classes, 0);
+        break;
+    case RN_OP_LOSS:
+        alloc_xy(ctx, io, (size_t)c->N * c->classes, (size_t)c->N);
+        io->correct = filled(ctx, (size_t)c->N, 0);
+        alloc_labels(ctx, c, io);
+        break;
+    case RN_OP_SGD:
+        io->w = random_buffer(ctx, c->nparams, 1);
+        io->dw = random_buffer(ctx, c->nparams, 2);
+        io->v = filled(ctx, c->nparams, 0);
+        break;
+    }
+    /* what a backward run needs from its forward: argmax, batch statistics, the ReLU mask */
+    rn_opcase_run(ctx, c, 0, io);
+    rn_finish(ctx);
+}
+
+void rn_opcase_io_free(rn_opcase_io *io)
+{
+    cl_mem *all[] = {&io->x,    &io->x2,    &io->y,    &io->dy,      &io->dx,   &io->w,
+                     &io->dw,   &io->b,     &io->db,   &io->rmean,   &io->rvar, &io->smean,
+                     &io->sinv, &io->index, &io->loss, &io->correct, &io->v};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rn_release(all[i]);
+    rn_workspace_release(&io->ws);
+}
+
+static void run_forward(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
+{
+    size_t n = (size_t)c->C * c->M;
+    switch (c->op) {
+    case RN_OP_CONV: conv2d_forward(ctx, io->y, io->x, io->w, &c->conv, &io->ws); break;
+    case RN_OP_BN:
+        batchnorm_forward_train(ctx, io->y, io->x, io->w, io->b, io->rmean, io->rvar, io->smean,
+                                io->sinv, c->C, (int)c->M, 0.1f, 1e-5f, c->relu);
+        break;
+    case RN_OP_RELU: relu_forward(ctx, io->y, io->x, n); break;
+    case RN_OP_ADD_RELU: add_relu_forward(ctx, io->y, io->x, io->x2, n); break;
+    case RN_OP_MAXPOOL: maxpool_forward(ctx, io->y, io->index, io->x, &c->pool); break;
+    case RN_OP_AVGPOOL: avgpool_forward(ctx, io->y, io->x, c->C, c->N, c->HW); break;
+    case RN_OP_FC: fc_forward(ctx, io->y, io->x, io->w, io->b, c->N, c->C, c->classes); break;
+    case RN_OP_LOSS: /* the gradient comes with the forward */
+        softmax_ce_forward(ctx, io->y, io->correct, io->dx, io->x, io->index, c->N, c->classes,
+                           0.0f);
+        break;
+    case RN_OP_SGD: sgd_step(ctx, io->w, io->v, io->dw, c->nparams, 0.01f, 0.9f, 5e-4f, 1); break;
+    }
+}
+
+static void run_backward(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
+{
+    size_t n = (size_t)c->C * c->M;
+    switch (c->op) {
+    case RN_OP_CONV:
+        conv2d_backward(ctx, c->with_dx ? io->dx : NULL, io->dw, io->dy, io->x, io->w, &c->conv,
+                        &io->ws, 0);
+        break;
+    case RN_OP_BN:
+        batchnorm_backward(ctx, io->dx, io->dw, io->db, io->dy, io->x, c->relu ? io->y : NULL,
+                           io->w, io->smean, io->sinv, c->C, (int)c->M, c->relu);
+        break;
+    case RN_OP_RELU: relu_backward(ctx, io->dx, io->dy, io->y, n); break;
+    case RN_OP_ADD_RELU: add_relu_backward(ctx, io->dx, io->dy, io->y, n); break;
+    case RN_OP_MAXPOOL: maxpool_backward(ctx, io->dx, io->dy, io->index, &c->pool); break;
+    case RN_OP_AVGPOOL: avgpool_backward(ctx, io->dx, io->dy, c->C, c->N, c->HW); break;
+    case RN_OP_FC:
+        fc_backward(ctx, io->dx, io->dw, io->db, io->dy, io->x, io->w, c->N, c->C, c->classes);
+        break;
+    case RN_OP_LOSS:
+    case RN_OP_SGD: break; /* no backward of their own */
+    }
+}
+
+void rn_opcase_run(rn_ctx *ctx, const rn_opcase *c, int backward, rn_opcase_io *io)
+{
+    if (backward) run_backward(ctx, c, io);
+    else run_forward(ctx, c, io);
+}
+
+/* ---- the GEMMs of a step ------------------------------------------------------------------ */
 
 /* Adds one issued shape to the distinct list, counting repeats. */
 static void add_use(rn_gemm_use *u, int *nu, int cap, const rn_gemm_shape *s, const char *layer,
@@ -54,39 +321,43 @@ static void add_use(rn_gemm_use *u, int *nu, int cap, const rn_gemm_shape *s, co
     n->count = 1;
 }
 
+/* The classifier's GEMMs, told apart by asking for each form separately. */
+static void add_fc(rn_gemm_use *u, int *nu, int cap, const rn_opcase *c, int train)
+{
+    rn_gemm_shape f[3], w[3], d[3];
+    rn_fc_gemm_shapes(c->N, c->C, c->classes, 0, 0, f, 3);
+    add_use(u, nu, cap, &f[0], c->name, "fwd");
+    if (!train) return;
+    rn_fc_gemm_shapes(c->N, c->C, c->classes, 1, 0, w, 3); /* forward, weight gradient */
+    rn_fc_gemm_shapes(c->N, c->C, c->classes, 1, 1, d, 3); /* forward, input and weight grad */
+    add_use(u, nu, cap, &d[1], c->name, "dgrad");
+    add_use(u, nu, cap, &w[1], c->name, "wgrad");
+}
+
 int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_gemm_use **out)
 {
-    enum { CAP = 1024, MAXCONV = 64 };
+    enum { CAP = 1024, MAXCASES = 256 };
     rn_model *m = malloc(sizeof *m);
-    rn_conv_case *cc = malloc(MAXCONV * sizeof *cc);
+    rn_opcase *c = malloc(MAXCASES * sizeof *c);
     rn_gemm_use *u = malloc(CAP * sizeof *u);
-    if (!m || !cc || !u) abort();
+    if (!m || !c || !u) abort();
     rn_model_init(m, classes);
-    int nc = rn_model_conv_cases(m, batch, cc, MAXCONV), nu = 0;
-    if (nc > MAXCONV) abort();
+    int nc = rn_model_cases(m, batch, c, MAXCASES), nu = 0;
+    if (nc > MAXCASES) abort();
     for (int i = 0; i < nc; i++) {
+        if (c[i].op == RN_OP_FC) add_fc(u, &nu, CAP, &c[i], train);
+        if (c[i].op != RN_OP_CONV) continue;
         rn_gemm_shape s[256];
-        /* (ta, tb) = (0,0) forward, (0,1) weight gradient, (1,0) input gradient */
-        int n = rn_conv_gemm_shapes(&cc[i].conv, ws_bytes / sizeof(float), train, cc[i].with_dx, s,
-                                    256);
+        int n = rn_opcase_gemms(&c[i], ws_bytes / sizeof(float), train, s, 256);
         if (n > 256) abort();
+        /* (ta, tb) = (0,0) forward, (0,1) weight gradient, (1,0) input gradient */
         for (int j = 0; j < n; j++)
-            add_use(u, &nu, CAP, &s[j], cc[i].name,
+            add_use(u, &nu, CAP, &s[j], c[i].name,
                     !s[j].ta && !s[j].tb ? "fwd"
                     : s[j].tb            ? "wgrad"
                                          : "dgrad");
     }
-    /* the classifier's GEMMs, told apart by asking for each form separately */
-    rn_gemm_shape f[3], w[3], d[3];
-    rn_fc_gemm_shapes(batch, 2048, classes, 0, 0, f, 3);
-    add_use(u, &nu, CAP, &f[0], "fc", "fwd");
-    if (train) {
-        rn_fc_gemm_shapes(batch, 2048, classes, 1, 0, w, 3); /* forward, weight gradient */
-        rn_fc_gemm_shapes(batch, 2048, classes, 1, 1, d, 3); /* forward, input and weight grad */
-        add_use(u, &nu, CAP, &d[1], "fc", "dgrad");
-        add_use(u, &nu, CAP, &w[1], "fc", "wgrad");
-    }
-    free(cc);
+    free(c);
     free(m);
     *out = u;
     return nu;
