@@ -147,6 +147,16 @@ static double bench_compile(bench *b)
 /* Times every shape `passes` times (each shape's time is its fastest pass: other load on the
  * machine only ever adds). Returns Σ count·time in seconds, INFINITY when the running total
  * passed `limit` or SIGINT arrived, -1 when a call failed. */
+/* Seconds for shape i alone (queue drained before and after), or -1 when it fails to run. */
+static double time_one(bench *b, int i)
+{
+    rn_finish(b->ctx);
+    double t0 = rn_now();
+    if (gemm(b, &b->s[i]) != CLBlastSuccess) return -1;
+    if (clFinish(b->ctx->queue) != CL_SUCCESS) return -1;
+    return rn_now() - t0;
+}
+
 static double bench_time(bench *b, int passes, double limit, double *t)
 {
     for (int i = 0; i < b->n; i++) t[i] = INFINITY;
@@ -156,11 +166,8 @@ static double bench_time(bench *b, int passes, double limit, double *t)
         for (int oi = 0; oi < b->n; oi++) {
             int i = b->order[oi];
             if (g_stop) return INFINITY;
-            rn_finish(b->ctx);
-            double t0 = rn_now();
-            if (gemm(b, &b->s[i]) != CLBlastSuccess) return -1;
-            if (clFinish(b->ctx->queue) != CL_SUCCESS) return -1;
-            double dt = rn_now() - t0;
+            double dt = time_one(b, i);
+            if (dt < 0) return -1;
             if (dt < t[i]) t[i] = dt;
             total += b->count[i] * (p ? t[i] : dt);
             if (p == 0 && total > limit) return INFINITY;
@@ -179,11 +186,7 @@ static double bench_time_direct(bench *b, const double *t_ind, double *t)
     for (int oi = b->n - 1; oi >= 0; oi--) {
         int i = b->order[oi];
         if (g_stop) return INFINITY;
-        rn_finish(b->ctx);
-        double t0 = rn_now();
-        if (gemm(b, &b->s[i]) != CLBlastSuccess) return -1;
-        if (clFinish(b->ctx->queue) != CL_SUCCESS) return -1;
-        t[i] = rn_now() - t0;
+        if ((t[i] = time_one(b, i)) < 0) return -1;
         total += b->count[i] * t[i];
         if (t[i] > 1.5 * t_ind[i]) break;
     }
