@@ -224,13 +224,20 @@ static void check_eval(int C, int M, int relu, uint64_t seed)
     free(x), free(xd), free(gd), free(bd), free(rmd), free(rvd), free(yr), free(got);
 }
 
-/* Loss Σ r·y of the reference training forward. */
-static double loss(const double *x, const double *g, const double *b, const double *r, int C, int M,
-                   int relu, double *y)
+/* The inputs of the loss Σ r·y of the reference training forward; y is scratch. */
+typedef struct {
+    const double *x, *g, *b, *r;
+    int C, M, relu;
+    double *y;
+} bn_loss_in;
+
+static double loss(void *arg)
 {
-    refb_bn_forward_train(y, NULL, NULL, NULL, NULL, x, g, b, C, M, MOMENTUM, EPS, relu);
+    const bn_loss_in *a = arg;
+    refb_bn_forward_train(a->y, NULL, NULL, NULL, NULL, a->x, a->g, a->b, a->C, a->M, MOMENTUM, EPS,
+                          a->relu);
     double s = 0;
-    for (size_t i = 0; i < (size_t)C * M; i++) s += r[i] * y[i];
+    for (size_t i = 0; i < (size_t)a->C * a->M; i++) s += a->r[i] * a->y[i];
     return s;
 }
 
@@ -259,30 +266,11 @@ static void check_ref_fd(int C, int M, int relu, uint64_t seed)
 
     const double h = 1e-6;
     double *fx = malloc(n * sizeof *fx), fg[64], fb[64];
-    for (size_t i = 0; i < n; i++) {
-        double s = x[i];
-        x[i] = s + h;
-        double lp = loss(x, g, b, r, C, M, relu, y);
-        x[i] = s - h;
-        double lm = loss(x, g, b, r, C, M, relu, y);
-        x[i] = s;
-        fx[i] = (lp - lm) / (2 * h);
-    }
+    bn_loss_in in = {x, g, b, r, C, M, relu, y};
+    for (size_t i = 0; i < n; i++) fx[i] = tu_central_diff(&x[i], h, loss, &in);
     for (int c = 0; c < C; c++) {
-        double s = g[c];
-        g[c] = s + h;
-        double lp = loss(x, g, b, r, C, M, relu, y);
-        g[c] = s - h;
-        double lm = loss(x, g, b, r, C, M, relu, y);
-        g[c] = s;
-        fg[c] = (lp - lm) / (2 * h);
-        s = b[c];
-        b[c] = s + h;
-        lp = loss(x, g, b, r, C, M, relu, y);
-        b[c] = s - h;
-        lm = loss(x, g, b, r, C, M, relu, y);
-        b[c] = s;
-        fb[c] = (lp - lm) / (2 * h);
+        fg[c] = tu_central_diff(&g[c], h, loss, &in);
+        fb[c] = tu_central_diff(&b[c], h, loss, &in);
     }
     char what[96];
     snprintf(what, sizeof what, "fd C=%d M=%d relu=%d dx", C, M, relu);

@@ -34,6 +34,19 @@ static void check_ref_by_hand(void)
     TU_CHECK(fabs(d[2] - (exp(3 - lse) - (1 - eps + eps / 3))) < 1e-12, "ref: smoothed gradient");
 }
 
+typedef struct {
+    const double *logits;
+    const int *labels;
+    int N, K;
+    double eps;
+} ce_loss_in;
+
+static double mean_loss(void *arg)
+{
+    const ce_loss_in *a = arg;
+    return ref_softmax_ce(NULL, NULL, NULL, a->logits, a->labels, a->N, a->K, a->eps);
+}
+
 /* Claim: ref dlogits = ∂(mean loss)/∂logits by central differences. */
 static void check_ref_fd(int N, int K, double eps)
 {
@@ -44,15 +57,8 @@ static void check_ref_fd(int N, int K, double eps)
     for (int i = 0; i < N; i++) lab[i] = (int)tu_uniform(0, K - 1e-9);
     ref_softmax_ce(NULL, NULL, d, l, lab, N, K, eps);
     const double h = 1e-5;
-    for (size_t i = 0; i < n; i++) {
-        double keep = l[i];
-        l[i] = keep + h;
-        double lp = ref_softmax_ce(NULL, NULL, NULL, l, lab, N, K, eps);
-        l[i] = keep - h;
-        double lm = ref_softmax_ce(NULL, NULL, NULL, l, lab, N, K, eps);
-        l[i] = keep;
-        fd[i] = (lp - lm) / (2 * h);
-    }
+    ce_loss_in in = {l, lab, N, K, eps};
+    for (size_t i = 0; i < n; i++) fd[i] = tu_central_diff(&l[i], h, mean_loss, &in);
     char what[100];
     snprintf(what, sizeof what, "ref dlogits == finite differences (N%d K%d eps %.2f)", N, K, eps);
     tu_compare_dd(what, d, fd, n, 1e-9, 1e-6);

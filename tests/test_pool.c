@@ -136,6 +136,36 @@ static void check_avgpool(const char *label, int C, int N, int HW, uint64_t seed
     free(x), free(dy), free(xd), free(dyd), free(yr), free(dxr), free(got);
 }
 
+/* The inputs of a loss Σ r·y over a pool's reference forward; y is scratch. */
+typedef struct {
+    const double *x, *r;
+    double *y;
+    size_t ny;
+    int C, N, H, W, k, s, pad; /* max-pool */
+    int HW;                    /* average pool */
+} pool_loss_in;
+
+static double dot(const double *r, const double *y, size_t n)
+{
+    double s = 0;
+    for (size_t j = 0; j < n; j++) s += r[j] * y[j];
+    return s;
+}
+
+static double maxpool_loss(void *arg)
+{
+    const pool_loss_in *a = arg;
+    refb_maxpool_forward(a->y, NULL, a->x, a->C, a->N, a->H, a->W, a->k, a->s, a->pad);
+    return dot(a->r, a->y, a->ny);
+}
+
+static double avgpool_loss(void *arg)
+{
+    const pool_loss_in *a = arg;
+    refb_avgpool_forward(a->y, a->x, a->C, a->N, a->HW);
+    return dot(a->r, a->y, a->ny);
+}
+
 /* Reference backward vs central differences of Σ r·y (distinct inputs: max is locally linear). */
 static void check_fd_maxpool(int C, int N, int H, int W, int k, int s, int pad, uint64_t seed)
 {
@@ -153,17 +183,18 @@ static void check_fd_maxpool(int C, int N, int H, int W, int k, int s, int pad, 
     refb_maxpool_forward(y, am, x, C, N, H, W, k, s, pad);
     refb_maxpool_backward(g, r, am, C, N, H, W, k, s, pad);
     const double h = 1e-4; /* well under the 1/64 spacing of the inputs */
-    for (size_t i = 0; i < nx; i++) {
-        double v = x[i], lp = 0, lm = 0;
-        x[i] = v + h;
-        refb_maxpool_forward(y, NULL, x, C, N, H, W, k, s, pad);
-        for (size_t j = 0; j < ny; j++) lp += r[j] * y[j];
-        x[i] = v - h;
-        refb_maxpool_forward(y, NULL, x, C, N, H, W, k, s, pad);
-        for (size_t j = 0; j < ny; j++) lm += r[j] * y[j];
-        x[i] = v;
-        fd[i] = (lp - lm) / (2 * h);
-    }
+    pool_loss_in in = {.x = x,
+                       .r = r,
+                       .y = y,
+                       .ny = ny,
+                       .C = C,
+                       .N = N,
+                       .H = H,
+                       .W = W,
+                       .k = k,
+                       .s = s,
+                       .pad = pad};
+    for (size_t i = 0; i < nx; i++) fd[i] = tu_central_diff(&x[i], h, maxpool_loss, &in);
     char what[96];
     snprintf(what, sizeof what, "fd maxpool %dx%d k%d s%d p%d dx", H, W, k, s, pad);
     tu_compare_dd(what, g, fd, nx, 1e-9, 1e-8);
@@ -181,17 +212,8 @@ static void check_fd_avgpool(int C, int N, int HW, uint64_t seed)
     for (size_t i = 0; i < ny; i++) r[i] = tu_uniform(-1, 1);
     refb_avgpool_backward(g, r, C, N, HW);
     const double h = 1e-6;
-    for (size_t i = 0; i < nx; i++) {
-        double v = x[i], lp = 0, lm = 0;
-        x[i] = v + h;
-        refb_avgpool_forward(y, x, C, N, HW);
-        for (size_t j = 0; j < ny; j++) lp += r[j] * y[j];
-        x[i] = v - h;
-        refb_avgpool_forward(y, x, C, N, HW);
-        for (size_t j = 0; j < ny; j++) lm += r[j] * y[j];
-        x[i] = v;
-        fd[i] = (lp - lm) / (2 * h);
-    }
+    pool_loss_in in = {.x = x, .r = r, .y = y, .ny = ny, .C = C, .N = N, .HW = HW};
+    for (size_t i = 0; i < nx; i++) fd[i] = tu_central_diff(&x[i], h, avgpool_loss, &in);
     char what[96];
     snprintf(what, sizeof what, "fd avgpool C=%d N=%d HW=%d dx", C, N, HW);
     tu_compare_dd(what, g, fd, nx, 1e-8, 1e-6);

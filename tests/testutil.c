@@ -114,6 +114,17 @@ int tu_compare_dd(const char *what, const double *got, const double *ref, size_t
     return compare_impl(what, NULL, got, ref, n, atol, rtol);
 }
 
+double tu_central_diff(double *v, double h, double (*f)(void *arg), void *arg)
+{
+    const double keep = *v;
+    *v = keep + h;
+    double lp = f(arg);
+    *v = keep - h;
+    double lm = f(arg);
+    *v = keep;
+    return (lp - lm) / (2 * h);
+}
+
 rn_ctx *tu_ctx(void)
 {
     if (!g_ctx) {
