@@ -64,15 +64,14 @@ static void check_ref_backward_fd(int N, int Cin, int H, int W, int Cout, int k,
         fdw[t] = tu_central_diff(&w[j], h, fd_loss, &in);
         gw[t] = dw[j];
     }
-    char what[160];
-    snprintf(what, sizeof what,
-             "ref conv backward dx == finite differences, N%d C%d %dx%d -> %d k%d s%d p%d", N, Cin,
-             H, W, Cout, k, st, p);
-    tu_compare_dd(what, gx, fdx, SAMPLES + 2, 1e-8, 1e-8);
-    snprintf(what, sizeof what,
-             "ref conv backward dw == finite differences, N%d C%d %dx%d -> %d k%d s%d p%d", N, Cin,
-             H, W, Cout, k, st, p);
-    tu_compare_dd(what, gw, fdw, SAMPLES + 2, 1e-8, 1e-8);
+    tu_compare_dd(
+        tu_name("ref conv backward dx == finite differences, N%d C%d %dx%d -> %d k%d s%d p%d", N,
+                Cin, H, W, Cout, k, st, p),
+        gx, fdx, SAMPLES + 2, 1e-8, 1e-8);
+    tu_compare_dd(
+        tu_name("ref conv backward dw == finite differences, N%d C%d %dx%d -> %d k%d s%d p%d", N,
+                Cin, H, W, Cout, k, st, p),
+        gw, fdw, SAMPLES + 2, 1e-8, 1e-8);
     free(x), free(w), free(g), free(dx), free(dw);
 }
 
@@ -136,17 +135,15 @@ static void check_device(const char *tag, int N, int Cin, int H, int W, int Cout
                  ws.floats);
     float *y = tu_download_new(by, ny), *dw = tu_download_new(bdw, nw);
     size_t kred = (size_t)Cin * k * k, nred = (size_t)N * s.Ho * s.Wo;
-    char what[200];
-    snprintf(what, sizeof what, "%s: forward y == ref (N%d C%d %dx%d -> %d k%d s%d p%d)", tag, N,
-             Cin, H, W, Cout, k, st, p);
-    tu_compare(what, y, yr, ny, tol_for(kred), 1e-4);
-    snprintf(what, sizeof what, "%s: backward dw == ref", tag);
-    tu_compare(what, dw, dwr, nw, tol_for(nred), 1e-4);
+    tu_compare(tu_name("%s: forward y == ref (N%d C%d %dx%d -> %d k%d s%d p%d)", tag, N, Cin, H, W,
+                       Cout, k, st, p),
+               y, yr, ny, tol_for(kred), 1e-4);
+    tu_compare(tu_name("%s: backward dw == ref", tag), dw, dwr, nw, tol_for(nred), 1e-4);
     if (bdx) {
         float *dx = tu_download_new(bdx, nx);
-        snprintf(what, sizeof what, "%s: backward dx == ref%s", tag,
-                 o.accumulate ? " + previous dx (accumulate)" : "");
-        tu_compare(what, dx, dxr, nx, tol_for((size_t)Cout * k * k), 1e-4);
+        tu_compare(tu_name("%s: backward dx == ref%s", tag,
+                           o.accumulate ? " + previous dx (accumulate)" : ""),
+                   dx, dxr, nx, tol_for((size_t)Cout * k * k), 1e-4);
         free(dx);
     }
     rn_release(&bx), rn_release(&bw), rn_release(&bg), rn_release(&by), rn_release(&bdw);
