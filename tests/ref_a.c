@@ -3,6 +3,7 @@
 #include "ref_a.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 ref_conv_shape ref_conv_shape_make(int N, int Cin, int H, int W, int Cout, int k, int stride,
@@ -27,25 +28,41 @@ static size_t wi(const ref_conv_shape *s, int co, int ci, int ky, int kx)
     return (((size_t)co * s->Cin + ci) * s->k + ky) * s->k + kx;
 }
 
+/* The taps of output (co, n, oy, ox) that read inside the input, in the order ci, ky, kx: tap t
+ * multiplies w[wt[t]] by x[xt[t]]. Taps in the zero padding add nothing and are left out.
+ * Returns how many there are (at most Cin·k·k). */
+static int window(const ref_conv_shape *s, int co, int n, int oy, int ox, size_t *wt, size_t *xt)
+{
+    int t = 0;
+    for (int ci = 0; ci < s->Cin; ci++)
+        for (int ky = 0; ky < s->k; ky++) {
+            int iy = oy * s->stride - s->pad + ky;
+            if (iy < 0 || iy >= s->H) continue;
+            for (int kx = 0; kx < s->k; kx++) {
+                int ix = ox * s->stride - s->pad + kx;
+                if (ix < 0 || ix >= s->W) continue;
+                wt[t] = wi(s, co, ci, ky, kx);
+                xt[t++] = xi(s, ci, n, iy, ix);
+            }
+        }
+    return t;
+}
+
 void ref_conv2d_forward(double *y, const double *x, const double *w, const ref_conv_shape *s)
 {
+    size_t taps = (size_t)s->Cin * s->k * s->k;
+    size_t *wt = malloc(taps * sizeof *wt), *xt = malloc(taps * sizeof *xt);
     for (int co = 0; co < s->Cout; co++)
         for (int n = 0; n < s->N; n++)
             for (int oy = 0; oy < s->Ho; oy++)
                 for (int ox = 0; ox < s->Wo; ox++) {
+                    int nt = window(s, co, n, oy, ox, wt, xt);
                     double acc = 0;
-                    for (int ci = 0; ci < s->Cin; ci++)
-                        for (int ky = 0; ky < s->k; ky++) {
-                            int iy = oy * s->stride - s->pad + ky;
-                            if (iy < 0 || iy >= s->H) continue;
-                            for (int kx = 0; kx < s->k; kx++) {
-                                int ix = ox * s->stride - s->pad + kx;
-                                if (ix < 0 || ix >= s->W) continue;
-                                acc += w[wi(s, co, ci, ky, kx)] * x[xi(s, ci, n, iy, ix)];
-                            }
-                        }
+                    for (int t = 0; t < nt; t++) acc += w[wt[t]] * x[xt[t]];
                     y[yi(s, co, n, oy, ox)] = acc;
                 }
+    free(wt);
+    free(xt);
 }
 
 void ref_conv2d_backward(double *dx, double *dw, const double *dy, const double *x, const double *w,
@@ -53,42 +70,23 @@ void ref_conv2d_backward(double *dx, double *dw, const double *dy, const double 
 {
     if (dx) memset(dx, 0, sizeof(double) * s->Cin * s->N * s->H * s->W);
     if (dw) memset(dw, 0, sizeof(double) * s->Cout * s->Cin * s->k * s->k);
-    /* scatter form of the chain rule: y[co][n][oy][ox] depends on w[co][ci][ky][kx] through
-     * x[ci][n][iy][ix] and on that x through the same weight */
+    size_t taps = (size_t)s->Cin * s->k * s->k;
+    size_t *wt = malloc(taps * sizeof *wt), *xt = malloc(taps * sizeof *xt);
+    /* scatter form of the chain rule: each tap of the forward sum sends dy·x to its weight and
+     * dy·w to its input */
     for (int co = 0; co < s->Cout; co++)
         for (int n = 0; n < s->N; n++)
             for (int oy = 0; oy < s->Ho; oy++)
                 for (int ox = 0; ox < s->Wo; ox++) {
                     double g = dy[yi(s, co, n, oy, ox)];
-                    for (int ci = 0; ci < s->Cin; ci++)
-                        for (int ky = 0; ky < s->k; ky++) {
-                            int iy = oy * s->stride - s->pad + ky;
-                            if (iy < 0 || iy >= s->H) continue;
-                            for (int kx = 0; kx < s->k; kx++) {
-                                int ix = ox * s->stride - s->pad + kx;
-                                if (ix < 0 || ix >= s->W) continue;
-                                if (dw) dw[wi(s, co, ci, ky, kx)] += g * x[xi(s, ci, n, iy, ix)];
-                                if (dx) dx[xi(s, ci, n, iy, ix)] += g * w[wi(s, co, ci, ky, kx)];
-                            }
-                        }
+                    int nt = window(s, co, n, oy, ox, wt, xt);
+                    for (int t = 0; t < nt; t++) {
+                        if (dw) dw[wt[t]] += g * x[xt[t]];
+                        if (dx) dx[xt[t]] += g * w[wt[t]];
+                    }
                 }
-}
-
-double ref_conv2d_dw_at(const double *dy, const double *x, const ref_conv_shape *s, int co, int ci,
-                        int ky, int kx)
-{
-    double acc = 0;
-    for (int n = 0; n < s->N; n++)
-        for (int oy = 0; oy < s->Ho; oy++) {
-            int iy = oy * s->stride - s->pad + ky;
-            if (iy < 0 || iy >= s->H) continue;
-            for (int ox = 0; ox < s->Wo; ox++) {
-                int ix = ox * s->stride - s->pad + kx;
-                if (ix < 0 || ix >= s->W) continue;
-                acc += dy[yi(s, co, n, oy, ox)] * x[xi(s, ci, n, iy, ix)];
-            }
-        }
-    return acc;
+    free(wt);
+    free(xt);
 }
 
 void ref_fc_forward(double *y, const double *x, const double *w, const double *b, int N, int C,

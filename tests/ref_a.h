@@ -19,9 +19,6 @@ void ref_conv2d_forward(double *y, const double *x, const double *w, const ref_c
 /* dx[Cin][N][H][W] and dw[Cout][Cin][k][k], both overwritten; either may be NULL. */
 void ref_conv2d_backward(double *dx, double *dw, const double *dy, const double *x, const double *w,
                          const ref_conv_shape *s);
-/* Only the weight gradient element dw[co][ci][ky][kx] (for sampling big layers). */
-double ref_conv2d_dw_at(const double *dy, const double *x, const ref_conv_shape *s, int co, int ci,
-                        int ky, int kx);
 
 /* y[N][O] = Σ_c x[c][n]·w[o][c] + b[o] */
 void ref_fc_forward(double *y, const double *x, const double *w, const double *b, int N, int C,

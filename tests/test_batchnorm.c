@@ -131,24 +131,19 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
     refb_bn_forward_train(yr, smr, sir, rmd, rvd, xd, gd, bd, C, M, MOMENTUM, EPS, k->relu);
 
     float *got = malloc(n * sizeof *got);
-    char what[160];
     tu_download(dY, got, n);
-    snprintf(what, sizeof what, "%s fwd y", k->label);
-    cmp(what, got, yr, n, y_atol, 1e-5);
+    cmp(tu_name("%s fwd y", k->label), got, yr, n, y_atol, 1e-5);
     tu_download(dSM, got, C);
-    snprintf(what, sizeof what, "%s save_mean", k->label);
-    cmp(what, got, smr, C, 1e-6, 1e-6);
+    cmp(tu_name("%s save_mean", k->label), got, smr, C, 1e-6, 1e-6);
     tu_download(dSI, got, C);
-    snprintf(what, sizeof what, "%s save_invstd", k->label);
-    cmp(what, got, sir, C, 0, k->offset ? 2e-4 : 1e-5);
+    cmp(tu_name("%s save_invstd", k->label), got, sir, C, 0, k->offset ? 2e-4 : 1e-5);
     /* Running stats are in/out (cannot be poisoned); an element nobody updated keeps its
      * initial value, which differs from the reference's 0.9·old + 0.1·stat. */
     tu_download(dRM, got, C);
-    snprintf(what, sizeof what, "%s running_mean (1 step)", k->label);
-    cmp(what, got, rmd, C, 1e-6, 1e-6);
+    cmp(tu_name("%s running_mean (1 step)", k->label), got, rmd, C, 1e-6, 1e-6);
     tu_download(dRV, got, C);
-    snprintf(what, sizeof what, "%s running_var (1 step, unbiased)", k->label);
-    cmp(what, got, rvd, C, 1e-6, k->offset ? 2e-4 : 1e-5);
+    cmp(tu_name("%s running_var (1 step, unbiased)", k->label), got, rvd, C, 1e-6,
+        k->offset ? 2e-4 : 1e-5);
 
     /* Backward: device vs reference (reference mask from its own forward; β keeps every
      * pre-activation off the kink, so both masks agree). */
@@ -163,14 +158,11 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
      * (invstd off by ~20%, see check_offset_has_teeth) would give. */
     double sum_atol = k->offset ? 5e-4 * sqrt((double)M) : 2e-6 * sqrt((double)M);
     tu_download(dDB, got, C);
-    snprintf(what, sizeof what, "%s bwd dbeta", k->label);
-    cmp(what, got, dbr, C, sum_atol, 1e-5);
+    cmp(tu_name("%s bwd dbeta", k->label), got, dbr, C, sum_atol, 1e-5);
     tu_download(dDG, got, C);
-    snprintf(what, sizeof what, "%s bwd dgamma", k->label);
-    cmp(what, got, dgr, C, sum_atol, 1e-5);
+    cmp(tu_name("%s bwd dgamma", k->label), got, dgr, C, sum_atol, 1e-5);
     tu_download(dDX, got, n);
-    snprintf(what, sizeof what, "%s bwd dx", k->label);
-    cmp(what, got, dxr, n, k->offset ? 1e-3 : 2e-5, 1e-4);
+    cmp(tu_name("%s bwd dx", k->label), got, dxr, n, k->offset ? 1e-3 : 2e-5, 1e-4);
 
     /* A second training step on new data: running stats must compound correctly. */
     rn_write(ctx, dX, 0, n * sizeof(float), x2);
@@ -179,11 +171,9 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
     double *x2d = to_double(x2, n);
     refb_bn_forward_train(yr, smr, sir, rmd, rvd, x2d, gd, bd, C, M, MOMENTUM, EPS, k->relu);
     tu_download(dRM, got, C);
-    snprintf(what, sizeof what, "%s running_mean (2 steps)", k->label);
-    cmp(what, got, rmd, C, 1e-6, 1e-6);
+    cmp(tu_name("%s running_mean (2 steps)", k->label), got, rmd, C, 1e-6, 1e-6);
     tu_download(dRV, got, C);
-    snprintf(what, sizeof what, "%s running_var (2 steps)", k->label);
-    cmp(what, got, rvd, C, 1e-6, k->offset ? 2e-4 : 1e-5);
+    cmp(tu_name("%s running_var (2 steps)", k->label), got, rvd, C, 1e-6, k->offset ? 2e-4 : 1e-5);
 
     cl_mem bufs[] = {dX, dG, dB, dRM, dRV, dY, dSM, dSI, dDY, dDX, dDG, dDB};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
@@ -209,9 +199,7 @@ static void check_eval(int C, int M, int relu, uint64_t seed)
     double *rmd = to_double(rm, C), *rvd = to_double(rv, C), *yr = malloc(n * sizeof *yr);
     refb_bn_forward_eval(yr, xd, gd, bd, rmd, rvd, C, M, EPS, relu);
     float *got = tu_download_new(dY, n);
-    char what[96];
-    snprintf(what, sizeof what, "eval C=%d M=%d relu=%d y", C, M, relu);
-    cmp(what, got, yr, n, 1e-5, 1e-5);
+    cmp(tu_name("eval C=%d M=%d relu=%d y", C, M, relu), got, yr, n, 1e-5, 1e-5);
     /* Running stats are inputs here: the device must not have changed them. */
     float back[4096];
     tu_download(dRM, back, C);
@@ -224,13 +212,20 @@ static void check_eval(int C, int M, int relu, uint64_t seed)
     free(x), free(xd), free(gd), free(bd), free(rmd), free(rvd), free(yr), free(got);
 }
 
-/* Loss Σ r·y of the reference training forward. */
-static double loss(const double *x, const double *g, const double *b, const double *r, int C, int M,
-                   int relu, double *y)
+/* The inputs of the loss Σ r·y of the reference training forward; y is scratch. */
+typedef struct {
+    const double *x, *g, *b, *r;
+    int C, M, relu;
+    double *y;
+} bn_loss_in;
+
+static double loss(void *arg)
 {
-    refb_bn_forward_train(y, NULL, NULL, NULL, NULL, x, g, b, C, M, MOMENTUM, EPS, relu);
+    const bn_loss_in *a = arg;
+    refb_bn_forward_train(a->y, NULL, NULL, NULL, NULL, a->x, a->g, a->b, a->C, a->M, MOMENTUM, EPS,
+                          a->relu);
     double s = 0;
-    for (size_t i = 0; i < (size_t)C * M; i++) s += r[i] * y[i];
+    for (size_t i = 0; i < (size_t)a->C * a->M; i++) s += a->r[i] * a->y[i];
     return s;
 }
 
@@ -259,38 +254,15 @@ static void check_ref_fd(int C, int M, int relu, uint64_t seed)
 
     const double h = 1e-6;
     double *fx = malloc(n * sizeof *fx), fg[64], fb[64];
-    for (size_t i = 0; i < n; i++) {
-        double s = x[i];
-        x[i] = s + h;
-        double lp = loss(x, g, b, r, C, M, relu, y);
-        x[i] = s - h;
-        double lm = loss(x, g, b, r, C, M, relu, y);
-        x[i] = s;
-        fx[i] = (lp - lm) / (2 * h);
-    }
+    bn_loss_in in = {x, g, b, r, C, M, relu, y};
+    for (size_t i = 0; i < n; i++) fx[i] = tu_central_diff(&x[i], h, loss, &in);
     for (int c = 0; c < C; c++) {
-        double s = g[c];
-        g[c] = s + h;
-        double lp = loss(x, g, b, r, C, M, relu, y);
-        g[c] = s - h;
-        double lm = loss(x, g, b, r, C, M, relu, y);
-        g[c] = s;
-        fg[c] = (lp - lm) / (2 * h);
-        s = b[c];
-        b[c] = s + h;
-        lp = loss(x, g, b, r, C, M, relu, y);
-        b[c] = s - h;
-        lm = loss(x, g, b, r, C, M, relu, y);
-        b[c] = s;
-        fb[c] = (lp - lm) / (2 * h);
+        fg[c] = tu_central_diff(&g[c], h, loss, &in);
+        fb[c] = tu_central_diff(&b[c], h, loss, &in);
     }
-    char what[96];
-    snprintf(what, sizeof what, "fd C=%d M=%d relu=%d dx", C, M, relu);
-    tu_compare_dd(what, dx, fx, n, 1e-6, 1e-5);
-    snprintf(what, sizeof what, "fd C=%d M=%d relu=%d dgamma", C, M, relu);
-    tu_compare_dd(what, dg, fg, C, 1e-6, 1e-5);
-    snprintf(what, sizeof what, "fd C=%d M=%d relu=%d dbeta", C, M, relu);
-    tu_compare_dd(what, db, fb, C, 1e-6, 1e-5);
+    tu_compare_dd(tu_name("fd C=%d M=%d relu=%d dx", C, M, relu), dx, fx, n, 1e-6, 1e-5);
+    tu_compare_dd(tu_name("fd C=%d M=%d relu=%d dgamma", C, M, relu), dg, fg, C, 1e-6, 1e-5);
+    tu_compare_dd(tu_name("fd C=%d M=%d relu=%d dbeta", C, M, relu), db, fb, C, 1e-6, 1e-5);
     /* The check has teeth: the gradient is not trivially zero. */
     double mx = 0;
     for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(fx[i]));

@@ -20,14 +20,20 @@ static double *to_double(const float *f, size_t n)
     return d;
 }
 
+typedef struct {
+    const double *x, *w, *g;
+    const ref_conv_shape *s;
+} conv_loss_in;
+
 /* L = Σ y·g for y = conv(x, w): linear in x and in w, so the central difference is exact up to
  * rounding and ∂L/∂x, ∂L/∂w are the backward pass of dy = g. */
-static double fd_loss(const double *x, const double *w, const double *g, const ref_conv_shape *s)
+static double fd_loss(void *arg)
 {
-    size_t ny = (size_t)s->Cout * s->N * s->Ho * s->Wo;
+    const conv_loss_in *a = arg;
+    size_t ny = (size_t)a->s->Cout * a->s->N * a->s->Ho * a->s->Wo;
     double *y = malloc(ny * sizeof *y), L = 0;
-    ref_conv2d_forward(y, x, w, s);
-    for (size_t i = 0; i < ny; i++) L += y[i] * g[i];
+    ref_conv2d_forward(y, a->x, a->w, a->s);
+    for (size_t i = 0; i < ny; i++) L += y[i] * a->g[i];
     free(y);
     return L;
 }
@@ -48,36 +54,24 @@ static void check_ref_backward_fd(int N, int Cin, int H, int W, int Cout, int k,
     const double h = 1e-3;
     enum { SAMPLES = 40 };
     double fdx[SAMPLES + 2], gx[SAMPLES + 2], fdw[SAMPLES + 2], gw[SAMPLES + 2];
+    conv_loss_in in = {x, w, g, &s};
     for (int t = 0; t < SAMPLES + 2; t++) {
         /* first and last elements always, the rest at random */
         size_t i = t == 0 ? 0 : t == 1 ? nx - 1 : (size_t)tu_uniform(0, nx - 1e-9);
-        double keep = x[i];
-        x[i] = keep + h;
-        double lp = fd_loss(x, w, g, &s);
-        x[i] = keep - h;
-        double lm = fd_loss(x, w, g, &s);
-        x[i] = keep;
-        fdx[t] = (lp - lm) / (2 * h);
+        fdx[t] = tu_central_diff(&x[i], h, fd_loss, &in);
         gx[t] = dx[i];
         size_t j = t == 0 ? 0 : t == 1 ? nw - 1 : (size_t)tu_uniform(0, nw - 1e-9);
-        keep = w[j];
-        w[j] = keep + h;
-        lp = fd_loss(x, w, g, &s);
-        w[j] = keep - h;
-        lm = fd_loss(x, w, g, &s);
-        w[j] = keep;
-        fdw[t] = (lp - lm) / (2 * h);
+        fdw[t] = tu_central_diff(&w[j], h, fd_loss, &in);
         gw[t] = dw[j];
     }
-    char what[160];
-    snprintf(what, sizeof what,
-             "ref conv backward dx == finite differences, N%d C%d %dx%d -> %d k%d s%d p%d", N, Cin,
-             H, W, Cout, k, st, p);
-    tu_compare_dd(what, gx, fdx, SAMPLES + 2, 1e-8, 1e-8);
-    snprintf(what, sizeof what,
-             "ref conv backward dw == finite differences, N%d C%d %dx%d -> %d k%d s%d p%d", N, Cin,
-             H, W, Cout, k, st, p);
-    tu_compare_dd(what, gw, fdw, SAMPLES + 2, 1e-8, 1e-8);
+    tu_compare_dd(
+        tu_name("ref conv backward dx == finite differences, N%d C%d %dx%d -> %d k%d s%d p%d", N,
+                Cin, H, W, Cout, k, st, p),
+        gx, fdx, SAMPLES + 2, 1e-8, 1e-8);
+    tu_compare_dd(
+        tu_name("ref conv backward dw == finite differences, N%d C%d %dx%d -> %d k%d s%d p%d", N,
+                Cin, H, W, Cout, k, st, p),
+        gw, fdw, SAMPLES + 2, 1e-8, 1e-8);
     free(x), free(w), free(g), free(dx), free(dw);
 }
 
@@ -141,17 +135,15 @@ static void check_device(const char *tag, int N, int Cin, int H, int W, int Cout
                  ws.floats);
     float *y = tu_download_new(by, ny), *dw = tu_download_new(bdw, nw);
     size_t kred = (size_t)Cin * k * k, nred = (size_t)N * s.Ho * s.Wo;
-    char what[200];
-    snprintf(what, sizeof what, "%s: forward y == ref (N%d C%d %dx%d -> %d k%d s%d p%d)", tag, N,
-             Cin, H, W, Cout, k, st, p);
-    tu_compare(what, y, yr, ny, tol_for(kred), 1e-4);
-    snprintf(what, sizeof what, "%s: backward dw == ref", tag);
-    tu_compare(what, dw, dwr, nw, tol_for(nred), 1e-4);
+    tu_compare(tu_name("%s: forward y == ref (N%d C%d %dx%d -> %d k%d s%d p%d)", tag, N, Cin, H, W,
+                       Cout, k, st, p),
+               y, yr, ny, tol_for(kred), 1e-4);
+    tu_compare(tu_name("%s: backward dw == ref", tag), dw, dwr, nw, tol_for(nred), 1e-4);
     if (bdx) {
         float *dx = tu_download_new(bdx, nx);
-        snprintf(what, sizeof what, "%s: backward dx == ref%s", tag,
-                 o.accumulate ? " + previous dx (accumulate)" : "");
-        tu_compare(what, dx, dxr, nx, tol_for((size_t)Cout * k * k), 1e-4);
+        tu_compare(tu_name("%s: backward dx == ref%s", tag,
+                           o.accumulate ? " + previous dx (accumulate)" : ""),
+                   dx, dxr, nx, tol_for((size_t)Cout * k * k), 1e-4);
         free(dx);
     }
     rn_release(&bx), rn_release(&bw), rn_release(&bg), rn_release(&by), rn_release(&bdw);

@@ -40,19 +40,16 @@ static void check_device(size_t n, uint64_t seed)
     rn_ctx *ctx = tu_ctx();
     cl_mem dA = tu_upload(a, n), dB = tu_upload(b, n), dDY = tu_upload(dy, n);
     cl_mem dY = tu_poisoned(n), dD = tu_poisoned(n);
-    char what[96];
 
     /* ReLU is exact in float: any difference is a bug. */
     relu_forward(ctx, dY, dA, n);
     refb_relu_forward(yr, ad, (long)n);
     tu_download(dY, got, n);
-    snprintf(what, sizeof what, "relu fwd n=%zu (exact)", n);
-    tu_compare(what, got, yr, n, 0, 0);
+    tu_compare(tu_name("relu fwd n=%zu (exact)", n), got, yr, n, 0, 0);
     relu_backward(ctx, dD, dDY, dY, n);
     refb_relu_backward(dr, dyd, yr, (long)n);
     tu_download(dD, got, n);
-    snprintf(what, sizeof what, "relu bwd n=%zu (exact)", n);
-    tu_compare(what, got, dr, n, 0, 0);
+    tu_compare(tu_name("relu bwd n=%zu (exact)", n), got, dr, n, 0, 0);
 
     /* a + b rounds once in float: within half an ulp of the double sum. */
     rn_release(&dY);
@@ -62,13 +59,11 @@ static void check_device(size_t n, uint64_t seed)
     add_relu_forward(ctx, dY, dA, dB, n);
     refb_add_relu_forward(yr, ad, bd, (long)n);
     tu_download(dY, got, n);
-    snprintf(what, sizeof what, "add_relu fwd n=%zu (rtol 6e-8)", n);
-    tu_compare(what, got, yr, n, 0, 6e-8);
+    tu_compare(tu_name("add_relu fwd n=%zu (rtol 6e-8)", n), got, yr, n, 0, 6e-8);
     add_relu_backward(ctx, dD, dDY, dY, n);
     refb_add_relu_backward(dr, dyd, yr, (long)n);
     tu_download(dD, got, n);
-    snprintf(what, sizeof what, "add_relu bwd n=%zu (exact)", n);
-    tu_compare(what, got, dr, n, 0, 0);
+    tu_compare(tu_name("add_relu bwd n=%zu (exact)", n), got, dr, n, 0, 0);
 
     cl_mem bufs[] = {dA, dB, dDY, dY, dD};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);

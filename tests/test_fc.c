@@ -16,27 +16,20 @@ static double *rand_d(size_t n)
     return d;
 }
 
+typedef struct {
+    const double *x, *w, *b, *g;
+    int N, C, O;
+} fc_loss_in;
+
 /* L = Σ y·g with y = fc(x, w, b) */
-static double fd_loss(const double *x, const double *w, const double *b, const double *g, int N,
-                      int C, int O)
+static double fd_loss(void *arg)
 {
-    double *y = malloc((size_t)N * O * sizeof *y), L = 0;
-    ref_fc_forward(y, x, w, b, N, C, O);
-    for (size_t i = 0; i < (size_t)N * O; i++) L += y[i] * g[i];
+    const fc_loss_in *a = arg;
+    double *y = malloc((size_t)a->N * a->O * sizeof *y), L = 0;
+    ref_fc_forward(y, a->x, a->w, a->b, a->N, a->C, a->O);
+    for (size_t i = 0; i < (size_t)a->N * a->O; i++) L += y[i] * a->g[i];
     free(y);
     return L;
-}
-
-static void fd_at(double *v, size_t i, double *out, const double *x, const double *w,
-                  const double *b, const double *g, int N, int C, int O)
-{
-    const double h = 1e-3, keep = v[i];
-    v[i] = keep + h;
-    double lp = fd_loss(x, w, b, g, N, C, O);
-    v[i] = keep - h;
-    double lm = fd_loss(x, w, b, g, N, C, O);
-    v[i] = keep;
-    *out = (lp - lm) / (2 * h);
 }
 
 /* Claim: ref_fc_backward (dx, dw, db) equals central finite differences of ref_fc_forward. */
@@ -49,16 +42,17 @@ static void check_ref_fd(int N, int C, int O)
     ref_fc_backward(dx, dw, db, g, x, w, N, C, O);
     double *fx = malloc(nx * sizeof *fx), *fw = malloc(nw * sizeof *fw),
            *fb = malloc(O * sizeof *fb);
-    for (size_t i = 0; i < nx; i++) fd_at(x, i, &fx[i], x, w, b, g, N, C, O);
-    for (size_t i = 0; i < nw; i++) fd_at(w, i, &fw[i], x, w, b, g, N, C, O);
-    for (int i = 0; i < O; i++) fd_at(b, i, &fb[i], x, w, b, g, N, C, O);
-    char what[120];
-    snprintf(what, sizeof what, "ref fc backward dx == finite differences (N%d C%d O%d)", N, C, O);
-    tu_compare_dd(what, dx, fx, nx, 1e-8, 1e-8);
-    snprintf(what, sizeof what, "ref fc backward dw == finite differences (N%d C%d O%d)", N, C, O);
-    tu_compare_dd(what, dw, fw, nw, 1e-8, 1e-8);
-    snprintf(what, sizeof what, "ref fc backward db == finite differences (N%d C%d O%d)", N, C, O);
-    tu_compare_dd(what, db, fb, O, 1e-8, 1e-8);
+    const double h = 1e-3;
+    fc_loss_in in = {x, w, b, g, N, C, O};
+    for (size_t i = 0; i < nx; i++) fx[i] = tu_central_diff(&x[i], h, fd_loss, &in);
+    for (size_t i = 0; i < nw; i++) fw[i] = tu_central_diff(&w[i], h, fd_loss, &in);
+    for (int i = 0; i < O; i++) fb[i] = tu_central_diff(&b[i], h, fd_loss, &in);
+    tu_compare_dd(tu_name("ref fc backward dx == finite differences (N%d C%d O%d)", N, C, O), dx,
+                  fx, nx, 1e-8, 1e-8);
+    tu_compare_dd(tu_name("ref fc backward dw == finite differences (N%d C%d O%d)", N, C, O), dw,
+                  fw, nw, 1e-8, 1e-8);
+    tu_compare_dd(tu_name("ref fc backward db == finite differences (N%d C%d O%d)", N, C, O), db,
+                  fb, O, 1e-8, 1e-8);
     free(x), free(w), free(b), free(g), free(dx), free(dw), free(db), free(fx), free(fw), free(fb);
 }
 
@@ -94,17 +88,16 @@ static void check_device(int N, int C, int O, int no_dx)
     fc_backward(ctx, bdx, bdw, bdb, bg, bx, bw, N, C, O);
     float *y = tu_download_new(by, ny), *dw = tu_download_new(bdw, nw),
           *db = tu_download_new(bdb, O);
-    char what[120];
-    snprintf(what, sizeof what, "fc forward y == ref (N%d C%d O%d)", N, C, O);
-    tu_compare(what, y, yr, ny, 2e-5 * sqrt(C) + 1e-6, 1e-4);
-    snprintf(what, sizeof what, "fc backward dw == ref (N%d C%d O%d)", N, C, O);
-    tu_compare(what, dw, dwr, nw, 2e-5 * sqrt(N) + 1e-6, 1e-4);
-    snprintf(what, sizeof what, "fc backward db == ref (N%d C%d O%d)", N, C, O);
-    tu_compare(what, db, dbr, O, 2e-5 * sqrt(N) + 1e-6, 1e-4);
+    tu_compare(tu_name("fc forward y == ref (N%d C%d O%d)", N, C, O), y, yr, ny,
+               2e-5 * sqrt(C) + 1e-6, 1e-4);
+    tu_compare(tu_name("fc backward dw == ref (N%d C%d O%d)", N, C, O), dw, dwr, nw,
+               2e-5 * sqrt(N) + 1e-6, 1e-4);
+    tu_compare(tu_name("fc backward db == ref (N%d C%d O%d)", N, C, O), db, dbr, O,
+               2e-5 * sqrt(N) + 1e-6, 1e-4);
     if (bdx) {
         float *dx = tu_download_new(bdx, nx);
-        snprintf(what, sizeof what, "fc backward dx == ref (N%d C%d O%d)", N, C, O);
-        tu_compare(what, dx, dxr, nx, 2e-5 * sqrt(O) + 1e-6, 1e-4);
+        tu_compare(tu_name("fc backward dx == ref (N%d C%d O%d)", N, C, O), dx, dxr, nx,
+                   2e-5 * sqrt(O) + 1e-6, 1e-4);
         free(dx);
     }
     rn_release(&bx), rn_release(&bw), rn_release(&bb), rn_release(&bg), rn_release(&by);

@@ -34,6 +34,19 @@ static void check_ref_by_hand(void)
     TU_CHECK(fabs(d[2] - (exp(3 - lse) - (1 - eps + eps / 3))) < 1e-12, "ref: smoothed gradient");
 }
 
+typedef struct {
+    const double *logits;
+    const int *labels;
+    int N, K;
+    double eps;
+} ce_loss_in;
+
+static double mean_loss(void *arg)
+{
+    const ce_loss_in *a = arg;
+    return ref_softmax_ce(NULL, NULL, NULL, a->logits, a->labels, a->N, a->K, a->eps);
+}
+
 /* Claim: ref dlogits = ∂(mean loss)/∂logits by central differences. */
 static void check_ref_fd(int N, int K, double eps)
 {
@@ -44,18 +57,10 @@ static void check_ref_fd(int N, int K, double eps)
     for (int i = 0; i < N; i++) lab[i] = (int)tu_uniform(0, K - 1e-9);
     ref_softmax_ce(NULL, NULL, d, l, lab, N, K, eps);
     const double h = 1e-5;
-    for (size_t i = 0; i < n; i++) {
-        double keep = l[i];
-        l[i] = keep + h;
-        double lp = ref_softmax_ce(NULL, NULL, NULL, l, lab, N, K, eps);
-        l[i] = keep - h;
-        double lm = ref_softmax_ce(NULL, NULL, NULL, l, lab, N, K, eps);
-        l[i] = keep;
-        fd[i] = (lp - lm) / (2 * h);
-    }
-    char what[100];
-    snprintf(what, sizeof what, "ref dlogits == finite differences (N%d K%d eps %.2f)", N, K, eps);
-    tu_compare_dd(what, d, fd, n, 1e-9, 1e-6);
+    ce_loss_in in = {l, lab, N, K, eps};
+    for (size_t i = 0; i < n; i++) fd[i] = tu_central_diff(&l[i], h, mean_loss, &in);
+    tu_compare_dd(tu_name("ref dlogits == finite differences (N%d K%d eps %.2f)", N, K, eps), d, fd,
+                  n, 1e-9, 1e-6);
     free(l), free(d), free(fd), free(lab);
 }
 
@@ -78,16 +83,14 @@ static void check_device(const char *tag, const float *logits, const int *labels
     softmax_ce_forward(ctx, bloss, bcor, bd, bl, blab, N, K, eps);
     float *loss = tu_download_new(bloss, N);
     rn_read(ctx, bcor, 0, N * sizeof(int), cg);
-    char what[160];
-    snprintf(what, sizeof what, "%s: per-sample loss == ref (N%d K%d eps %.2f)", tag, N, K, eps);
-    tu_compare(what, loss, lr, N, 1e-5, 1e-5);
+    tu_compare(tu_name("%s: per-sample loss == ref (N%d K%d eps %.2f)", tag, N, K, eps), loss, lr,
+               N, 1e-5, 1e-5);
     int bad = 0;
     for (int i = 0; i < N; i++) bad += cg[i] != cr[i];
     TU_CHECK(bad == 0, "%s: correct flags == ref (%d of %d differ)", tag, bad, N);
     if (bd) {
         float *d = tu_download_new(bd, n);
-        snprintf(what, sizeof what, "%s: dlogits == ref", tag);
-        tu_compare(what, d, dr, n, 1e-6, 1e-5);
+        tu_compare(tu_name("%s: dlogits == ref", tag), d, dr, n, 1e-6, 1e-5);
         free(d);
     }
     float *back = tu_download_new(bl, n);

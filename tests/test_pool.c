@@ -76,11 +76,8 @@ static void check_maxpool(const char *label, int C, int N, int H, int W, int k, 
     int *ar = malloc(ny * sizeof *ar), *ag = malloc(ny * sizeof *ag);
     refb_maxpool_forward(yr, ar, xd, C, N, H, W, k, s, pad);
     refb_maxpool_backward(dxr, dyd, ar, C, N, H, W, k, s, pad);
-
-    char what[128];
     float *got = tu_download_new(dY, ny);
-    snprintf(what, sizeof what, "maxpool %s fwd y (exact)", label);
-    tu_compare(what, got, yr, ny, 0, 0);
+    tu_compare(tu_name("maxpool %s fwd y (exact)", label), got, yr, ny, 0, 0);
     rn_read(ctx, dA, 0, ny * sizeof(int), ag);
     size_t bad = 0, first = 0;
     for (size_t i = 0; i < ny; i++)
@@ -90,8 +87,7 @@ static void check_maxpool(const char *label, int C, int N, int H, int W, int k, 
     free(got);
     got = tu_download_new(dDX, nx);
     /* Each dx is a sum of at most ⌈k/s⌉² dy values: float rounding only. */
-    snprintf(what, sizeof what, "maxpool %s bwd dx", label);
-    tu_compare(what, got, dxr, nx, 1e-6, 1e-6);
+    tu_compare(tu_name("maxpool %s bwd dx", label), got, dxr, nx, 1e-6, 1e-6);
     size_t multi = 0; /* how many inputs won more than one window: the gather's real work */
     for (size_t pl = 0; pl < (size_t)C * N; pl++) {
         int *cnt = calloc((size_t)H * W, sizeof *cnt);
@@ -123,17 +119,44 @@ static void check_avgpool(const char *label, int C, int N, int HW, uint64_t seed
     double *yr = malloc(ny * sizeof *yr), *dxr = malloc(nx * sizeof *dxr);
     refb_avgpool_forward(yr, xd, C, N, HW);
     refb_avgpool_backward(dxr, dyd, C, N, HW);
-    char what[128];
     float *got = tu_download_new(dY, ny);
-    snprintf(what, sizeof what, "avgpool %s fwd y", label);
-    tu_compare(what, got, yr, ny, 1e-6, 1e-6);
+    tu_compare(tu_name("avgpool %s fwd y", label), got, yr, ny, 1e-6, 1e-6);
     free(got);
     got = tu_download_new(dDX, nx);
-    snprintf(what, sizeof what, "avgpool %s bwd dx", label);
-    tu_compare(what, got, dxr, nx, 1e-7, 1e-6);
+    tu_compare(tu_name("avgpool %s bwd dx", label), got, dxr, nx, 1e-7, 1e-6);
     cl_mem bufs[] = {dX, dY, dDY, dDX};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
     free(x), free(dy), free(xd), free(dyd), free(yr), free(dxr), free(got);
+}
+
+/* The inputs of a loss Σ r·y over a pool's reference forward; y is scratch. */
+typedef struct {
+    const double *x, *r;
+    double *y;
+    size_t ny;
+    int C, N, H, W, k, s, pad; /* max-pool */
+    int HW;                    /* average pool */
+} pool_loss_in;
+
+static double dot(const double *r, const double *y, size_t n)
+{
+    double s = 0;
+    for (size_t j = 0; j < n; j++) s += r[j] * y[j];
+    return s;
+}
+
+static double maxpool_loss(void *arg)
+{
+    const pool_loss_in *a = arg;
+    refb_maxpool_forward(a->y, NULL, a->x, a->C, a->N, a->H, a->W, a->k, a->s, a->pad);
+    return dot(a->r, a->y, a->ny);
+}
+
+static double avgpool_loss(void *arg)
+{
+    const pool_loss_in *a = arg;
+    refb_avgpool_forward(a->y, a->x, a->C, a->N, a->HW);
+    return dot(a->r, a->y, a->ny);
 }
 
 /* Reference backward vs central differences of Σ r·y (distinct inputs: max is locally linear). */
@@ -153,20 +176,20 @@ static void check_fd_maxpool(int C, int N, int H, int W, int k, int s, int pad, 
     refb_maxpool_forward(y, am, x, C, N, H, W, k, s, pad);
     refb_maxpool_backward(g, r, am, C, N, H, W, k, s, pad);
     const double h = 1e-4; /* well under the 1/64 spacing of the inputs */
-    for (size_t i = 0; i < nx; i++) {
-        double v = x[i], lp = 0, lm = 0;
-        x[i] = v + h;
-        refb_maxpool_forward(y, NULL, x, C, N, H, W, k, s, pad);
-        for (size_t j = 0; j < ny; j++) lp += r[j] * y[j];
-        x[i] = v - h;
-        refb_maxpool_forward(y, NULL, x, C, N, H, W, k, s, pad);
-        for (size_t j = 0; j < ny; j++) lm += r[j] * y[j];
-        x[i] = v;
-        fd[i] = (lp - lm) / (2 * h);
-    }
-    char what[96];
-    snprintf(what, sizeof what, "fd maxpool %dx%d k%d s%d p%d dx", H, W, k, s, pad);
-    tu_compare_dd(what, g, fd, nx, 1e-9, 1e-8);
+    pool_loss_in in = {.x = x,
+                       .r = r,
+                       .y = y,
+                       .ny = ny,
+                       .C = C,
+                       .N = N,
+                       .H = H,
+                       .W = W,
+                       .k = k,
+                       .s = s,
+                       .pad = pad};
+    for (size_t i = 0; i < nx; i++) fd[i] = tu_central_diff(&x[i], h, maxpool_loss, &in);
+    tu_compare_dd(tu_name("fd maxpool %dx%d k%d s%d p%d dx", H, W, k, s, pad), g, fd, nx, 1e-9,
+                  1e-8);
     free(xf), free(x), free(r), free(y), free(am), free(g), free(fd);
 }
 
@@ -181,20 +204,9 @@ static void check_fd_avgpool(int C, int N, int HW, uint64_t seed)
     for (size_t i = 0; i < ny; i++) r[i] = tu_uniform(-1, 1);
     refb_avgpool_backward(g, r, C, N, HW);
     const double h = 1e-6;
-    for (size_t i = 0; i < nx; i++) {
-        double v = x[i], lp = 0, lm = 0;
-        x[i] = v + h;
-        refb_avgpool_forward(y, x, C, N, HW);
-        for (size_t j = 0; j < ny; j++) lp += r[j] * y[j];
-        x[i] = v - h;
-        refb_avgpool_forward(y, x, C, N, HW);
-        for (size_t j = 0; j < ny; j++) lm += r[j] * y[j];
-        x[i] = v;
-        fd[i] = (lp - lm) / (2 * h);
-    }
-    char what[96];
-    snprintf(what, sizeof what, "fd avgpool C=%d N=%d HW=%d dx", C, N, HW);
-    tu_compare_dd(what, g, fd, nx, 1e-8, 1e-6);
+    pool_loss_in in = {.x = x, .r = r, .y = y, .ny = ny, .C = C, .N = N, .HW = HW};
+    for (size_t i = 0; i < nx; i++) fd[i] = tu_central_diff(&x[i], h, avgpool_loss, &in);
+    tu_compare_dd(tu_name("fd avgpool C=%d N=%d HW=%d dx", C, N, HW), g, fd, nx, 1e-8, 1e-6);
     free(x), free(r), free(y), free(g), free(fd);
 }
 

@@ -86,9 +86,8 @@ static void gemm_case(int ta, int tb, size_t M, size_t N, size_t K)
     rn_sgemm(tu_ctx(), ta, tb, M, N, K, alpha, am, off, lda, bm, off, ldb, beta, cm, off, ldc);
     tu_download(cm, got, nc);
     for (size_t i = 0; i < M; i++) memcpy(gotc + i * N, got + off + i * ldc, N * sizeof(float));
-    char what[96];
-    snprintf(what, sizeof what, "sgemm ta=%d tb=%d %zux%zux%zu vs double reference", ta, tb, M, N,
-             K);
+    const char *what =
+        tu_name("sgemm ta=%d tb=%d %zux%zux%zu vs double reference", ta, tb, M, N, K);
     tu_compare(what, gotc, ref, M * N, 1e-5, 1e-4);
     int pad_ok = 1; /* elements outside the C window must be untouched */
     for (size_t i = 0; i < nc; i++) {

@@ -207,7 +207,11 @@ static void check_conversions(void)
     rn_st_close(&f);
 }
 
-#define T1 "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}"
+/* The header entry of tensor "a" with these dtype, shape and data_offsets (JSON text, so each can
+ * be made malformed on its own). */
+#define TENSOR_A(dtype, shape, offsets)                                                            \
+    "\"a\":{\"dtype\":\"" dtype "\",\"shape\":" shape ",\"data_offsets\":" offsets "}"
+#define T1 TENSOR_A("F32", "[2]", "[0,8]")
 
 /* Opens path expecting RN_ERR_INPUT with `word` in the message. */
 static void expect_open_refused(const char *path, const char *word, const char *what)
@@ -237,23 +241,15 @@ static void check_refusals(void)
                    11, "truncated");
     expect_refused("unclosed object", "{" T1, 8, "not valid JSON");
     expect_refused("trailing comma", "{" T1 ",}", 8, "not valid JSON");
-    expect_refused("float number",
-                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[2.0],"
-                   "\"data_offsets\":[0,8]}}",
-                   8, "not valid JSON");
+    expect_refused("float number", "{" TENSOR_A("F32", "[2.0]", "[0,8]") "}", 8, "not valid JSON");
     expect_refused("literal true", "{\"a\":true}", 8, "not valid JSON");
     expect_refused("bad escape", "{\"\\q\":{}}", 8, "not valid JSON");
     expect_refused("unterminated string", "{\"abc", 8, "not valid JSON");
     expect_refused("raw newline in string", "{\"a\nb\":{}}", 8, "not valid JSON");
     expect_refused("duplicate tensor", "{" T1 "," T1 "}", 8, "duplicate key");
-    expect_refused("leading zero",
-                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[02],"
-                   "\"data_offsets\":[0,8]}}",
-                   8, "not valid JSON");
-    expect_refused("huge number",
-                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[99999999999999999999],"
-                   "\"data_offsets\":[0,8]}}",
-                   8, "not valid JSON");
+    expect_refused("leading zero", "{" TENSOR_A("F32", "[02]", "[0,8]") "}", 8, "not valid JSON");
+    expect_refused("huge number", "{" TENSOR_A("F32", "[99999999999999999999]", "[0,8]") "}", 8,
+                   "not valid JSON");
     expect_refused("trailing junk", "{" T1 "}x", 8, "not valid JSON");
     expect_refused("deep nesting",
                    "{\"__metadata__\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]"
@@ -270,43 +266,21 @@ static void check_refusals(void)
                    "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"x\":1,"
                    "\"data_offsets\":[0,8]}}",
                    8, "unknown key");
-    expect_refused("unknown dtype",
-                   "{\"a\":{\"dtype\":\"Q8\",\"shape\":[2],"
-                   "\"data_offsets\":[0,8]}}",
-                   8, "\"Q8\"");
-    expect_refused("offsets out of range",
-                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],"
-                   "\"data_offsets\":[4,12]}}",
-                   8, "out of range");
+    expect_refused("unknown dtype", "{" TENSOR_A("Q8", "[2]", "[0,8]") "}", 8, "\"Q8\"");
+    expect_refused("offsets out of range", "{" TENSOR_A("F32", "[2]", "[4,12]") "}", 8,
+                   "out of range");
     expect_refused("truncated body", "{" T1 "}", 6, "truncated");
-    expect_refused("backwards offsets",
-                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],"
-                   "\"data_offsets\":[8,4]}}",
-                   8, "backwards");
-    expect_refused("negative offset",
-                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],"
-                   "\"data_offsets\":[-4,0]}}",
-                   8, "non-negative");
-    expect_refused("one offset",
-                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],"
-                   "\"data_offsets\":[0]}}",
-                   8, "two");
-    expect_refused("size mismatch",
-                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],"
-                   "\"data_offsets\":[0,8]}}",
-                   8, "need 12");
-    expect_refused("negative dim",
-                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],"
-                   "\"data_offsets\":[0,8]}}",
-                   8, "negative");
+    expect_refused("backwards offsets", "{" TENSOR_A("F32", "[0]", "[8,4]") "}", 8, "backwards");
+    expect_refused("negative offset", "{" TENSOR_A("F32", "[0]", "[-4,0]") "}", 8, "non-negative");
+    expect_refused("one offset", "{" TENSOR_A("F32", "[0]", "[0]") "}", 8, "two");
+    expect_refused("size mismatch", "{" TENSOR_A("F32", "[3]", "[0,8]") "}", 8, "need 12");
+    expect_refused("negative dim", "{" TENSOR_A("F32", "[-2]", "[0,8]") "}", 8, "negative");
     expect_refused("overflowing shape",
-                   "{\"a\":{\"dtype\":\"F32\",\"shape\":"
-                   "[4611686018427387904,4611686018427387904],\"data_offsets\":[0,8]}}",
-                   8, "overflows");
+                   "{" TENSOR_A("F32", "[4611686018427387904,4611686018427387904]", "[0,8]") "}", 8,
+                   "overflows");
     expect_refused("overlap",
-                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                   "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
-                   12, "overlap");
+                   "{" T1 ",\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12,
+                   "overlap");
     expect_refused("metadata not strings", "{\"__metadata__\":{\"epoch\":3}}", 0, "not a string");
     expect_refused("tensor not object", "{\"a\":[1]}", 0, "not an object");
 }

@@ -47,12 +47,11 @@ static void check_device(const char *tag, size_t n, int steps, float lr, float m
     }
     tu_download(bw, w, n);
     tu_download(bv, v, n);
-    char what[160];
-    snprintf(what, sizeof what, "%s: w after %d steps == ref (lr %g mom %g wd %g nesterov %d)", tag,
-             steps, lr, mom, wd, nesterov);
-    tu_compare(what, w, wr, n, 2e-6, 1e-5);
-    snprintf(what, sizeof what, "%s: momentum buffer after %d steps == ref", tag, steps);
-    tu_compare(what, v, vr, n, 2e-6, 1e-5);
+    tu_compare(tu_name("%s: w after %d steps == ref (lr %g mom %g wd %g nesterov %d)", tag, steps,
+                       lr, mom, wd, nesterov),
+               w, wr, n, 2e-6, 1e-5);
+    tu_compare(tu_name("%s: momentum buffer after %d steps == ref", tag, steps), v, vr, n, 2e-6,
+               1e-5);
     rn_release(&bw), rn_release(&bv), rn_release(&bg);
     free(w), free(v), free(g), free(wr), free(vr), free(gr);
 }

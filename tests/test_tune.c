@@ -92,10 +92,9 @@ static void check_sgemm(int ta, int tb, size_t M, size_t N, size_t K)
     cl_mem A = tu_upload(a, M * K), B = tu_upload(b, K * N), C = tu_poisoned(M * N);
     rn_sgemm(tu_ctx(), ta, tb, M, N, K, 1.0f, A, 0, lda, B, 0, ldb, 0.0f, C, 0, N);
     c = tu_download_new(C, M * N);
-    char what[128];
-    snprintf(what, sizeof what, "sgemm %c%c %zux%zux%zu after tuning", ta ? 'T' : 'N',
-             tb ? 'T' : 'N', M, N, K);
-    tu_compare(what, c, ref, M * N, 1e-4, 1e-4);
+    tu_compare(
+        tu_name("sgemm %c%c %zux%zux%zu after tuning", ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K), c,
+        ref, M * N, 1e-4, 1e-4);
     rn_release(&A);
     rn_release(&B);
     rn_release(&C);

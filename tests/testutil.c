@@ -114,6 +114,29 @@ int tu_compare_dd(const char *what, const double *got, const double *ref, size_t
     return compare_impl(what, NULL, got, ref, n, atol, rtol);
 }
 
+const char *tu_name(const char *fmt, ...)
+{
+    static char names[8][256];
+    static int next;
+    char *p = names[next++ % 8];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p, sizeof names[0], fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+double tu_central_diff(double *v, double h, double (*f)(void *arg), void *arg)
+{
+    const double keep = *v;
+    *v = keep + h;
+    double lp = f(arg);
+    *v = keep - h;
+    double lm = f(arg);
+    *v = keep;
+    return (lp - lm) / (2 * h);
+}
+
 rn_ctx *tu_ctx(void)
 {
     if (!g_ctx) {

@@ -32,6 +32,15 @@ int tu_compare(const char *what, const float *got, const double *ref, size_t n, 
 int tu_compare_dd(const char *what, const double *got, const double *ref, size_t n, double atol,
                   double rtol);
 
+/* A check's name, printf-formatted into one of 8 rotating static buffers (256 bytes), so it can
+ * be built in the call: tu_compare(tu_name("dx N%d", N), ...). Valid until 8 more calls. */
+const char *tu_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Central difference (f(v+h) − f(v−h)) / 2h of f with respect to the one value *v that f reads
+ * through arg. *v is restored exactly afterwards, so the next element is perturbed from the same
+ * point the analytic gradient was taken at. */
+double tu_central_diff(double *v, double h, double (*f)(void *arg), void *arg);
+
 /* Device helpers around a shared context created on first use (device from $RN50CL_DEVICE). */
 rn_ctx *tu_ctx(void);
 cl_mem tu_upload(const float *x, size_t n);
