@@ -137,6 +137,8 @@ expect 2 '--resume and --pretrained cannot be combined' "0 passes --max-steps, -
 expect 2 '--schedule must be' "unknown schedule refused" -- "$BIN" train --schedule linear
 expect 2 "needs a number" "malformed number refused" -- "$BIN" train --lr fast
 expect 2 '--checkpoint FILE is required' "eval without a checkpoint refused" -- "$BIN" eval --data "$T/data"
+expect 2 '^rn50cl: error: --count must be at least 1\.[[:space:]]*$' "predict --count 0: that sentence alone, before any loading (no data, no checkpoint)" -- \
+  "$BIN" predict --count 0 --data "$T/none" --checkpoint "$T/none.safetensors"
 expect 2 'no OpenCL platform' "no ICD: train refused cleanly" -- env OCL_ICD_VENDORS="$T/empty" "$BIN" train --data "$T/data"
 echo "cli_train: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -116,6 +116,7 @@ static int eval_like(int argc, char **argv, int predict)
     if (rc) return rc < 0 ? RN_OK : rc;
     if (c.batch < 1) return bad("--batch-size must be at least 1.");
     if (c.limit_test < 0) return bad("--test-limit must be 0 (all images) or more.");
+    if (predict && c.count < 1) return bad("--count must be at least 1.");
     if (no_tune) setenv("RN50CL_NO_TUNE", "1", 1); /* read by rn_ctx_create */
     return predict ? rn_predict_job(&c) : rn_eval_job(&c);
 }

@@ -64,6 +64,7 @@ typedef struct rn_eval_cfg {
 
 /* `rn50cl eval`: accuracy, per-class accuracy and confusion matrix (text or JSON). */
 int rn_eval_job(const rn_eval_cfg *c);
-/* `rn50cl predict`: predictions of the first c->count test images, optional PNG grid and logits. */
+/* `rn50cl predict`: predictions of the first c->count (≥ 1, checked with the options) test images,
+ * optional PNG grid and logits. */
 int rn_predict_job(const rn_eval_cfg *c);
 #endif
