@@ -14,7 +14,7 @@
 typedef struct mrun {
     rn_model m;
     rn_batch b;
-    rn_train_cfg cfg;
+    rn_step_hparams hp;
     int N;
 } mrun;
 
@@ -24,10 +24,15 @@ static int setup(rn_ctx *ctx, mrun *r, int N)
     r->N = N;
     /* train's defaults, but lr 0.01 rather than the peak default: many repeated steps on random
      * data stay finite (NaNs could change the timings) */
-    rn_train_defaults(&r->cfg);
-    r->cfg.lr = 0.01;
+    rn_train_cfg c;
+    rn_train_defaults(&c);
+    r->hp = (rn_step_hparams){.lr = 0.01,
+                              .momentum = c.momentum,
+                              .weight_decay = c.weight_decay,
+                              .label_smoothing = c.label_smoothing,
+                              .nesterov = c.nesterov};
     rn_model_init(&r->m, 10);
-    int rc = rn_model_alloc(&r->m, ctx, N, r->cfg.workspace_mb << 20);
+    int rc = rn_model_alloc(&r->m, ctx, N, c.workspace_mb << 20);
     if (rc) return rc;
     rn_model_init_params(&r->m, 1, 0);
     rn_batch_alloc(&r->b, ctx, (size_t)N);
@@ -53,7 +58,7 @@ static double train_step(rn_ctx *ctx, mrun *r)
 {
     (void)ctx;
     double t0 = rn_now();
-    rn_train_step(&r->m, &r->b, (size_t)r->N, &r->cfg, r->cfg.lr);
+    rn_train_step(&r->m, &r->b, (size_t)r->N, &r->hp);
     return (rn_now() - t0) * 1e3;
 }
 

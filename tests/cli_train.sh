@@ -125,10 +125,20 @@ expect 0 're-initialised for 12 classes' "--pretrained with another head re-init
 expect 2 'batch size 100000.*--batch-size [0-9]+ or less' "a batch too big for the device names one that fits" -- "$BIN" train --data "$T/data" --batch-size 100000 --out "$T/x"
 expect 2 'labels 0-9, so --classes must be at least 10' "fewer classes than CIFAR-10 labels refused" -- "$BIN" train --data "$T/data" --classes 7 --out "$T/x"
 expect 2 'fewer than one batch' "a batch larger than the training set is refused" -- "$BIN" train --data "$T/data" --batch-size 64 --out "$T/x"
-expect 2 '--batch-size must be' "batch size 0 refused" -- "$BIN" train --batch-size 0
+expect 2 '--batch-size must be at least 2 \(batch-norm' "batch size 0 refused" -- "$BIN" train --batch-size 0
+expect 2 '--batch-size must be at least 2 \(batch-norm' "batch size 1 refused" -- "$BIN" train --batch-size 1
+expect 2 '--max-steps must be 0 \(no limit\) or more\.' "negative --max-steps refused" -- "$BIN" train --max-steps -1
+expect 2 '--train-limit must be 0 \(all images\) or more\.' "negative --train-limit refused" -- "$BIN" train --train-limit -1
+expect 2 '--test-limit must be 0 \(all images\) or more\.' "negative --test-limit refused" -- "$BIN" train --test-limit -1
+expect 2 '--test-limit must be 0 \(all images\) or more\.' "eval: negative --test-limit refused" -- "$BIN" eval --test-limit -1
+expect 2 '--workspace-mb must be at least 1\.' "--workspace-mb 0 refused" -- "$BIN" train --workspace-mb 0
+expect 2 '--resume and --pretrained cannot be combined' "0 passes --max-steps, --train-limit and --test-limit (the next check speaks)" -- \
+  "$BIN" train --max-steps 0 --train-limit 0 --test-limit 0 --resume "$T/x" --pretrained "$T/x"
 expect 2 '--schedule must be' "unknown schedule refused" -- "$BIN" train --schedule linear
 expect 2 "needs a number" "malformed number refused" -- "$BIN" train --lr fast
 expect 2 '--checkpoint FILE is required' "eval without a checkpoint refused" -- "$BIN" eval --data "$T/data"
+expect 2 '^rn50cl: error: --count must be at least 1\.[[:space:]]*$' "predict --count 0: that sentence alone, before any loading (no data, no checkpoint)" -- \
+  "$BIN" predict --count 0 --data "$T/none" --checkpoint "$T/none.safetensors"
 expect 2 'no OpenCL platform' "no ICD: train refused cleanly" -- env OCL_ICD_VENDORS="$T/empty" "$BIN" train --data "$T/data"
 echo "cli_train: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

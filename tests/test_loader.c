@@ -1,9 +1,11 @@
 /* Loader thread: each index exactly once per shuffled epoch, same seed -> same batches, a loader
  * started at start_step delivers exactly the batches of an uninterrupted epoch from there,
  * drop_last counts, file order without shuffle, and destroy mid-epoch returns. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "data/augment.h"
 #include "data/loader.h"
@@ -143,16 +145,61 @@ static void check_determinism(const rn_cifar *d)
     free_epoch(&b);
 }
 
+/* Destroys a loader on a helper thread and says whether that returned within a minute: a destroy
+ * that never wakes the worker hangs in its join, and a hung test would report nothing. */
+typedef struct destroyer {
+    rn_loader *l;
+    int done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} destroyer;
+
+static void *destroy_thread(void *arg)
+{
+    destroyer *t = arg;
+    rn_loader_destroy(t->l);
+    pthread_mutex_lock(&t->mu);
+    t->done = 1;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+static int destroy_returns(rn_loader *l)
+{
+    destroyer *t = calloc(1, sizeof *t);
+    t->l = l;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    pthread_t th;
+    if (pthread_create(&th, NULL, destroy_thread, t) != 0) return 0;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 60;
+    pthread_mutex_lock(&t->mu);
+    int wait = 0;
+    while (!t->done && wait == 0) wait = pthread_cond_timedwait(&t->cv, &t->mu, &deadline);
+    int done = t->done;
+    pthread_mutex_unlock(&t->mu);
+    if (!done) return 0; /* the hung helper keeps t until the process exits */
+    pthread_join(th, NULL);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    free(t);
+    return 1;
+}
+
 static void check_edges(const rn_cifar *d)
 {
     float *x = malloc(sizeof(float) * IMG_FLOATS);
     int32_t y[BATCH];
     rn_loader *l = rn_loader_create(d, BATCH, 1, 1, 1, 1, 0, 0);
     TU_CHECK(l && rn_loader_next(l, x, y) == BATCH, "one batch before destroying mid-epoch");
-    rn_loader_destroy(l); /* the worker is blocked on a full buffer here */
+    /* the worker is blocked on a full buffer here */
+    TU_CHECK(destroy_returns(l), "destroy returns while the worker waits for a free slot");
     l = rn_loader_create(d, BATCH, 1, 1, 1, 1, 0, 0);
-    rn_loader_destroy(l); /* and here it may be mid-batch */
-    TU_CHECK(1, "destroy mid-epoch returned");
+    /* and here it may be mid-batch */
+    TU_CHECK(destroy_returns(l), "destroy returns while the worker may be mid-batch");
     rn_loader_destroy(NULL);
 
     rn_cifar small = *d;

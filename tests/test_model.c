@@ -1,7 +1,7 @@
 /* Proves the ResNet50 wiring: the parameter table is torchvision's state_dict (names, order,
- * shapes, counts), zero_init_residual changes only the bn3 weights, and the whole-model backward
- * equals the derivative of the forward loss along chosen directions (central differences of the
- * full network in training mode), per tensor group.
+ * shapes, counts), zero_init_residual changes only the bn3 weights, fc's init bound follows its
+ * shape, and the whole-model backward equals the derivative of the forward loss along chosen
+ * directions (central differences of the full network in training mode), per tensor group.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -212,11 +212,50 @@ static void test_zero_init(void)
     rn_model_free(&m);
 }
 
+static double max_abs(const float *x, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)x[i]));
+    return m;
+}
+
+/* fc.weight and fc.bias are PyTorch Linear's U(±1/√fan_in) with fan_in = fc.weight's shape[1]. The
+ * topology always feeds 2,048 features, so the second round narrows the fc.weight entry to 512
+ * inputs: a bound that does not follow the shape is caught there. */
+static void test_fc_init(void)
+{
+    rn_model m;
+    rn_model_init(&m, 10);
+    TU_CHECK(rn_model_alloc(&m, tu_ctx(), 2, (size_t)8 << 20) == 0, "model allocates at batch 2");
+    float *w = malloc(m.param_floats * sizeof *w), *b = malloc(m.buffer_floats * sizeof *b);
+    rn_entry *fw = &m.e[m.fc_w], *fb = &m.e[m.fc_b];
+    for (int narrow = 0; narrow < 2; narrow++) {
+        if (narrow) {
+            fw->shape[1] = 512;
+            fw->numel = (size_t)fw->shape[0] * 512;
+        }
+        rn_model_init_params(&m, 3, 0);
+        rn_model_download(&m, w, b);
+        float bound = (float)(1.0 / sqrt((double)fw->shape[1]));
+        double mw = max_abs(w + fw->off, fw->numel), mb = max_abs(w + fb->off, fb->numel);
+        TU_CHECK(mw <= bound && mw > 0.99 * bound,
+                 "fc.weight [10, %lld] fills ±1/√%lld = ±%.5f (max |w| %.5f)",
+                 (long long)fw->shape[1], (long long)fw->shape[1], bound, mw);
+        TU_CHECK(mb <= bound && mb > 0.5 * bound,
+                 "fc.bias of that fc lies in ±%.5f and reaches past half of it (max |b| %.5f)",
+                 bound, mb);
+    }
+    free(w);
+    free(b);
+    rn_model_free(&m);
+}
+
 int main(void)
 {
     tu_seed(5);
     test_table();
     test_zero_init();
+    test_fc_init();
     test_gradient();
     return tu_finish("test_model");
 }

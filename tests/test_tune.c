@@ -68,7 +68,10 @@ static void write_tuning(const rn_ctx *ctx, const char *path, const char *field,
                      "VWND=4 WGD=32\n"
                      "GemmRoutine XGEMM_MIN_INDIRECT_SIZE=160\n%s",
                      RN_TUNE_FORMAT, dev, drv, clb, xgemm, with_end ? "end\n" : "");
-    TU_CHECK(rn_mkdirs(path) == 0 || 1, "mkdir");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = 0;
+    TU_CHECK(rn_mkdirs(dir) == 0, "tuning folder %s exists or is created", dir);
     TU_CHECK(rn_write_file_atomic(path, text, (size_t)n) == 0, "write %s", path);
 }
 

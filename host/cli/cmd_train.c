@@ -63,7 +63,6 @@ int rn_cmd_train(int argc, char **argv)
     c.seed = (uint64_t)(unsigned)seed;
     c.workspace_mb = (size_t)ws;
     if (c.epochs < 1) return bad("--epochs must be at least 1.");
-    if (c.batch < 1) return bad("--batch-size must be at least 1.");
     if (c.batch < 2) return bad("--batch-size must be at least 2 (batch-norm needs two images).");
     if (!(c.lr > 0)) return bad("--lr must be positive.");
     if (c.momentum < 0 || c.momentum >= 1) return bad("--momentum must be in [0, 1).");
@@ -75,8 +74,10 @@ int rn_cmd_train(int argc, char **argv)
         return bad("--schedule must be cosine, step or constant.");
     if (c.warmup_epochs < 0) return bad("--warmup-epochs must not be negative.");
     if (c.classes < 2) return bad("--classes must be at least 2.");
-    if (c.max_steps < 0 || c.limit_train < 0 || c.limit_test < 0 || ws < 1)
-        return bad("--max-steps, --train-limit, --test-limit and --workspace-mb must be positive.");
+    if (c.max_steps < 0) return bad("--max-steps must be 0 (no limit) or more.");
+    if (c.limit_train < 0) return bad("--train-limit must be 0 (all images) or more.");
+    if (c.limit_test < 0) return bad("--test-limit must be 0 (all images) or more.");
+    if (ws < 1) return bad("--workspace-mb must be at least 1.");
     if (c.resume && c.pretrained) return bad("--resume and --pretrained cannot be combined.");
     return rn_train(&c);
 }
@@ -114,7 +115,8 @@ static int eval_like(int argc, char **argv, int predict)
                             "Test accuracy, per-class accuracy and confusion matrix.");
     if (rc) return rc < 0 ? RN_OK : rc;
     if (c.batch < 1) return bad("--batch-size must be at least 1.");
-    if (c.limit_test < 0) return bad("--test-limit must not be negative.");
+    if (c.limit_test < 0) return bad("--test-limit must be 0 (all images) or more.");
+    if (predict && c.count < 1) return bad("--count must be at least 1.");
     if (no_tune) setenv("RN50CL_NO_TUNE", "1", 1); /* read by rn_ctx_create */
     return predict ? rn_predict_job(&c) : rn_eval_job(&c);
 }

@@ -310,8 +310,9 @@ void rn_model_free(rn_model *m)
 /* ---- initialisation ---------------------------------------------------------------------------
  */
 
+/* fc_bound: PyTorch Linear's U(±1/√fan_in) bound, for both fc.weight and fc.bias. */
 static void init_entry(const rn_entry *e, float *wslab, float *bslab, uint64_t seed, size_t idx,
-                       int zero_residual)
+                       int zero_residual, double fc_bound)
 {
     rn_rng r;
     rn_rng_seed(&r, seed, 0x1000 + idx); /* one stream per tensor: re-initialising one is local */
@@ -322,9 +323,8 @@ static void init_entry(const rn_entry *e, float *wslab, float *bslab, uint64_t s
         double std = sqrt(2.0 / (double)(e->shape[0] * e->shape[2] * e->shape[3]));
         for (size_t i = 0; i < e->numel; i++) p[i] = (float)(std * rn_rng_normal(&r));
     } else if (!strcmp(e->name, "fc.weight") || !strcmp(e->name, "fc.bias")) {
-        double bound = 1.0 / sqrt(2048.0); /* PyTorch Linear: U(±1/√fan_in) for both */
         for (size_t i = 0; i < e->numel; i++)
-            p[i] = (float)(bound * (2.0 * rn_rng_uniform(&r) - 1.0));
+            p[i] = (float)(fc_bound * (2.0 * rn_rng_uniform(&r) - 1.0));
     } else {
         /* torchvision's zero_init_residual: each bottleneck starts as the identity */
         int zero = zero_residual && len > 11 && !strcmp(e->name + len - 11, ".bn3.weight");
@@ -337,9 +337,11 @@ static void init_where(rn_model *m, uint64_t seed, int head_only, int zero_resid
 {
     float *w = calloc(m->param_floats, sizeof *w), *b = calloc(m->buffer_floats, sizeof *b);
     if (head_only) rn_model_download(m, w, b);
+    /* fan_in is fc.weight's input count (shape [classes, features]); the bias shares it */
+    double fc_bound = 1.0 / sqrt((double)m->e[m->fc_w].shape[1]);
     for (size_t i = 0; i < m->nentries; i++)
         if (m->e[i].kind != RN_COUNTER && (!head_only || !strncmp(m->e[i].name, "fc.", 3)))
-            init_entry(&m->e[i], w, b, seed, i, zero_residual);
+            init_entry(&m->e[i], w, b, seed, i, zero_residual, fc_bound);
     rn_model_upload(m, w, b);
     if (!head_only) m->num_batches_tracked = 0;
     rn_fill(m->ctx, m->vslab, m->param_floats, 0.0f);

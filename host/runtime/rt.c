@@ -283,17 +283,6 @@ void rn_fill(rn_ctx *ctx, cl_mem out, size_t n, float value)
     rn_launch1d(ctx, k, n, 0);
 }
 
-void rn_axpy(rn_ctx *ctx, cl_mem y, cl_mem x, size_t n, float alpha)
-{
-    cl_kernel k = rn_kernel(ctx, "rn_axpy_fwd");
-    rn_args a = rn_args_begin(k);
-    rn_arg_mem(&a, y);
-    rn_arg_mem(&a, x);
-    rn_arg_int(&a, (int)n);
-    rn_arg_float(&a, alpha);
-    rn_launch1d(ctx, k, n, 0);
-}
-
 int rn_gemm_shape_equal(const rn_gemm_shape *a, const rn_gemm_shape *b)
 {
     return a->ta == b->ta && a->tb == b->tb && a->M == b->M && a->N == b->N && a->K == b->K &&

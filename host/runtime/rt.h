@@ -81,8 +81,6 @@ void rn_finish(rn_ctx *ctx);
 
 /* out[0..n) = value, on the device (kernel rn_fill_fwd). */
 void rn_fill(rn_ctx *ctx, cl_mem out, size_t n, float value);
-/* y[0..n) += alpha * x[0..n) (kernel rn_axpy_fwd). */
-void rn_axpy(rn_ctx *ctx, cl_mem y, cl_mem x, size_t n, float alpha);
 
 /* Row-major C[M×N] = alpha·op(A)·op(B) + beta·C through CLBlastSgemm; offsets and leading
  * dimensions in elements. ta/tb: 0 = as stored, 1 = transposed. */

@@ -135,10 +135,6 @@ int rn_predict_job(const rn_eval_cfg *c)
 {
     job *j = calloc(1, sizeof *j);
     int rc = job_open(j, c);
-    if (!rc && c->count < 1) {
-        fprintf(stderr, "rn50cl: error: --count must be at least 1.\n");
-        rc = RN_ERR_INPUT;
-    }
     if (!rc) {
         size_t count = (size_t)c->count < j->test.n ? (size_t)c->count : j->test.n;
         size_t evaluated = c->save_logits ? j->test.n : count;

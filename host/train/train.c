@@ -279,17 +279,17 @@ void rn_batch_free(rn_batch *b)
     free(b->correct_h);
 }
 
-void rn_train_step(rn_model *m, rn_batch *b, size_t n, const rn_train_cfg *c, double lr)
+void rn_train_step(rn_model *m, rn_batch *b, size_t n, const rn_step_hparams *h)
 {
     rn_ctx *ctx = m->ctx;
     rn_write(ctx, b->input, 0, 3 * n * RN_CIFAR_PLANE * sizeof(float), b->x);
     rn_write(ctx, b->labels, 0, n * sizeof(int32_t), b->lab);
     rn_model_forward(m, b->input, (int)n, 1);
     softmax_ce_forward(ctx, b->loss, b->correct, m->dlogits, m->logits, b->labels, (int)n,
-                       m->classes, (float)c->label_smoothing);
+                       m->classes, (float)h->label_smoothing);
     rn_model_backward(m, b->input, (int)n);
-    sgd_step(ctx, m->wslab, m->vslab, m->gslab, m->param_floats, (float)lr, (float)c->momentum,
-             (float)c->weight_decay, c->nesterov);
+    sgd_step(ctx, m->wslab, m->vslab, m->gslab, m->param_floats, (float)h->lr, (float)h->momentum,
+             (float)h->weight_decay, h->nesterov);
     rn_read(ctx, b->loss, 0, n * sizeof(float), b->loss_h);
     rn_read(ctx, b->correct, 0, n * sizeof(int32_t), b->correct_h);
 }
@@ -297,7 +297,13 @@ void rn_train_step(rn_model *m, rn_batch *b, size_t n, const rn_train_cfg *c, do
 /* One optimizer step on n images already in t->b. Returns summed loss and correct. */
 static void train_step(trainer *t, size_t n, double lr, double *loss_sum, int *correct)
 {
-    rn_train_step(&t->model, &t->b, n, t->cfg, lr);
+    const rn_train_cfg *c = t->cfg;
+    rn_step_hparams h = {.lr = lr,
+                         .momentum = c->momentum,
+                         .weight_decay = c->weight_decay,
+                         .label_smoothing = c->label_smoothing,
+                         .nesterov = c->nesterov};
+    rn_train_step(&t->model, &t->b, n, &h);
     *loss_sum = 0;
     *correct = 0;
     for (size_t i = 0; i < n; i++) {

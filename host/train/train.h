@@ -36,10 +36,16 @@ typedef struct rn_batch {
 void rn_batch_alloc(rn_batch *b, rn_ctx *ctx, size_t B);
 void rn_batch_free(rn_batch *b);
 
-/* One optimizer step on the n images in b->x / b->lab with c's momentum, weight decay, Nesterov
- * and label smoothing at rate lr; per-image loss and correctness end in b->loss_h / b->correct_h.
- * The trainer's step, and the one bench/cl_bench times. */
-void rn_train_step(rn_model *m, rn_batch *b, size_t n, const rn_train_cfg *c, double lr);
+/* What one optimizer step uses: this step's learning rate (the schedule's value, not the peak),
+ * SGD's momentum, weight decay and Nesterov switch, and the loss's label smoothing. */
+typedef struct rn_step_hparams {
+    double lr, momentum, weight_decay, label_smoothing;
+    int nesterov;
+} rn_step_hparams;
+
+/* One optimizer step on the n images in b->x / b->lab; per-image loss and correctness end in
+ * b->loss_h / b->correct_h. The trainer's step, and the one bench/cl_bench times. */
+void rn_train_step(rn_model *m, rn_batch *b, size_t n, const rn_step_hparams *h);
 
 /* Learning rate at optimizer step `step` of `total` (warmup steps linear from lr/warmup). */
 double rn_lr_at(const char *schedule, double lr, int64_t step, int64_t total, int64_t warmup);
@@ -64,6 +70,7 @@ typedef struct rn_eval_cfg {
 
 /* `rn50cl eval`: accuracy, per-class accuracy and confusion matrix (text or JSON). */
 int rn_eval_job(const rn_eval_cfg *c);
-/* `rn50cl predict`: predictions of the first c->count test images, optional PNG grid and logits. */
+/* `rn50cl predict`: predictions of the first c->count (≥ 1, checked with the options) test images,
+ * optional PNG grid and logits. */
 int rn_predict_job(const rn_eval_cfg *c);
 #endif
