@@ -26,11 +26,7 @@ static int setup(rn_ctx *ctx, mrun *r, int N)
      * data stay finite (NaNs could change the timings) */
     rn_train_cfg c;
     rn_train_defaults(&c);
-    r->hp = (rn_step_hparams){.lr = 0.01,
-                              .momentum = c.momentum,
-                              .weight_decay = c.weight_decay,
-                              .label_smoothing = c.label_smoothing,
-                              .nesterov = c.nesterov};
+    r->hp = rn_step_hparams_of(&c, 0.01);
     rn_model_init(&r->m, 10);
     int rc = rn_model_alloc(&r->m, ctx, N, c.workspace_mb << 20);
     if (rc) return rc;

@@ -279,6 +279,16 @@ void rn_batch_free(rn_batch *b)
     free(b->correct_h);
 }
 
+rn_step_hparams rn_step_hparams_of(const rn_train_cfg *c, double lr)
+{
+    rn_step_hparams h = {.lr = lr,
+                         .momentum = c->momentum,
+                         .weight_decay = c->weight_decay,
+                         .label_smoothing = c->label_smoothing,
+                         .nesterov = c->nesterov};
+    return h;
+}
+
 void rn_train_step(rn_model *m, rn_batch *b, size_t n, const rn_step_hparams *h)
 {
     rn_ctx *ctx = m->ctx;
@@ -298,11 +308,7 @@ void rn_train_step(rn_model *m, rn_batch *b, size_t n, const rn_step_hparams *h)
 static void train_step(trainer *t, size_t n, double lr, double *loss_sum, int *correct)
 {
     const rn_train_cfg *c = t->cfg;
-    rn_step_hparams h = {.lr = lr,
-                         .momentum = c->momentum,
-                         .weight_decay = c->weight_decay,
-                         .label_smoothing = c->label_smoothing,
-                         .nesterov = c->nesterov};
+    rn_step_hparams h = rn_step_hparams_of(c, lr);
     rn_train_step(&t->model, &t->b, n, &h);
     *loss_sum = 0;
     *correct = 0;

@@ -43,6 +43,9 @@ typedef struct rn_step_hparams {
     int nesterov;
 } rn_step_hparams;
 
+/* A config's step hyper-parameters at learning rate lr. */
+rn_step_hparams rn_step_hparams_of(const rn_train_cfg *c, double lr);
+
 /* One optimizer step on the n images in b->x / b->lab; per-image loss and correctness end in
  * b->loss_h / b->correct_h. The trainer's step, and the one bench/cl_bench times. */
 void rn_train_step(rn_model *m, rn_batch *b, size_t n, const rn_step_hparams *h);
