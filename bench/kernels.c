@@ -13,6 +13,7 @@
 #include "ops/loss.h"
 #include "ops/pool.h"
 #include "ops/sgd.h"
+#include "rn50cl/rn50cl.h"
 
 /* Buffers for every op, sized for the batch (the largest use of each). */
 typedef struct kbufs {
@@ -228,7 +229,7 @@ static cl_mem random_buffer(rn_ctx *ctx, size_t n, unsigned seed)
         seed = seed * 1664525u + 1013904223u;
         h[i] = (float)(seed >> 8) / 8388608.0f - 1.0f;
     }
-    cl_mem m = rn_buffer(ctx, n * sizeof *h);
+    cl_mem m = clb_buffer(ctx, n * sizeof *h);
     rn_write(ctx, m, 0, n * sizeof *h, h);
     free(h);
     return m;
@@ -247,36 +248,36 @@ static void alloc_kbufs(rn_ctx *ctx, kbufs *b, int N)
     size_t col = rn_conv_col_floats_per_image(&s) > rn_conv_col_floats_per_image(&l)
                      ? rn_conv_col_floats_per_image(&s)
                      : rn_conv_col_floats_per_image(&l);
-    rn_workspace_create(ctx, &b->ws, col * N);
+    if (rn_workspace_create(ctx, &b->ws, col * N)) exit(RN_ERR_INPUT);
     unsigned seed = 1;
     b->img = random_buffer(ctx, (size_t)3 * N * RN_IMG * RN_IMG, seed++);
     b->w_conv = random_buffer(ctx, (size_t)64 * 576, seed++);
-    b->dw_conv = rn_buffer(ctx, (size_t)64 * 576 * 4);
+    b->dw_conv = clb_buffer(ctx, (size_t)64 * 576 * 4);
     b->act8 = random_buffer(ctx, (size_t)64 * N * 64, seed++);
     cl_mem *act[4] = {&b->a, &b->b, &b->c, &b->d};
     for (int i = 0; i < 4; i++) *act[i] = random_buffer(ctx, act16(N), seed++);
     cl_mem *ch[8] = {&b->gamma, &b->beta, &b->rm, &b->rv, &b->sm, &b->si, &b->dgamma, &b->dbeta};
-    for (int i = 0; i < 8; i++) *ch[i] = rn_buffer(ctx, 256 * sizeof(float));
+    for (int i = 0; i < 8; i++) *ch[i] = clb_buffer(ctx, 256 * sizeof(float));
     rn_fill(ctx, b->gamma, 256, 1.0f);
     rn_fill(ctx, b->beta, 256, 0.0f);
     rn_fill(ctx, b->rm, 256, 0.0f);
     rn_fill(ctx, b->rv, 256, 1.0f);
     b->pool = random_buffer(ctx, (size_t)64 * N * 64, seed++);
-    b->arg = rn_buffer(ctx, (size_t)64 * N * 64 * 4);
+    b->arg = clb_buffer(ctx, (size_t)64 * N * 64 * 4);
     b->feat = random_buffer(ctx, (size_t)2048 * N, seed++);
     b->dfeat = random_buffer(ctx, (size_t)2048 * N, seed++);
     b->logits = random_buffer(ctx, (size_t)10 * N, seed++);
     int *lab = malloc((size_t)N * sizeof *lab);
     for (int i = 0; i < N; i++) lab[i] = i % 10;
-    b->labels = rn_buffer(ctx, (size_t)N * 4);
+    b->labels = clb_buffer(ctx, (size_t)N * 4);
     rn_write(ctx, b->labels, 0, (size_t)N * 4, lab);
     free(lab);
-    b->loss = rn_buffer(ctx, (size_t)N * 4);
-    b->correct = rn_buffer(ctx, (size_t)N * 4);
-    b->dlogits = rn_buffer(ctx, (size_t)N * 40);
+    b->loss = clb_buffer(ctx, (size_t)N * 4);
+    b->correct = clb_buffer(ctx, (size_t)N * 4);
+    b->dlogits = clb_buffer(ctx, (size_t)N * 40);
     b->w = random_buffer(ctx, b->nparams, seed++);
     b->g = random_buffer(ctx, b->nparams, seed++);
-    b->v = rn_buffer(ctx, b->nparams * 4);
+    b->v = clb_buffer(ctx, b->nparams * 4);
     rn_fill(ctx, b->v, b->nparams, 0.0f);
     /* max-pool backward needs a valid argmax: one forward fills it */
     maxpool_f(ctx, b);
