@@ -1,7 +1,6 @@
 /* Options of `rn50cl train`, `rn50cl eval` and `rn50cl predict`; each fills its job's
  * configuration and checks ranges, then hands over to host/train. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli/args.h"
