@@ -79,6 +79,10 @@ clb_model_flops clb_flops_per_image(int batch);
 /* `cl_bench compare A.json B.json ...`: exit status. */
 int clb_compare(int nfiles, char **files);
 
+/* rn_buffer for a section that cannot run without the buffer: after rn_buffer's sentence,
+ * cl_bench exits with RN_ERR_INPUT, as for any allocation the device refuses. */
+cl_mem clb_buffer(rn_ctx *ctx, size_t bytes);
+
 /* Printing helpers: a section title with a rule, and "x.x" or "-" when a share is unknown. */
 void clb_title(const char *title);
 const char *clb_pct(char *buf, size_t len, double part, double whole);

@@ -51,7 +51,7 @@ static gemm_bufs alloc_bufs(rn_ctx *ctx, const rn_gemm_shape *s, int n)
         if (need_b(&s[i]) > nb) nb = need_b(&s[i]);
         if (need_c(&s[i]) > nc) nc = need_c(&s[i]);
     }
-    gemm_bufs g = {rn_buffer(ctx, na * 4), rn_buffer(ctx, nb * 4), rn_buffer(ctx, nc * 4)};
+    gemm_bufs g = {clb_buffer(ctx, na * 4), clb_buffer(ctx, nb * 4), clb_buffer(ctx, nc * 4)};
     /* moderate values: no overflow and no denormals, whose cost would not be the GEMM's */
     rn_fill(ctx, g.a, na, 0.5f);
     rn_fill(ctx, g.b, nb, 0.25f);

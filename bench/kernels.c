@@ -7,6 +7,7 @@
 
 #include "cl_bench.h"
 #include "model/cases.h"
+#include "rn50cl/rn50cl.h"
 
 /* A row: the case (by kind and module name) and the direction; `only` counts just the kernels
  * whose name starts with it ("" = all of the op's), so a conv row times im2col or col2im alone,
@@ -101,7 +102,7 @@ void clb_section_kernels(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb
     for (int i = 0; i < NROWS; i++) {
         rn_opcase c = row_case(&rows[i], cases, ncases);
         rn_opcase_io io;
-        rn_opcase_io_alloc(ctx, &c, &io);
+        if (rn_opcase_io_alloc(ctx, &c, &io)) exit(RN_ERR_INPUT); /* it said why */
         double t[64];
         int n = cfg->repeats > 64 ? 64 : cfg->repeats;
         for (int w = 0; w < CLB_WARMUP; w++) op_once(ctx, &rows[i], &c, &io);

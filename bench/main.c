@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cl_bench.h"
+#include "cli/env.h"
 #include "rn50cl/rn50cl.h"
 #include "tune/tune.h"
 
@@ -66,10 +67,9 @@ static int bad(const char *what, const char *arg)
 /* 1 when rn_ctx_create applied stored GEMM parameters (the same checks rn_tune_apply makes). */
 static int tuned_applied(rn_ctx *ctx, char *path, size_t plen, char *date, size_t dlen)
 {
-    const char *env = getenv("RN50CL_NO_TUNE");
     rn_tune_path(ctx, path, plen);
     date[0] = 0;
-    if (ctx->no_tune || (env && *env && strcmp(env, "0"))) return 0;
+    if (ctx->no_tune) return 0;
     rn_tune_params p;
     char why[256];
     if (rn_tune_load(ctx, path, &p, date, dlen, why, sizeof why)) return 0;
@@ -117,10 +117,14 @@ static void environment(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j)
 }
 
 /* Every selected section on one device, as one element of the JSON "runs" array. */
-static int bench_device(const char *sel, const clb_cfg *cfg, clb_json *j)
+static int bench_device(const char *sel, const clb_cfg *cfg, const rn_env *env, clb_json *j)
 {
-    rn_ctx ctx = {.quiet = 1, .no_tune = cfg->no_tune};
-    int rc = rn_ctx_create(&ctx, sel);
+    rn_ctx_options o = env->ctx;
+    rn_env_flag_device(&o, sel);
+    o.quiet = 1;
+    if (cfg->no_tune) o.no_tune = 1;
+    rn_ctx ctx;
+    int rc = rn_ctx_create(&ctx, &o);
     if (rc) return rc;
     clb_json_obj(j, NULL);
     environment(&ctx, cfg, j);
@@ -155,9 +159,9 @@ static int list_devices(void)
     return RN_OK;
 }
 
-static int run_all(const char *sel, const clb_cfg *cfg, clb_json *j)
+static int run_all(const char *sel, const clb_cfg *cfg, const rn_env *env, clb_json *j)
 {
-    if (!sel || strcmp(sel, "all")) return bench_device(sel, cfg, j);
+    if (!sel || strcmp(sel, "all")) return bench_device(sel, cfg, env, j);
     rn_device_info *devs;
     size_t n;
     int rc = rn_devices_enumerate(&devs, &n);
@@ -167,7 +171,7 @@ static int run_all(const char *sel, const clb_cfg *cfg, clb_json *j)
         char s[16];
         snprintf(s, sizeof s, "%zu", i);
         if (i) printf("\n");
-        rc = bench_device(s, cfg, j);
+        rc = bench_device(s, cfg, env, j);
     }
     return rc;
 }
@@ -221,7 +225,9 @@ int main(int argc, char **argv)
     clb_json_str(&j, "tool", "cl_bench");
     clb_json_int(&j, "format", 1);
     clb_json_arr(&j, "runs");
-    int rc = run_all(sel, &cfg, &j);
+    rn_env env;
+    rn_env_read(&env);
+    int rc = run_all(sel, &cfg, &env, &j);
     clb_json_end_arr(&j);
     clb_json_end_obj(&j);
     if (jf && fclose(jf) != 0) {

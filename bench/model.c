@@ -31,7 +31,10 @@ static int setup(rn_ctx *ctx, mrun *r, int N)
     int rc = rn_model_alloc(&r->m, ctx, N, c.workspace_mb << 20);
     if (rc) return rc;
     rn_model_init_params(&r->m, 1, 0);
-    rn_batch_alloc(&r->b, ctx, (size_t)N);
+    if ((rc = rn_batch_alloc(&r->b, ctx, (size_t)N))) {
+        rn_model_free(&r->m);
+        return rc;
+    }
     size_t nx = (size_t)3 * N * RN_IMG * RN_IMG;
     unsigned s = 7;
     for (size_t i = 0; i < nx; i++) { /* normalised-image-like values */

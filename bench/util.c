@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cl_bench.h"
+#include "rn50cl/rn50cl.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -134,6 +135,13 @@ void clb_json_stats(clb_json *j, const char *key, clb_stats s)
 }
 
 /* ---- printing ------------------------------------------------------------------------------ */
+
+cl_mem clb_buffer(rn_ctx *ctx, size_t bytes)
+{
+    cl_mem m = rn_buffer(ctx, bytes);
+    if (!m) exit(RN_ERR_INPUT);
+    return m;
+}
 
 void clb_title(const char *title)
 {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ops/conv.h"
+#include "rn50cl/rn50cl.h"
 #include "ref_a.h"
 #include "testutil.h"
 
@@ -117,7 +118,8 @@ static void check_device(const char *tag, int N, int Cin, int H, int W, int Cout
 
     rn_workspace ws;
     size_t whole = rn_conv_col_floats_per_image(&c) * N;
-    rn_workspace_create(ctx, &ws, o.ws_floats ? o.ws_floats : whole);
+    TU_CHECK(rn_workspace_create(ctx, &ws, o.ws_floats ? o.ws_floats : whole) == RN_OK,
+             "%s: workspace allocated", tag);
     if (o.expect_chunks)
         TU_CHECK(ws.floats < whole, "%s: workspace %zu floats forces chunking (batch needs %zu)",
                  tag, ws.floats, whole);

@@ -1,7 +1,8 @@
 /* Dataset location and download, offline: a small CIFAR-style tar.gz is served as a file:// URL.
  * Right MD5 -> unpacked into the cache and found; wrong MD5, missing URL, "../" or absolute
- * entries -> refused with one message and nothing left in the cache. Runs in temp HOME, cache and
- * cwd so the real cache is never touched. */
+ * entries -> refused with one message and nothing left in the cache. Runs in a temp cache and cwd
+ * so the real cache is never touched. The options are built as rn50cl builds them: the fields the
+ * environment would fill (g_env) overridden by --data / --data-url (rn_env_flag_data). */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -16,9 +17,11 @@
 #include "data/download.h"
 #include "rn50cl/rn50cl.h"
 #include "base/fsutil.h"
+#include "cli/env.h"
 #include "testutil.h"
 
 static char root[1024], cache[1200], final_dir[1300];
+static rn_data_options g_env; /* what $RN50CL_DATA, _URL, _MD5 and the cache folder would give */
 static uint8_t train_bytes[2 * RN_CIFAR_RECORD], test_bytes[RN_CIFAR_RECORD];
 
 static char *path_in(const char *base, const char *name)
@@ -80,15 +83,18 @@ static int exists(const char *p)
     return stat(p, &st) == 0;
 }
 
-/* rn_data_resolve with stderr captured into *msg (malloc'd). */
+/* rn_data_resolve with --data opt and --data-url url over g_env, stderr captured into *msg
+ * (malloc'd). */
 static int resolve(const char *opt, const char *url, char *out, char **msg)
 {
+    rn_data_options o = g_env;
+    rn_env_flag_data(&o, opt, url);
     const char *cap = path_in(root, "stderr.txt");
     fflush(stderr);
     int saved = dup(2), fd = open(cap, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 2);
     close(fd);
-    int rc = rn_data_resolve(opt, url, out, 4096);
+    int rc = rn_data_resolve(&o, out, 4096);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
@@ -140,7 +146,7 @@ static void expect_refused(const char *url, const char *word1, const char *word2
 
 static void check_refusals(const char *good_url, const char *good_md5)
 {
-    unsetenv("RN50CL_DATA_MD5");
+    g_env.md5 = NULL;
     expect_refused(good_url, "MD5", RN_CIFAR_MD5, "official MD5 on another file");
 
     char missing[1500];
@@ -150,7 +156,7 @@ static void check_refusals(const char *good_url, const char *good_md5)
     char *evil = path_in(root, "evil.tar.gz"), url[1500], hex[33];
     make_tarball(evil, "cifar-10-batches-bin/../../escaped.bin");
     rn_md5_file(evil, hex);
-    setenv("RN50CL_DATA_MD5", hex, 1);
+    g_env.md5 = hex;
     snprintf(url, sizeof url, "file://%s", evil);
     expect_refused(url, "..", "escaped.bin", "\"..\" entry");
     TU_CHECK(!exists(path_in(root, "escaped.bin")) && !exists(path_in(cache, "escaped.bin")),
@@ -158,16 +164,15 @@ static void check_refusals(const char *good_url, const char *good_md5)
 
     make_tarball(evil, "/tmp/rn50cl-absolute-entry.bin");
     rn_md5_file(evil, hex);
-    setenv("RN50CL_DATA_MD5", hex, 1);
     expect_refused(url, "absolute", "rn50cl-absolute-entry.bin", "absolute entry");
-    setenv("RN50CL_DATA_MD5", good_md5, 1);
+    g_env.md5 = good_md5;
 }
 
 static void check_download(const char *good_url)
 {
     char out[4096], *msg = NULL;
     /* The url argument (--data-url) wins over $RN50CL_DATA_URL. */
-    setenv("RN50CL_DATA_URL", "file:///nonexistent/rn50cl.tar.gz", 1);
+    g_env.url = "file:///nonexistent/rn50cl.tar.gz";
     int rc = resolve(NULL, good_url, out, &msg);
     TU_CHECK(rc == RN_OK && strcmp(out, final_dir) == 0,
              "right MD5: unpacked into <cache>/cifar-10-batches-bin (got %d, %s; %s)", rc, out,
@@ -194,18 +199,19 @@ static void check_download(const char *good_url)
     TU_CHECK(rc == RN_OK && strcmp(out, final_dir) == 0 && !strstr(msg, "download"),
              "second resolve finds the cache without downloading");
     free(msg);
-    unsetenv("RN50CL_DATA_URL");
+    g_env.url = NULL;
 }
 
 static void check_order(void)
 {
-    char out[4096], *msg = NULL;
-    char *missing = path_in(root, "no-such-data");
+    char out[4096], *msg = NULL, missing[1400];
+    snprintf(missing, sizeof missing, "%s", path_in(root, "no-such-data"));
     int rc = resolve(missing, NULL, out, &msg);
     TU_CHECK(rc == RN_ERR_INPUT && strstr(msg, missing) && strstr(msg, "--data"),
              "--data without test_batch.bin is an error, not a fall-through (got: %s)", msg);
     free(msg);
-    setenv("RN50CL_DATA", missing, 1);
+    g_env.dir = missing;
+    g_env.dir_what = "the $RN50CL_DATA folder";
     rc = resolve(NULL, NULL, out, &msg);
     TU_CHECK(rc == RN_ERR_INPUT && strstr(msg, "RN50CL_DATA") && strstr(msg, missing),
              "$RN50CL_DATA without test_batch.bin is an error (got: %s)", msg);
@@ -213,11 +219,11 @@ static void check_order(void)
     rc = resolve(final_dir, NULL, out, &msg);
     TU_CHECK(rc == RN_OK && strcmp(out, final_dir) == 0, "--data wins over $RN50CL_DATA");
     free(msg);
-    setenv("RN50CL_DATA", final_dir, 1);
+    g_env.dir = final_dir;
     rc = resolve(NULL, NULL, out, &msg);
     TU_CHECK(rc == RN_OK && strcmp(out, final_dir) == 0, "$RN50CL_DATA used when valid");
     free(msg);
-    unsetenv("RN50CL_DATA");
+    g_env.dir = NULL;
 
     rn_mkdirs("datasets-cifar10-bin/cifar-10-batches-bin");
     rn_write_file_atomic("datasets-cifar10-bin/cifar-10-batches-bin/test_batch.bin", test_bytes,
@@ -234,14 +240,8 @@ int main(void)
     snprintf(cache, sizeof cache, "%s/cache", root);
     snprintf(final_dir, sizeof final_dir, "%s/cifar-10-batches-bin", cache);
     rn_mkdirs(cache);
-    rn_mkdirs(path_in(root, "home"));
     rn_mkdirs(path_in(root, "cwd"));
-    setenv("RN50CL_CACHE_DIR", cache, 1);
-    setenv("HOME", path_in(root, "home"), 1);
-    unsetenv("XDG_CACHE_HOME");
-    unsetenv("RN50CL_DATA");
-    unsetenv("RN50CL_DATA_URL");
-    unsetenv("RN50CL_DATA_MD5");
+    g_env.cache_dir = cache;
     if (chdir(path_in(root, "cwd")) != 0) return 1;
 
     for (size_t i = 0; i < sizeof train_bytes; i++) train_bytes[i] = (uint8_t)(i * 7);

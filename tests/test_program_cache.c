@@ -1,6 +1,6 @@
 /* Proves the program-binary cache: a cold start builds and stores every program, a warm start
  * loads every one, a corrupt, truncated or foreign cache file is never trusted (rebuilt from
- * source and replaced), RN50CL_NO_CACHE writes nothing, and the embedded sources equal cl/. */
+ * source and replaced), the no_cache option writes nothing, and the embedded sources equal cl/. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +24,13 @@ static int count_files(const char *dir)
     return n;
 }
 
+/* Every context of this test: quiet, the built-in kernels, a cache folder of its own. */
+static rn_ctx_options g_opts = {.quiet = 1};
+
 static rn_ctx start(void)
 {
-    rn_ctx ctx = {.quiet = 1};
-    if (rn_ctx_create(&ctx, NULL) != 0) exit(1);
+    rn_ctx ctx;
+    if (rn_ctx_create(&ctx, &g_opts) != 0) exit(1);
     return ctx;
 }
 
@@ -109,12 +112,13 @@ static void test_embedded_equals_files(void)
 
 int main(void)
 {
-    char env[4096];
     const char *dir = tu_tmpdir("progcache");
-    snprintf(env, sizeof env, "%s", dir);
-    setenv("RN50CL_CACHE_DIR", env, 1);
-    unsetenv("RN50CL_NO_CACHE");
-    unsetenv("RN50CL_KERNEL_DIR");
+    g_opts.cache_dir = dir;
+    /* the shared helpers' context uses the same cache, built-in kernels and caching on */
+    rn_ctx_options *shared = tu_ctx_options();
+    shared->cache_dir = dir;
+    shared->kernel_dir = NULL;
+    shared->no_cache = 0;
 
     rn_ctx ctx = start();
     int np = (int)ctx.nprograms;
@@ -145,13 +149,12 @@ int main(void)
     rn_release(&m);
 
     const char *dir2 = tu_tmpdir("nocache");
-    setenv("RN50CL_CACHE_DIR", dir2, 1);
-    setenv("RN50CL_NO_CACHE", "1", 1);
+    g_opts.cache_dir = dir2;
+    g_opts.no_cache = 1;
     ctx = start();
     TU_CHECK(ctx.cache_misses == np && count_files(dir2) == 0,
-             "RN50CL_NO_CACHE=1 builds from source and writes nothing");
+             "no_cache builds from source and writes nothing");
     rn_ctx_release(&ctx);
-    unsetenv("RN50CL_NO_CACHE");
 
     test_embedded_equals_files();
     return tu_finish("test_program_cache");

@@ -13,23 +13,24 @@ static void test_enumeration_and_selection(void)
     rn_device_info *devs;
     size_t n, idx = 99;
     TU_CHECK(rn_devices_enumerate(&devs, &n) == RN_OK && n >= 1, "enumeration finds a device");
-    TU_CHECK(rn_device_select(devs, n, "0", &idx) == RN_OK && idx == 0, "select by index 0");
+    TU_CHECK(rn_device_select(devs, n, "0", NULL, &idx) == RN_OK && idx == 0, "select by index 0");
     const char *type = (devs[0].type & CL_DEVICE_TYPE_GPU)   ? "gpu"
                        : (devs[0].type & CL_DEVICE_TYPE_CPU) ? "CPU"
                                                              : "accel";
     idx = 99;
-    TU_CHECK(rn_device_select(devs, n, type, &idx) == RN_OK && (devs[idx].type & devs[0].type),
+    TU_CHECK(rn_device_select(devs, n, type, NULL, &idx) == RN_OK &&
+                 (devs[idx].type & devs[0].type),
              "select by type word %s", type);
     char part[8] = {0};
     memcpy(part, devs[0].name + 1, strlen(devs[0].name) > 5 ? 4 : 1);
     idx = 99;
-    TU_CHECK(rn_device_select(devs, n, part, &idx) == RN_OK && idx < n &&
+    TU_CHECK(rn_device_select(devs, n, part, NULL, &idx) == RN_OK && idx < n &&
                  strstr(devs[idx].name, part) != NULL,
              "select by name substring '%s'", part);
-    TU_CHECK(rn_device_select(devs, n, "12345", &idx) == RN_ERR_INPUT,
+    TU_CHECK(rn_device_select(devs, n, "12345", NULL, &idx) == RN_ERR_INPUT,
              "index out of range refused");
-    TU_CHECK(rn_device_select(devs, n, "-1", &idx) == RN_ERR_INPUT, "negative index refused");
-    TU_CHECK(rn_device_select(devs, n, "no-such-device-xyz", &idx) == RN_ERR_INPUT,
+    TU_CHECK(rn_device_select(devs, n, "-1", NULL, &idx) == RN_ERR_INPUT, "negative index refused");
+    TU_CHECK(rn_device_select(devs, n, "no-such-device-xyz", NULL, &idx) == RN_ERR_INPUT,
              "unknown name refused");
     free(devs);
 }

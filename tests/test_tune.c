@@ -112,8 +112,10 @@ int main(void)
     const char *dir = tu_tmpdir("tune");
     char cache[1200], path[4096];
     snprintf(cache, sizeof cache, "%s/cache", dir);
-    setenv("RN50CL_CACHE_DIR", cache, 1);
-    unsetenv("RN50CL_NO_TUNE");
+    /* every context here, the helpers' shared one too, keeps its tuning file in this cache */
+    rn_ctx_options opts = {.quiet = 1, .cache_dir = cache};
+    tu_ctx_options()->cache_dir = cache;
+    tu_ctx_options()->no_tune = 0;
     tu_seed(7);
 
     /* shapes: every distinct GEMM of a step, with conv + fc counts adding up */
@@ -125,10 +127,11 @@ int main(void)
     free(uses);
 
     /* a tiny search: baseline + at least one candidate + the final check, stored */
-    rn_ctx ctx = {.quiet = 1, .no_tune = 1};
-    TU_CHECK(rn_ctx_create(&ctx, NULL) == 0, "context");
+    rn_ctx ctx;
+    opts.no_tune = 1;
+    TU_CHECK(rn_ctx_create(&ctx, &opts) == 0, "context");
     rn_tune_path(&ctx, path, sizeof path);
-    TU_CHECK(strncmp(path, cache, strlen(cache)) == 0, "file under RN50CL_CACHE_DIR: %s", path);
+    TU_CHECK(strncmp(path, cache, strlen(cache)) == 0, "file under the cache_dir option: %s", path);
     rn_tune_result r;
     TU_CHECK(rn_tune_run(&ctx, 2, 20, NULL, 1, &r) == 0, "tiny search");
     TU_CHECK(r.candidates >= 1, "at least one candidate timed (%d)", r.candidates);
@@ -142,8 +145,9 @@ int main(void)
     /* a stored file is applied by rn_ctx_create, and results stay right on both kernels */
     write_tuning(&ctx, path, NULL, NULL, 1);
     rn_ctx_release(&ctx);
-    rn_ctx ctx2 = {.quiet = 1};
-    TU_CHECK(rn_ctx_create(&ctx2, NULL) == 0, "context with a stored file");
+    rn_ctx ctx2;
+    opts.no_tune = 0;
+    TU_CHECK(rn_ctx_create(&ctx2, &opts) == 0, "context with a stored file");
     ctx2.quiet = 0;
     const char *out = with_stderr_captured(dir, apply, &ctx2);
     TU_CHECK(strstr(out, "GEMM parameters from") && strstr(out, "applied (tuned 2024-01-01"),
@@ -154,15 +158,15 @@ int main(void)
     check_sgemm(0, 1, 64, 147, 1000); /* weight-gradient form */
     check_sgemm(1, 1, 10, 128, 2048); /* fc form */
 
-    /* quiet suppresses the line; RN50CL_NO_TUNE=1 skips the file */
+    /* quiet suppresses the line; no_tune skips the file */
     ctx2.quiet = 1;
     out = with_stderr_captured(dir, apply, &ctx2);
     TU_CHECK(out[0] == 0, "quiet: nothing printed: %s", out);
     ctx2.quiet = 0;
-    setenv("RN50CL_NO_TUNE", "1", 1);
+    ctx2.no_tune = 1;
     out = with_stderr_captured(dir, apply, &ctx2);
-    TU_CHECK(out[0] == 0, "RN50CL_NO_TUNE=1: nothing applied: %s", out);
-    unsetenv("RN50CL_NO_TUNE");
+    TU_CHECK(out[0] == 0, "no_tune: nothing applied: %s", out);
+    ctx2.no_tune = 0;
 
     /* corrupt, truncated and mismatched files: one warning line each, nothing applied */
     const char *garbage = "\x01\x02 this is not a tuning file\n";

@@ -11,10 +11,13 @@
 #include <unistd.h>
 
 #include "base/fsutil.h"
+#include "cli/env.h"
 
 static int g_pass, g_fail;
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
 static rn_ctx *g_ctx;
+static rn_env g_env; /* the shared context's options, read on first use */
+static int g_env_read;
 
 void tu_check(int ok, const char *file, int line, const char *fmt, ...)
 {
@@ -137,12 +140,21 @@ double tu_central_diff(double *v, double h, double (*f)(void *arg), void *arg)
     return (lp - lm) / (2 * h);
 }
 
+rn_ctx_options *tu_ctx_options(void)
+{
+    if (!g_env_read) {
+        rn_env_read(&g_env);
+        g_env.ctx.quiet = 1;
+        g_env_read = 1;
+    }
+    return &g_env.ctx;
+}
+
 rn_ctx *tu_ctx(void)
 {
     if (!g_ctx) {
         g_ctx = calloc(1, sizeof *g_ctx);
-        g_ctx->quiet = 1;
-        if (rn_ctx_create(g_ctx, NULL) != 0) {
+        if (rn_ctx_create(g_ctx, tu_ctx_options()) != 0) {
             fprintf(stderr, "test: cannot create an OpenCL context\n");
             exit(1);
         }

@@ -41,7 +41,10 @@ const char *tu_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * point the analytic gradient was taken at. */
 double tu_central_diff(double *v, double h, double (*f)(void *arg), void *arg);
 
-/* Device helpers around a shared context created on first use (device from $RN50CL_DEVICE). */
+/* Device helpers around a shared context created on first use with tu_ctx_options(): the
+ * environment's options, as rn50cl reads them (device from $RN50CL_DEVICE, ...), made quiet. A
+ * test may change those fields before the context's first use. */
+rn_ctx_options *tu_ctx_options(void);
 rn_ctx *tu_ctx(void);
 cl_mem tu_upload(const float *x, size_t n);
 cl_mem tu_poisoned(size_t n); /* n floats, all NaN: an element nobody writes fails the compare */

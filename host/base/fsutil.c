@@ -1,5 +1,5 @@
-/* File-system helpers: cache folder resolution, mkdir -p, atomic writes via temp file + rename,
- * and whole-file reads. Used by everything that persists state. */
+/* File-system helpers: mkdir -p, atomic writes via temp file + rename, and whole-file reads.
+ * Used by everything that persists state. */
 #include "base/fsutil.h"
 
 #include <errno.h>
@@ -7,22 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-void rn_cache_dir(char *buf, size_t len)
-{
-    const char *e = getenv("RN50CL_CACHE_DIR");
-    if (e && *e) {
-        snprintf(buf, len, "%s", e);
-        return;
-    }
-    e = getenv("XDG_CACHE_HOME");
-    if (e && *e) {
-        snprintf(buf, len, "%s/rn50cl", e);
-        return;
-    }
-    e = getenv("HOME");
-    snprintf(buf, len, "%s/.cache/rn50cl", (e && *e) ? e : "/tmp");
-}
 
 int rn_mkdirs(const char *path)
 {

@@ -1,13 +1,10 @@
 /* Small file-system helpers shared by the program cache, checkpoints, downloads and image output:
- * the cache folder, mkdir -p, and atomic whole-file writes (a crash never leaves a torn file). */
+ * mkdir -p, whole-file reads and atomic whole-file writes (a crash never leaves a torn file). */
 #ifndef RN_BASE_FSUTIL_H
 #define RN_BASE_FSUTIL_H
 
 #include <stddef.h>
 #include <stdio.h>
-
-/* The cache folder: $RN50CL_CACHE_DIR, else $XDG_CACHE_HOME/rn50cl, else $HOME/.cache/rn50cl. */
-void rn_cache_dir(char *buf, size_t len);
 
 /* mkdir -p. Returns 0 on success, -1 with errno set. */
 int rn_mkdirs(const char *path);

@@ -7,7 +7,7 @@
 #include "rn50cl/rn50cl.h"
 #include "runtime/rt.h"
 
-int rn_cmd_info(int argc, char **argv)
+int rn_cmd_info(int argc, char **argv, const rn_env *env)
 {
     const char *device = NULL;
     const rn_opt opts[] = {
@@ -17,8 +17,11 @@ int rn_cmd_info(int argc, char **argv)
     int rc = rn_parse_opts(argc, argv, opts, "usage: rn50cl info [--device SEL]",
                            "Select a device, build all kernel programs and report start-up time.");
     if (rc) return rc < 0 ? RN_OK : rc;
-    rn_ctx ctx = {.quiet = 1};
-    rc = rn_ctx_create(&ctx, device);
+    rn_ctx_options o = env->ctx;
+    rn_env_flag_device(&o, device);
+    o.quiet = 1;
+    rn_ctx ctx;
+    rc = rn_ctx_create(&ctx, &o);
     if (rc) return rc;
     printf("device %d: %s\nplatform: %s\ndriver: %s\nprograms: %zu (%d from cache, %d built)\n"
            "kernels: %zu\nstart-up: %.3f s\n",

@@ -1,10 +1,10 @@
 /* Options of `rn50cl train`, `rn50cl eval` and `rn50cl predict`; each fills its job's
  * configuration and checks ranges, then hands over to host/train. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/cli.h"
 #include "rn50cl/rn50cl.h"
 #include "train/train.h"
 
@@ -14,17 +14,33 @@ static int bad(const char *what)
     return RN_ERR_INPUT;
 }
 
-int rn_cmd_train(int argc, char **argv)
+/* The flags every device-and-data command shares, laid over the environment's options. */
+typedef struct edge_flags {
+    const char *device, *data, *data_url;
+    int no_tune;
+} edge_flags;
+
+static void apply_flags(const edge_flags *f, const rn_env *env, rn_ctx_options *ctx,
+                        rn_data_options *data)
+{
+    *ctx = env->ctx;
+    *data = env->data;
+    rn_env_flag_device(ctx, f->device);
+    rn_env_flag_data(data, f->data, f->data_url);
+    if (f->no_tune) ctx->no_tune = 1;
+}
+
+int rn_cmd_train(int argc, char **argv, const rn_env *env)
 {
     rn_train_cfg c;
     rn_train_defaults(&c);
-    int seed = (int)c.seed, ws = (int)c.workspace_mb, no_nesterov = 0, no_tune = 0;
-    int no_zero_init = 0;
+    edge_flags f = {0};
+    int seed = (int)c.seed, ws = (int)c.workspace_mb, no_nesterov = 0, no_zero_init = 0;
     const rn_opt opts[] = {
-        {"device", RN_OPT_STR, &c.device, "SEL",
+        {"device", RN_OPT_STR, &f.device, "SEL",
          "device index, gpu|cpu|accel, or part of its name"},
-        {"data", RN_OPT_STR, &c.data, "DIR", "CIFAR-10 binary folder (default: see README)"},
-        {"data-url", RN_OPT_STR, &c.data_url, "URL", "mirror of cifar-10-binary.tar.gz"},
+        {"data", RN_OPT_STR, &f.data, "DIR", "CIFAR-10 binary folder (default: see README)"},
+        {"data-url", RN_OPT_STR, &f.data_url, "URL", "mirror of cifar-10-binary.tar.gz"},
         {"epochs", RN_OPT_INT, &c.epochs, "N", "epochs to train (default 5)"},
         {"batch-size", RN_OPT_INT, &c.batch, "N", "images per step (default 128)"},
         {"lr", RN_OPT_FLOAT, &c.lr, "F", "peak learning rate (default 0.02)"},
@@ -51,7 +67,8 @@ int rn_cmd_train(int argc, char **argv)
         {"train-limit", RN_OPT_INT, &c.limit_train, "N", "use only the first N training images"},
         {"test-limit", RN_OPT_INT, &c.limit_test, "N", "evaluate only the first N test images"},
         {"workspace-mb", RN_OPT_INT, &ws, "N", "im2col workspace in MiB (default 64)"},
-        {"no-tune", RN_OPT_FLAG, &no_tune, NULL, "ignore GEMM parameters stored by `rn50cl tune`"},
+        {"no-tune", RN_OPT_FLAG, &f.no_tune, NULL,
+         "ignore GEMM parameters stored by `rn50cl tune`"},
         {NULL, 0, NULL, NULL, NULL},
     };
     int rc = rn_parse_opts(argc, argv, opts, "usage: rn50cl train [options]",
@@ -59,7 +76,7 @@ int rn_cmd_train(int argc, char **argv)
     if (rc) return rc < 0 ? RN_OK : rc;
     if (no_nesterov) c.nesterov = 0;
     if (no_zero_init) c.zero_init_residual = 0;
-    if (no_tune) setenv("RN50CL_NO_TUNE", "1", 1); /* read by rn_ctx_create */
+    apply_flags(&f, env, &c.ctx, &c.data);
     c.seed = (uint64_t)(unsigned)seed;
     c.workspace_mb = (size_t)ws;
     if (c.epochs < 1) return bad("--epochs must be at least 1.");
@@ -82,19 +99,20 @@ int rn_cmd_train(int argc, char **argv)
     return rn_train(&c);
 }
 
-static int eval_like(int argc, char **argv, int predict)
+static int eval_like(int argc, char **argv, const rn_env *env, int predict)
 {
     rn_eval_cfg c = {.batch = 128, .count = 6};
-    int no_tune = 0;
+    edge_flags f = {0};
     rn_opt opts[12] = {
         {"checkpoint", RN_OPT_STR, &c.checkpoint, "FILE", "model to use (safetensors)"},
-        {"device", RN_OPT_STR, &c.device, "SEL",
+        {"device", RN_OPT_STR, &f.device, "SEL",
          "device index, gpu|cpu|accel, or part of its name"},
-        {"data", RN_OPT_STR, &c.data, "DIR", "CIFAR-10 binary folder (default: see README)"},
-        {"data-url", RN_OPT_STR, &c.data_url, "URL", "mirror of cifar-10-binary.tar.gz"},
+        {"data", RN_OPT_STR, &f.data, "DIR", "CIFAR-10 binary folder (default: see README)"},
+        {"data-url", RN_OPT_STR, &f.data_url, "URL", "mirror of cifar-10-binary.tar.gz"},
         {"batch-size", RN_OPT_INT, &c.batch, "N", "images per pass (default 128)"},
         {"test-limit", RN_OPT_INT, &c.limit_test, "N", "use only the first N test images"},
-        {"no-tune", RN_OPT_FLAG, &no_tune, NULL, "ignore GEMM parameters stored by `rn50cl tune`"},
+        {"no-tune", RN_OPT_FLAG, &f.no_tune, NULL,
+         "ignore GEMM parameters stored by `rn50cl tune`"},
     }; /* the rest are zero: the table ends at the first NULL name */
     size_t n = 7;
     if (predict) {
@@ -117,16 +135,16 @@ static int eval_like(int argc, char **argv, int predict)
     if (c.batch < 1) return bad("--batch-size must be at least 1.");
     if (c.limit_test < 0) return bad("--test-limit must be 0 (all images) or more.");
     if (predict && c.count < 1) return bad("--count must be at least 1.");
-    if (no_tune) setenv("RN50CL_NO_TUNE", "1", 1); /* read by rn_ctx_create */
+    apply_flags(&f, env, &c.ctx, &c.data);
     return predict ? rn_predict_job(&c) : rn_eval_job(&c);
 }
 
-int rn_cmd_eval(int argc, char **argv)
+int rn_cmd_eval(int argc, char **argv, const rn_env *env)
 {
-    return eval_like(argc, argv, 0);
+    return eval_like(argc, argv, env, 0);
 }
 
-int rn_cmd_predict(int argc, char **argv)
+int rn_cmd_predict(int argc, char **argv, const rn_env *env)
 {
-    return eval_like(argc, argv, 1);
+    return eval_like(argc, argv, env, 1);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/cli.h"
 #include "rn50cl/rn50cl.h"
 #include "base/fsutil.h"
 #include "runtime/rt.h"
@@ -61,7 +62,7 @@ static int copy_checked(rn_ctx *ctx, const char *from, const char *to, int impor
     return RN_OK;
 }
 
-int rn_cmd_tune(int argc, char **argv)
+int rn_cmd_tune(int argc, char **argv, const rn_env *env)
 {
     const char *device = NULL, *export_to = NULL, *import_from = NULL;
     int batch = 128;
@@ -85,9 +86,11 @@ int rn_cmd_tune(int argc, char **argv)
     if (batch < 1) return bad("--batch-size must be at least 1.");
     if (!(budget > 0)) return bad("--budget must be a positive number of seconds.");
     if (export_to && import_from) return bad("--export and --import cannot be combined.");
-    /* the search starts from CLBlast's own parameters, not from a stored file */
-    rn_ctx ctx = {.quiet = 0, .no_tune = 1};
-    rc = rn_ctx_create(&ctx, device);
+    rn_ctx_options o = env->ctx;
+    rn_env_flag_device(&o, device);
+    o.no_tune = 1; /* the search starts from CLBlast's own parameters, not from a stored file */
+    rn_ctx ctx;
+    rc = rn_ctx_create(&ctx, &o);
     if (rc) return rc;
     char path[4096];
     rn_tune_path(&ctx, path, sizeof path);

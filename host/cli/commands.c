@@ -4,11 +4,11 @@
 
 #include <stddef.h>
 
-int rn_cmd_info(int argc, char **argv);
-int rn_cmd_train(int argc, char **argv);
-int rn_cmd_eval(int argc, char **argv);
-int rn_cmd_predict(int argc, char **argv);
-int rn_cmd_tune(int argc, char **argv);
+int rn_cmd_info(int argc, char **argv, const rn_env *env);
+int rn_cmd_train(int argc, char **argv, const rn_env *env);
+int rn_cmd_eval(int argc, char **argv, const rn_env *env);
+int rn_cmd_predict(int argc, char **argv, const rn_env *env);
+int rn_cmd_tune(int argc, char **argv, const rn_env *env);
 
 const rn_command rn_commands[] = {
     {"train", "train ResNet50 on CIFAR-10, evaluating after every epoch", rn_cmd_train},

@@ -47,6 +47,13 @@ static int list_devices(int json)
     return RN_OK;
 }
 
+static int run_command(const rn_command *c, int argc, char **argv)
+{
+    rn_env env;
+    rn_env_read(&env);
+    return c->run(argc, argv, &env);
+}
+
 int main(int argc, char **argv)
 {
     int list = 0, json = 0;
@@ -64,7 +71,7 @@ int main(int argc, char **argv)
             json = 1;
         } else if (a[0] != '-') {
             for (const rn_command *c = rn_commands; c->name; c++)
-                if (!strcmp(c->name, a)) return c->run(argc - i, argv + i);
+                if (!strcmp(c->name, a)) return run_command(c, argc - i, argv + i);
             fprintf(stderr, "rn50cl: error: unknown command '%s'.\n%s", a, usage_line);
             return RN_ERR_INPUT;
         } else {

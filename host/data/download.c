@@ -212,8 +212,9 @@ static int fetch(const char *url, FILE *f, char err[CURL_ERROR_SIZE])
     return rc == CURLE_OK ? 0 : -1;
 }
 
-/* Downloads url to a new temporary file in cache (name in tmp) and checks its MD5. */
-static int download_checked(const char *url, const char *cache, char *tmp, size_t tmplen)
+/* Downloads url to a new temporary file in cache (name in tmp) and checks its MD5 against want. */
+static int download_checked(const char *url, const char *want, const char *cache, char *tmp,
+                            size_t tmplen)
 {
     snprintf(tmp, tmplen, "%s/cifar-10-binary.tar.gz.tmp.XXXXXX", cache);
     int fd = mkstemp(tmp);
@@ -236,8 +237,6 @@ static int download_checked(const char *url, const char *cache, char *tmp, size_
     struct stat st;
     if (stat(tmp, &st) == 0 && !isatty(2))
         fprintf(stderr, "rn50cl: downloaded %.1f MB\n", (double)st.st_size / 1e6);
-    const char *want = getenv("RN50CL_DATA_MD5");
-    if (!want || !*want) want = RN_CIFAR_MD5;
     char got[33];
     if (rn_md5_file(tmp, got) != 0) {
         fprintf(stderr,
@@ -390,7 +389,8 @@ static int install(const char *archive, const char *cache, const char *final)
     return rc;
 }
 
-static int download_and_install(const char *url, const char *cache, const char *final)
+static int download_and_install(const char *url, const char *md5, const char *cache,
+                                const char *final)
 {
     if (rn_mkdirs(cache) != 0) {
         fprintf(stderr, "rn50cl: error: cannot create the cache folder %s (%s); ", cache,
@@ -400,11 +400,16 @@ static int download_and_install(const char *url, const char *cache, const char *
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char tmp[4096];
-    int rc = download_checked(url, cache, tmp, sizeof tmp);
+    int rc = download_checked(url, md5, cache, tmp, sizeof tmp);
     if (rc == RN_OK) rc = install(tmp, cache, final);
     unlink(tmp);
     curl_global_cleanup();
     return rc;
+}
+
+static const char *or_default(const char *v, const char *def)
+{
+    return v && *v ? v : def;
 }
 
 /* Checks a folder the user named explicitly; such a folder never falls through to the defaults. */
@@ -421,23 +426,20 @@ static int explicit_dir(const char *dir, const char *what, char *out, size_t len
     return RN_ERR_INPUT;
 }
 
-int rn_data_resolve(const char *opt_dir, const char *url, char *out, size_t len)
+int rn_data_resolve(const rn_data_options *o, char *out, size_t len)
 {
-    if (opt_dir && *opt_dir) return explicit_dir(opt_dir, "the --data folder", out, len);
-    const char *env = getenv("RN50CL_DATA");
-    if (env && *env) return explicit_dir(env, "the $RN50CL_DATA folder", out, len);
+    if (o->dir && *o->dir)
+        return explicit_dir(o->dir, or_default(o->dir_what, "the --data folder"), out, len);
     const char *local = "./datasets-cifar10-bin/" ARCHIVE_DIR;
     if (has_test_batch(local)) {
         snprintf(out, len, "%s", local);
         return RN_OK;
     }
-    char cache[4096], final[4200];
-    rn_cache_dir(cache, sizeof cache);
-    snprintf(final, sizeof final, "%s/" ARCHIVE_DIR, cache);
+    char final[4200];
+    snprintf(final, sizeof final, "%s/" ARCHIVE_DIR, o->cache_dir);
     if (!has_test_batch(final)) {
-        if (!url || !*url) url = getenv("RN50CL_DATA_URL");
-        if (!url || !*url) url = RN_CIFAR_URL;
-        int rc = download_and_install(url, cache, final);
+        int rc = download_and_install(or_default(o->url, RN_CIFAR_URL),
+                                      or_default(o->md5, RN_CIFAR_MD5), o->cache_dir, final);
         if (rc != RN_OK) return rc;
     }
     snprintf(out, len, "%s", final);

@@ -14,6 +14,7 @@
 #include "ops/fc.h"
 #include "ops/loss.h"
 #include "ops/sgd.h"
+#include "rn50cl/rn50cl.h"
 
 /* "layer1.0.bn1.weight" -> "layer1.0.bn1" */
 static void module_name(char *dst, size_t len, const rn_model *m, int entry)
@@ -139,106 +140,129 @@ double rn_opcase_bytes(const rn_opcase *c, int backward)
 
 /* ---- running a case on its own buffers ---------------------------------------------------- */
 
-static cl_mem random_buffer(rn_ctx *ctx, size_t n, uint64_t stream)
+/* Allocation for one case: a refused buffer is remembered (rn_buffer has said so) and the
+ * rest goes on, so the caller checks once. */
+typedef struct io_alloc {
+    rn_ctx *ctx;
+    int refused;
+} io_alloc;
+
+static cl_mem buffer(io_alloc *a, size_t bytes)
 {
+    cl_mem m = rn_buffer(a->ctx, bytes);
+    if (!m) a->refused = 1;
+    return m;
+}
+
+static cl_mem random_buffer(io_alloc *a, size_t n, uint64_t stream)
+{
+    cl_mem m = buffer(a, n * sizeof(float));
     float *h = malloc(n * sizeof *h);
     if (!h) abort();
     rn_rng r;
     rn_rng_seed(&r, 1, stream);
     for (size_t i = 0; i < n; i++) h[i] = 2 * rn_rng_uniform(&r) - 1;
-    cl_mem m = rn_buffer(ctx, n * sizeof *h);
-    rn_write(ctx, m, 0, n * sizeof *h, h);
+    if (m) rn_write(a->ctx, m, 0, n * sizeof *h, h);
     free(h);
     return m;
 }
 
-static cl_mem filled(rn_ctx *ctx, size_t n, float v)
+static cl_mem filled(io_alloc *a, size_t n, float v)
 {
-    cl_mem m = rn_buffer(ctx, n * sizeof(float));
-    rn_fill(ctx, m, n, v);
+    cl_mem m = buffer(a, n * sizeof(float));
+    if (m) rn_fill(a->ctx, m, n, v);
     return m;
 }
 
 /* x, y and their gradients: nx and ny floats. */
-static void alloc_xy(rn_ctx *ctx, rn_opcase_io *io, size_t nx, size_t ny)
+static void alloc_xy(io_alloc *a, rn_opcase_io *io, size_t nx, size_t ny)
 {
-    io->x = random_buffer(ctx, nx, 1);
-    io->dx = filled(ctx, nx, 0);
-    io->y = filled(ctx, ny, 0);
-    io->dy = random_buffer(ctx, ny, 2);
+    io->x = random_buffer(a, nx, 1);
+    io->dx = filled(a, nx, 0);
+    io->y = filled(a, ny, 0);
+    io->dy = random_buffer(a, ny, 2);
 }
 
-static void alloc_bn(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
+static void alloc_bn(io_alloc *a, const rn_opcase *c, rn_opcase_io *io)
 {
-    alloc_xy(ctx, io, (size_t)c->C * c->M, (size_t)c->C * c->M);
-    io->w = filled(ctx, c->C, 1);
-    io->b = filled(ctx, c->C, 0);
-    io->dw = filled(ctx, c->C, 0);
-    io->db = filled(ctx, c->C, 0);
-    io->rmean = filled(ctx, c->C, 0);
-    io->rvar = filled(ctx, c->C, 1);
-    io->smean = filled(ctx, c->C, 0);
-    io->sinv = filled(ctx, c->C, 0);
+    alloc_xy(a, io, (size_t)c->C * c->M, (size_t)c->C * c->M);
+    io->w = filled(a, c->C, 1);
+    io->b = filled(a, c->C, 0);
+    io->dw = filled(a, c->C, 0);
+    io->db = filled(a, c->C, 0);
+    io->rmean = filled(a, c->C, 0);
+    io->rvar = filled(a, c->C, 1);
+    io->smean = filled(a, c->C, 0);
+    io->sinv = filled(a, c->C, 0);
 }
 
-static void alloc_labels(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
+static void alloc_labels(io_alloc *a, const rn_opcase *c, rn_opcase_io *io)
 {
     int32_t *lab = malloc((size_t)c->N * sizeof *lab);
     if (!lab) abort();
     for (int i = 0; i < c->N; i++) lab[i] = i % c->classes;
-    io->index = rn_buffer(ctx, (size_t)c->N * sizeof *lab);
-    rn_write(ctx, io->index, 0, (size_t)c->N * sizeof *lab, lab);
+    io->index = buffer(a, (size_t)c->N * sizeof *lab);
+    if (io->index) rn_write(a->ctx, io->index, 0, (size_t)c->N * sizeof *lab, lab);
     free(lab);
 }
 
-void rn_opcase_io_alloc(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
+static void alloc_conv(io_alloc *a, const rn_conv *v, rn_opcase_io *io)
+{
+    size_t nw = (size_t)v->Cout * v->Cin * v->kh * v->kw;
+    alloc_xy(a, io, (size_t)v->Cin * v->N * v->H * v->W, (size_t)v->Cout * v->N * v->Ho * v->Wo);
+    io->w = random_buffer(a, nw, 3);
+    io->dw = filled(a, nw, 0);
+    /* the whole batch's columns: im2col and col2im run as one launch each */
+    if (!rn_conv_is_pointwise(v) &&
+        rn_workspace_create(a->ctx, &io->ws, rn_conv_col_floats_per_image(v) * v->N))
+        a->refused = 1;
+}
+
+int rn_opcase_io_alloc(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
 {
     memset(io, 0, sizeof *io);
-    const rn_conv *v = &c->conv;
+    io_alloc a = {ctx, 0};
     const rn_pool *p = &c->pool;
     size_t n = (size_t)c->C * c->M;
     switch (c->op) {
-    case RN_OP_CONV:
-        alloc_xy(ctx, io, (size_t)v->Cin * v->N * v->H * v->W,
-                 (size_t)v->Cout * v->N * v->Ho * v->Wo);
-        io->w = random_buffer(ctx, (size_t)v->Cout * v->Cin * v->kh * v->kw, 3);
-        io->dw = filled(ctx, (size_t)v->Cout * v->Cin * v->kh * v->kw, 0);
-        /* the whole batch's columns: im2col and col2im run as one launch each */
-        if (!rn_conv_is_pointwise(v))
-            rn_workspace_create(ctx, &io->ws, rn_conv_col_floats_per_image(v) * v->N);
-        break;
-    case RN_OP_BN: alloc_bn(ctx, c, io); break;
+    case RN_OP_CONV: alloc_conv(&a, &c->conv, io); break;
+    case RN_OP_BN: alloc_bn(&a, c, io); break;
     case RN_OP_RELU:
     case RN_OP_ADD_RELU:
-        alloc_xy(ctx, io, n, n);
-        io->x2 = random_buffer(ctx, n, 3);
+        alloc_xy(&a, io, n, n);
+        io->x2 = random_buffer(&a, n, 3);
         break;
     case RN_OP_MAXPOOL:
-        alloc_xy(ctx, io, (size_t)p->C * p->N * p->H * p->W, (size_t)p->C * p->N * p->Ho * p->Wo);
-        io->index = rn_buffer(ctx, (size_t)p->C * p->N * p->Ho * p->Wo * sizeof(int32_t));
+        alloc_xy(&a, io, (size_t)p->C * p->N * p->H * p->W, (size_t)p->C * p->N * p->Ho * p->Wo);
+        io->index = buffer(&a, (size_t)p->C * p->N * p->Ho * p->Wo * sizeof(int32_t));
         break;
-    case RN_OP_AVGPOOL: alloc_xy(ctx, io, (size_t)c->C * c->N * c->HW, (size_t)c->C * c->N); break;
+    case RN_OP_AVGPOOL: alloc_xy(&a, io, (size_t)c->C * c->N * c->HW, (size_t)c->C * c->N); break;
     case RN_OP_FC:
-        alloc_xy(ctx, io, (size_t)c->C * c->N, (size_t)c->N * c->classes);
-        io->w = random_buffer(ctx, (size_t)c->classes * c->C, 3);
-        io->dw = filled(ctx, (size_t)c->classes * c->C, 0);
-        io->b = random_buffer(ctx, (size_t)c->classes, 4);
-        io->db = filled(ctx, (size_t)c->classes, 0);
+        alloc_xy(&a, io, (size_t)c->C * c->N, (size_t)c->N * c->classes);
+        io->w = random_buffer(&a, (size_t)c->classes * c->C, 3);
+        io->dw = filled(&a, (size_t)c->classes * c->C, 0);
+        io->b = random_buffer(&a, (size_t)c->classes, 4);
+        io->db = filled(&a, (size_t)c->classes, 0);
         break;
     case RN_OP_LOSS:
-        alloc_xy(ctx, io, (size_t)c->N * c->classes, (size_t)c->N);
-        io->correct = filled(ctx, (size_t)c->N, 0);
-        alloc_labels(ctx, c, io);
+        alloc_xy(&a, io, (size_t)c->N * c->classes, (size_t)c->N);
+        io->correct = filled(&a, (size_t)c->N, 0);
+        alloc_labels(&a, c, io);
         break;
     case RN_OP_SGD:
-        io->w = random_buffer(ctx, c->nparams, 1);
-        io->dw = random_buffer(ctx, c->nparams, 2);
-        io->v = filled(ctx, c->nparams, 0);
+        io->w = random_buffer(&a, c->nparams, 1);
+        io->dw = random_buffer(&a, c->nparams, 2);
+        io->v = filled(&a, c->nparams, 0);
         break;
+    }
+    if (a.refused) {
+        rn_opcase_io_free(io);
+        return RN_ERR_INPUT;
     }
     /* what a backward run needs from its forward: argmax, batch statistics, the ReLU mask */
     rn_opcase_run(ctx, c, 0, io);
     rn_finish(ctx);
+    return RN_OK;
 }
 
 void rn_opcase_io_free(rn_opcase_io *io)

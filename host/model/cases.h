@@ -70,7 +70,9 @@ typedef struct rn_opcase_io {
     cl_mem loss, correct, v;         /* LOSS outputs; SGD momentum (w, v, dw = weights, v, g) */
     rn_workspace ws;
 } rn_opcase_io;
-void rn_opcase_io_alloc(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io);
+/* RN_OK, or RN_ERR_INPUT after rn_buffer's sentence when the device refuses a buffer (nothing
+ * is then left allocated). */
+int rn_opcase_io_alloc(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io);
 void rn_opcase_io_free(rn_opcase_io *io);
 
 /* Runs the case's forward (backward == 0) or backward through host/ops on io's buffers. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/rng.h"
+#include "model/cases.h"
 #include "ops/batchnorm.h"
 #include "ops/eltwise.h"
 #include "ops/fc.h"
@@ -222,6 +223,18 @@ static int largest_fitting_batch(const rn_model *m, const rn_ctx *ctx, size_t wo
     return b;
 }
 
+/* CLBlast's scratch for every GEMM a step issues, so a step never allocates (see rn_sgemm).
+ * CL_SUCCESS or the device's refusal. */
+static cl_int reserve_gemm_scratch(const rn_model *m, rn_ctx *ctx, int batch)
+{
+    rn_gemm_use *uses;
+    int n = rn_model_gemm_uses(batch, m->classes, 1, m->ws.floats * sizeof(float), &uses);
+    cl_int err = CL_SUCCESS;
+    for (int i = 0; i < n && err == CL_SUCCESS; i++) rn_gemm_reserve(ctx, &uses[i].s, &err);
+    free(uses);
+    return err;
+}
+
 static int alloc_fail(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes, cl_int err)
 {
     int fit = largest_fitting_batch(m, ctx, workspace_bytes);
@@ -271,7 +284,8 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
 #undef ALLOC
     m->ws.floats = workspace_floats(m, workspace_bytes);
     m->ws.buf = alloc_touch(ctx, m->ws.floats, &err);
-    if (!m->ws.buf) return alloc_fail(m, ctx, batch, workspace_bytes, err);
+    if (!m->ws.buf || (err = reserve_gemm_scratch(m, ctx, batch)) != CL_SUCCESS)
+        return alloc_fail(m, ctx, batch, workspace_bytes, err);
     for (size_t i = 0; i < m->nentries; i++) {
         rn_entry *e = &m->e[i];
         size_t off = e->off * sizeof(float), bytes = e->numel * sizeof(float);

@@ -3,11 +3,6 @@
  * launches over (M, C) so small channel counts still fill the device. */
 #include "ops/batchnorm.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-
-#include "rn50cl/rn50cl.h"
-
 /* Work-group size of a per-channel reduction: a power of two (the tree needs one), at most 256,
  * at most what the device allows for this kernel, and no larger than needed to cover M. */
 static size_t reduce_local(rn_ctx *ctx, cl_kernel k, int M)
@@ -37,8 +32,7 @@ static void launch_rows(rn_ctx *ctx, cl_kernel k, int C, int M)
 static void check_shape(int C, int M)
 {
     if (C < 1 || M < 1) {
-        fprintf(stderr, "rn50cl: internal error: batchnorm with C=%d M=%d\n", C, M);
-        exit(RN_ERR_INTERNAL);
+        rn_fatal("batchnorm with C=%d M=%d", C, M);
     }
 }
 
@@ -101,8 +95,7 @@ void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_
 {
     check_shape(C, M);
     if (relu && !y) {
-        fprintf(stderr, "rn50cl: internal error: batchnorm_backward with relu needs y\n");
-        exit(RN_ERR_INTERNAL);
+        rn_fatal("batchnorm_backward with relu needs y");
     }
     /* Without the ReLU the kernels never read y; any valid buffer fills the argument. */
     cl_mem ymask = relu ? y : x;

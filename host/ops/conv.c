@@ -5,6 +5,8 @@
 
 #include <limits.h>
 
+#include "rn50cl/rn50cl.h"
+
 rn_conv rn_conv_init(int N, int Cin, int H, int W, int Cout, int k, int stride, int pad)
 {
     rn_conv c = {0};
@@ -32,10 +34,13 @@ size_t rn_conv_col_floats_per_image(const rn_conv *c)
     return (size_t)c->Cin * c->kh * c->kw * c->Ho * c->Wo;
 }
 
-void rn_workspace_create(rn_ctx *ctx, rn_workspace *ws, size_t floats)
+int rn_workspace_create(rn_ctx *ctx, rn_workspace *ws, size_t floats)
 {
-    ws->floats = floats;
+    ws->floats = 0;
     ws->buf = floats ? rn_buffer(ctx, floats * sizeof(float)) : NULL;
+    if (floats && !ws->buf) return RN_ERR_INPUT;
+    ws->floats = floats;
+    return RN_OK;
 }
 
 void rn_workspace_release(rn_workspace *ws)
@@ -51,7 +56,8 @@ static int chunk_images(rn_ctx *ctx, const rn_conv *c, rn_workspace *ws)
     size_t per = rn_conv_col_floats_per_image(c);
     if (ws->floats < per) {
         rn_release(&ws->buf);
-        rn_workspace_create(ctx, ws, per);
+        if (rn_workspace_create(ctx, ws, per))
+            rn_fatal("the im2col workspace could not grow to %zu floats mid-step", per);
     }
     size_t n = ws->floats / per;
     /* kernels index a chunk's columns with int */

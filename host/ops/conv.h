@@ -28,7 +28,9 @@ typedef struct rn_workspace {
     size_t floats;
 } rn_workspace;
 size_t rn_conv_col_floats_per_image(const rn_conv *c); /* Cin·kh·kw·Ho·Wo */
-void rn_workspace_create(rn_ctx *ctx, rn_workspace *ws, size_t floats);
+/* RN_OK, or RN_ERR_INPUT after rn_buffer's sentence. A growth inside a convolution that the
+ * device refuses is fatal, so a caller that may be refused creates the workspace large enough. */
+int rn_workspace_create(rn_ctx *ctx, rn_workspace *ws, size_t floats);
 void rn_workspace_release(rn_workspace *ws);
 
 /* y[Cout][N][Ho][Wo] = conv(x[Cin][N][H][W], w[Cout][Cin][kh][kw]) */

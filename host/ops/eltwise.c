@@ -2,17 +2,12 @@
 #include "ops/eltwise.h"
 
 #include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-
-#include "rn50cl/rn50cl.h"
 
 /* The kernels index with int (cheaper on most GPUs); no ResNet50 tensor comes near 2^31. */
 static void check_n(size_t n)
 {
     if (n > INT_MAX) {
-        fprintf(stderr, "rn50cl: internal error: eltwise op over %zu elements\n", n);
-        exit(RN_ERR_INTERNAL);
+        rn_fatal("eltwise op over %zu elements", n);
     }
 }
 

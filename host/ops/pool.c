@@ -2,22 +2,14 @@
  * over the output windows that cover each input element, so no atomics are needed. */
 #include "ops/pool.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-
-#include "rn50cl/rn50cl.h"
-
 rn_pool rn_pool_init(int C, int N, int H, int W, int k, int stride, int pad)
 {
     /* PyTorch's rules (ceil_mode=False): pad at most half the window, so every window holds at
      * least one in-image element. */
     if (C < 1 || N < 1 || H < 1 || W < 1 || k < 1 || stride < 1 || pad < 0 || 2 * pad > k ||
         H + 2 * pad < k || W + 2 * pad < k) {
-        fprintf(
-            stderr,
-            "rn50cl: internal error: bad pool shape C=%d N=%d H=%d W=%d k=%d stride=%d pad=%d\n", C,
-            N, H, W, k, stride, pad);
-        exit(RN_ERR_INTERNAL);
+        rn_fatal("bad pool shape C=%d N=%d H=%d W=%d k=%d stride=%d pad=%d", C, N, H, W, k, stride,
+                 pad);
     }
     rn_pool p = {C, N, H, W, k, stride, pad, 0, 0};
     p.Ho = (H + 2 * pad - k) / stride + 1;

@@ -2,17 +2,12 @@
 #include "ops/sgd.h"
 
 #include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-
-#include "rn50cl/rn50cl.h"
 
 void sgd_step(rn_ctx *ctx, cl_mem w, cl_mem v, cl_mem g, size_t n, float lr, float momentum,
               float weight_decay, int nesterov)
 {
     if (n > (size_t)INT_MAX) { /* the kernel indexes with int */
-        fprintf(stderr, "rn50cl: internal error: sgd_step over %zu parameters\n", n);
-        exit(RN_ERR_INTERNAL);
+        rn_fatal("sgd_step over %zu parameters", n);
     }
     cl_kernel k = rn_kernel(ctx, "rn_sgd_fwd");
     rn_args a = rn_args_begin(k);

@@ -1,7 +1,9 @@
 /* Names for OpenCL and CLBlast status codes, so failures say CL_OUT_OF_RESOURCES rather than -5,
- * and the one function every failed CL_CHECK/CLBLAST_CHECK ends in. */
+ * and rn_fatal, the one function every failed CL_CHECK/CLBLAST_CHECK and broken invariant ends in.
+ */
 #include "runtime/clcheck.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -139,8 +141,18 @@ const char *rn_clblast_error_name(CLBlastStatusCode st)
     }
 }
 
+_Noreturn void rn_fatal(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "rn50cl: internal error: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(RN_ERR_INTERNAL);
+}
+
 _Noreturn void rn_cl_fail(const char *expr, const char *name, const char *file, int line)
 {
-    fprintf(stderr, "rn50cl: internal error: %s failed with %s at %s:%d\n", expr, name, file, line);
-    exit(RN_ERR_INTERNAL);
+    rn_fatal("%s failed with %s at %s:%d", expr, name, file, line);
 }

@@ -135,13 +135,10 @@ static int type_of_word(const char *s, cl_device_type *t)
     return 1;
 }
 
-int rn_device_select(const rn_device_info *devs, size_t n, const char *sel, size_t *idx)
+int rn_device_select(const rn_device_info *devs, size_t n, const char *sel, const char *from,
+                     size_t *idx)
 {
-    const char *source = "--device";
-    if (!sel || !*sel) {
-        sel = getenv("RN50CL_DEVICE");
-        source = "RN50CL_DEVICE";
-    }
+    const char *source = from ? from : "--device";
     if (!sel || !*sel) {
         for (size_t i = 0; i < n; i++)
             if (devs[i].type & CL_DEVICE_TYPE_GPU) {

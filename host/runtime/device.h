@@ -34,9 +34,11 @@ typedef struct rn_device_info {
 int rn_devices_enumerate(rn_device_info **devs, size_t *n);
 
 /* Resolves a selection string: "N", "gpu"/"cpu"/"accel", or a case-insensitive substring of the
- * device or platform name. NULL or "" means $RN50CL_DEVICE, else the first GPU, else device 0.
- * Returns 0 and sets *idx, or prints one sentence listing the devices and returns RN_ERR_INPUT. */
-int rn_device_select(const rn_device_info *devs, size_t n, const char *sel, size_t *idx);
+ * device or platform name. NULL or "" means the first GPU, else device 0. Returns 0 and sets
+ * *idx, or prints one sentence naming the selection by `from` (NULL: "--device"; the CLI passes
+ * "RN50CL_DEVICE" for the variable's value), lists the devices and returns RN_ERR_INPUT. */
+int rn_device_select(const rn_device_info *devs, size_t n, const char *sel, const char *from,
+                     size_t *idx);
 
 const char *rn_device_type_name(cl_device_type t);
 void rn_devices_print_table(FILE *f, const rn_device_info *devs, size_t n);

@@ -1,6 +1,7 @@
 /* Builds every kernel program once at start-up. Sources are embedded at build time (or read from
- * $RN50CL_KERNEL_DIR); compiled binaries are cached on disk under a key that covers everything
- * that can change the binary, and any cache problem silently falls back to a source build. */
+ * the kernel_dir option, for kernel work without a rebuild); compiled binaries are cached on disk
+ * under a key that covers everything that can change the binary, and any cache problem silently
+ * falls back to a source build. */
 #include "runtime/program.h"
 
 #include <errno.h>
@@ -43,9 +44,8 @@ rn_source rn_embedded_source(size_t i)
     return s;
 }
 
-char *rn_source_load(const char *name, size_t *size)
+char *rn_source_load(const char *dir, const char *name, size_t *size)
 {
-    const char *dir = getenv("RN50CL_KERNEL_DIR");
     if (dir && *dir) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -106,16 +106,13 @@ static uint64_t cache_key(const rn_ctx *ctx, const char *text, size_t size)
 void rn_program_cache_path(const rn_ctx *ctx, const char *name, const char *text, size_t size,
                            char *path, size_t len)
 {
-    char dir[4096];
-    rn_cache_dir(dir, sizeof dir);
-    snprintf(path, len, "%s/programs/%s-%016llx.bin", dir, name,
+    snprintf(path, len, "%s/programs/%s-%016llx.bin", ctx->cache_dir, name,
              (unsigned long long)cache_key(ctx, text, size));
 }
 
-static int cache_disabled(void)
+static int cache_disabled(const rn_ctx *ctx)
 {
-    const char *e = getenv("RN50CL_NO_CACHE");
-    return e && *e && strcmp(e, "0") != 0;
+    return ctx->no_cache || !ctx->cache_dir[0];
 }
 
 /* Returns a built program from the cache file, or NULL if it is absent or not to be trusted. */
@@ -177,6 +174,7 @@ static void cache_store(rn_ctx *ctx, cl_program prog, const char *path, uint64_t
     (void)ctx;
 }
 
+/* The program built from source, or NULL after the file name and build log. */
 static cl_program build_from_source(rn_ctx *ctx, const char *name, const char *text, size_t size)
 {
     cl_int err;
@@ -192,7 +190,8 @@ static cl_program build_from_source(rn_ctx *ctx, const char *name, const char *t
                 "rn50cl: error: kernel program %s failed to build (%s) on %s. Build log:\n%s\n",
                 name, rn_cl_error_name(err), ctx->info.name, log);
         free(log);
-        exit(RN_ERR_INTERNAL);
+        clReleaseProgram(prog);
+        return NULL;
     }
     return prog;
 }
@@ -202,7 +201,7 @@ static cl_program build_one(rn_ctx *ctx, const char *name, const char *text, siz
     char path[4096];
     rn_program_cache_path(ctx, name, text, size, path, sizeof path);
     uint64_t key = cache_key(ctx, text, size);
-    if (!cache_disabled()) {
+    if (!cache_disabled(ctx)) {
         cl_program p = cache_load(ctx, path, key);
         if (p) {
             ctx->cache_hits++;
@@ -210,25 +209,27 @@ static cl_program build_one(rn_ctx *ctx, const char *name, const char *text, siz
         }
     }
     cl_program p = build_from_source(ctx, name, text, size);
+    if (!p) return NULL;
     ctx->cache_misses++;
-    if (!cache_disabled()) cache_store(ctx, p, path, key);
+    if (!cache_disabled(ctx)) cache_store(ctx, p, path, key);
     return p;
 }
 
-void rn_programs_build_all(rn_ctx *ctx)
+int rn_programs_build_all(rn_ctx *ctx, const char *kernel_dir)
 {
-    if (rn_embedded_cl_count > RN_MAX_PROGRAMS) {
-        fprintf(stderr, "rn50cl: internal error: more than %d kernel programs\n", RN_MAX_PROGRAMS);
-        exit(RN_ERR_INTERNAL);
-    }
+    if (rn_embedded_cl_count > RN_MAX_PROGRAMS)
+        rn_fatal("more than %d kernel programs", RN_MAX_PROGRAMS);
     for (size_t i = 0; i < rn_embedded_cl_count; i++) {
         const char *name = rn_embedded_cl_files[i].name;
         size_t size;
-        char *text = rn_source_load(name, &size);
-        if (!text) exit(RN_ERR_INPUT);
-        ctx->programs[ctx->nprograms] = build_one(ctx, name, text, size);
+        char *text = rn_source_load(kernel_dir, name, &size);
+        if (!text) return RN_ERR_INPUT;
+        cl_program p = build_one(ctx, name, text, size);
+        free(text);
+        if (!p) return RN_ERR_INTERNAL;
+        ctx->programs[ctx->nprograms] = p;
         snprintf(ctx->program_names[ctx->nprograms], sizeof ctx->program_names[0], "%s", name);
         ctx->nprograms++;
-        free(text);
     }
+    return RN_OK;
 }

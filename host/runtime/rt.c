@@ -22,10 +22,7 @@ static void collect_kernels(rn_ctx *ctx)
     for (size_t p = 0; p < ctx->nprograms; p++) {
         cl_uint nk = 0;
         CL_CHECK(clCreateKernelsInProgram(ctx->programs[p], 0, NULL, &nk));
-        if (ctx->nkernels + nk > RN_MAX_KERNELS) {
-            fprintf(stderr, "rn50cl: internal error: more than %d kernels\n", RN_MAX_KERNELS);
-            exit(RN_ERR_INTERNAL);
-        }
+        if (ctx->nkernels + nk > RN_MAX_KERNELS) rn_fatal("more than %d kernels", RN_MAX_KERNELS);
         CL_CHECK(
             clCreateKernelsInProgram(ctx->programs[p], nk, ctx->kernels + ctx->nkernels, NULL));
         for (cl_uint k = 0; k < nk; k++, ctx->nkernels++)
@@ -35,26 +32,36 @@ static void collect_kernels(rn_ctx *ctx)
     }
 }
 
-int rn_ctx_create(rn_ctx *ctx, const char *device_selection)
+static void take_options(rn_ctx *ctx, const rn_ctx_options *o)
 {
-    double t0 = rn_now();
-    int quiet = ctx->quiet, no_tune = ctx->no_tune;
-    memset(ctx, 0, sizeof *ctx);
-    ctx->quiet = quiet;
-    ctx->no_tune = no_tune;
-    const char *prof = getenv("RN50CL_PROFILE");
-    ctx->profile = prof && *prof && strcmp(prof, "0") != 0;
+    snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", o->cache_dir ? o->cache_dir : "");
+    ctx->quiet = o->quiet;
+    ctx->no_tune = o->no_tune;
+    ctx->no_cache = o->no_cache;
+    ctx->profile = o->profile;
+}
+
+static int select_device(rn_ctx *ctx, const rn_ctx_options *o)
+{
     rn_device_info *devs;
     size_t n, idx;
     int rc = rn_devices_enumerate(&devs, &n);
     if (rc) return rc;
-    rc = rn_device_select(devs, n, device_selection, &idx);
-    if (rc) {
-        free(devs);
-        return rc;
-    }
-    ctx->info = devs[idx];
+    rc = rn_device_select(devs, n, o->device, o->device_from, &idx);
+    if (!rc) ctx->info = devs[idx];
     free(devs);
+    return rc;
+}
+
+int rn_ctx_create(rn_ctx *ctx, const rn_ctx_options *opts)
+{
+    static const rn_ctx_options defaults;
+    const rn_ctx_options *o = opts ? opts : &defaults;
+    double t0 = rn_now();
+    memset(ctx, 0, sizeof *ctx);
+    take_options(ctx, o);
+    int rc = select_device(ctx, o);
+    if (rc) return rc;
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->info.platform,
                                      0};
@@ -66,7 +73,10 @@ int rn_ctx_create(rn_ctx *ctx, const char *device_selection)
      * vector loads aligned on devices that report a smaller base alignment. */
     ctx->sub_align = ctx->info.base_align_bits / 8;
     if (ctx->sub_align < 256) ctx->sub_align = 256;
-    rn_programs_build_all(ctx);
+    if ((rc = rn_programs_build_all(ctx, o->kernel_dir))) {
+        rn_ctx_release(ctx);
+        return rc;
+    }
     collect_kernels(ctx);
     ctx->startup_seconds = rn_now() - t0;
     if (!ctx->quiet)
@@ -97,8 +107,7 @@ cl_kernel rn_kernel(rn_ctx *ctx, const char *name)
 {
     for (size_t i = 0; i < ctx->nkernels; i++)
         if (!strcmp(ctx->kernel_names[i], name)) return ctx->kernels[i];
-    fprintf(stderr, "rn50cl: internal error: no kernel named %s in any program\n", name);
-    exit(RN_ERR_INTERNAL);
+    rn_fatal("no kernel named %s in any program", name);
 }
 
 rn_args rn_args_begin(cl_kernel k)
@@ -228,11 +237,9 @@ cl_mem rn_buffer(rn_ctx *ctx, size_t bytes)
 {
     cl_int err;
     cl_mem m = rn_buffer_try(ctx, bytes, &err);
-    if (!m) {
+    if (!m)
         fprintf(stderr, "rn50cl: error: cannot allocate %.1f MB on %s (%s).\n", bytes / 1e6,
                 ctx->info.name, rn_cl_error_name(err));
-        exit(RN_ERR_INPUT);
-    }
     return m;
 }
 
@@ -294,6 +301,37 @@ double rn_gemm_flops(const rn_gemm_shape *s)
     return 2.0 * (double)s->M * (double)s->N * (double)s->K;
 }
 
+static size_t gemm_tmp_need(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, size_t a_off,
+                            size_t lda, size_t b_off, size_t ldb, size_t c_off, size_t ldc)
+{
+    size_t need = 0;
+    CLBLAST_CHECK(CLBlastSGemmTempBufferSize(
+        CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
+        tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, a_off, lda, b_off, ldb, c_off, ldc,
+        &ctx->queue, &need));
+    return need;
+}
+
+/* CLBlast would allocate and free its padding/transpose scratch on every call; one buffer grown
+ * to the largest need is reused instead. */
+static int gemm_tmp_grow(rn_ctx *ctx, size_t need, cl_int *err)
+{
+    *err = CL_SUCCESS;
+    if (need <= ctx->gemm_tmp_bytes) return RN_OK;
+    rn_release(&ctx->gemm_tmp);
+    ctx->gemm_tmp_bytes = 0;
+    if (!(ctx->gemm_tmp = rn_buffer_try(ctx, need, err))) return RN_ERR_INPUT;
+    ctx->gemm_tmp_bytes = need;
+    return RN_OK;
+}
+
+int rn_gemm_reserve(rn_ctx *ctx, const rn_gemm_shape *s, cl_int *err)
+{
+    return gemm_tmp_grow(
+        ctx, gemm_tmp_need(ctx, s->ta, s->tb, s->M, s->N, s->K, 0, s->lda, 0, s->ldb, 0, s->ldc),
+        err);
+}
+
 void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
               size_t a_off, size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C,
               size_t c_off, size_t ldc)
@@ -304,21 +342,16 @@ void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float a
         CL_CHECK(clFinish(ctx->queue));
         t0 = rn_now();
     }
-    const CLBlastTranspose tA = ta ? CLBlastTransposeYes : CLBlastTransposeNo;
-    const CLBlastTranspose tB = tb ? CLBlastTransposeYes : CLBlastTransposeNo;
-    /* CLBlast would allocate and free its padding/transpose scratch on every call; one buffer
-     * grown to the largest need is reused instead. */
-    size_t need = 0;
-    CLBLAST_CHECK(CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, tA, tB, M, N, K, a_off, lda,
-                                             b_off, ldb, c_off, ldc, &ctx->queue, &need));
-    if (need > ctx->gemm_tmp_bytes) {
-        rn_release(&ctx->gemm_tmp);
-        ctx->gemm_tmp = rn_buffer(ctx, need);
-        ctx->gemm_tmp_bytes = need;
-    }
-    CLBLAST_CHECK(CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tA, tB, M, N, K, alpha, A,
-                                             a_off, lda, B, b_off, ldb, beta, C, c_off, ldc,
-                                             &ctx->queue, &ev, ctx->gemm_tmp));
+    size_t need = gemm_tmp_need(ctx, ta, tb, M, N, K, a_off, lda, b_off, ldb, c_off, ldc);
+    cl_int err;
+    if (gemm_tmp_grow(ctx, need, &err))
+        rn_fatal("cannot grow the GEMM scratch to %zu bytes for %zux%zux%zu (%s); it is reserved "
+                 "before a step (rn_gemm_reserve) so that this cannot happen",
+                 need, M, N, K, rn_cl_error_name(err));
+    CLBLAST_CHECK(CLBlastSgemmWithTempBuffer(
+        CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
+        tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A, a_off, lda, B, b_off, ldb,
+        beta, C, c_off, ldc, &ctx->queue, &ev, ctx->gemm_tmp));
     if (ev) CL_CHECK(clReleaseEvent(ev));
     if (ctx->profile) {
         CL_CHECK(clFinish(ctx->queue));

@@ -22,6 +22,21 @@ typedef struct rn_prof_entry {
     long calls;
 } rn_prof_entry;
 
+/* Everything a caller decides about a context. The runtime reads no environment: the rn50cl and
+ * cl_bench executables fill this from theirs and their flags (host/cli/env.c), tests set fields.
+ * A zeroed struct (or NULL) means: default device, banner printed, stored GEMM parameters
+ * applied, no profiling, embedded kernels, and no on-disk cache. */
+typedef struct rn_ctx_options {
+    const char *device;      /* selection (see rn_device_select); NULL or "": the default */
+    const char *device_from; /* how errors name the selection's origin; NULL: "--device" */
+    const char *kernel_dir;  /* .cl sources from this folder, not the built-in ones */
+    const char *cache_dir;   /* program binaries and stored GEMM parameters; NULL: none */
+    int quiet;               /* no device banner and no "GEMM parameters applied" line */
+    int no_tune;             /* do not apply (or search) stored GEMM parameters */
+    int no_cache;            /* never read or write compiled program binaries */
+    int profile;             /* time every launch (serialises the queue) */
+} rn_ctx_options;
+
 typedef struct rn_ctx {
     rn_device_info info;
     cl_context context;
@@ -32,13 +47,12 @@ typedef struct rn_ctx {
     size_t nkernels;
     cl_kernel kernels[RN_MAX_KERNELS];
     char kernel_names[RN_MAX_KERNELS][64];
-    size_t sub_align;       /* bytes: sub-buffer origins are multiples of this */
-    int cache_hits;         /* programs loaded from the on-disk binary cache */
-    int cache_misses;       /* programs built from source */
-    double startup_seconds; /* process-visible time to "all programs ready" */
-    int quiet;              /* do not print the one-line device banner */
-    int no_tune;            /* do not apply stored GEMM parameters (also $RN50CL_NO_TUNE=1) */
-    int profile;            /* $RN50CL_PROFILE=1: time every launch (serialises the queue) */
+    size_t sub_align;                      /* bytes: sub-buffer origins are multiples of this */
+    int cache_hits;                        /* programs loaded from the on-disk binary cache */
+    int cache_misses;                      /* programs built from source */
+    double startup_seconds;                /* process-visible time to "all programs ready" */
+    char cache_dir[4096];                  /* from the options; "" = no on-disk cache */
+    int quiet, no_tune, no_cache, profile; /* from the options (see rn_ctx_options) */
     int nprof;
     rn_prof_entry prof[RN_MAX_PROF];
     cl_mem gemm_tmp; /* CLBlast's padding/transpose scratch, kept across calls */
@@ -46,8 +60,10 @@ typedef struct rn_ctx {
 } rn_ctx;
 
 /* Selects a device (see rn_device_select), creates context + profiling queue and builds every
- * program. Returns 0, or RN_ERR_INPUT after a one-sentence message (bad selection, no OpenCL). */
-int rn_ctx_create(rn_ctx *ctx, const char *device_selection);
+ * program as opts says (NULL: all defaults). Returns 0, or after a message: RN_ERR_INPUT (bad
+ * selection, no OpenCL, an unreadable kernel source) or RN_ERR_INTERNAL (a program that fails to
+ * build, with its build log). On failure nothing needs releasing. */
+int rn_ctx_create(rn_ctx *ctx, const rn_ctx_options *opts);
 void rn_ctx_release(rn_ctx *ctx);
 
 /* The kernel with this name from whichever program defines it; created once, then reused. */
@@ -69,8 +85,9 @@ void rn_launch1d(rn_ctx *ctx, cl_kernel k, size_t n, size_t local);
 /* 2-D launch, global {n0, n1} rounded up to {l0, l1}. */
 void rn_launch2d(rn_ctx *ctx, cl_kernel k, size_t n0, size_t n1, size_t l0, size_t l1);
 
-/* Buffers. rn_buffer exits on failure; rn_buffer_try returns NULL so callers can turn a failed
- * allocation into advice ("lower --batch-size"). Sizes in bytes. */
+/* Buffers, sizes in bytes. rn_buffer returns NULL after one sentence naming the size and the
+ * device (the caller returns RN_ERR_INPUT); rn_buffer_try returns NULL silently so callers can
+ * turn a failed allocation into advice ("lower --batch-size"). */
 cl_mem rn_buffer(rn_ctx *ctx, size_t bytes);
 cl_mem rn_buffer_try(rn_ctx *ctx, size_t bytes, cl_int *err);
 cl_mem rn_subbuffer(rn_ctx *ctx, cl_mem parent, size_t offset_bytes, size_t bytes);
@@ -83,7 +100,8 @@ void rn_finish(rn_ctx *ctx);
 void rn_fill(rn_ctx *ctx, cl_mem out, size_t n, float value);
 
 /* Row-major C[M×N] = alpha·op(A)·op(B) + beta·C through CLBlastSgemm; offsets and leading
- * dimensions in elements. ta/tb: 0 = as stored, 1 = transposed. */
+ * dimensions in elements. ta/tb: 0 = as stored, 1 = transposed. CLBlast's scratch grows as
+ * needed; a growth the device refuses mid-step is fatal, so setup reserves it (rn_gemm_reserve). */
 void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
               size_t a_off, size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C,
               size_t c_off, size_t ldc);
@@ -97,6 +115,11 @@ typedef struct rn_gemm_shape {
 
 int rn_gemm_shape_equal(const rn_gemm_shape *a, const rn_gemm_shape *b);
 double rn_gemm_flops(const rn_gemm_shape *s); /* 2·M·N·K */
+
+/* Grows CLBlast's scratch to what s needs under the GEMM parameters now in force, so that the
+ * steps after it never allocate. RN_OK, or RN_ERR_INPUT with the device's refusal in *err and
+ * nothing printed (the caller knows what advice to give). */
+int rn_gemm_reserve(rn_ctx *ctx, const rn_gemm_shape *s, cl_int *err);
 
 /* Profiling: clears the table; prints it sorted by time with shares of the total. Kernel times
  * come from OpenCL events; a GEMM's time is the wall time of the whole CLBlast routine (its

@@ -104,8 +104,7 @@ static int parse_kv(const char *s, const char *const *names, int n, size_t *vals
 
 void rn_tune_path(const rn_ctx *ctx, char *buf, size_t len)
 {
-    char dir[3072], name[256];
-    rn_cache_dir(dir, sizeof dir);
+    char name[256];
     size_t i = 0;
     for (const char *c = ctx->info.name; *c && i + 1 < sizeof name; c++)
         name[i++] = (strchr("-_.", *c) || (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') ||
@@ -113,7 +112,9 @@ void rn_tune_path(const rn_ctx *ctx, char *buf, size_t len)
                         ? *c
                         : '_';
     name[i] = 0;
-    snprintf(buf, len, "%s/tuning/%s.txt", dir, i ? name : "device");
+    /* without a cache folder there is no stored file: "" opens and saves nothing */
+    if (!ctx->cache_dir[0]) snprintf(buf, len, "%s", "");
+    else snprintf(buf, len, "%s/tuning/%s.txt", ctx->cache_dir, i ? name : "device");
 }
 
 /* The value of a "key value" header line, or NULL (line must start with key + ' '). */
@@ -207,15 +208,9 @@ int rn_tune_load(const rn_ctx *ctx, const char *path, rn_tune_params *p, char *t
     return rc;
 }
 
-int rn_tune_disabled(const rn_ctx *ctx)
-{
-    const char *e = getenv("RN50CL_NO_TUNE");
-    return ctx->no_tune || (e && *e && strcmp(e, "0"));
-}
-
 void rn_tune_apply(rn_ctx *ctx)
 {
-    if (rn_tune_disabled(ctx)) return;
+    if (ctx->no_tune) return;
     char path[4096], tuned[64], why[256] = "";
     rn_tune_path(ctx, path, sizeof path);
     FILE *f = fopen(path, "rb");

@@ -60,7 +60,8 @@ int rn_tune_params_apply(rn_ctx *ctx, const rn_tune_params *p);
 /* "Xgemm MWG=64 NWG=64 ..." etc.; fmt writes one line per part present (no newline at end). */
 void rn_tune_params_format(const rn_tune_params *p, char *buf, size_t len);
 
-/* The stored file for this device: <rn_cache_dir()>/tuning/<sanitised device name>.txt */
+/* The stored file for this device: <ctx->cache_dir>/tuning/<sanitised device name>.txt, or ""
+ * when the context has no cache folder. */
 void rn_tune_path(const rn_ctx *ctx, char *buf, size_t len);
 
 /* Reads and validates a tuning file for ctx's device (format, device name, driver, CLBlast
@@ -69,12 +70,9 @@ void rn_tune_path(const rn_ctx *ctx, char *buf, size_t len);
 int rn_tune_load(const rn_ctx *ctx, const char *path, rn_tune_params *p, char *tuned,
                  size_t tuned_len, char *why, size_t why_len);
 
-/* Called at the end of rn_ctx_create: applies the stored file unless ctx->no_tune or
- * $RN50CL_NO_TUNE=1. A corrupt or mismatched file costs one warning line and is ignored. */
+/* Called at the end of rn_ctx_create: applies the stored file unless ctx->no_tune. A corrupt or
+ * mismatched file costs one warning line and is ignored. */
 void rn_tune_apply(rn_ctx *ctx);
-
-/* ctx->no_tune or $RN50CL_NO_TUNE=1: stored parameters are neither applied nor searched. */
-int rn_tune_disabled(const rn_ctx *ctx);
 
 /* Whether a parameter set may run on this device: CLBlast's divisibility rules, the device's
  * work-group and local-memory limits, and sets known to corrupt memory inside CLBlast 1.5. */

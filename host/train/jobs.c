@@ -29,12 +29,12 @@ static int job_open(job *j, const rn_eval_cfg *c)
     }
     int classes = rn_checkpoint_classes(c->checkpoint);
     if (classes < 0) return RN_ERR_INPUT;
-    int rc = rn_data_resolve(c->data, c->data_url, j->dir, sizeof j->dir);
+    int rc = rn_data_resolve(&c->data, j->dir, sizeof j->dir);
     if (!rc) rc = rn_cifar_load_test(&j->test, j->dir);
     if (rc) return rc;
     if (c->limit_test) rn_cifar_limit(&j->test, (size_t)c->limit_test);
     rn_cifar_class_names(j->dir, j->names);
-    if ((rc = rn_ctx_create(&j->ctx, c->device))) return rc;
+    if ((rc = rn_ctx_create(&j->ctx, &c->ctx))) return rc;
     rn_model_init(&j->model, classes);
     if ((rc = rn_model_alloc(&j->model, &j->ctx, c->batch, (size_t)RN_WORKSPACE_MB << 20)))
         return rc;
@@ -90,9 +90,9 @@ int rn_eval_job(const rn_eval_cfg *c)
     int rc = job_open(j, c);
     if (!rc) {
         rn_eval_result r;
-        rn_evaluate(&j->model, &j->test, 0, &r, NULL, NULL);
-        if (c->json) print_json(j, &r);
-        else print_text(j, &r);
+        rc = rn_evaluate(&j->model, &j->test, 0, &r, NULL, NULL);
+        if (!rc && c->json) print_json(j, &r);
+        else if (!rc) print_text(j, &r);
     }
     job_close(j);
     free(j);
@@ -131,6 +131,29 @@ static int write_grid(const job *j, const char *path, size_t count, const int32_
     return rc;
 }
 
+/* The first `count` predictions, then the picture and the logits of `evaluated` images. */
+static int report_predictions(const job *j, const rn_eval_cfg *c, const rn_eval_result *r,
+                              size_t count, size_t evaluated, const float *logits,
+                              const int32_t *pred)
+{
+    for (size_t i = 0; i < count; i++)
+        printf("%4zu  predicted %-12s true %-12s %s\n", i,
+               pred[i] < RN_CIFAR_CLASSES ? j->names[pred[i]] : "?", j->names[j->test.labels[i]],
+               pred[i] == j->test.labels[i] ? "right" : "WRONG");
+    printf("%zu of %zu right\n", r->correct, r->n);
+    int rc = RN_OK;
+    if (c->grid) {
+        rc = write_grid(j, c->grid, count, pred);
+        if (!rc) printf("wrote %s\n", c->grid);
+    }
+    if (!rc && c->save_logits) {
+        rc = rn_npy_write_f32(c->save_logits, evaluated, (size_t)j->model.classes, logits);
+        if (!rc)
+            printf("wrote %s (%zu × %d logits)\n", c->save_logits, evaluated, j->model.classes);
+    }
+    return rc;
+}
+
 int rn_predict_job(const rn_eval_cfg *c)
 {
     job *j = calloc(1, sizeof *j);
@@ -141,21 +164,8 @@ int rn_predict_job(const rn_eval_cfg *c)
         float *logits = malloc(evaluated * j->model.classes * sizeof(float));
         int32_t *pred = malloc(evaluated * sizeof(int32_t));
         rn_eval_result r;
-        rn_evaluate(&j->model, &j->test, evaluated, &r, logits, pred);
-        for (size_t i = 0; i < count; i++)
-            printf("%4zu  predicted %-12s true %-12s %s\n", i,
-                   pred[i] < RN_CIFAR_CLASSES ? j->names[pred[i]] : "?",
-                   j->names[j->test.labels[i]], pred[i] == j->test.labels[i] ? "right" : "WRONG");
-        printf("%zu of %zu right\n", r.correct, r.n);
-        if (c->grid) {
-            rc = write_grid(j, c->grid, count, pred);
-            if (!rc) printf("wrote %s\n", c->grid);
-        }
-        if (!rc && c->save_logits) {
-            rc = rn_npy_write_f32(c->save_logits, evaluated, (size_t)j->model.classes, logits);
-            if (!rc)
-                printf("wrote %s (%zu × %d logits)\n", c->save_logits, evaluated, j->model.classes);
-        }
+        rc = rn_evaluate(&j->model, &j->test, evaluated, &r, logits, pred);
+        if (!rc) rc = report_predictions(j, c, &r, count, evaluated, logits, pred);
         free(logits);
         free(pred);
     }

@@ -51,17 +51,18 @@ double rn_lr_at(const char *schedule, double lr, int64_t step, int64_t total, in
 
 /* ---- evaluation ------------------------------------------------------------------------------ */
 
-void rn_evaluate(rn_model *m, const rn_cifar *d, size_t count, rn_eval_result *r, float *logits,
-                 int32_t *pred)
+int rn_evaluate(rn_model *m, const rn_cifar *d, size_t count, rn_eval_result *r, float *logits,
+                int32_t *pred)
 {
     memset(r, 0, sizeof *r);
     size_t total = count && count < d->n ? count : d->n, B = (size_t)m->batch, K = m->classes;
+    cl_mem input = rn_buffer(m->ctx, 3 * B * RN_CIFAR_PLANE * sizeof(float));
+    if (!input) return RN_ERR_INPUT;
     rn_cifar view = *d;
     view.n = total;
     rn_loader *ld = rn_loader_create(&view, B, 0, 0, 0, 0, 0, 0);
     float *x = malloc(3 * B * RN_CIFAR_PLANE * sizeof *x), *lg = malloc(B * K * sizeof *lg);
     int32_t *lab = malloc(B * sizeof *lab);
-    cl_mem input = rn_buffer(m->ctx, 3 * B * RN_CIFAR_PLANE * sizeof(float));
     size_t n, done = 0;
     while ((n = rn_loader_next(ld, x, lab)) > 0) {
         /* The loader packs n images as [3][n][32][32]. */
@@ -95,6 +96,7 @@ void rn_evaluate(rn_model *m, const rn_cifar *d, size_t count, rn_eval_result *r
     free(x);
     free(lg);
     free(lab);
+    return RN_OK;
 }
 
 /* ---- Ctrl-C -------------------------------------------------------------------------------- */
@@ -173,7 +175,7 @@ typedef struct trainer {
 static int setup_data(trainer *t)
 {
     char dir[4096];
-    int rc = rn_data_resolve(t->cfg->data, t->cfg->data_url, dir, sizeof dir);
+    int rc = rn_data_resolve(&t->cfg->data, dir, sizeof dir);
     if (rc) return rc;
     if ((rc = rn_cifar_load_train(&t->train, dir)) || (rc = rn_cifar_load_test(&t->test, dir)))
         return rc;
@@ -217,9 +219,7 @@ static int setup_model(trainer *t)
                 t->train.n, c->batch);
         return RN_ERR_INPUT;
     }
-    size_t B = (size_t)c->batch;
-    rn_batch_alloc(&t->b, &t->ctx, B);
-    return RN_OK;
+    return rn_batch_alloc(&t->b, &t->ctx, (size_t)c->batch);
 }
 
 static int setup_out(trainer *t)
@@ -254,17 +254,22 @@ static void trainer_free(trainer *t)
     rn_ctx_release(&t->ctx);
 }
 
-void rn_batch_alloc(rn_batch *b, rn_ctx *ctx, size_t B)
+int rn_batch_alloc(rn_batch *b, rn_ctx *ctx, size_t B)
 {
-    b->input = rn_buffer(ctx, 3 * B * RN_CIFAR_PLANE * sizeof(float));
-    b->labels = rn_buffer(ctx, B * sizeof(int32_t));
-    b->loss = rn_buffer(ctx, B * sizeof(float));
-    b->correct = rn_buffer(ctx, B * sizeof(int32_t));
+    memset(b, 0, sizeof *b);
+    if (!(b->input = rn_buffer(ctx, 3 * B * RN_CIFAR_PLANE * sizeof(float))) ||
+        !(b->labels = rn_buffer(ctx, B * sizeof(int32_t))) ||
+        !(b->loss = rn_buffer(ctx, B * sizeof(float))) ||
+        !(b->correct = rn_buffer(ctx, B * sizeof(int32_t)))) {
+        rn_batch_free(b);
+        return RN_ERR_INPUT;
+    }
     b->x = malloc(3 * B * RN_CIFAR_PLANE * sizeof(float));
     b->lab = malloc(B * sizeof(int32_t));
     b->loss_h = malloc(B * sizeof(float));
     b->correct_h = malloc(B * sizeof(int32_t));
     if (!b->x || !b->lab || !b->loss_h || !b->correct_h) abort();
+    return RN_OK;
 }
 
 void rn_batch_free(rn_batch *b)
@@ -330,7 +335,8 @@ static int end_of_epoch(trainer *t, int epoch, double loss, double acc, double s
 {
     rn_eval_result r;
     double t0 = rn_now();
-    rn_evaluate(&t->model, &t->test, 0, &r, NULL, NULL);
+    int rc = rn_evaluate(&t->model, &t->test, 0, &r, NULL, NULL);
+    if (rc) return rc;
     double test_acc = r.n ? (double)r.correct / r.n : 0;
     if (t->prog.tty) printf("\n");
     printf("epoch %3d | train loss %.4f | train acc %6.2f%% | test loss %.4f | test acc %6.2f%% | "
@@ -423,7 +429,7 @@ int rn_train(const rn_train_cfg *c)
     trainer *t = calloc(1, sizeof *t);
     t->cfg = c;
     t->prog.tty = isatty(STDOUT_FILENO);
-    int rc = rn_ctx_create(&t->ctx, c->device);
+    int rc = rn_ctx_create(&t->ctx, &c->ctx);
     if (!rc) rc = setup_data(t);
     if (!rc) {
         /* A long run on a CPU device with no stored GEMM parameters first spends ~1 % of its

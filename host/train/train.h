@@ -7,10 +7,13 @@
 #include <stdint.h>
 
 #include "data/cifar.h"
+#include "data/download.h"
 #include "model/resnet50.h"
 
 typedef struct rn_train_cfg {
-    const char *device, *data, *data_url, *pretrained, *resume, *out, *log, *schedule;
+    rn_ctx_options ctx;   /* device, caches, tuning, profiling */
+    rn_data_options data; /* where CIFAR-10 is or comes from */
+    const char *pretrained, *resume, *out, *log, *schedule;
     int epochs, batch, warmup_epochs, max_steps, nesterov, no_augment, no_shuffle, classes;
     int zero_init_residual;      /* torchvision zero_init_residual */
     int limit_train, limit_test; /* 0 = whole set; for quick runs and tests */
@@ -33,7 +36,8 @@ typedef struct rn_batch {
     int32_t *lab, *correct_h;
 } rn_batch;
 
-void rn_batch_alloc(rn_batch *b, rn_ctx *ctx, size_t B);
+/* RN_OK, or RN_ERR_INPUT after rn_buffer's sentence (nothing left to free). */
+int rn_batch_alloc(rn_batch *b, rn_ctx *ctx, size_t B);
 void rn_batch_free(rn_batch *b);
 
 /* What one optimizer step uses: this step's learning rate (the schedule's value, not the peak),
@@ -62,12 +66,15 @@ typedef struct rn_eval_result {
 } rn_eval_result;
 
 /* Evaluates the first `count` images of d (0 = all) in inference mode. logits (count × classes,
- * may be NULL) receives every image's logits in file order; pred (may be NULL) the argmax. */
-void rn_evaluate(rn_model *m, const rn_cifar *d, size_t count, rn_eval_result *r, float *logits,
-                 int32_t *pred);
+ * may be NULL) receives every image's logits in file order; pred (may be NULL) the argmax.
+ * RN_OK, or RN_ERR_INPUT after rn_buffer's sentence when the device refuses the input buffer. */
+int rn_evaluate(rn_model *m, const rn_cifar *d, size_t count, rn_eval_result *r, float *logits,
+                int32_t *pred);
 
 typedef struct rn_eval_cfg {
-    const char *checkpoint, *device, *data, *data_url, *grid, *save_logits;
+    rn_ctx_options ctx;
+    rn_data_options data;
+    const char *checkpoint, *grid, *save_logits;
     int batch, json, count, limit_test;
 } rn_eval_cfg;
 

@@ -69,6 +69,9 @@ static double rnd(void)
     return (double)((g_rng * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
 }
 
+static void bench_free(bench *b);
+
+/* The shapes' buffers with random contents, or NULL after rn_buffer's sentence. */
 static bench *bench_create(rn_ctx *ctx, const rn_gemm_shape *s, const int *count, int n)
 {
     bench *b = calloc(1, sizeof *b);
@@ -100,8 +103,12 @@ static bench *bench_create(rn_ctx *ctx, const rn_gemm_shape *s, const int *count
     for (size_t i = 0; i < b->nb; i++) b->hB[i] = (float)(2 * rnd() - 1);
     for (size_t i = 0; i < b->nc; i++) b->hC[i] = (float)(2 * rnd() - 1);
     b->A = rn_buffer(ctx, b->na * sizeof(float));
-    b->B = rn_buffer(ctx, b->nb * sizeof(float));
-    b->C = rn_buffer(ctx, b->nc * sizeof(float));
+    b->B = b->A ? rn_buffer(ctx, b->nb * sizeof(float)) : NULL;
+    b->C = b->B ? rn_buffer(ctx, b->nc * sizeof(float)) : NULL;
+    if (!b->C) {
+        bench_free(b);
+        return NULL;
+    }
     rn_write(ctx, b->A, 0, b->na * sizeof(float), b->hA);
     rn_write(ctx, b->B, 0, b->nb * sizeof(float), b->hB);
     rn_write(ctx, b->C, 0, b->nc * sizeof(float), b->hC);
@@ -453,17 +460,22 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     rn_gemm_shape *shapes;
     int *count;
     int n = step_shapes(batch, &shapes, &count);
+    bench *b = bench_create(ctx, shapes, count, n);
+    if (!b) {
+        free(shapes);
+        free(count);
+        return RN_ERR_INPUT;
+    }
     double *t_def = malloc(5 * n * sizeof(double)), *t_ind = t_def + n, *t_dir = t_def + 2 * n,
            *t = t_def + 3 * n, *t2 = t_def + 4 * n;
     if (!t_def) abort();
-    search s = {ctx, NULL, quiet, rn_now(), budget_s, 0, 0, res};
+    search s = {ctx, b, quiet, rn_now(), budget_s, 0, 0, res};
     g_stop = 0;
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old);
-    s.b = bench_create(ctx, shapes, count, n);
     char why[256] = "";
     double total_flop = 0;
     for (int i = 0; i < n; i++) total_flop += count[i] * rn_gemm_flops(&shapes[i]);
@@ -624,13 +636,15 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
 
 int rn_tune_auto(rn_ctx *ctx, int batch, double planned_images)
 {
-    if (rn_tune_disabled(ctx) || !(ctx->info.type & CL_DEVICE_TYPE_CPU) ||
+    if (ctx->no_tune || !(ctx->info.type & CL_DEVICE_TYPE_CPU) ||
         planned_images < RN_TUNE_AUTO_MIN_IMAGES)
         return RN_OK;
     char path[4096], tuned[64], why[256] = "";
     rn_tune_params p;
     rn_tune_path(ctx, path, sizeof path);
-    if (rn_tune_load(ctx, path, &p, tuned, sizeof tuned, why, sizeof why) == 0) return RN_OK;
+    /* with no cache folder to keep the result in, every run would search again */
+    if (!path[0] || rn_tune_load(ctx, path, &p, tuned, sizeof tuned, why, sizeof why) == 0)
+        return RN_OK;
     if (!ctx->quiet)
         fprintf(stderr,
                 "rn50cl: no tuned GEMM parameters for %s yet: a %.0f s search runs once now "

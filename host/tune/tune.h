@@ -22,14 +22,14 @@ typedef struct rn_tune_result {
  * size from the per-shape times, re-measures the combination and checks it against a double
  * reference. Stops at budget_s (or SIGINT) with the best so far, stores it atomically at
  * out_path (NULL: rn_tune_path) and applies it. Progress on stderr unless quiet. Returns 0, or
- * RN_ERR_INPUT when the file cannot be written. */
+ * RN_ERR_INPUT when the device refuses the shapes' buffers or the file cannot be written. */
 int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, int quiet,
                 rn_tune_result *res);
 
 /* The one-off quick search `rn50cl train` runs by itself: only on a CPU device (CLBlast ships
  * tuned parameters for common GPUs), only when no usable file is stored for it, only when the run
  * is long (planned_images ≥ RN_TUNE_AUTO_MIN_IMAGES, hours untuned on PoCL, so the search costs
- * ~1% of it), and never with ctx->no_tune or $RN50CL_NO_TUNE=1. Budget RN_TUNE_AUTO_BUDGET_S.
+ * ~1% of it), and never with ctx->no_tune. Budget RN_TUNE_AUTO_BUDGET_S.
  * Returns 0 (also when skipped); the result is stored and applied like `rn50cl tune`'s. */
 #define RN_TUNE_AUTO_MIN_IMAGES 20000.0
 #define RN_TUNE_AUTO_BUDGET_S 90.0
