@@ -35,11 +35,19 @@ static int add_entry(rn_model *m, const char *name, enum rn_entry_kind kind, int
     return (int)m->nentries++;
 }
 
+/* add_entry for the state_dict key "<module>.<member>". */
+static int add_member(rn_model *m, const char *module, const char *member, enum rn_entry_kind kind,
+                      int ndim, const int64_t *shape)
+{
+    char n[64];
+    snprintf(n, sizeof n, "%s.%s", module, member);
+    return add_entry(m, n, kind, ndim, shape);
+}
+
 /* Registers conv `cname`.weight and batch-norm `bname`.* in torchvision's order. */
 static void make_cbr(rn_model *m, rn_cbr *c, const char *cname, const char *bname, int cin,
                      int cout, int k, int stride, int h, int relu)
 {
-    char n[64];
     memset(c, 0, sizeof *c);
     c->cin = cin;
     c->cout = cout;
@@ -50,18 +58,12 @@ static void make_cbr(rn_model *m, rn_cbr *c, const char *cname, const char *bnam
     c->ho = c->wo = (h + 2 * c->pad - k) / stride + 1;
     c->relu = relu;
     int64_t ws[4] = {cout, cin, k, k}, cs[1] = {cout};
-    snprintf(n, sizeof n, "%s.weight", cname);
-    c->conv_w = add_entry(m, n, RN_PARAM, 4, ws);
-    snprintf(n, sizeof n, "%s.weight", bname);
-    c->bn_w = add_entry(m, n, RN_PARAM, 1, cs);
-    snprintf(n, sizeof n, "%s.bias", bname);
-    c->bn_b = add_entry(m, n, RN_PARAM, 1, cs);
-    snprintf(n, sizeof n, "%s.running_mean", bname);
-    c->bn_rm = add_entry(m, n, RN_BUFFER, 1, cs);
-    snprintf(n, sizeof n, "%s.running_var", bname);
-    c->bn_rv = add_entry(m, n, RN_BUFFER, 1, cs);
-    snprintf(n, sizeof n, "%s.num_batches_tracked", bname);
-    c->bn_nbt = add_entry(m, n, RN_COUNTER, 0, NULL);
+    c->conv_w = add_member(m, cname, "weight", RN_PARAM, 4, ws);
+    c->bn_w = add_member(m, bname, "weight", RN_PARAM, 1, cs);
+    c->bn_b = add_member(m, bname, "bias", RN_PARAM, 1, cs);
+    c->bn_rm = add_member(m, bname, "running_mean", RN_BUFFER, 1, cs);
+    c->bn_rv = add_member(m, bname, "running_var", RN_BUFFER, 1, cs);
+    c->bn_nbt = add_member(m, bname, "num_batches_tracked", RN_COUNTER, 0, NULL);
 }
 
 /* Gives every slab entry an offset that is a multiple of `align` floats (sub-buffer rule). */
