@@ -42,6 +42,13 @@ static void add_string(run *r, const char *path, const char *s)
     if (!strcmp(path, "environment.tuned_gemm")) snprintf(r->tuned, sizeof r->tuned, "%s", s);
 }
 
+/* A string as it is; true, false and null as the header line shows them. */
+static const char *text_of(const rn_json *v)
+{
+    if (v->type == RN_JSON_STRING) return v->str;
+    return v->type == RN_JSON_TRUE ? "yes" : v->type == RN_JSON_FALSE ? "no" : "null";
+}
+
 /* Every number under container c as a figure at its dotted path ("gemm.square.256.gflops"; array
  * elements by index), and the strings the header line shows (booleans as yes/no). */
 static void flatten(run *r, const rn_json *c, const char *path)
@@ -53,17 +60,12 @@ static void flatten(run *r, const rn_json *c, const char *path)
         snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", m->key ? m->key : idx);
         if (m->type == RN_JSON_OBJECT || m->type == RN_JSON_ARRAY) flatten(r, m, sub);
         else if (m->type == RN_JSON_NUMBER) add_figure(r, sub, m->num);
-        else if (m->type == RN_JSON_STRING) add_string(r, sub, m->str);
-        else
-            add_string(r, sub,
-                       m->type == RN_JSON_TRUE    ? "yes"
-                       : m->type == RN_JSON_FALSE ? "no"
-                                                  : "null");
+        else add_string(r, sub, text_of(m));
     }
 }
 
-/* Reads one file; its runs ("runs": [...], at most `room`) are appended to runs[*nruns..].
- * Returns 0 or -1. */
+/* Reads one file; its runs ("runs": [...]) are appended to runs[*nruns..], none of them when
+ * they would not all fit in MAX_RUNS. Returns 0 or -1. */
 static int load(const char *file, run *runs, int *nruns)
 {
     size_t size;
@@ -76,8 +78,9 @@ static int load(const char *file, run *runs, int *nruns)
     int parsed = rn_json_parse(&doc, text, size) == 0;
     free(text);
     const rn_json *list = parsed ? rn_json_get(doc.v, "runs") : NULL;
-    int first = *nruns, local = list && list->type == RN_JSON_ARRAY ? (int)list->n : 0;
-    if (local == 0 || list->n > (size_t)(MAX_RUNS - first)) {
+    size_t n = list && list->type == RN_JSON_ARRAY ? list->n : 0;
+    int first = *nruns, local = (int)n;
+    if (n == 0 || n > (size_t)(MAX_RUNS - first)) {
         fprintf(stderr, "cl_bench: error: %s is not a cl_bench JSON file with runs.\n", file);
         rn_json_free(&doc);
         return -1;

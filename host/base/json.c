@@ -1,6 +1,6 @@
-/* Strict JSON reader into a flat value list, and the streaming writer. The reader touches the text
- * only through peek() and hex4(), which check the length, so unterminated or hostile input (it is
- * fuzzed) can never make it read past the buffer. */
+/* Strict JSON reader into a flat value list, and the streaming writer. Every read of the text
+ * checks the length first (peek() for single bytes; escapes and literals before their multi-byte
+ * reads), so truncated or hostile input can never make the reader run past the buffer. */
 #include "base/json.h"
 
 #include <math.h>
