@@ -1,5 +1,5 @@
 /* cl_bench's shared pieces: the run configuration, the figures one section hands to the next
- * (measured peaks for "% of peak"), timing statistics, a streaming JSON writer, and the section
+ * (measured peaks for "% of peak"), timing statistics and their JSON form, and the section
  * entry points (peak.c, gemm.c, kernels.c, model.c, startup.c) and `cl_bench compare` (compare.c).
  */
 #ifndef CL_BENCH_H
@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "base/json.h"
 #include "runtime/rt.h"
 
 /* Sections, as bits of clb_cfg.sections (and names for --only). */
@@ -30,25 +31,12 @@ typedef struct clb_stats {
 /* Sorts x[0..n) in place and returns its statistics. */
 clb_stats clb_stats_of(double *x, int n);
 
-/* Streaming JSON writer: keys and commas handled by nesting depth; every call is a no-op when
- * the writer has no file, so sections write JSON unconditionally. */
-typedef struct clb_json {
-    FILE *f;
-    int depth;
-    int first[32]; /* 1 until the first member at this depth has been written */
-} clb_json;
+/* Significant digits of every figure in the JSON (written with base/json's rn_jw, every level on
+ * lines of its own). */
+#define CLB_DIGITS 6
 
-void clb_json_open(clb_json *j, FILE *f);
-void clb_json_obj(clb_json *j, const char *key); /* key NULL: array element or top level */
-void clb_json_arr(clb_json *j, const char *key);
-void clb_json_end_obj(clb_json *j);
-void clb_json_end_arr(clb_json *j);
-void clb_json_num(clb_json *j, const char *key, double v);
-void clb_json_int(clb_json *j, const char *key, long v);
-void clb_json_str(clb_json *j, const char *key, const char *s);
-void clb_json_bool(clb_json *j, const char *key, int v);
 /* {"median": .., "min": .., "max": ..} under key. */
-void clb_json_stats(clb_json *j, const char *key, clb_stats s);
+void clb_json_stats(rn_jw *j, const char *key, clb_stats s);
 
 /* What a run measured so far, for the later sections' shares; 0 where not measured. */
 typedef struct clb_peak {
@@ -57,16 +45,16 @@ typedef struct clb_peak {
 } clb_peak;
 
 /* Section 1: fp32 peak, copy bandwidth, launch latency, host↔device transfers. */
-void clb_section_peak(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, clb_peak *pk, int print);
+void clb_section_peak(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, clb_peak *pk, int print);
 /* Section 2: CLBlast SGEMM at square sizes and at every ResNet50 training GEMM shape. */
-void clb_section_gemm(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk);
+void clb_section_gemm(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk);
 /* Section 3: rn50cl's own kernels at ResNet50 shapes. */
-void clb_section_kernels(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk);
+void clb_section_kernels(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk);
 /* Section 4: one training step and one inference pass of the whole model. */
-void clb_section_model(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk);
+void clb_section_model(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk);
 /* Section 5: time to all programs ready, cold and warm, by running `rn50cl info`. Returns 0, or
  * -1 when rn50cl could not be found or run (the section is then skipped with a note). */
-int clb_section_startup(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j);
+int clb_section_startup(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j);
 
 /* Model FLOPs per image, from the GEMM shapes of the layer list (GEMMs only: batch-norm, ReLU,
  * pooling and the optimizer add well under 1 %). */

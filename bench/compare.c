@@ -1,7 +1,6 @@
 /* `cl_bench compare A.json B.json …`: reads cl_bench JSON files (each may hold several runs, one
  * per device), flattens every number to a dotted path, and prints the runs side by side with the
  * ratio of each later run to the first (B/A) for every figure all of them share. */
-#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include "cl_bench.h"
 #include "rn50cl/rn50cl.h"
 #include "base/fsutil.h"
+#include "base/json.h"
 
 #define MAX_RUNS 16
 
@@ -24,173 +24,48 @@ typedef struct run {
     int n, cap;
 } run;
 
-typedef struct parser {
-    const char *s;
-    int err;
-    run *runs;
-    int *nruns; /* runs of the file being parsed, counted as "runs.<i>" is entered */
-    int room;   /* how many more runs fit in runs[] */
-} parser;
-
-static void skip_ws(parser *p)
+static void add_figure(run *r, const char *path, double v)
 {
-    while (isspace((unsigned char)*p->s)) p->s++;
-}
-
-/* A string token into buf (escapes kept simple: \" \\ \/ and \uXXXX become '?'). */
-static void parse_string(parser *p, char *buf, size_t len)
-{
-    size_t n = 0;
-    if (*p->s != '"') {
-        p->err = 1;
-        return;
-    }
-    p->s++;
-    while (*p->s && *p->s != '"') {
-        char c = *p->s++;
-        if (c == '\\') {
-            c = *p->s++;
-            if (c == 'u') {
-                for (int i = 0; i < 4 && *p->s; i++) p->s++;
-                c = '?';
-            } else if (c == 'n' || c == 't' || c == 'r') {
-                c = ' ';
-            }
-        }
-        if (n + 1 < len) buf[n++] = c;
-    }
-    buf[n] = 0;
-    if (*p->s != '"') p->err = 1;
-    else p->s++;
-}
-
-/* Which run a path belongs to ("runs.<i>.rest"), and the rest; NULL if it is not in a run. */
-static run *run_of(parser *p, const char *path, const char **rest)
-{
-    int i, used = 0;
-    if (sscanf(path, "runs.%d.%n", &i, &used) != 1 || !used || i < 0 || i >= *p->nruns) return NULL;
-    *rest = path + used;
-    return &p->runs[i];
-}
-
-static void add_figure(parser *p, const char *path, double v)
-{
-    const char *rest;
-    run *r = run_of(p, path, &rest);
-    if (!r) return;
     if (r->n == r->cap) {
         r->cap = r->cap ? 2 * r->cap : 256;
         r->f = realloc(r->f, (size_t)r->cap * sizeof *r->f);
         if (!r->f) abort();
     }
-    snprintf(r->f[r->n].path, sizeof r->f[0].path, "%s", rest);
+    snprintf(r->f[r->n].path, sizeof r->f[0].path, "%s", path);
     r->f[r->n++].v = v;
 }
 
-static void add_string(parser *p, const char *path, const char *s)
+static void add_string(run *r, const char *path, const char *s)
 {
-    const char *rest;
-    run *r = run_of(p, path, &rest);
-    if (!r) return;
-    if (!strcmp(rest, "environment.device")) snprintf(r->device, sizeof r->device, "%s", s);
-    if (!strcmp(rest, "environment.date")) snprintf(r->date, sizeof r->date, "%s", s);
-    if (!strcmp(rest, "environment.tuned_gemm")) snprintf(r->tuned, sizeof r->tuned, "%s", s);
+    if (!strcmp(path, "environment.device")) snprintf(r->device, sizeof r->device, "%s", s);
+    if (!strcmp(path, "environment.date")) snprintf(r->date, sizeof r->date, "%s", s);
+    if (!strcmp(path, "environment.tuned_gemm")) snprintf(r->tuned, sizeof r->tuned, "%s", s);
 }
 
-static void parse_value(parser *p, const char *path);
-
-static void child_path(char *out, size_t len, const char *path, const char *key)
+/* A string as it is; true, false and null as the header line shows them. */
+static const char *text_of(const rn_json *v)
 {
-    snprintf(out, len, "%s%s%s", path, *path ? "." : "", key);
+    if (v->type == RN_JSON_STRING) return v->str;
+    return v->type == RN_JSON_TRUE ? "yes" : v->type == RN_JSON_FALSE ? "no" : "null";
 }
 
-/* Steps over an opening bracket; 1 when its container is empty (closing bracket consumed). */
-static int open_empty(parser *p, char close)
+/* Every number under container c as a figure at its dotted path ("gemm.square.256.gflops"; array
+ * elements by index), and the strings the header line shows (booleans as yes/no). */
+static void flatten(run *r, const rn_json *c, const char *path)
 {
-    p->s++;
-    skip_ws(p);
-    if (*p->s != close) return 0;
-    p->s++;
-    return 1;
-}
-
-/* After a member or element: 1 when a ',' says another follows, 0 at the closing bracket (then
- * consumed) or on an error (p->err set). */
-static int more_items(parser *p, char close)
-{
-    skip_ws(p);
-    if (*p->s == ',' || *p->s == close) return *p->s++ == ',';
-    p->err = 1;
-    return 0;
-}
-
-static void parse_object(parser *p, const char *path)
-{
-    if (open_empty(p, '}')) return;
-    do {
-        char key[192], sub[512];
-        skip_ws(p);
-        parse_string(p, key, sizeof key);
-        skip_ws(p);
-        if (p->err || *p->s != ':') {
-            p->err = 1;
-            return;
-        }
-        p->s++;
-        child_path(sub, sizeof sub, path, key);
-        parse_value(p, sub);
-    } while (!p->err && more_items(p, '}'));
-}
-
-static void parse_array(parser *p, const char *path)
-{
-    if (open_empty(p, ']')) return;
-    int i = 0;
-    do {
-        char idx[16], sub[512];
-        snprintf(idx, sizeof idx, "%d", i++);
-        child_path(sub, sizeof sub, path, idx);
-        if (!strcmp(path, "runs")) {
-            if (*p->nruns >= p->room) {
-                p->err = 1;
-                return;
-            }
-            (*p->nruns)++;
-        }
-        parse_value(p, sub);
-    } while (!p->err && more_items(p, ']'));
-}
-
-static void parse_value(parser *p, const char *path)
-{
-    skip_ws(p);
-    if (*p->s == '{') {
-        parse_object(p, path);
-    } else if (*p->s == '[') {
-        parse_array(p, path);
-    } else if (*p->s == '"') {
-        char buf[512];
-        parse_string(p, buf, sizeof buf);
-        add_string(p, path, buf);
-    } else if (!strncmp(p->s, "true", 4) || !strncmp(p->s, "null", 4)) {
-        add_string(p, path, *p->s == 't' ? "yes" : "null");
-        p->s += 4;
-    } else if (!strncmp(p->s, "false", 5)) {
-        add_string(p, path, "no");
-        p->s += 5;
-    } else {
-        char *end;
-        double v = strtod(p->s, &end);
-        if (end == p->s) {
-            p->err = 1;
-            return;
-        }
-        p->s = end;
-        add_figure(p, path, v);
+    size_t i = 0;
+    for (const rn_json *m = rn_json_child(c); m; m = rn_json_next(c, m), i++) {
+        char idx[24], sub[512];
+        snprintf(idx, sizeof idx, "%zu", i);
+        snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", m->key ? m->key : idx);
+        if (m->type == RN_JSON_OBJECT || m->type == RN_JSON_ARRAY) flatten(r, m, sub);
+        else if (m->type == RN_JSON_NUMBER) add_figure(r, sub, m->num);
+        else add_string(r, sub, text_of(m));
     }
 }
 
-/* Parses one file; its runs are appended to runs[*nruns..]. Returns 0 or -1. */
+/* Reads one file; its runs ("runs": [...]) are appended to runs[*nruns..], none of them when
+ * they would not all fit in MAX_RUNS. Returns 0 or -1. */
 static int load(const char *file, run *runs, int *nruns)
 {
     size_t size;
@@ -199,25 +74,29 @@ static int load(const char *file, run *runs, int *nruns)
         fprintf(stderr, "cl_bench: error: cannot read %s.\n", file);
         return -1;
     }
-    int first = *nruns;
-    /* the runs of this file are parsed as runs.<i> with i counted from this file's first run */
-    int local = 0;
-    parser p = {text, 0, runs + first, &local, MAX_RUNS - first};
-    parse_value(&p, "");
+    rn_json_doc doc;
+    int parsed = rn_json_parse(&doc, text, size) == 0;
     free(text);
-    if (p.err || local == 0) {
+    const rn_json *list = parsed ? rn_json_get(doc.v, "runs") : NULL;
+    size_t n = list && list->type == RN_JSON_ARRAY ? list->n : 0;
+    int first = *nruns, local = (int)n;
+    if (n == 0 || n > (size_t)(MAX_RUNS - first)) {
         fprintf(stderr, "cl_bench: error: %s is not a cl_bench JSON file with runs.\n", file);
+        rn_json_free(&doc);
         return -1;
     }
-    for (int i = 0; i < local; i++) {
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    int i = 0;
+    for (const rn_json *e = rn_json_child(list); e; e = rn_json_next(list, e), i++) {
         run *r = &runs[first + i];
-        const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+        flatten(r, e, "");
         for (int k = 0; k < r->n; k++)
             if (!strcmp(r->f[k].path, "environment.batch"))
                 snprintf(r->batch, sizeof r->batch, "%g", r->f[k].v);
         if (local > 1) snprintf(r->label, sizeof r->label, "%s[%d]", base, i);
         else snprintf(r->label, sizeof r->label, "%s", base);
     }
+    rn_json_free(&doc);
     *nruns = first + local;
     return 0;
 }

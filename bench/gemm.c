@@ -87,7 +87,7 @@ static clb_stats time_gemm(rn_ctx *ctx, const rn_gemm_shape *s, const gemm_bufs 
     return clb_stats_of(t, repeats);
 }
 
-static void gemm_row(clb_json *j, const char *key, const char *label, const rn_gemm_shape *s,
+static void gemm_row(rn_jw *j, const char *key, const char *label, const rn_gemm_shape *s,
                      clb_stats t, int count, const clb_peak *pk)
 {
     char pct[16];
@@ -97,15 +97,15 @@ static void gemm_row(clb_json *j, const char *key, const char *label, const rn_g
     printf("%-34s %c%c %6zu %6zu %6zu %4s %9.3f %9.3f %9.3f %8.1f %6s\n", label, s->ta ? 'T' : 'N',
            s->tb ? 'T' : 'N', s->M, s->N, s->K, cnt, t.med, t.min, t.max, gf,
            clb_pct(pct, sizeof pct, gf, pk->gflops));
-    clb_json_obj(j, key);
-    clb_json_int(j, "M", (long)s->M);
-    clb_json_int(j, "N", (long)s->N);
-    clb_json_int(j, "K", (long)s->K);
-    if (count) clb_json_int(j, "count_per_step", count);
+    rn_jw_obj(j, key);
+    rn_jw_int(j, "M", (long)s->M);
+    rn_jw_int(j, "N", (long)s->N);
+    rn_jw_int(j, "K", (long)s->K);
+    if (count) rn_jw_int(j, "count_per_step", count);
     clb_json_stats(j, "ms", t);
-    clb_json_num(j, "gflops", gf);
-    if (pk->gflops > 0) clb_json_num(j, "pct_peak", 100 * gf / pk->gflops);
-    clb_json_end_obj(j);
+    rn_jw_num(j, "gflops", gf, CLB_DIGITS);
+    if (pk->gflops > 0) rn_jw_num(j, "pct_peak", 100 * gf / pk->gflops, CLB_DIGITS);
+    rn_jw_end(j);
 }
 
 static void header(void)
@@ -114,7 +114,7 @@ static void header(void)
            "ms", "min", "max", "GFLOP/s", "%peak");
 }
 
-static void square(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk)
+static void square(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk)
 {
     const size_t sizes[3] = {256, 512, 1024};
     int ns = cfg->quick ? 2 : 3;
@@ -123,18 +123,18 @@ static void square(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak 
         s[i] =
             (rn_gemm_shape){0, 0, sizes[i], sizes[i], sizes[i], sizes[i], sizes[i], sizes[i], 0.0f};
     gemm_bufs g = alloc_bufs(ctx, s, ns);
-    clb_json_obj(j, "square");
+    rn_jw_obj(j, "square");
     for (int i = 0; i < ns; i++) {
         char key[32];
         snprintf(key, sizeof key, "%zu", sizes[i]);
         gemm_row(j, key, key, &s[i], time_gemm(ctx, &s[i], &g, cfg->repeats), 0, pk);
     }
-    clb_json_end_obj(j);
+    rn_jw_end(j);
     free_bufs(&g);
 }
 
 /* Every distinct training-step shape, then Σ count·flops / Σ count·time over them. */
-static void training(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk)
+static void training(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk)
 {
     rn_gemm_use *u;
     int n = rn_model_gemm_uses(cfg->batch, 10, 1, (size_t)RN_WORKSPACE_MB << 20, &u);
@@ -144,7 +144,7 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_pea
     gemm_bufs g = alloc_bufs(ctx, s, n);
     double flops = 0, ms = 0;
     int calls = 0;
-    clb_json_obj(j, "training_shapes");
+    rn_jw_obj(j, "training_shapes");
     for (int i = 0; i < n; i++) {
         char label[80], key[96];
         snprintf(label, sizeof label, "%s %s", u[i].layer, u[i].form);
@@ -155,32 +155,32 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_pea
         ms += t.med * u[i].count;
         calls += u[i].count;
     }
-    clb_json_end_obj(j);
+    rn_jw_end(j);
     char pct[16];
     double gf = flops / (ms * 1e-3) * 1e-9;
     printf("one training step's GEMMs: %d calls of %d distinct shapes, %.2f GFLOP in %.1f ms = "
            "%.1f GFLOP/s (%s %% of peak, time-weighted)\n",
            calls, n, flops * 1e-9, ms, gf, clb_pct(pct, sizeof pct, gf, pk->gflops));
-    clb_json_obj(j, "step_total");
-    clb_json_int(j, "calls", calls);
-    clb_json_int(j, "distinct_shapes", n);
-    clb_json_num(j, "gflop", flops * 1e-9);
-    clb_json_num(j, "ms", ms);
-    clb_json_num(j, "gflops", gf);
-    if (pk->gflops > 0) clb_json_num(j, "pct_peak", 100 * gf / pk->gflops);
-    clb_json_end_obj(j);
+    rn_jw_obj(j, "step_total");
+    rn_jw_int(j, "calls", calls);
+    rn_jw_int(j, "distinct_shapes", n);
+    rn_jw_num(j, "gflop", flops * 1e-9, CLB_DIGITS);
+    rn_jw_num(j, "ms", ms, CLB_DIGITS);
+    rn_jw_num(j, "gflops", gf, CLB_DIGITS);
+    if (pk->gflops > 0) rn_jw_num(j, "pct_peak", 100 * gf / pk->gflops, CLB_DIGITS);
+    rn_jw_end(j);
     free_bufs(&g);
     free(s);
     free(u);
 }
 
-void clb_section_gemm(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk)
+void clb_section_gemm(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk)
 {
     clb_title("2. GEMM (CLBlast SGEMM via rn_sgemm; wall time between clFinish calls)");
-    clb_json_obj(j, "gemm");
+    rn_jw_obj(j, "gemm");
     header();
     square(ctx, cfg, j, pk);
     printf("ResNet50 training GEMMs at batch %d (n/st: calls per training step):\n", cfg->batch);
     training(ctx, cfg, j, pk);
-    clb_json_end_obj(j);
+    rn_jw_end(j);
 }

@@ -84,7 +84,7 @@ static rn_opcase row_case(const krow *r, const rn_opcase *cases, int n)
     return k;
 }
 
-void clb_section_kernels(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk)
+void clb_section_kernels(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk)
 {
     clb_title("3. rn50cl kernels at ResNet50 shapes (OpenCL event time of the op's kernels)");
     enum { MAXCASES = 256 };
@@ -98,7 +98,7 @@ void clb_section_kernels(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb
     ctx->profile = 1;
     printf("%-26s %-24s %9s %9s %9s %9s %8s %6s\n", "op", "shape (N = batch)", "MB moved", "ms",
            "min", "max", "GB/s", "%copy");
-    clb_json_obj(j, "kernels");
+    rn_jw_obj(j, "kernels");
     for (int i = 0; i < NROWS; i++) {
         rn_opcase c = row_case(&rows[i], cases, ncases);
         rn_opcase_io io;
@@ -114,14 +114,14 @@ void clb_section_kernels(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb
         shape_text(shape, sizeof shape, &c, rows[i].backward);
         printf("%-26s %-24s %9.1f %9.3f %9.3f %9.3f %8.1f %6s\n", rows[i].label, shape,
                bytes * 1e-6, s.med, s.min, s.max, gbs, clb_pct(pct, sizeof pct, gbs, pk->copy_gbs));
-        clb_json_obj(j, rows[i].label);
-        clb_json_num(j, "bytes", bytes);
+        rn_jw_obj(j, rows[i].label);
+        rn_jw_num(j, "bytes", bytes, CLB_DIGITS);
         clb_json_stats(j, "ms", s);
-        clb_json_num(j, "gbs", gbs);
-        if (pk->copy_gbs > 0) clb_json_num(j, "pct_copy", 100 * gbs / pk->copy_gbs);
-        clb_json_end_obj(j);
+        rn_jw_num(j, "gbs", gbs, CLB_DIGITS);
+        if (pk->copy_gbs > 0) rn_jw_num(j, "pct_copy", 100 * gbs / pk->copy_gbs, CLB_DIGITS);
+        rn_jw_end(j);
     }
-    clb_json_end_obj(j);
+    rn_jw_end(j);
     ctx->profile = saved;
     free(cases);
     free(m);

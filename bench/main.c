@@ -76,7 +76,7 @@ static int tuned_applied(rn_ctx *ctx, char *path, size_t plen, char *date, size_
     return p.has_xgemm || p.has_direct || p.has_routine;
 }
 
-static void environment(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j)
+static void environment(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j)
 {
     char path[4096], tdate[64], now[64];
     int tuned = tuned_applied(ctx, path, sizeof path, tdate, sizeof tdate);
@@ -92,32 +92,32 @@ static void environment(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j)
            : ctx->no_tune ? "CLBlast defaults (--no-tune)"
                           : "CLBlast defaults (none stored)",
            tuned ? path : "");
-    clb_json_obj(j, "environment");
-    clb_json_int(j, "device_index", ctx->info.index);
-    clb_json_str(j, "device", ctx->info.name);
-    clb_json_str(j, "device_type", rn_device_type_name(ctx->info.type));
-    clb_json_str(j, "platform", ctx->info.platform_name);
-    clb_json_str(j, "platform_version", ctx->info.platform_version);
-    clb_json_str(j, "driver", ctx->info.driver_version);
-    clb_json_str(j, "opencl_version", ctx->info.device_version);
-    clb_json_str(j, "opencl_c_version", ctx->info.c_version);
-    clb_json_int(j, "compute_units", (long)ctx->info.compute_units);
-    clb_json_str(j, "clblast_version", RN50CL_CLBLAST_VERSION);
-    clb_json_str(j, "rn50cl_version", RN50CL_VERSION);
-    clb_json_str(j, "date", now);
-    clb_json_int(j, "batch", cfg->batch);
-    clb_json_int(j, "repeats", cfg->repeats);
-    clb_json_bool(j, "quick", cfg->quick);
-    clb_json_bool(j, "tuned_gemm", tuned);
+    rn_jw_obj(j, "environment");
+    rn_jw_int(j, "device_index", ctx->info.index);
+    rn_jw_str(j, "device", ctx->info.name);
+    rn_jw_str(j, "device_type", rn_device_type_name(ctx->info.type));
+    rn_jw_str(j, "platform", ctx->info.platform_name);
+    rn_jw_str(j, "platform_version", ctx->info.platform_version);
+    rn_jw_str(j, "driver", ctx->info.driver_version);
+    rn_jw_str(j, "opencl_version", ctx->info.device_version);
+    rn_jw_str(j, "opencl_c_version", ctx->info.c_version);
+    rn_jw_int(j, "compute_units", (long)ctx->info.compute_units);
+    rn_jw_str(j, "clblast_version", RN50CL_CLBLAST_VERSION);
+    rn_jw_str(j, "rn50cl_version", RN50CL_VERSION);
+    rn_jw_str(j, "date", now);
+    rn_jw_int(j, "batch", cfg->batch);
+    rn_jw_int(j, "repeats", cfg->repeats);
+    rn_jw_bool(j, "quick", cfg->quick);
+    rn_jw_bool(j, "tuned_gemm", tuned);
     if (tuned) {
-        clb_json_str(j, "tuning_file", path);
-        clb_json_str(j, "tuned_on", tdate);
+        rn_jw_str(j, "tuning_file", path);
+        rn_jw_str(j, "tuned_on", tdate);
     }
-    clb_json_end_obj(j);
+    rn_jw_end(j);
 }
 
 /* Every selected section on one device, as one element of the JSON "runs" array. */
-static int bench_device(const char *sel, const clb_cfg *cfg, const rn_env *env, clb_json *j)
+static int bench_device(const char *sel, const clb_cfg *cfg, const rn_env *env, rn_jw *j)
 {
     rn_ctx_options o = env->ctx;
     rn_env_flag_device(&o, sel);
@@ -126,12 +126,12 @@ static int bench_device(const char *sel, const clb_cfg *cfg, const rn_env *env, 
     rn_ctx ctx;
     int rc = rn_ctx_create(&ctx, &o);
     if (rc) return rc;
-    clb_json_obj(j, NULL);
+    rn_jw_obj(j, NULL);
     environment(&ctx, cfg, j);
     clb_peak pk = {0, 0};
     /* the shares in sections 2-4 need the peak even when it is not asked for */
-    clb_json none;
-    clb_json_open(&none, NULL);
+    rn_jw none;
+    rn_jw_open(&none, NULL, RN_JW_PRETTY);
     int want_peak = cfg->sections & CLB_PEAK;
     if (want_peak || (cfg->sections & (CLB_GEMM | CLB_KERNELS | CLB_MODEL)))
         clb_section_peak(&ctx, cfg, want_peak ? j : &none, &pk, want_peak);
@@ -143,7 +143,7 @@ static int bench_device(const char *sel, const clb_cfg *cfg, const rn_env *env, 
     if (cfg->sections & CLB_MODEL) clb_section_model(&ctx, cfg, j, &pk);
     fflush(stdout);
     if (cfg->sections & CLB_STARTUP) clb_section_startup(&ctx, cfg, j);
-    clb_json_end_obj(j);
+    rn_jw_end(j);
     rn_ctx_release(&ctx);
     return RN_OK;
 }
@@ -159,7 +159,7 @@ static int list_devices(void)
     return RN_OK;
 }
 
-static int run_all(const char *sel, const clb_cfg *cfg, const rn_env *env, clb_json *j)
+static int run_all(const char *sel, const clb_cfg *cfg, const rn_env *env, rn_jw *j)
 {
     if (!sel || strcmp(sel, "all")) return bench_device(sel, cfg, env, j);
     rn_device_info *devs;
@@ -219,17 +219,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "cl_bench: error: cannot write %s.\n", cfg.json_path);
         return RN_ERR_INPUT;
     }
-    clb_json j;
-    clb_json_open(&j, jf);
-    clb_json_obj(&j, NULL);
-    clb_json_str(&j, "tool", "cl_bench");
-    clb_json_int(&j, "format", 1);
-    clb_json_arr(&j, "runs");
+    rn_jw j;
+    rn_jw_open(&j, jf, RN_JW_PRETTY);
+    rn_jw_obj(&j, NULL);
+    rn_jw_str(&j, "tool", "cl_bench");
+    rn_jw_int(&j, "format", 1);
+    rn_jw_arr(&j, "runs");
     rn_env env;
     rn_env_read(&env);
     int rc = run_all(sel, &cfg, &env, &j);
-    clb_json_end_arr(&j);
-    clb_json_end_obj(&j);
+    rn_jw_end(&j);
+    rn_jw_end(&j);
     if (jf && fclose(jf) != 0) {
         fprintf(stderr, "cl_bench: error: could not finish writing %s.\n", cfg.json_path);
         return RN_ERR_INPUT;

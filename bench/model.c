@@ -86,19 +86,19 @@ static clb_stats time_passes(rn_ctx *ctx, mrun *r, double (*pass)(rn_ctx *, mrun
     return clb_stats_of(t, n);
 }
 
-static void report(clb_json *j, const char *key, const char *what, clb_stats t, int N,
+static void report(rn_jw *j, const char *key, const char *what, clb_stats t, int N,
                    double flops_per_image, const clb_peak *pk)
 {
     char pct[16];
     double ips = N / (t.med * 1e-3), gf = flops_per_image * ips * 1e-9;
     printf("%-22s %9.1f %9.1f %9.1f %10.1f %9.1f %6s\n", what, t.med, t.min, t.max, ips, gf,
            clb_pct(pct, sizeof pct, gf, pk->gflops));
-    clb_json_obj(j, key);
+    rn_jw_obj(j, key);
     clb_json_stats(j, "ms", t);
-    clb_json_num(j, "images_per_s", ips);
-    clb_json_num(j, "gflops", gf);
-    if (pk->gflops > 0) clb_json_num(j, "pct_peak", 100 * gf / pk->gflops);
-    clb_json_end_obj(j);
+    rn_jw_num(j, "images_per_s", ips, CLB_DIGITS);
+    rn_jw_num(j, "gflops", gf, CLB_DIGITS);
+    if (pk->gflops > 0) rn_jw_num(j, "pct_peak", 100 * gf / pk->gflops, CLB_DIGITS);
+    rn_jw_end(j);
 }
 
 static int by_ms_desc(const void *a, const void *b)
@@ -108,7 +108,7 @@ static int by_ms_desc(const void *a, const void *b)
 }
 
 /* One training step with every launch timed: GEMM (CLBlastSgemm wall time) versus the rest. */
-static void profiled_step(rn_ctx *ctx, mrun *r, clb_json *j)
+static void profiled_step(rn_ctx *ctx, mrun *r, rn_jw *j)
 {
     int saved = ctx->profile;
     ctx->profile = 1;
@@ -130,20 +130,20 @@ static void profiled_step(rn_ctx *ctx, mrun *r, clb_json *j)
     qsort(e, (size_t)ne, sizeof e[0], by_ms_desc);
     for (int k = 0; k < ne && k < 3; k++) printf("%s %s %.1f ms", k ? "," : "", e[k].name, e[k].ms);
     printf("\n");
-    clb_json_obj(j, "profiled_step");
-    clb_json_num(j, "wall_ms", wall);
-    clb_json_num(j, "kernel_ms", total);
-    clb_json_num(j, "gemm_ms", gemm);
-    clb_json_num(j, "other_ms", other);
-    clb_json_num(j, "gemm_share_pct", 100 * gemm / total);
-    clb_json_obj(j, "by_kernel_ms");
+    rn_jw_obj(j, "profiled_step");
+    rn_jw_num(j, "wall_ms", wall, CLB_DIGITS);
+    rn_jw_num(j, "kernel_ms", total, CLB_DIGITS);
+    rn_jw_num(j, "gemm_ms", gemm, CLB_DIGITS);
+    rn_jw_num(j, "other_ms", other, CLB_DIGITS);
+    rn_jw_num(j, "gemm_share_pct", 100 * gemm / total, CLB_DIGITS);
+    rn_jw_obj(j, "by_kernel_ms");
     for (int i = 0; i < ctx->nprof; i++)
-        if (ctx->prof[i].ms > 0) clb_json_num(j, ctx->prof[i].name, ctx->prof[i].ms);
-    clb_json_end_obj(j);
-    clb_json_end_obj(j);
+        if (ctx->prof[i].ms > 0) rn_jw_num(j, ctx->prof[i].name, ctx->prof[i].ms, CLB_DIGITS);
+    rn_jw_end(j);
+    rn_jw_end(j);
 }
 
-void clb_section_model(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_peak *pk)
+void clb_section_model(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk)
 {
     clb_title("4. whole model (ResNet50, 32x32, 10 classes)");
     clb_model_flops f = clb_flops_per_image(cfg->batch);
@@ -156,9 +156,9 @@ void clb_section_model(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_p
         return;
     }
     int n = cfg->repeats;
-    clb_json_obj(j, "model");
-    clb_json_num(j, "train_gflop_per_image", f.train * 1e-9);
-    clb_json_num(j, "inference_gflop_per_image", f.inference * 1e-9);
+    rn_jw_obj(j, "model");
+    rn_jw_num(j, "train_gflop_per_image", f.train * 1e-9, CLB_DIGITS);
+    rn_jw_num(j, "inference_gflop_per_image", f.inference * 1e-9, CLB_DIGITS);
     char head[32];
     snprintf(head, sizeof head, "batch %d", r.N);
     printf("%-22s %9s %9s %9s %10s %9s %6s\n", head, "ms", "min", "max", "images/s", "GFLOP/s",
@@ -172,6 +172,6 @@ void clb_section_model(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, const clb_p
     report(j, "inference", "inference pass", time_passes(ctx, &r, infer_pass, n), r.N, f.inference,
            pk);
     profiled_step(ctx, &r, j);
-    clb_json_end_obj(j);
+    rn_jw_end(j);
     teardown(&r);
 }

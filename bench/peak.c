@@ -93,7 +93,7 @@ static double mad_gflops(rn_ctx *ctx, cl_program p, int wi, const clb_cfg *cfg, 
     return *flops_per_item * (double)global / (s.med * 1e-3) * 1e-9;
 }
 
-static void peak_flops(rn_ctx *ctx, cl_program p, const clb_cfg *cfg, clb_json *j, clb_peak *pk,
+static void peak_flops(rn_ctx *ctx, cl_program p, const clb_cfg *cfg, rn_jw *j, clb_peak *pk,
                        int print)
 {
     const size_t out_floats = (size_t)16 << 20; /* 64 MiB: the largest float16 launch */
@@ -112,19 +112,19 @@ static void peak_flops(rn_ctx *ctx, cl_program p, const clb_cfg *cfg, clb_json *
         for (int i = 0; i < NWIDTHS; i++)
             printf("  %-8s %10.1f GFLOP/s%s\n", widths[i].type, g[i], i == best ? "  (best)" : "");
     }
-    clb_json_obj(j, "fp32_gflops");
-    for (int i = 0; i < NWIDTHS; i++) clb_json_num(j, widths[i].type, g[i]);
-    clb_json_num(j, "best", g[best]);
-    clb_json_end_obj(j);
-    clb_json_obj(j, "flops_per_work_item");
-    for (int i = 0; i < NWIDTHS; i++) clb_json_num(j, widths[i].type, fpi[i]);
-    clb_json_end_obj(j);
-    clb_json_int(j, "mad_per_iteration", CLB_PEAK_MADS_PER_ITER);
-    clb_json_int(j, "iterations", CLB_PEAK_ITERS);
+    rn_jw_obj(j, "fp32_gflops");
+    for (int i = 0; i < NWIDTHS; i++) rn_jw_num(j, widths[i].type, g[i], CLB_DIGITS);
+    rn_jw_num(j, "best", g[best], CLB_DIGITS);
+    rn_jw_end(j);
+    rn_jw_obj(j, "flops_per_work_item");
+    for (int i = 0; i < NWIDTHS; i++) rn_jw_num(j, widths[i].type, fpi[i], CLB_DIGITS);
+    rn_jw_end(j);
+    rn_jw_int(j, "mad_per_iteration", CLB_PEAK_MADS_PER_ITER);
+    rn_jw_int(j, "iterations", CLB_PEAK_ITERS);
 }
 
 /* Copy bandwidth: bytes read + bytes written per second, over buffers far larger than caches. */
-static void peak_copy(rn_ctx *ctx, cl_program p, const clb_cfg *cfg, clb_json *j, clb_peak *pk,
+static void peak_copy(rn_ctx *ctx, cl_program p, const clb_cfg *cfg, rn_jw *j, clb_peak *pk,
                       int print)
 {
     size_t bytes = (size_t)(cfg->quick ? 64 : 256) << 20;
@@ -146,13 +146,13 @@ static void peak_copy(rn_ctx *ctx, cl_program p, const clb_cfg *cfg, clb_json *j
     if (print)
         printf("copy kernel (%zu MiB → %zu MiB)   %10.1f GB/s   (%.2f ms, min %.2f, max %.2f)\n",
                bytes >> 20, bytes >> 20, pk->copy_gbs, s.med, s.min, s.max);
-    clb_json_num(j, "copy_gbs", pk->copy_gbs);
-    clb_json_int(j, "copy_bytes", (long)bytes);
+    rn_jw_num(j, "copy_gbs", pk->copy_gbs, CLB_DIGITS);
+    rn_jw_int(j, "copy_bytes", (long)bytes);
 }
 
 /* Launch latency: enqueue + clFinish of one empty kernel (what a synchronised launch costs), and
  * the per-launch cost of a burst of back-to-back launches (what an op sequence pays). */
-static void peak_launch(rn_ctx *ctx, cl_program p, const clb_cfg *cfg, clb_json *j, int print)
+static void peak_launch(rn_ctx *ctx, cl_program p, const clb_cfg *cfg, rn_jw *j, int print)
 {
     cl_mem dummy = clb_buffer(ctx, 64);
     cl_int err;
@@ -183,12 +183,12 @@ static void peak_launch(rn_ctx *ctx, cl_program p, const clb_cfg *cfg, clb_json 
         printf("launch cost, %d back-to-back       %10.1f µs per kernel\n", burst, per);
     }
     clb_json_stats(j, "launch_latency_us", s);
-    clb_json_num(j, "launch_burst_us", per);
+    rn_jw_num(j, "launch_burst_us", per, CLB_DIGITS);
 }
 
 /* Blocking clEnqueueWriteBuffer / clEnqueueReadBuffer from/to ordinary (pageable) host memory,
  * as the trainer does for each batch. */
-static void peak_transfer(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, int print)
+static void peak_transfer(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, int print)
 {
     size_t bytes = (size_t)(cfg->quick ? 32 : 128) << 20;
     while (bytes > ctx->info.max_alloc) bytes /= 2;
@@ -217,13 +217,13 @@ static void peak_transfer(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, int prin
         printf("device → host read  (%zu MiB)      %10.1f GB/s   (%.2f ms)\n", bytes >> 20, rg,
                r.med);
     }
-    clb_json_num(j, "write_gbs", wg);
-    clb_json_num(j, "read_gbs", rg);
+    rn_jw_num(j, "write_gbs", wg, CLB_DIGITS);
+    rn_jw_num(j, "read_gbs", rg, CLB_DIGITS);
     rn_release(&m);
     free(host);
 }
 
-void clb_section_peak(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, clb_peak *pk, int print)
+void clb_section_peak(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, clb_peak *pk, int print)
 {
     if (print) clb_title("1. device peak");
     cl_program p = build_peak(ctx);
@@ -231,11 +231,11 @@ void clb_section_peak(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j, clb_peak *pk
         if (print) printf("(skipped: bench/peak.cl did not build; shares below are unknown)\n");
         return;
     }
-    clb_json_obj(j, "peak");
+    rn_jw_obj(j, "peak");
     peak_flops(ctx, p, cfg, j, pk, print);
     peak_copy(ctx, p, cfg, j, pk, print);
     peak_launch(ctx, p, cfg, j, print);
     peak_transfer(ctx, cfg, j, print);
-    clb_json_end_obj(j);
+    rn_jw_end(j);
     CL_CHECK(clReleaseProgram(p));
 }

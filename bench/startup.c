@@ -71,13 +71,13 @@ static int run_info(const char *bin, int device, const char *rn_cache, const cha
     return 0;
 }
 
-static void row(clb_json *j, const char *key, const char *what, clb_stats s, clb_stats p, int hits)
+static void row(rn_jw *j, const char *key, const char *what, clb_stats s, clb_stats p, int hits)
 {
     printf("%-46s %10.3f %10.3f %10.3f %10.3f %6d\n", what, s.med, s.min, s.max, p.med, hits);
-    clb_json_obj(j, key);
+    rn_jw_obj(j, key);
     clb_json_stats(j, "startup_s", s);
-    clb_json_num(j, "process_s", p.med);
-    clb_json_end_obj(j);
+    rn_jw_num(j, "process_s", p.med, CLB_DIGITS);
+    rn_jw_end(j);
 }
 
 /* One cold start: a fresh rn50cl cache folder each time (rm + mkdir), PoCL's as given. */
@@ -91,7 +91,7 @@ static int cold(const char *bin, int dev, const char *root, const char *tag, con
     return run_info(bin, dev, rn, pocl, r);
 }
 
-int clb_section_startup(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j)
+int clb_section_startup(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j)
 {
     clb_title("5. start-up (`rn50cl info`: process start to all programs ready)");
     char bin[PATH_MAX];
@@ -128,7 +128,7 @@ int clb_section_startup(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j)
     if (!rc) {
         printf("%-46s %10s %10s %10s %10s %6s\n", "caches", "start-up s", "min", "max", "process s",
                "cached");
-        clb_json_obj(j, "startup");
+        rn_jw_obj(j, "startup");
         clb_stats s1 = {c1.startup_s, c1.startup_s, c1.startup_s};
         clb_stats p1 = {c1.process_s, c1.process_s, c1.process_s};
         clb_stats s2 = {c2.startup_s, c2.startup_s, c2.startup_s};
@@ -138,7 +138,7 @@ int clb_section_startup(rn_ctx *ctx, const clb_cfg *cfg, clb_json *j)
             c2.from_cache);
         int hits = w[0].from_cache;
         row(j, "warm", "warm (both caches filled)", clb_stats_of(ws, n), clb_stats_of(wp, n), hits);
-        clb_json_end_obj(j);
+        rn_jw_end(j);
         printf("(\"cached\": programs rn50cl loaded from its own binary cache; POCL_CACHE_DIR only "
                "matters on PoCL)\n");
     }

@@ -1,4 +1,4 @@
-/* cl_bench helpers shared by every section: timing statistics, the streaming JSON writer and the
+/* cl_bench helpers shared by every section: timing statistics, their JSON form and the
  * table-printing helpers. */
 #include <math.h>
 #include <stdlib.h>
@@ -26,112 +26,13 @@ clb_stats clb_stats_of(double *x, int n)
 
 /* ---- JSON --------------------------------------------------------------------------------- */
 
-void clb_json_open(clb_json *j, FILE *f)
+void clb_json_stats(rn_jw *j, const char *key, clb_stats s)
 {
-    memset(j, 0, sizeof *j);
-    j->f = f;
-    j->first[0] = 1;
-}
-
-static void put_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-/* Comma, newline and indentation before a member, then its key if it has one. */
-static void member(clb_json *j, const char *key)
-{
-    if (!j->first[j->depth]) fputc(',', j->f);
-    j->first[j->depth] = 0;
-    if (j->depth > 0) fprintf(j->f, "\n%*s", 2 * j->depth, "");
-    if (key) {
-        put_string(j->f, key);
-        fputs(": ", j->f);
-    }
-}
-
-static void open_nest(clb_json *j, const char *key, char c)
-{
-    if (!j->f) return;
-    member(j, key);
-    fputc(c, j->f);
-    j->depth++;
-    j->first[j->depth] = 1;
-}
-
-static void close_nest(clb_json *j, char c)
-{
-    if (!j->f) return;
-    int empty = j->first[j->depth];
-    j->depth--;
-    if (!empty) fprintf(j->f, "\n%*s", 2 * j->depth, "");
-    fputc(c, j->f);
-    if (j->depth == 0) fputc('\n', j->f);
-}
-
-void clb_json_obj(clb_json *j, const char *key)
-{
-    open_nest(j, key, '{');
-}
-
-void clb_json_arr(clb_json *j, const char *key)
-{
-    open_nest(j, key, '[');
-}
-
-void clb_json_end_obj(clb_json *j)
-{
-    close_nest(j, '}');
-}
-
-void clb_json_end_arr(clb_json *j)
-{
-    close_nest(j, ']');
-}
-
-void clb_json_num(clb_json *j, const char *key, double v)
-{
-    if (!j->f) return;
-    member(j, key);
-    if (isfinite(v)) fprintf(j->f, "%.6g", v);
-    else fputs("null", j->f); /* JSON has no inf/NaN; the test treats null as a failure */
-}
-
-void clb_json_int(clb_json *j, const char *key, long v)
-{
-    if (!j->f) return;
-    member(j, key);
-    fprintf(j->f, "%ld", v);
-}
-
-void clb_json_str(clb_json *j, const char *key, const char *s)
-{
-    if (!j->f) return;
-    member(j, key);
-    put_string(j->f, s);
-}
-
-void clb_json_bool(clb_json *j, const char *key, int v)
-{
-    if (!j->f) return;
-    member(j, key);
-    fputs(v ? "true" : "false", j->f);
-}
-
-void clb_json_stats(clb_json *j, const char *key, clb_stats s)
-{
-    clb_json_obj(j, key);
-    clb_json_num(j, "median", s.med);
-    clb_json_num(j, "min", s.min);
-    clb_json_num(j, "max", s.max);
-    clb_json_end_obj(j);
+    rn_jw_obj(j, key);
+    rn_jw_num(j, "median", s.med, CLB_DIGITS);
+    rn_jw_num(j, "min", s.min, CLB_DIGITS);
+    rn_jw_num(j, "max", s.max, CLB_DIGITS);
+    rn_jw_end(j);
 }
 
 /* ---- printing ------------------------------------------------------------------------------ */

@@ -1,6 +1,6 @@
 /* safetensors container: bit-exact round trip (F32, I64, scalars, empty tensors, metadata with
- * escapes), the on-disk layout, F16/BF16/F64/I32 conversion on known values, and a refusal with
- * RN_ERR_INPUT and a message naming the file for each kind of damaged or hostile header. */
+ * escapes), the on-disk layout and header padding, F16/BF16/F64/I32 conversion on known values,
+ * and RN_ERR_INPUT with a message naming the file for each damaged or hostile header. */
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -142,6 +142,33 @@ static void check_roundtrip(void)
                  rn_st_meta(&f, "absent") == NULL,
              "metadata round-trips, escapes included");
     rn_st_close(&f);
+}
+
+/* Headers of 8 consecutive lengths (every residue mod 8): each padded with spaces after its
+ * closing brace to a multiple of 8 bytes. */
+static void check_padding(void)
+{
+    int padded = 0;
+    for (int k = 0; k < 8; k++) {
+        char pad[8] = "xxxxxxx";
+        pad[k] = 0;
+        rn_st_writer *w = rn_st_writer_new();
+        rn_st_add_meta(w, "pad", pad);
+        const char *path = path_of("pad.safetensors");
+        rn_st_write(w, path);
+        rn_st_writer_free(w);
+        size_t size = 0;
+        uint8_t *raw = rn_read_file(path, &size);
+        uint64_t hlen = 0;
+        for (int i = 7; raw && size >= 8 && i >= 0; i--) hlen = hlen << 8 | raw[i];
+        size_t json = 8 + strlen("{\"__metadata__\":{\"pad\":\"\"}}") + (size_t)k, i = json;
+        while (i < size && raw[i] == ' ') i++;
+        padded += hlen % 8 == 0 && size == 8 + hlen && i == size && raw[json - 1] == '}';
+        free(raw);
+    }
+    TU_CHECK(padded == 8,
+             "headers of every length mod 8 padded with spaces to a multiple of 8 (%d of 8)",
+             padded);
 }
 
 static void check_conversions(void)
@@ -290,6 +317,7 @@ int main(void)
     tu_seed(9);
     dir = tu_tmpdir("safetensors");
     check_roundtrip();
+    check_padding();
     check_conversions();
     check_refusals();
     return tu_finish("test_safetensors");

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "rn50cl/rn50cl.h"
+#include "base/json.h"
 #include "runtime/clcheck.h"
 
 static void dev_str(cl_device_id d, cl_device_info what, char *buf, size_t len)
@@ -200,42 +201,30 @@ void rn_devices_print_table(FILE *f, const rn_device_info *devs, size_t n)
     }
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
-        else fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 void rn_devices_print_json(FILE *f, const rn_device_info *devs, size_t n)
 {
-    fprintf(f, "[\n");
+    rn_jw j;
+    rn_jw_open(&j, f, 1); /* one device per line */
+    rn_jw_arr(&j, NULL);
     for (size_t i = 0; i < n; i++) {
         const rn_device_info *d = &devs[i];
-        fprintf(f, "  {\"index\": %d, \"platform\": ", d->index);
-        json_str(f, d->platform_name);
-        fprintf(f, ", \"platform_version\": ");
-        json_str(f, d->platform_version);
-        fprintf(f, ", \"name\": ");
-        json_str(f, d->name);
-        fprintf(f, ", \"vendor\": ");
-        json_str(f, d->vendor);
-        fprintf(f,
-                ", \"type\": \"%s\", \"compute_units\": %u, \"max_clock_mhz\": %u, "
-                "\"global_mem_bytes\": %llu, \"max_alloc_bytes\": %llu, \"local_mem_bytes\": %llu, "
-                "\"opencl_c_version\": ",
-                rn_device_type_name(d->type), d->compute_units, d->clock_mhz,
-                (unsigned long long)d->global_mem, (unsigned long long)d->max_alloc,
-                (unsigned long long)d->local_mem);
-        json_str(f, d->c_version);
-        fprintf(f, ", \"fp16\": %s, \"fp64\": %s, \"driver_version\": ", d->fp16 ? "true" : "false",
-                d->fp64 ? "true" : "false");
-        json_str(f, d->driver_version);
-        fprintf(f, "}%s\n", i + 1 < n ? "," : "");
+        rn_jw_obj(&j, NULL);
+        rn_jw_int(&j, "index", d->index);
+        rn_jw_str(&j, "platform", d->platform_name);
+        rn_jw_str(&j, "platform_version", d->platform_version);
+        rn_jw_str(&j, "name", d->name);
+        rn_jw_str(&j, "vendor", d->vendor);
+        rn_jw_str(&j, "type", rn_device_type_name(d->type));
+        rn_jw_uint(&j, "compute_units", d->compute_units);
+        rn_jw_uint(&j, "max_clock_mhz", d->clock_mhz);
+        rn_jw_uint(&j, "global_mem_bytes", d->global_mem);
+        rn_jw_uint(&j, "max_alloc_bytes", d->max_alloc);
+        rn_jw_uint(&j, "local_mem_bytes", d->local_mem);
+        rn_jw_str(&j, "opencl_c_version", d->c_version);
+        rn_jw_bool(&j, "fp16", d->fp16);
+        rn_jw_bool(&j, "fp64", d->fp64);
+        rn_jw_str(&j, "driver_version", d->driver_version);
+        rn_jw_end(&j);
     }
-    fprintf(f, "]\n");
+    rn_jw_end(&j);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "data/augment.h"
 #include "data/download.h"
 #include "format/npy.h"
@@ -68,20 +69,26 @@ static void print_text(const job *j, const rn_eval_result *r)
 
 static void print_json(const job *j, const rn_eval_result *r)
 {
-    printf("{\"images\": %zu, \"correct\": %zu, \"accuracy\": %.6f, \"loss\": %.6f, "
-           "\"per_class\": {",
-           r->n, r->correct, r->n ? (double)r->correct / r->n : 0, r->loss);
+    rn_jw w;
+    rn_jw_open(&w, stdout, RN_JW_LINE);
+    rn_jw_obj(&w, NULL);
+    rn_jw_uint(&w, "images", r->n);
+    rn_jw_uint(&w, "correct", r->correct);
+    rn_jw_fixed(&w, "accuracy", r->n ? (double)r->correct / r->n : 0, 6);
+    rn_jw_fixed(&w, "loss", r->loss, 6);
+    rn_jw_obj(&w, "per_class"); /* class names come from batches.meta.txt: escaped */
     for (int k = 0; k < RN_CIFAR_CLASSES; k++)
-        printf("%s\"%s\": %.6f", k ? ", " : "", j->names[k],
-               r->class_total[k] ? (double)r->class_correct[k] / r->class_total[k] : 0);
-    printf("}, \"confusion\": [");
+        rn_jw_fixed(&w, j->names[k],
+                    r->class_total[k] ? (double)r->class_correct[k] / r->class_total[k] : 0, 6);
+    rn_jw_end(&w);
+    rn_jw_arr(&w, "confusion");
     for (int t = 0; t < RN_CIFAR_CLASSES; t++) {
-        printf("%s[", t ? ", " : "");
-        for (int p = 0; p < RN_CIFAR_CLASSES; p++)
-            printf("%s%zu", p ? ", " : "", r->confusion[t][p]);
-        printf("]");
+        rn_jw_arr(&w, NULL);
+        for (int p = 0; p < RN_CIFAR_CLASSES; p++) rn_jw_uint(&w, NULL, r->confusion[t][p]);
+        rn_jw_end(&w);
     }
-    printf("]}\n");
+    rn_jw_end(&w);
+    rn_jw_end(&w);
 }
 
 int rn_eval_job(const rn_eval_cfg *c)

@@ -17,6 +17,7 @@
 #include "ops/sgd.h"
 #include "rn50cl/rn50cl.h"
 #include "base/fsutil.h"
+#include "base/json.h"
 #include "tune/tune.h"
 #include "train/checkpoint.h"
 
@@ -152,10 +153,18 @@ static void log_step(progress *p, int epoch, int step, int64_t gstep, double los
                      double lr, double img_s)
 {
     if (!p->log) return;
-    fprintf(p->log,
-            "{\"type\": \"step\", \"epoch\": %d, \"step\": %d, \"global_step\": %lld, "
-            "\"loss\": %.9g, \"accuracy\": %.6f, \"lr\": %.9g, \"images_per_s\": %.3f}\n",
-            epoch, step, (long long)gstep, loss, acc, lr, img_s);
+    rn_jw j;
+    rn_jw_open(&j, p->log, RN_JW_LINE);
+    rn_jw_obj(&j, NULL);
+    rn_jw_str(&j, "type", "step");
+    rn_jw_int(&j, "epoch", epoch);
+    rn_jw_int(&j, "step", step);
+    rn_jw_int(&j, "global_step", gstep);
+    rn_jw_num(&j, "loss", loss, 9);
+    rn_jw_fixed(&j, "accuracy", acc, 6);
+    rn_jw_num(&j, "lr", lr, 9);
+    rn_jw_fixed(&j, "images_per_s", img_s, 3);
+    rn_jw_end(&j);
     fflush(p->log);
 }
 
@@ -330,6 +339,26 @@ static int save_last(trainer *t)
     return rc;
 }
 
+static void log_epoch(const trainer *t, int epoch, double loss, double acc, double test_loss,
+                      double test_acc, double secs, double img_s)
+{
+    if (!t->prog.log) return;
+    rn_jw j;
+    rn_jw_open(&j, t->prog.log, RN_JW_LINE);
+    rn_jw_obj(&j, NULL);
+    rn_jw_str(&j, "type", "epoch");
+    rn_jw_int(&j, "epoch", epoch);
+    rn_jw_int(&j, "global_step", t->st.global_step);
+    rn_jw_num(&j, "train_loss", loss, 9);
+    rn_jw_fixed(&j, "train_accuracy", acc, 6);
+    rn_jw_num(&j, "test_loss", test_loss, 9);
+    rn_jw_fixed(&j, "test_accuracy", test_acc, 6);
+    rn_jw_fixed(&j, "seconds", secs, 3);
+    rn_jw_fixed(&j, "images_per_s", img_s, 3);
+    rn_jw_end(&j);
+    fflush(t->prog.log);
+}
+
 /* Evaluates, prints the epoch line, writes best (if improved) and last. */
 static int end_of_epoch(trainer *t, int epoch, double loss, double acc, double secs, double img_s)
 {
@@ -343,14 +372,7 @@ static int end_of_epoch(trainer *t, int epoch, double loss, double acc, double s
            "%7.1f s | %6.1f img/s | eval %.1f s\n",
            epoch, loss, 100 * acc, r.loss, 100 * test_acc, secs, img_s, rn_now() - t0);
     fflush(stdout);
-    if (t->prog.log) {
-        fprintf(t->prog.log,
-                "{\"type\": \"epoch\", \"epoch\": %d, \"global_step\": %lld, \"train_loss\": %.9g, "
-                "\"train_accuracy\": %.6f, \"test_loss\": %.9g, \"test_accuracy\": %.6f, "
-                "\"seconds\": %.3f, \"images_per_s\": %.3f}\n",
-                epoch, (long long)t->st.global_step, loss, acc, r.loss, test_acc, secs, img_s);
-        fflush(t->prog.log);
-    }
+    log_epoch(t, epoch, loss, acc, r.loss, test_acc, secs, img_s);
     t->st.accuracy = test_acc;
     if (test_acc > t->st.best_accuracy) {
         t->st.best_accuracy = test_acc;
