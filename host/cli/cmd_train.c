@@ -8,6 +8,9 @@
 #include "rn50cl/rn50cl.h"
 #include "train/train.h"
 
+#define RN_STR_(x) #x
+#define RN_STR(x) RN_STR_(x) /* a number macro as text, for help strings */
+
 static int bad(const char *what)
 {
     fprintf(stderr, "rn50cl: error: %s\n", what);
@@ -66,7 +69,8 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
         {"no-shuffle", RN_OPT_FLAG, &c.no_shuffle, NULL, "keep file order"},
         {"train-limit", RN_OPT_INT, &c.limit_train, "N", "use only the first N training images"},
         {"test-limit", RN_OPT_INT, &c.limit_test, "N", "evaluate only the first N test images"},
-        {"workspace-mb", RN_OPT_INT, &ws, "N", "im2col workspace in MiB (default 64)"},
+        {"workspace-mb", RN_OPT_INT, &ws, "N",
+         "im2col workspace in MiB (default " RN_STR(RN_WORKSPACE_MB) ")"},
         {"no-tune", RN_OPT_FLAG, &f.no_tune, NULL,
          "ignore GEMM parameters stored by `rn50cl tune`"},
         {NULL, 0, NULL, NULL, NULL},
