@@ -2,7 +2,6 @@
  * ResNet50 training step issues at the batch (forward, input-gradient and weight-gradient forms,
  * from the model's case list), and the step's time-weighted total over them. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "cl_bench.h"
 #include "model/cases.h"
@@ -10,14 +9,13 @@
 clb_model_flops clb_flops_per_image(int batch)
 {
     clb_model_flops f = {0, 0};
-    rn_gemm_use *u;
-    int n = rn_model_gemm_uses(batch, 10, 1, (size_t)RN_WORKSPACE_MB << 20, &u);
+    rn_opcase *c;
+    int n = rn_model_cases(batch, 10, &c);
     for (int i = 0; i < n; i++) {
-        double fl = rn_gemm_flops(&u[i].s) * u[i].count;
-        f.train += fl;
-        if (!strcmp(u[i].form, "fwd")) f.inference += fl;
+        f.inference += rn_opcase_flops(&c[i], 0);
+        f.train += rn_opcase_flops(&c[i], 0) + rn_opcase_flops(&c[i], 1);
     }
-    free(u);
+    free(c);
     f.train /= batch;
     f.inference /= batch;
     return f;

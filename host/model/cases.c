@@ -44,7 +44,7 @@ static int push_cbr(rn_opcase *out, int n, int cap, const rn_model *m, const rn_
     return push(out, n, cap, &b);
 }
 
-int rn_model_cases(const rn_model *m, int batch, rn_opcase *out, int cap)
+static int model_cases(const rn_model *m, int batch, rn_opcase *out, int cap)
 {
     int n = push_cbr(out, 0, cap, m, &m->stem, batch, 0);
     rn_opcase p = {.op = RN_OP_MAXPOOL, .name = "maxpool"};
@@ -72,6 +72,19 @@ int rn_model_cases(const rn_model *m, int batch, rn_opcase *out, int cap)
     n = push(out, n, cap, &l);
     rn_opcase s = {.op = RN_OP_SGD, .name = "sgd", .nparams = m->param_floats};
     return push(out, n, cap, &s);
+}
+
+int rn_model_cases(int batch, int classes, rn_opcase **out)
+{
+    enum { CAP = 256 }; /* ResNet50 has 124 */
+    rn_model *m = malloc(sizeof *m);
+    *out = malloc(CAP * sizeof **out);
+    if (!m || !*out) abort();
+    rn_model_init(m, classes);
+    int n = model_cases(m, batch, *out, CAP);
+    free(m);
+    if (n > CAP) abort();
+    return n;
 }
 
 const rn_opcase *rn_opcase_find(const rn_opcase *c, int n, enum rn_op op, const char *name)
@@ -360,14 +373,11 @@ static void add_fc(rn_gemm_use *u, int *nu, int cap, const rn_opcase *c, int tra
 
 int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_gemm_use **out)
 {
-    enum { CAP = 1024, MAXCASES = 256 };
-    rn_model *m = malloc(sizeof *m);
-    rn_opcase *c = malloc(MAXCASES * sizeof *c);
+    enum { CAP = 1024 };
+    rn_opcase *c;
+    int nc = rn_model_cases(batch, classes, &c), nu = 0;
     rn_gemm_use *u = malloc(CAP * sizeof *u);
-    if (!m || !c || !u) abort();
-    rn_model_init(m, classes);
-    int nc = rn_model_cases(m, batch, c, MAXCASES), nu = 0;
-    if (nc > MAXCASES) abort();
+    if (!u) abort();
     for (int i = 0; i < nc; i++) {
         if (c[i].op == RN_OP_FC) add_fc(u, &nu, CAP, &c[i], train);
         if (c[i].op != RN_OP_CONV) continue;
@@ -382,7 +392,6 @@ int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_ge
                                          : "dgrad");
     }
     free(c);
-    free(m);
     *out = u;
     return nu;
 }

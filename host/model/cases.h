@@ -38,10 +38,10 @@ typedef struct rn_opcase {
     size_t nparams; /* SGD: floats in the slab (alignment gaps included, as the step runs it) */
 } rn_opcase;
 
-/* Every operation of one training step of m at `batch`, in forward order (conv1, bn1, maxpool,
- * each block's convs and batch-norms and its join, avgpool, fc, loss, sgd). Returns how many
- * (only cap are written). */
-int rn_model_cases(const rn_model *m, int batch, rn_opcase *out, int cap);
+/* Every operation of one training step of ResNet50 with `classes` outputs at `batch`, in forward
+ * order (conv1, bn1, maxpool, each block's convs and batch-norms and its join, avgpool, fc, loss,
+ * sgd). Returns how many; *out is malloc'd. */
+int rn_model_cases(int batch, int classes, rn_opcase **out);
 
 /* The case named `name` of kind op in a list, or NULL. */
 const rn_opcase *rn_opcase_find(const rn_opcase *c, int n, enum rn_op op, const char *name);
