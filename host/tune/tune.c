@@ -14,19 +14,6 @@
 #include "model/cases.h"
 #include "rn50cl/rn50cl.h"
 
-/* The distinct GEMM shapes of a 10-class training step at the default workspace, with counts. */
-static int step_shapes(int batch, rn_gemm_shape **shapes, int **count)
-{
-    rn_gemm_use *u;
-    int n = rn_model_gemm_uses(batch, 10, 1, (size_t)RN_WORKSPACE_MB << 20, &u);
-    *shapes = malloc(n * sizeof **shapes);
-    *count = malloc(n * sizeof **count);
-    if (!*shapes || !*count) abort();
-    for (int i = 0; i < n; i++) (*shapes)[i] = u[i].s, (*count)[i] = u[i].count;
-    free(u);
-    return n;
-}
-
 /* ---- timing and checking --------------------------------------------------------------------- */
 
 static volatile sig_atomic_t g_stop;
@@ -39,9 +26,8 @@ static void on_sigint(int sig)
 typedef struct bench {
     rn_ctx *ctx;
     int n;
-    const rn_gemm_shape *s;
-    const int *count;
-    int *order; /* shapes by decreasing work, so hopeless candidates are pruned early */
+    const rn_gemm_use *u; /* the shapes and how often a step issues each */
+    int *order;           /* shapes by decreasing work, so hopeless candidates are pruned early */
     cl_mem A, B, C;
     float *hA, *hB, *hC;
     size_t na, nb, nc;
@@ -72,26 +58,25 @@ static double rnd(void)
 static void bench_free(bench *b);
 
 /* The shapes' buffers with random contents, or NULL after rn_buffer's sentence. */
-static bench *bench_create(rn_ctx *ctx, const rn_gemm_shape *s, const int *count, int n)
+static bench *bench_create(rn_ctx *ctx, const rn_gemm_use *u, int n)
 {
     bench *b = calloc(1, sizeof *b);
     if (!b) abort();
     b->ctx = ctx;
-    b->s = s;
-    b->count = count;
+    b->u = u;
     b->n = n;
     b->order = malloc(n * sizeof *b->order);
     if (!b->order) abort();
     for (int i = 0; i < n; i++) {
         b->order[i] = i;
-        if (a_floats(&s[i]) > b->na) b->na = a_floats(&s[i]);
-        if (b_floats(&s[i]) > b->nb) b->nb = b_floats(&s[i]);
-        if (c_floats(&s[i]) > b->nc) b->nc = c_floats(&s[i]);
+        if (a_floats(&u[i].s) > b->na) b->na = a_floats(&u[i].s);
+        if (b_floats(&u[i].s) > b->nb) b->nb = b_floats(&u[i].s);
+        if (c_floats(&u[i].s) > b->nc) b->nc = c_floats(&u[i].s);
     }
     for (int i = 1; i < n; i++) /* insertion sort by count·flop, descending */
         for (int j = i; j > 0; j--) {
             int x = b->order[j - 1], y = b->order[j];
-            if (count[x] * rn_gemm_flops(&s[x]) >= count[y] * rn_gemm_flops(&s[y])) break;
+            if (u[x].count * rn_gemm_flops(&u[x].s) >= u[y].count * rn_gemm_flops(&u[y].s)) break;
             b->order[j - 1] = y;
             b->order[j] = x;
         }
@@ -146,7 +131,7 @@ static double bench_compile(bench *b)
     int smallest = b->order[b->n - 1];
     rn_finish(b->ctx);
     double t0 = rn_now();
-    if (gemm(b, &b->s[smallest]) != CLBlastSuccess) return -1;
+    if (gemm(b, &b->u[smallest].s) != CLBlastSuccess) return -1;
     if (clFinish(b->ctx->queue) != CL_SUCCESS) return -1;
     return rn_now() - t0;
 }
@@ -159,7 +144,7 @@ static double time_one(bench *b, int i)
 {
     rn_finish(b->ctx);
     double t0 = rn_now();
-    if (gemm(b, &b->s[i]) != CLBlastSuccess) return -1;
+    if (gemm(b, &b->u[i].s) != CLBlastSuccess) return -1;
     if (clFinish(b->ctx->queue) != CL_SUCCESS) return -1;
     return rn_now() - t0;
 }
@@ -176,7 +161,7 @@ static double bench_time(bench *b, int passes, double limit, double *t)
             double dt = time_one(b, i);
             if (dt < 0) return -1;
             if (dt < t[i]) t[i] = dt;
-            total += b->count[i] * (p ? t[i] : dt);
+            total += b->u[i].count * (p ? t[i] : dt);
             if (p == 0 && total > limit) return INFINITY;
         }
     }
@@ -194,7 +179,7 @@ static double bench_time_direct(bench *b, const double *t_ind, double *t)
         int i = b->order[oi];
         if (g_stop) return INFINITY;
         if ((t[i] = time_one(b, i)) < 0) return -1;
-        total += b->count[i] * t[i];
+        total += b->u[i].count * t[i];
         if (t[i] > 1.5 * t_ind[i]) break;
     }
     return total;
@@ -208,7 +193,7 @@ static int bench_check(bench *b, const double *only, char *why, size_t why_len)
     if (!got) abort();
     int ok = 1;
     for (int i = 0; i < b->n && ok; i++) {
-        const rn_gemm_shape *s = &b->s[i];
+        const rn_gemm_shape *s = &b->u[i].s;
         if (only && !isfinite(only[i])) continue; /* not run by this candidate */
         size_t nc = c_floats(s);
         rn_write(b->ctx, b->C, 0, nc * sizeof(float), b->hC);
@@ -364,8 +349,8 @@ static double gflops(const bench *b, const double *t)
 {
     double f = 0, tt = 0;
     for (int i = 0; i < b->n; i++) {
-        f += b->count[i] * rn_gemm_flops(&b->s[i]);
-        tt += b->count[i] * t[i];
+        f += b->u[i].count * rn_gemm_flops(&b->u[i].s);
+        tt += b->u[i].count * t[i];
     }
     return tt > 0 ? f / tt * 1e-9 : 0;
 }
@@ -436,7 +421,7 @@ static size_t pick_threshold(const bench *b, const double *t_ind, const double *
     cands[nc++] = 1;               /* all indirect */
     cands[nc++] = (size_t)1 << 20; /* all direct */
     for (int i = 0; i < b->n && nc < (int)(sizeof cands / sizeof cands[0]); i++) {
-        double mnk = (double)b->s[i].M * b->s[i].N * b->s[i].K;
+        double mnk = (double)b->u[i].s.M * b->u[i].s.N * b->u[i].s.K;
         size_t T =
             (size_t)ceil(cbrt(mnk)); /* T³ ≥ mnk: this shape indirect, smaller ones may not */
         while ((double)T * T * T < mnk) T++;
@@ -445,8 +430,8 @@ static size_t pick_threshold(const bench *b, const double *t_ind, const double *
     for (int c = 0; c < nc; c++) {
         double T3 = (double)cands[c] * cands[c] * cands[c], tot = 0;
         for (int i = 0; i < b->n; i++) {
-            double mnk = (double)b->s[i].M * b->s[i].N * b->s[i].K;
-            tot += b->count[i] * (mnk < T3 ? t_dir[i] : t_ind[i]);
+            double mnk = (double)b->u[i].s.M * b->u[i].s.N * b->u[i].s.K;
+            tot += b->u[i].count * (mnk < T3 ? t_dir[i] : t_ind[i]);
         }
         if (tot < *best_total) *best_total = tot, best_T = cands[c];
     }
@@ -457,13 +442,12 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
                 rn_tune_result *res)
 {
     memset(res, 0, sizeof *res);
-    rn_gemm_shape *shapes;
-    int *count;
-    int n = step_shapes(batch, &shapes, &count);
-    bench *b = bench_create(ctx, shapes, count, n);
+    /* the distinct GEMM shapes of a 10-class training step at the default workspace */
+    rn_gemm_use *uses;
+    int n = rn_model_gemm_uses(batch, 10, 1, (size_t)RN_WORKSPACE_MB << 20, &uses);
+    bench *b = bench_create(ctx, uses, n);
     if (!b) {
-        free(shapes);
-        free(count);
+        free(uses);
         return RN_ERR_INPUT;
     }
     double *t_def = malloc(5 * n * sizeof(double)), *t_ind = t_def + n, *t_dir = t_def + 2 * n,
@@ -478,7 +462,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     sigaction(SIGINT, &sa, &old);
     char why[256] = "";
     double total_flop = 0;
-    for (int i = 0; i < n; i++) total_flop += count[i] * rn_gemm_flops(&shapes[i]);
+    for (int i = 0; i < n; i++) total_flop += uses[i].count * rn_gemm_flops(&uses[i].s);
     if (!quiet)
         fprintf(stderr,
                 "rn50cl: tune: %d distinct GEMM shapes, %.1f GFLOP per training step at batch "
@@ -629,8 +613,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
                             "new processes use CLBlast's defaults)\n");
     }
     free(t_def);
-    free(shapes);
-    free(count);
+    free(uses);
     return rc;
 }
 
