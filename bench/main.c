@@ -64,22 +64,11 @@ static int bad(const char *what, const char *arg)
     return RN_ERR_INPUT;
 }
 
-/* 1 when rn_ctx_create applied stored GEMM parameters (the same checks rn_tune_apply makes). */
-static int tuned_applied(rn_ctx *ctx, char *path, size_t plen, char *date, size_t dlen)
-{
-    rn_tune_path(ctx, path, plen);
-    date[0] = 0;
-    if (ctx->no_tune) return 0;
-    rn_tune_params p;
-    char why[256];
-    if (rn_tune_load(ctx, path, &p, date, dlen, why, sizeof why)) return 0;
-    return p.has_xgemm || p.has_direct || p.has_routine;
-}
-
 static void environment(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j)
 {
-    char path[4096], tdate[64], now[64];
-    int tuned = tuned_applied(ctx, path, sizeof path, tdate, sizeof tdate);
+    char path[4096], now[64];
+    rn_tune_path(ctx, path, sizeof path);
+    int tuned = ctx->tuned_on[0] != 0; /* rn_ctx_create applied stored GEMM parameters */
     time_t t = time(NULL);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
     printf("cl_bench (rn50cl %s, CLBlast %s), %s\n", RN50CL_VERSION, RN50CL_CLBLAST_VERSION, now);
@@ -111,7 +100,7 @@ static void environment(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j)
     rn_jw_bool(j, "tuned_gemm", tuned);
     if (tuned) {
         rn_jw_str(j, "tuning_file", path);
-        rn_jw_str(j, "tuned_on", tdate);
+        rn_jw_str(j, "tuned_on", ctx->tuned_on);
     }
     rn_jw_end(j);
 }

@@ -53,6 +53,7 @@ typedef struct rn_ctx {
     double startup_seconds;                /* process-visible time to "all programs ready" */
     char cache_dir[4096];                  /* from the options; "" = no on-disk cache */
     int quiet, no_tune, no_cache, profile; /* from the options (see rn_ctx_options) */
+    char tuned_on[64]; /* date of the stored GEMM parameters applied at start-up; "" = none */
     int nprof;
     rn_prof_entry prof[RN_MAX_PROF];
     cl_mem gemm_tmp; /* CLBlast's padding/transpose scratch, kept across calls */

@@ -232,6 +232,7 @@ void rn_tune_apply(rn_ctx *ctx)
                 path, rn_clblast_error_name(st));
         return;
     }
+    snprintf(ctx->tuned_on, sizeof ctx->tuned_on, "%s", tuned);
     if (!ctx->quiet)
         fprintf(stderr, "rn50cl: GEMM parameters from %s applied (tuned %s)\n", path, tuned);
 }
