@@ -36,7 +36,7 @@ static int push_cbr(rn_opcase *out, int n, int cap, const rn_model *m, const rn_
 {
     rn_opcase k = {.op = RN_OP_CONV, .with_dx = with_dx};
     module_name(k.name, sizeof k.name, m, c->conv_w);
-    k.conv = rn_conv_init(batch, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad);
+    k.conv = rn_cbr_conv(c, batch);
     n = push(out, n, cap, &k);
     rn_opcase b = {.op = RN_OP_BN, .C = c->cout, .relu = c->relu, .N = batch};
     module_name(b.name, sizeof b.name, m, c->bn_w);
@@ -48,7 +48,7 @@ static int model_cases(const rn_model *m, int batch, rn_opcase *out, int cap)
 {
     int n = push_cbr(out, 0, cap, m, &m->stem, batch, 0);
     rn_opcase p = {.op = RN_OP_MAXPOOL, .name = "maxpool"};
-    p.pool = rn_pool_init(m->stem.cout, batch, m->stem.ho, m->stem.wo, 3, 2, 1);
+    p.pool = rn_model_maxpool(m, batch);
     n = push(out, n, cap, &p);
     for (int i = 0; i < m->nblocks; i++) {
         const rn_block *bl = &m->blocks[i];

@@ -86,7 +86,7 @@ void rn_model_init(rn_model *m, int classes)
     memset(m, 0, sizeof *m);
     m->classes = classes;
     make_cbr(m, &m->stem, "conv1", "bn1", 3, 64, 7, 2, RN_IMG, 1);
-    m->pool_h = (m->stem.ho + 2 - 3) / 2 + 1;
+    m->pool_h = rn_model_maxpool(m, 1).Ho;
     int cin = 64, h = m->pool_h;
     for (int s = 0; s < 4; s++) {
         int width = 64 << s;
@@ -118,6 +118,16 @@ void rn_model_init(rn_model *m, int classes)
     m->fc_w = add_entry(m, "fc.weight", RN_PARAM, 2, fw);
     m->fc_b = add_entry(m, "fc.bias", RN_PARAM, 1, fb);
     layout(m, 64);
+}
+
+rn_conv rn_cbr_conv(const rn_cbr *c, int n)
+{
+    return rn_conv_init(n, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad);
+}
+
+rn_pool rn_model_maxpool(const rn_model *m, int n)
+{
+    return rn_pool_init(m->stem.cout, n, m->stem.ho, m->stem.wo, 3, 2, 1);
 }
 
 int rn_model_find(const rn_model *m, const char *name)
@@ -168,7 +178,7 @@ static size_t col_floats_per_image_max(rn_model *m)
 {
     size_t mx = 0;
     FOR_EACH_CBR(m, c, {
-        rn_conv cv = rn_conv_init(1, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad);
+        rn_conv cv = rn_cbr_conv(c, 1);
         if (!rn_conv_is_pointwise(&cv) && rn_conv_col_floats_per_image(&cv) > mx)
             mx = rn_conv_col_floats_per_image(&cv);
     });
@@ -391,14 +401,9 @@ void rn_model_upload(rn_model *m, const float *wslab, const float *bslab)
 /* ---- forward ----------------------------------------------------------------------------------
  */
 
-static rn_conv conv_of(const rn_cbr *c, int n)
-{
-    return rn_conv_init(n, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad);
-}
-
 static void cbr_forward(rn_model *m, rn_cbr *c, cl_mem x, int n, int train)
 {
-    rn_conv cv = conv_of(c, n);
+    rn_conv cv = rn_cbr_conv(c, n);
     conv2d_forward(m->ctx, c->t, x, m->e[c->conv_w].w, &cv, &m->ws);
     int M = n * c->ho * c->wo;
     cl_mem g = m->e[c->bn_w].w, b = m->e[c->bn_b].w, rm = m->e[c->bn_rm].w, rv = m->e[c->bn_rv].w;
@@ -416,7 +421,7 @@ static cl_mem last_out(rn_model *m)
 void rn_model_forward(rn_model *m, cl_mem input, int n, int train)
 {
     cbr_forward(m, &m->stem, input, n, train);
-    rn_pool p = rn_pool_init(64, n, m->stem.ho, m->stem.wo, 3, 2, 1);
+    rn_pool p = rn_model_maxpool(m, n);
     maxpool_forward(m->ctx, m->pool_out, m->pool_arg, m->stem.a, &p);
     cl_mem x = m->pool_out;
     for (int b = 0; b < m->nblocks; b++) {
@@ -448,7 +453,7 @@ static void cbr_backward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem dy, cl_mem tmp
     batchnorm_backward(m->ctx, tmp, m->e[c->bn_w].g, m->e[c->bn_b].g, dy, c->t,
                        c->relu ? c->a : NULL, m->e[c->bn_w].w, c->smean, c->sinv, c->cout, M,
                        c->relu);
-    rn_conv cv = conv_of(c, n);
+    rn_conv cv = rn_cbr_conv(c, n);
     conv2d_backward(m->ctx, dx, m->e[c->conv_w].g, tmp, x, m->e[c->conv_w].w, &cv, &m->ws, acc);
 }
 
@@ -477,7 +482,7 @@ void rn_model_backward(rn_model *m, cl_mem input, int n)
     avgpool_backward(m->ctx, m->scratch[0], m->dfeat, lc->cout, n, lc->ho * lc->wo);
     for (int b = m->nblocks - 1; b >= 0; b--)
         block_backward(m, &m->blocks[b], b ? m->blocks[b - 1].out : m->pool_out, n);
-    rn_pool p = rn_pool_init(64, n, m->stem.ho, m->stem.wo, 3, 2, 1);
+    rn_pool p = rn_model_maxpool(m, n);
     maxpool_backward(m->ctx, m->scratch[1], m->scratch[0], m->pool_arg, &p);
     cbr_backward(m, &m->stem, input, m->scratch[1], m->scratch[2], NULL, 0, n);
 }

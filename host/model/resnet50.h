@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "ops/conv.h"
+#include "ops/pool.h"
 #include "runtime/rt.h"
 
 #define RN_IMG 32 /* CIFAR images are 3×32×32 */
@@ -95,6 +96,11 @@ void rn_model_forward(rn_model *m, cl_mem input, int n, int train);
 /* Backward pass from m->dlogits [n][classes] after a training forward of the same n images;
  * writes every parameter gradient into the gradient slab. */
 void rn_model_backward(rn_model *m, cl_mem input, int n);
+
+/* The convolution of c at batch n, and the stem's 3×3/2 max-pool at batch n: the geometry the
+ * passes run, shared with the op-case list (model/cases.h). */
+rn_conv rn_cbr_conv(const rn_cbr *c, int n);
+rn_pool rn_model_maxpool(const rn_model *m, int n);
 
 /* Index of an entry by its torchvision name, or -1. */
 int rn_model_find(const rn_model *m, const char *name);
