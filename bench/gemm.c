@@ -64,8 +64,8 @@ static void free_bufs(gemm_bufs *g)
     rn_release(&g->c);
 }
 
-/* Wall time of one rn_sgemm between two clFinish calls, in ms (CLBlast may run helper kernels
- * for padding or transposition; they belong to the GEMM's cost). */
+/* Wall time of one rn_sgemm between two clFinish calls, in ms (either back-end may run helper
+ * kernels for padding or transposition; they belong to the GEMM's cost). */
 static double gemm_once(rn_ctx *ctx, const rn_gemm_shape *s, const gemm_bufs *g)
 {
     rn_finish(ctx);
@@ -85,16 +85,17 @@ static clb_stats time_gemm(rn_ctx *ctx, const rn_gemm_shape *s, const gemm_bufs 
     return clb_stats_of(t, repeats);
 }
 
-static void gemm_row(rn_jw *j, const char *key, const char *label, const rn_gemm_shape *s,
-                     clb_stats t, int count, const clb_peak *pk)
+static void gemm_row(rn_ctx *ctx, rn_jw *j, const char *key, const char *label,
+                     const rn_gemm_shape *s, clb_stats t, int count, const clb_peak *pk)
 {
+    const rn_gemm_own *o = rn_gemm_own_find(ctx, s);
     char pct[16];
     double gf = rn_gemm_flops(s) / (t.med * 1e-3) * 1e-9;
     char cnt[16] = "-";
     if (count) snprintf(cnt, sizeof cnt, "%d", count);
-    printf("%-34s %c%c %6zu %6zu %6zu %4s %9.3f %9.3f %9.3f %8.1f %6s\n", label, s->ta ? 'T' : 'N',
-           s->tb ? 'T' : 'N', s->M, s->N, s->K, cnt, t.med, t.min, t.max, gf,
-           clb_pct(pct, sizeof pct, gf, pk->gflops));
+    printf("%-34s %c%c %6zu %6zu %6zu %4s %9.3f %9.3f %9.3f %8.1f %6s %s\n", label,
+           s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->M, s->N, s->K, cnt, t.med, t.min, t.max, gf,
+           clb_pct(pct, sizeof pct, gf, pk->gflops), o ? "rn50cl" : "clblast");
     rn_jw_obj(j, key);
     rn_jw_int(j, "M", (long)s->M);
     rn_jw_int(j, "N", (long)s->N);
@@ -103,13 +104,18 @@ static void gemm_row(rn_jw *j, const char *key, const char *label, const rn_gemm
     clb_json_stats(j, "ms", t);
     rn_jw_num(j, "gflops", gf, CLB_DIGITS);
     if (pk->gflops > 0) rn_jw_num(j, "pct_peak", 100 * gf / pk->gflops, CLB_DIGITS);
+    rn_jw_str(j, "backend", o ? "rn50cl" : "clblast");
+    if (o) {
+        rn_jw_int(j, "m_fast", o->m_fast);
+        rn_jw_int(j, "kc", (long)o->kc);
+    }
     rn_jw_end(j);
 }
 
 static void header(void)
 {
-    printf("%-34s %2s %6s %6s %6s %4s %9s %9s %9s %8s %6s\n", "GEMM", "op", "M", "N", "K", "n/st",
-           "ms", "min", "max", "GFLOP/s", "%peak");
+    printf("%-34s %2s %6s %6s %6s %4s %9s %9s %9s %8s %6s %s\n", "GEMM", "op", "M", "N", "K",
+           "n/st", "ms", "min", "max", "GFLOP/s", "%peak", "back-end");
 }
 
 static void square(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk)
@@ -125,7 +131,7 @@ static void square(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk
     for (int i = 0; i < ns; i++) {
         char key[32];
         snprintf(key, sizeof key, "%zu", sizes[i]);
-        gemm_row(j, key, key, &s[i], time_gemm(ctx, &s[i], &g, cfg->repeats), 0, pk);
+        gemm_row(ctx, j, key, key, &s[i], time_gemm(ctx, &s[i], &g, cfg->repeats), 0, pk);
     }
     rn_jw_end(j);
     free_bufs(&g);
@@ -148,7 +154,7 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *
         snprintf(label, sizeof label, "%s %s", u[i].layer, u[i].form);
         snprintf(key, sizeof key, "%02d %s", i, label);
         clb_stats t = time_gemm(ctx, &s[i], &g, cfg->repeats);
-        gemm_row(j, key, label, &s[i], t, u[i].count, pk);
+        gemm_row(ctx, j, key, label, &s[i], t, u[i].count, pk);
         flops += rn_gemm_flops(&s[i]) * u[i].count;
         ms += t.med * u[i].count;
         calls += u[i].count;
@@ -174,7 +180,8 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *
 
 void clb_section_gemm(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk)
 {
-    clb_title("2. GEMM (CLBlast SGEMM via rn_sgemm; wall time between clFinish calls)");
+    clb_title("2. GEMM (rn_sgemm: CLBlast, or rn50cl's own kernels where tuned; wall time between "
+              "clFinish calls)");
     rn_jw_obj(j, "gemm");
     header();
     square(ctx, cfg, j, pk);

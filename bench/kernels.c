@@ -66,7 +66,7 @@ static void shape_text(char *buf, size_t len, const rn_opcase *c, int backward)
 }
 
 /* Sum of the row's kernel event times in ms (profiling mode waits for each launch; a GEMM inside
- * is recorded as "CLBlastSgemm" and left out by krow.only). */
+ * is recorded under RN_PROF_GEMM and left out by krow.only). */
 static double op_once(rn_ctx *ctx, const krow *r, const rn_opcase *c, rn_opcase_io *io)
 {
     rn_profile_reset(ctx);

@@ -107,7 +107,8 @@ static int by_ms_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* One training step with every launch timed: GEMM (CLBlastSgemm wall time) versus the rest. */
+/* One training step with every launch timed: GEMM (wall time of whole rn_sgemm calls) versus the
+ * rest. */
 static void profiled_step(rn_ctx *ctx, mrun *r, rn_jw *j)
 {
     int saved = ctx->profile;
@@ -115,7 +116,7 @@ static void profiled_step(rn_ctx *ctx, mrun *r, rn_jw *j)
     rn_profile_reset(ctx);
     double wall = train_step(ctx, r);
     ctx->profile = saved;
-    double total = rn_profile_ms(ctx, ""), gemm = rn_profile_ms(ctx, "CLBlastSgemm");
+    double total = rn_profile_ms(ctx, ""), gemm = rn_profile_ms(ctx, RN_PROF_GEMM);
     double other = total - gemm;
     printf("profiled training step (every launch waited for, so slower): %.1f ms wall, %.1f ms "
            "in kernels\n",
@@ -126,7 +127,7 @@ static void profiled_step(rn_ctx *ctx, mrun *r, rn_jw *j)
     rn_prof_entry e[RN_MAX_PROF];
     int ne = 0;
     for (int i = 0; i < ctx->nprof; i++)
-        if (strcmp(ctx->prof[i].name, "CLBlastSgemm")) e[ne++] = ctx->prof[i];
+        if (strncmp(ctx->prof[i].name, RN_PROF_GEMM, strlen(RN_PROF_GEMM))) e[ne++] = ctx->prof[i];
     qsort(e, (size_t)ne, sizeof e[0], by_ms_desc);
     for (int k = 0; k < ne && k < 3; k++) printf("%s %s %.1f ms", k ? "," : "", e[k].name, e[k].ms);
     printf("\n");

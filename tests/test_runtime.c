@@ -49,10 +49,14 @@ static void test_fill(void)
     free(ref);
 }
 
-static void gemm_case(int ta, int tb, size_t M, size_t N, size_t K)
+/* own: NULL = CLBlast; else the shape is handed to rn50cl's own kernels with own's order and
+ * K-chunk, through rn_sgemm's dispatch. beta 0 runs on a NaN-poisoned C (BLAS never reads it).
+ * Returns the C window (malloc'd) for bit comparisons between runs. */
+static float *gemm_case_with(int ta, int tb, size_t M, size_t N, size_t K, float beta,
+                             const rn_gemm_own *own)
 {
     /* Stored shapes: A is M×K (or K×M when ta), B is K×N (or N×K when tb); padded ld and an
-     * offset prove CLBlast is called with the layout we think. */
+     * offset prove the back-end is called with the layout we think. */
     size_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
     size_t lda = ac + 3, ldb = bc + 1, ldc = N + 2, off = 5;
     size_t na = off + ar * lda, nb = off + br * ldb, nc = off + M * ldc;
@@ -60,9 +64,11 @@ static void gemm_case(int ta, int tb, size_t M, size_t N, size_t K)
     tu_fill_uniform(a, na, -1, 1);
     tu_fill_uniform(b, nb, -1, 1);
     tu_fill_uniform(c, nc, -1, 1);
+    if (beta == 0.0f)
+        for (size_t i = 0; i < nc; i++) c[i] = NAN;
     double *ref = malloc(M * N * sizeof *ref);
     float *got = malloc(nc * sizeof *got), *gotc = malloc(M * N * sizeof *gotc);
-    const float alpha = 0.75f, beta = -0.5f;
+    const float alpha = 0.75f;
     for (size_t i = 0; i < M; i++)
         for (size_t j = 0; j < N; j++) {
             double s = 0;
@@ -71,19 +77,31 @@ static void gemm_case(int ta, int tb, size_t M, size_t N, size_t K)
                 double bv = tb ? b[off + j * ldb + k] : b[off + k * ldb + j];
                 s += av * bv;
             }
-            ref[i * N + j] = alpha * s + beta * (double)c[off + i * ldc + j];
+            ref[i * N + j] = alpha * s + (beta ? beta * (double)c[off + i * ldc + j] : 0.0);
         }
     cl_mem am = tu_upload(a, na), bm = tu_upload(b, nb), cm = tu_upload(c, nc);
-    rn_sgemm(tu_ctx(), ta, tb, M, N, K, alpha, am, off, lda, bm, off, ldb, beta, cm, off, ldc);
+    rn_ctx *ctx = tu_ctx();
+    ctx->nown = 0;
+    if (own) {
+        rn_gemm_own o = {{ta, tb, M, N, K, lda, ldb, ldc, beta}, own->m_fast, own->kc};
+        TU_CHECK(rn_gemm_own_valid(&o), "own kernels accept %zux%zux%zu", M, N, K);
+        ctx->own[ctx->nown++] = o;
+    }
+    rn_sgemm(ctx, ta, tb, M, N, K, alpha, am, off, lda, bm, off, ldb, beta, cm, off, ldc);
+    ctx->nown = 0;
     tu_download(cm, got, nc);
     for (size_t i = 0; i < M; i++) memcpy(gotc + i * N, got + off + i * ldc, N * sizeof(float));
     const char *what =
-        tu_name("sgemm ta=%d tb=%d %zux%zux%zu vs double reference", ta, tb, M, N, K);
+        own ? tu_name("own sgemm ta=%d tb=%d %zux%zux%zu beta=%g m_fast=%d kc=%zu vs double "
+                      "reference",
+                      ta, tb, M, N, K, beta, own->m_fast, own->kc)
+            : tu_name("sgemm ta=%d tb=%d %zux%zux%zu beta=%g vs double reference", ta, tb, M, N, K,
+                      beta);
     tu_compare(what, gotc, ref, M * N, 1e-5, 1e-4);
     int pad_ok = 1; /* elements outside the C window must be untouched */
     for (size_t i = 0; i < nc; i++) {
         size_t r = (i - off) / ldc, col = (i - off) % ldc;
-        if ((i < off || col >= N || r >= M) && got[i] != c[i]) pad_ok = 0;
+        if ((i < off || col >= N || r >= M) && memcmp(&got[i], &c[i], sizeof c[i])) pad_ok = 0;
     }
     TU_CHECK(pad_ok, "%s leaves padding untouched", what);
     rn_release(&am);
@@ -94,7 +112,47 @@ static void gemm_case(int ta, int tb, size_t M, size_t N, size_t K)
     free(c);
     free(ref);
     free(got);
-    free(gotc);
+    return gotc;
+}
+
+static void gemm_case(int ta, int tb, size_t M, size_t N, size_t K)
+{
+    free(gemm_case_with(ta, tb, M, N, K, -0.5f, NULL));
+}
+
+/* rn50cl's own kernels on whole tiles, ragged edges (tiles shifted inward), one-tile matrices,
+ * K-chunks that do and do not divide K, both tile orders; an element's bits must not depend on
+ * the order tiles are handed out in. */
+static void test_own_gemm(void)
+{
+    static const size_t shapes[][3] = {
+        {37, 29, 53}, {8, 16, 1}, {64, 48, 40}, {9, 17, 5}, {16, 147, 70}};
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            if (ta && tb) continue; /* not offered: CLBlast keeps that form */
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+                const size_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                const size_t kcs[] = {K, 16, 7};
+                for (size_t j = 0; j < 3; j++) {
+                    rn_gemm_own o0 = {{0}, 0, kcs[j]}, o1 = {{0}, 1, kcs[j]};
+                    float beta = j == 1 ? 0.0f : -0.5f;
+                    tu_seed(7 + s);
+                    float *a = gemm_case_with(ta, tb, M, N, K, beta, &o0);
+                    tu_seed(7 + s);
+                    float *b = gemm_case_with(ta, tb, M, N, K, beta, &o1);
+                    TU_CHECK(!memcmp(a, b, M * N * sizeof(float)),
+                             "own sgemm ta=%d tb=%d %zux%zux%zu kc=%zu: same bits in both tile "
+                             "orders",
+                             ta, tb, M, N, K, kcs[j]);
+                    free(a);
+                    free(b);
+                }
+            }
+        }
+    rn_gemm_own bad = {{1, 1, 37, 29, 53, 37, 53, 29, 0.0f}, 0, 8};
+    TU_CHECK(!rn_gemm_own_valid(&bad), "own kernels refuse Aᵀ·Bᵀ");
+    bad.s.ta = 0, bad.s.lda = 53, bad.s.M = 7;
+    TU_CHECK(!rn_gemm_own_valid(&bad), "own kernels refuse M < 8");
 }
 
 int main(void)
@@ -105,5 +163,6 @@ int main(void)
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++) gemm_case(ta, tb, 37, 29, 53);
     gemm_case(0, 0, 1, 7, 3);
+    test_own_gemm();
     return tu_finish("test_runtime");
 }

@@ -47,7 +47,7 @@ static int lines(const char *s)
 }
 
 /* A file in the stored format; `field`/`value` replace one header value (mismatch cases) or,
- * with field "xgemm", the Xgemm parameters. */
+ * with field "xgemm" or "own", the Xgemm parameters or the one own-kernel shape's line. */
 static void write_tuning(const rn_ctx *ctx, const char *path, const char *field, const char *value,
                          int with_end)
 {
@@ -59,6 +59,9 @@ static void write_tuning(const rn_ctx *ctx, const char *path, const char *field,
     if (field && !strcmp(field, "driver")) drv = value;
     if (field && !strcmp(field, "clblast")) clb = value;
     if (field && !strcmp(field, "xgemm")) xgemm = value;
+    const char *own =
+        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 m_fast=1 kc=256";
+    if (field && !strcmp(field, "own")) own = value;
     char text[4096];
     int n = snprintf(text, sizeof text,
                      "rn50cl-gemm-tuning %d\ndevice %s\ndriver %s\nclblast %s\n"
@@ -66,8 +69,8 @@ static void write_tuning(const rn_ctx *ctx, const char *path, const char *field,
                      "Xgemm %s\n"
                      "XgemmDirect KWID=2 MDIMAD=8 MDIMCD=8 NDIMBD=8 NDIMCD=8 PADA=0 PADB=0 VWMD=4 "
                      "VWND=4 WGD=32\n"
-                     "GemmRoutine XGEMM_MIN_INDIRECT_SIZE=160\n%s",
-                     RN_TUNE_FORMAT, dev, drv, clb, xgemm, with_end ? "end\n" : "");
+                     "GemmRoutine XGEMM_MIN_INDIRECT_SIZE=160\nOwn %s\n%s",
+                     RN_TUNE_FORMAT, dev, drv, clb, xgemm, own, with_end ? "end\n" : "");
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     *strrchr(dir, '/') = 0;
@@ -150,13 +153,22 @@ int main(void)
     TU_CHECK(rn_ctx_create(&ctx2, &opts) == 0, "context with a stored file");
     ctx2.quiet = 0;
     const char *out = with_stderr_captured(dir, apply, &ctx2);
-    TU_CHECK(strstr(out, "GEMM parameters from") && strstr(out, "applied (tuned 2024-01-01"),
+    TU_CHECK(strstr(out, "GEMM choices from") && strstr(out, "applied (tuned 2024-01-01") &&
+                 strstr(out, "1 shapes on rn50cl's own kernels"),
              "applied line: %s", out);
     TU_CHECK(lines(out) == 1, "exactly one line: %s", out);
+    const rn_gemm_shape nt = {0, 1, 64, 147, 1000, 1000, 1000, 147, 0.0f};
+    const rn_gemm_own *o = rn_gemm_own_find(&ctx2, &nt);
+    TU_CHECK(ctx2.nown == 1 && o && o->m_fast == 1 && o->kc == 256,
+             "the Own line's shape runs on the own kernels with its parameters");
     check_sgemm(0, 0, 67, 130, 45);   /* small: XgemmDirect */
     check_sgemm(1, 0, 300, 257, 129); /* large: Xgemm with padding */
     check_sgemm(0, 1, 64, 147, 1000); /* weight-gradient form */
     check_sgemm(1, 1, 10, 128, 2048); /* fc form */
+    tu_ctx()->own[0] = *o;            /* the same product through the dispatch to the own kernels */
+    tu_ctx()->nown = 1;
+    check_sgemm(0, 1, 64, 147, 1000);
+    tu_ctx()->nown = 0;
 
     /* quiet suppresses the line; no_tune skips the file */
     ctx2.quiet = 1;
@@ -197,6 +209,23 @@ int main(void)
     free(text);
     out = with_stderr_captured(dir, apply, &ctx2);
     TU_CHECK(strstr(out, "malformed") && lines(out) == 1, "malformed line: %s", out);
+
+    /* own-kernel lines the kernels cannot run, or that are not 0/1 where they must be */
+    const char *bad_own[] = {
+        "ta=1 tb=1 M=64 N=147 K=1000 lda=64 ldb=1000 ldc=147 beta=0 m_fast=1 kc=256",
+        "ta=0 tb=1 M=4 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 m_fast=1 kc=256",
+        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=2 m_fast=1 kc=256",
+        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 m_fast=2 kc=256",
+        "ta=0 tb=1 M=64 N=147 K=1000 lda=10 ldb=1000 ldc=147 beta=0 m_fast=1 kc=256",
+        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 m_fast=1 kc=0",
+        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 m_fast=1"};
+    for (size_t i = 0; i < sizeof bad_own / sizeof bad_own[0]; i++) {
+        write_tuning(&ctx2, path, "own", bad_own[i], 1);
+        ctx2.nown = 0;
+        out = with_stderr_captured(dir, apply, &ctx2);
+        TU_CHECK(strstr(out, "malformed") && lines(out) == 1 && ctx2.nown == 0,
+                 "bad Own line %zu refused: %s", i, out);
+    }
 
     /* CLBlast's GEMMK=1 kernel with MWG != NWG corrupts the heap (it once got into a search and
      * aborted this test at exit): a stored set like that is refused, never applied */

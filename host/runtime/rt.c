@@ -136,7 +136,7 @@ void rn_arg_local(rn_args *a, size_t bytes)
     CL_CHECK(clSetKernelArg(a->k, a->i++, bytes, NULL));
 }
 
-static void prof_add(rn_ctx *ctx, const char *name, double ms)
+void rn_profile_add(rn_ctx *ctx, const char *name, double ms)
 {
     int i = 0;
     while (i < ctx->nprof && strcmp(ctx->prof[i].name, name)) i++;
@@ -160,7 +160,7 @@ static void prof_kernel(rn_ctx *ctx, cl_kernel k, cl_event ev)
     CL_CHECK(clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL));
     CL_CHECK(clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL));
     CL_CHECK(clReleaseEvent(ev));
-    prof_add(ctx, name, (t1 - t0) * 1e-6);
+    rn_profile_add(ctx, name, (t1 - t0) * 1e-6);
 }
 
 void rn_profile_reset(rn_ctx *ctx)
@@ -288,73 +288,4 @@ void rn_fill(rn_ctx *ctx, cl_mem out, size_t n, float value)
     rn_arg_int(&a, (int)n);
     rn_arg_float(&a, value);
     rn_launch1d(ctx, k, n, 0);
-}
-
-int rn_gemm_shape_equal(const rn_gemm_shape *a, const rn_gemm_shape *b)
-{
-    return a->ta == b->ta && a->tb == b->tb && a->M == b->M && a->N == b->N && a->K == b->K &&
-           a->lda == b->lda && a->ldb == b->ldb && a->ldc == b->ldc && a->beta == b->beta;
-}
-
-double rn_gemm_flops(const rn_gemm_shape *s)
-{
-    return 2.0 * (double)s->M * (double)s->N * (double)s->K;
-}
-
-static size_t gemm_tmp_need(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, size_t a_off,
-                            size_t lda, size_t b_off, size_t ldb, size_t c_off, size_t ldc)
-{
-    size_t need = 0;
-    CLBLAST_CHECK(CLBlastSGemmTempBufferSize(
-        CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
-        tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, a_off, lda, b_off, ldb, c_off, ldc,
-        &ctx->queue, &need));
-    return need;
-}
-
-/* CLBlast would allocate and free its padding/transpose scratch on every call; one buffer grown
- * to the largest need is reused instead. */
-static int gemm_tmp_grow(rn_ctx *ctx, size_t need, cl_int *err)
-{
-    *err = CL_SUCCESS;
-    if (need <= ctx->gemm_tmp_bytes) return RN_OK;
-    rn_release(&ctx->gemm_tmp);
-    ctx->gemm_tmp_bytes = 0;
-    if (!(ctx->gemm_tmp = rn_buffer_try(ctx, need, err))) return RN_ERR_INPUT;
-    ctx->gemm_tmp_bytes = need;
-    return RN_OK;
-}
-
-int rn_gemm_reserve(rn_ctx *ctx, const rn_gemm_shape *s, cl_int *err)
-{
-    return gemm_tmp_grow(
-        ctx, gemm_tmp_need(ctx, s->ta, s->tb, s->M, s->N, s->K, 0, s->lda, 0, s->ldb, 0, s->ldc),
-        err);
-}
-
-void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
-              size_t a_off, size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C,
-              size_t c_off, size_t ldc)
-{
-    cl_event ev = NULL;
-    double t0 = 0;
-    if (ctx->profile) {
-        CL_CHECK(clFinish(ctx->queue));
-        t0 = rn_now();
-    }
-    size_t need = gemm_tmp_need(ctx, ta, tb, M, N, K, a_off, lda, b_off, ldb, c_off, ldc);
-    cl_int err;
-    if (gemm_tmp_grow(ctx, need, &err))
-        rn_fatal("cannot grow the GEMM scratch to %zu bytes for %zux%zux%zu (%s); it is reserved "
-                 "before a step (rn_gemm_reserve) so that this cannot happen",
-                 need, M, N, K, rn_cl_error_name(err));
-    CLBLAST_CHECK(CLBlastSgemmWithTempBuffer(
-        CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
-        tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A, a_off, lda, B, b_off, ldb,
-        beta, C, c_off, ldc, &ctx->queue, &ev, ctx->gemm_tmp));
-    if (ev) CL_CHECK(clReleaseEvent(ev));
-    if (ctx->profile) {
-        CL_CHECK(clFinish(ctx->queue));
-        prof_add(ctx, "CLBlastSgemm", (rn_now() - t0) * 1e3);
-    }
 }

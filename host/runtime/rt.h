@@ -15,7 +15,11 @@
 #define RN_MAX_KERNELS 256
 #define RN_MAX_PROF 64
 
-/* Time per kernel name (and "CLBlastSgemm" for whole GEMM routines), when profiling is on. */
+/* Time per kernel name, when profiling is on. A whole GEMM (its helper kernels included) is one
+ * entry per back-end, both named with the prefix RN_PROF_GEMM. */
+#define RN_PROF_GEMM "sgemm"
+#define RN_PROF_GEMM_CLBLAST "sgemm/clblast"
+#define RN_PROF_GEMM_OWN "sgemm/rn50cl"
 typedef struct rn_prof_entry {
     char name[64];
     double ms;
@@ -37,6 +41,24 @@ typedef struct rn_ctx_options {
     int profile;             /* time every launch (serialises the queue) */
 } rn_ctx_options;
 
+/* One rn_sgemm call's shape, as an op issues it (offsets aside). */
+typedef struct rn_gemm_shape {
+    int ta, tb;
+    size_t M, N, K, lda, ldb, ldc;
+    float beta;
+} rn_gemm_shape;
+
+/* rn50cl's own GEMM kernels (cl/gemm.cl) for one shape, with the parameters the tuner chose:
+ * the order tiles are handed out in (m_fast: down M first, so a column panel of B is reused
+ * from cache by every row tile) and the K-chunk per launch (cache blocking; later chunks
+ * accumulate into C). */
+#define RN_GEMM_MAX_OWN 128
+typedef struct rn_gemm_own {
+    rn_gemm_shape s;
+    int m_fast;
+    size_t kc;
+} rn_gemm_own;
+
 typedef struct rn_ctx {
     rn_device_info info;
     cl_context context;
@@ -56,7 +78,9 @@ typedef struct rn_ctx {
     char tuned_on[64]; /* date of the stored GEMM parameters applied at start-up; "" = none */
     int nprof;
     rn_prof_entry prof[RN_MAX_PROF];
-    cl_mem gemm_tmp; /* CLBlast's padding/transpose scratch, kept across calls */
+    int nown;                         /* shapes that run on rn50cl's own GEMM kernels */
+    rn_gemm_own own[RN_GEMM_MAX_OWN]; /* from the stored tuning; every other shape: CLBlast */
+    cl_mem gemm_tmp; /* GEMM scratch (CLBlast's padding/transposes, own NT chunks), kept */
     size_t gemm_tmp_bytes;
 } rn_ctx;
 
@@ -100,33 +124,39 @@ void rn_finish(rn_ctx *ctx);
 /* out[0..n) = value, on the device (kernel rn_fill_fwd). */
 void rn_fill(rn_ctx *ctx, cl_mem out, size_t n, float value);
 
-/* Row-major C[M×N] = alpha·op(A)·op(B) + beta·C through CLBlastSgemm; offsets and leading
- * dimensions in elements. ta/tb: 0 = as stored, 1 = transposed. CLBlast's scratch grows as
- * needed; a growth the device refuses mid-step is fatal, so setup reserves it (rn_gemm_reserve). */
+/* Row-major C[M×N] = alpha·op(A)·op(B) + beta·C (runtime/gemm.c); offsets and leading dimensions
+ * in elements. ta/tb: 0 = as stored, 1 = transposed. Runs on rn50cl's own kernels when ctx->own
+ * names this shape, else through CLBlastSgemm. The scratch grows as needed; a growth the device
+ * refuses mid-step is fatal, so setup reserves it (rn_gemm_reserve). */
 void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
               size_t a_off, size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C,
               size_t c_off, size_t ldc);
 
-/* One rn_sgemm call's shape, as an op issues it (used to time GEMM parameter candidates). */
-typedef struct rn_gemm_shape {
-    int ta, tb;
-    size_t M, N, K, lda, ldb, ldc;
-    float beta;
-} rn_gemm_shape;
-
 int rn_gemm_shape_equal(const rn_gemm_shape *a, const rn_gemm_shape *b);
 double rn_gemm_flops(const rn_gemm_shape *s); /* 2·M·N·K */
 
-/* Grows CLBlast's scratch to what s needs under the GEMM parameters now in force, so that the
- * steps after it never allocate. RN_OK, or RN_ERR_INPUT with the device's refusal in *err and
- * nothing printed (the caller knows what advice to give). */
+/* Grows the GEMM scratch to what s needs on the back-end chosen for it, so that the steps after
+ * it never allocate. RN_OK, or RN_ERR_INPUT with the device's refusal in *err and nothing printed
+ * (the caller knows what advice to give). */
 int rn_gemm_reserve(rn_ctx *ctx, const rn_gemm_shape *s, cl_int *err);
+
+/* Whether the own kernels can run o: not both operands transposed, M ≥ 8, N ≥ 16, kc ≥ 1,
+ * consistent leading dimensions, every index within int. */
+int rn_gemm_own_valid(const rn_gemm_own *o);
+/* The stored choice for exactly this shape, or NULL (CLBlast). */
+const rn_gemm_own *rn_gemm_own_find(const rn_ctx *ctx, const rn_gemm_shape *s);
+/* o's product on the own kernels whatever ctx->own says (the tuner times candidates with it);
+ * its shape's leading dimensions and beta apply. o must be valid. */
+void rn_sgemm_own(rn_ctx *ctx, const rn_gemm_own *o, float alpha, cl_mem A, size_t a_off, cl_mem B,
+                  size_t b_off, cl_mem C, size_t c_off);
+int rn_gemm_own_reserve(rn_ctx *ctx, const rn_gemm_own *o, cl_int *err);
 
 /* Profiling: clears the table; prints it sorted by time with shares of the total. Kernel times
  * come from OpenCL events; a GEMM's time is the wall time of the whole CLBlast routine (its
  * helper kernels included) between two clFinish calls. */
 void rn_profile_reset(rn_ctx *ctx);
 void rn_profile_print(const rn_ctx *ctx, FILE *f);
+void rn_profile_add(rn_ctx *ctx, const char *name, double ms);
 /* Sum of the profiled time of entries whose name starts with prefix ("" for all), in ms. */
 double rn_profile_ms(const rn_ctx *ctx, const char *prefix);
 

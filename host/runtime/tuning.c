@@ -23,6 +23,22 @@ const char *const rn_tune_direct_names[RN_TUNE_DIRECT_N] = {
     "KWID", "MDIMAD", "MDIMCD", "NDIMBD", "NDIMCD", "PADA", "PADB", "VWMD", "VWND", "WGD"};
 
 static const char *const routine_names[1] = {"XGEMM_MIN_INDIRECT_SIZE"};
+enum {
+    OWN_TA,
+    OWN_TB,
+    OWN_M,
+    OWN_N,
+    OWN_K,
+    OWN_LDA,
+    OWN_LDB,
+    OWN_LDC,
+    OWN_BETA,
+    OWN_MFAST,
+    OWN_KC
+};
+static const char *const own_names[] = {"ta",  "tb",  "M",    "N",      "K", "lda",
+                                        "ldb", "ldc", "beta", "m_fast", "kc"};
+#define OWN_NAMES ((int)(sizeof own_names / sizeof own_names[0]))
 
 /* ---- parameter sets ---------------------------------------------------------------------- */
 
@@ -74,6 +90,33 @@ void rn_tune_params_format(const rn_tune_params *p, char *buf, size_t len)
     if (p->has_routine)
         at = append(buf, len, at, "%sGemmRoutine XGEMM_MIN_INDIRECT_SIZE=%zu", at ? "\n" : "",
                     p->min_indirect);
+    for (int i = 0; i < p->nown; i++) {
+        const rn_gemm_own *o = &p->own[i];
+        at = append(buf, len, at,
+                    "%sOwn ta=%d tb=%d M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu beta=%d "
+                    "m_fast=%d kc=%zu",
+                    at ? "\n" : "", o->s.ta, o->s.tb, o->s.M, o->s.N, o->s.K, o->s.lda, o->s.ldb,
+                    o->s.ldc, (int)o->s.beta, o->m_fast, o->kc);
+    }
+}
+
+static int parse_kv(const char *s, const char *const *names, int n, size_t *vals);
+
+/* An "Own" line: beta is 0 or 1 (the only values the ops issue), the rest as the kernels allow. */
+static int parse_own(const char *s, rn_tune_params *p)
+{
+    size_t v[OWN_NAMES];
+    if (p->nown == RN_GEMM_MAX_OWN || parse_kv(s, own_names, OWN_NAMES, v) || v[OWN_BETA] > 1)
+        return -1;
+    rn_gemm_own o = {{(int)v[OWN_TA], (int)v[OWN_TB], v[OWN_M], v[OWN_N], v[OWN_K], v[OWN_LDA],
+                      v[OWN_LDB], v[OWN_LDC], (float)v[OWN_BETA]},
+                     (int)v[OWN_MFAST],
+                     v[OWN_KC]};
+    if (v[OWN_TA] > 1 || v[OWN_TB] > 1 || !rn_gemm_own_valid(&o)) return -1;
+    for (int i = 0; i < p->nown; i++)
+        if (rn_gemm_shape_equal(&p->own[i].s, &o.s)) return -1;
+    p->own[p->nown++] = o;
+    return 0;
 }
 
 /* Parses "NAME=V NAME=V ..." into vals (names in `names` order); every name exactly once. */
@@ -185,6 +228,8 @@ int rn_tune_load(const rn_ctx *ctx, const char *path, rn_tune_params *p, char *t
         } else if ((v = header_value(line, "GemmRoutine"))) {
             rc = parse_kv(v, routine_names, 1, &p->min_indirect);
             p->has_routine = 1;
+        } else if ((v = header_value(line, "Own"))) {
+            rc = parse_own(v, p);
         } else if (!strcmp(line, "end")) {
             have_end = 1;
         } else {
@@ -224,7 +269,7 @@ void rn_tune_apply(rn_ctx *ctx)
                 path, why);
         return;
     }
-    if (!p.has_xgemm && !p.has_direct && !p.has_routine) return; /* defaults were fastest */
+    if (!p.has_xgemm && !p.has_direct && !p.has_routine && !p.nown) return; /* CLBlast's own */
     int st = rn_tune_params_apply(ctx, &p);
     if (st) {
         fprintf(stderr,
@@ -232,9 +277,14 @@ void rn_tune_apply(rn_ctx *ctx)
                 path, rn_clblast_error_name(st));
         return;
     }
+    ctx->nown = p.nown;
+    memcpy(ctx->own, p.own, sizeof p.own[0] * (size_t)p.nown);
     snprintf(ctx->tuned_on, sizeof ctx->tuned_on, "%s", tuned);
     if (!ctx->quiet)
-        fprintf(stderr, "rn50cl: GEMM parameters from %s applied (tuned %s)\n", path, tuned);
+        fprintf(stderr,
+                "rn50cl: GEMM choices from %s applied (tuned %s; %d shapes on rn50cl's "
+                "own kernels)\n",
+                path, tuned, p.nown);
 }
 
 int rn_tune_save(const rn_ctx *ctx, const char *path, const rn_tune_params *p,
@@ -247,21 +297,23 @@ int rn_tune_save(const rn_ctx *ctx, const char *path, const rn_tune_params *p,
         *slash = 0;
         if (rn_mkdirs(dir)) return -1;
     }
-    char date[64], body[2048];
+    char date[64], body[16384];
     time_t now = time(NULL);
     struct tm tm;
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
     rn_tune_params_format(p, body, sizeof body);
-    char text[8192];
-    int n = snprintf(text, sizeof text,
-                     "rn50cl-gemm-tuning %d\n"
-                     "# CLBlast GEMM parameters found by `rn50cl tune`; delete to use CLBlast's\n"
-                     "device %s\ndriver %s\nclblast %s\ntuned %s\nbatch %d\n"
-                     "gflops_default %.1f\ngflops_tuned %.1f\nsearch %d candidates, %.0f s\n"
-                     "%s%send\n",
-                     RN_TUNE_FORMAT, ctx->info.name, ctx->info.driver_version,
-                     RN50CL_CLBLAST_VERSION, date, r->batch, r->gflops_default, r->gflops_tuned,
-                     r->candidates, r->seconds, body, body[0] ? "\n" : "");
+    char text[20480];
+    int n = snprintf(
+        text, sizeof text,
+        "rn50cl-gemm-tuning %d\n"
+        "# GEMM choices found by `rn50cl tune` (CLBlast parameters, shapes on rn50cl's own\n"
+        "# kernels); delete to use CLBlast with its own parameters everywhere\n"
+        "device %s\ndriver %s\nclblast %s\ntuned %s\nbatch %d\n"
+        "gflops_default %.1f\ngflops_tuned %.1f\nsearch %d candidates, %.0f s\n"
+        "%s%send\n",
+        RN_TUNE_FORMAT, ctx->info.name, ctx->info.driver_version, RN50CL_CLBLAST_VERSION, date,
+        r->batch, r->gflops_default, r->gflops_tuned, r->candidates, r->seconds, body,
+        body[0] ? "\n" : "");
     if (n < 0 || n >= (int)sizeof text) return -1;
     return rn_write_file_atomic(path, text, (size_t)n);
 }

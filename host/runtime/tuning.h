@@ -1,6 +1,7 @@
-/* Stored CLBlast GEMM parameters for devices CLBlast has no tuned entry for (PoCL on CPUs above
- * all): a small versioned text file per device in the cache folder, read and applied at start-up
- * with CLBlastOverrideParameters. host/tune/ searches for them and writes the file. */
+/* Stored GEMM choices for devices CLBlast has no tuned entry for (CPUs above all): a small
+ * versioned text file per device in the cache folder holding CLBlast parameters (applied at
+ * start-up with CLBlastOverrideParameters) and the shapes that run on rn50cl's own kernels with
+ * theirs. host/tune/ searches for both and writes the file. */
 #ifndef RN_RUNTIME_TUNING_H
 #define RN_RUNTIME_TUNING_H
 
@@ -10,7 +11,7 @@
 
 #define RN_TUNE_XGEMM_N 16
 #define RN_TUNE_DIRECT_N 10
-#define RN_TUNE_FORMAT 1
+#define RN_TUNE_FORMAT 2
 
 /* Parameter names in CLBlast 1.5's order; values in rn_tune_params use the same order. */
 extern const char *const rn_tune_xgemm_names[RN_TUNE_XGEMM_N];
@@ -46,18 +47,23 @@ enum {
     XD_WGD
 };
 
-/* One candidate: which of CLBlast's three GEMM "kernels" it overrides, and the values. */
+/* One candidate: which of CLBlast's three GEMM "kernels" it overrides, and the values; and the
+ * shapes that leave CLBlast for rn50cl's own kernels. */
 typedef struct rn_tune_params {
     int has_xgemm, has_direct, has_routine;
     size_t xgemm[RN_TUNE_XGEMM_N];
     size_t direct[RN_TUNE_DIRECT_N];
     size_t min_indirect; /* GemmRoutine XGEMM_MIN_INDIRECT_SIZE: M·N·K < this³ uses XgemmDirect */
+    int nown;
+    rn_gemm_own own[RN_GEMM_MAX_OWN];
 } rn_tune_params;
 
-/* CLBlastOverrideParameters for each part present. Returns 0 or the first CLBlast status. */
+/* CLBlastOverrideParameters for each CLBlast part present (the own-kernel choices are not
+ * CLBlast's: rn_tune_apply hands them to the context). Returns 0 or the first CLBlast status. */
 int rn_tune_params_apply(rn_ctx *ctx, const rn_tune_params *p);
 
-/* "Xgemm MWG=64 NWG=64 ..." etc.; fmt writes one line per part present (no newline at end). */
+/* "Xgemm MWG=64 NWG=64 ..." etc.: one line per part present, then one "Own ta=.. tb=.. M=.. ..
+ * m_fast=.. kc=.." line per own-kernel shape (no newline at the end). */
 void rn_tune_params_format(const rn_tune_params *p, char *buf, size_t len);
 
 /* The stored file for this device: <ctx->cache_dir>/tuning/<sanitised device name>.txt, or ""
@@ -65,8 +71,9 @@ void rn_tune_params_format(const rn_tune_params *p, char *buf, size_t len);
 void rn_tune_path(const rn_ctx *ctx, char *buf, size_t len);
 
 /* Reads and validates a tuning file for ctx's device (format, device name, driver, CLBlast
- * version). Returns 0 and fills *p (and the "tuned" date), or -1 with a reason in why. A file
- * whose search found nothing better than CLBlast's defaults is valid with no part present. */
+ * version, own-kernel choices the kernels can run). Returns 0 and fills *p (and the "tuned" date),
+ * or -1 with a reason in why. A file whose search found nothing better than CLBlast's defaults is
+ * valid with no part present. */
 int rn_tune_load(const rn_ctx *ctx, const char *path, rn_tune_params *p, char *tuned,
                  size_t tuned_len, char *why, size_t why_len);
 

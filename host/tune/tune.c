@@ -1,7 +1,7 @@
-/* The GEMM parameter search. CLBlast ships no tuned entry for PoCL's CPU device and its generic
- * defaults are several times slower than what its own kernels can do there, so rn50cl searches
- * Xgemm/XgemmDirect parameters on the exact GEMMs a ResNet50 step issues (the model's case list).
- */
+/* The GEMM search. CLBlast ships no tuned entry for PoCL's CPU device and its generic defaults
+ * are several times slower than what its own kernels can do there, so rn50cl searches
+ * Xgemm/XgemmDirect parameters on the exact GEMMs a ResNet50 step issues (the model's case list),
+ * then lets its own CPU-shaped kernels take each shape where they are measurably faster. */
 #include "tune/tune.h"
 
 #include <math.h>
@@ -185,42 +185,48 @@ static double bench_time_direct(bench *b, const double *t_ind, double *t)
     return total;
 }
 
-/* Every shape (or those with finite only[i]) once from known C, 32 sampled outputs each against a
+/* Shape i once from known C (through CLBlast, or o's own kernels), 32 sampled outputs against a
  * double dot product. */
+static int check_shape(bench *b, int i, const rn_gemm_own *o, float *got, char *why, size_t why_len)
+{
+    const rn_gemm_shape *s = &b->u[i].s;
+    size_t nc = c_floats(s);
+    rn_write(b->ctx, b->C, 0, nc * sizeof(float), b->hC);
+    if (o) {
+        rn_sgemm_own(b->ctx, o, 1.0f, b->A, 0, b->B, 0, b->C, 0);
+    } else if (gemm(b, s) != CLBlastSuccess) {
+        snprintf(why, why_len, "a GEMM call failed");
+        return 0;
+    }
+    rn_read(b->ctx, b->C, 0, nc * sizeof(float), got);
+    for (int e = 0; e < 32; e++) {
+        size_t r = e == 0 ? 0 : e == 1 ? s->M - 1 : (size_t)(rnd() * s->M) % s->M;
+        size_t c = e == 0 ? 0 : e == 1 ? s->N - 1 : (size_t)(rnd() * s->N) % s->N;
+        double ref = s->beta * (double)b->hC[r * s->ldc + c], mag = fabs(ref);
+        for (size_t k = 0; k < s->K; k++) {
+            double a = s->ta ? b->hA[k * s->lda + r] : b->hA[r * s->lda + k];
+            double v = s->tb ? b->hB[c * s->ldb + k] : b->hB[k * s->ldb + c];
+            ref += a * v;
+            mag += fabs(a * v);
+        }
+        double g = got[r * s->ldc + c];
+        if (!(fabs(g - ref) <= 1e-4 * mag + 1e-5)) {
+            snprintf(why, why_len, "wrong result for %zux%zux%zu at (%zu,%zu): %g vs %g", s->M,
+                     s->N, s->K, r, c, g, ref);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Every shape (or those with finite only[i]) through CLBlast, checked as check_shape does. */
 static int bench_check(bench *b, const double *only, char *why, size_t why_len)
 {
     float *got = malloc(b->nc * sizeof(float));
     if (!got) abort();
     int ok = 1;
-    for (int i = 0; i < b->n && ok; i++) {
-        const rn_gemm_shape *s = &b->u[i].s;
-        if (only && !isfinite(only[i])) continue; /* not run by this candidate */
-        size_t nc = c_floats(s);
-        rn_write(b->ctx, b->C, 0, nc * sizeof(float), b->hC);
-        if (gemm(b, s) != CLBlastSuccess) {
-            snprintf(why, why_len, "a GEMM call failed");
-            ok = 0;
-            break;
-        }
-        rn_read(b->ctx, b->C, 0, nc * sizeof(float), got);
-        for (int e = 0; e < 32 && ok; e++) {
-            size_t r = e == 0 ? 0 : e == 1 ? s->M - 1 : (size_t)(rnd() * s->M) % s->M;
-            size_t c = e == 0 ? 0 : e == 1 ? s->N - 1 : (size_t)(rnd() * s->N) % s->N;
-            double ref = s->beta * (double)b->hC[r * s->ldc + c], mag = fabs(ref);
-            for (size_t k = 0; k < s->K; k++) {
-                double a = s->ta ? b->hA[k * s->lda + r] : b->hA[r * s->lda + k];
-                double v = s->tb ? b->hB[c * s->ldb + k] : b->hB[k * s->ldb + c];
-                ref += a * v;
-                mag += fabs(a * v);
-            }
-            double g = got[r * s->ldc + c];
-            if (!(fabs(g - ref) <= 1e-4 * mag + 1e-5)) {
-                snprintf(why, why_len, "wrong result for %zux%zux%zu at (%zu,%zu): %g vs %g", s->M,
-                         s->N, s->K, r, c, g, ref);
-                ok = 0;
-            }
-        }
-    }
+    for (int i = 0; i < b->n && ok; i++)
+        if (!only || isfinite(only[i])) ok = check_shape(b, i, NULL, got, why, why_len);
     free(got);
     return ok;
 }
@@ -438,6 +444,76 @@ static size_t pick_threshold(const bench *b, const double *t_ind, const double *
     return best_T;
 }
 
+/* ---- rn50cl's own kernels -------------------------------------------------------------------- */
+
+/* The own kernels' scratch for an NT product (one transposed K-chunk of B) stays below this. */
+#define OWN_SCRATCH_MAX ((size_t)16 << 20)
+
+/* Candidates for one shape: both tile orders × K-chunks (the whole K, then cache-sized ones). */
+static int own_candidates(const rn_gemm_shape *s, rn_gemm_own *out)
+{
+    static const size_t kcs[] = {0, 64, 128, 256, 512, 1024, 2048};
+    int n = 0;
+    for (int m = 0; m < 2; m++)
+        for (size_t j = 0; j < sizeof kcs / sizeof kcs[0]; j++) {
+            rn_gemm_own o = {*s, m, kcs[j] ? kcs[j] : s->K};
+            if ((j && o.kc >= s->K) || !rn_gemm_own_valid(&o)) continue;
+            if (s->tb && o.kc * s->N * sizeof(float) > OWN_SCRATCH_MAX) continue;
+            out[n++] = o;
+        }
+    return n;
+}
+
+/* Seconds for one own-kernel product of shape i, or -1 when its scratch is refused. */
+static double time_own(bench *b, const rn_gemm_own *o)
+{
+    cl_int err;
+    if (rn_gemm_own_reserve(b->ctx, o, &err)) return -1;
+    rn_finish(b->ctx);
+    double t0 = rn_now();
+    rn_sgemm_own(b->ctx, o, 1.0f, b->A, 0, b->B, 0, b->C, 0);
+    rn_finish(b->ctx);
+    return rn_now() - t0;
+}
+
+/* Per shape, the fastest own candidate (best of two runs) against t_clb[i], CLBlast's time with
+ * the parameters being stored; it replaces CLBlast when ≥ 3 % faster and correct. Shapes are
+ * taken by decreasing work until the budget runs out. Fills t_best and p->own. */
+static void own_search(search *s, const double *t_clb, rn_tune_params *p, double *t_best)
+{
+    bench *b = s->b;
+    float *got = malloc(b->nc * sizeof(float));
+    if (!got) abort();
+    memcpy(t_best, t_clb, b->n * sizeof *t_best);
+    p->nown = 0;
+    for (int oi = 0; oi < b->n && !g_stop && elapsed(s) < s->budget; oi++) {
+        int i = b->order[oi];
+        rn_gemm_own c[16], best = {0};
+        int nc = own_candidates(&b->u[i].s, c);
+        double t_own = INFINITY;
+        for (int j = 0; j < nc && !g_stop; j++) {
+            double t = time_own(b, &c[j]);
+            if (t < 0) continue;
+            if (t < 2 * t_own) {
+                double t2 = time_own(b, &c[j]);
+                if (t2 >= 0 && t2 < t) t = t2;
+            }
+            s->res->candidates++;
+            if (t < t_own) t_own = t, best = c[j];
+        }
+        if (!(t_own < 0.97 * t_clb[i]) || p->nown == RN_GEMM_MAX_OWN) continue;
+        char why[256] = "";
+        if (!check_shape(b, i, &best, got, why, sizeof why)) {
+            s->res->rejected++;
+            if (!s->quiet) fprintf(stderr, "rn50cl: tune: own kernels rejected (%s)\n", why);
+            continue;
+        }
+        p->own[p->nown++] = best;
+        t_best[i] = t_own;
+    }
+    free(got);
+}
+
 int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, int quiet,
                 rn_tune_result *res)
 {
@@ -493,7 +569,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     double T_ind = INFINITY; /* the incumbent's latest time */
     seen_list seen = {0};
     int nseeds = (int)(sizeof xgemm_seeds / sizeof xgemm_seeds[0]), ok;
-    for (int i = 0; fits(&s, 0.6); i++) {
+    for (int i = 0; fits(&s, 0.45); i++) {
         if (i < nseeds) {
             memcpy(p.xgemm, xgemm_seeds[i], sizeof p.xgemm);
             if (!rn_tune_xgemm_valid(p.xgemm, &ctx->info) ||
@@ -529,7 +605,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
         int nd = (int)(sizeof direct_seeds / sizeof direct_seeds[0]);
         /* PoCL takes up to ~2 minutes to build the direct kernel with large tiles, and at batch
          * 128 it can only win the classifier's tiny GEMMs: short searches skip it */
-        for (int i = 0; fits(&s, 0.9) && budget_s - elapsed(&s) > 120; i++) {
+        for (int i = 0; fits(&s, 0.65) && budget_s - elapsed(&s) > 120; i++) {
             if (i < nd) {
                 memcpy(p.direct, direct_seeds[i], sizeof p.direct);
                 if (!rn_tune_direct_valid(p.direct, &ctx->info) ||
@@ -576,15 +652,20 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
         g_stop = was_stopped;
         if (!(T_fin > 0)) T_fin = INFINITY;
     }
-    res->interrupted = g_stop;
     /* Keep CLBlast's own parameters unless the winner is clearly faster (noise is a few %). */
     int keep = isfinite(T_fin) && T_fin < 0.97 * T_def;
-    if (keep) {
-        res->best = final;
-        res->gflops_tuned = gflops(s.b, t);
-    } else {
-        res->gflops_tuned = res->gflops_default;
-    }
+    if (keep) res->best = final;
+    res->gflops_clblast = keep ? gflops(s.b, t) : res->gflops_default;
+
+    /* Phase 4: rn50cl's own kernels, shape by shape, against CLBlast as it will be run. */
+    own_search(&s, keep ? t : t_def, &res->best, t2);
+    res->gflops_tuned = gflops(s.b, t2);
+    if (!quiet)
+        fprintf(stderr,
+                "rn50cl: tune [%4.0f s] own    %d of %d shapes on rn50cl's own kernels: "
+                "%.1f GFLOP/s (CLBlast alone %.1f)\n",
+                elapsed(&s), res->best.nown, n, res->gflops_tuned, res->gflops_clblast);
+    res->interrupted = g_stop;
     res->seconds = elapsed(&s);
     bench_free(s.b);
     sigaction(SIGINT, &old, NULL);
@@ -605,9 +686,9 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
         fprintf(stderr,
                 "rn50cl: tune: %s after %d candidates in %.0f s: %.1f GFLOP/s (CLBlast's "
                 "defaults: %.1f)%s%s\n%s%s",
-                keep ? "done" : "nothing beat CLBlast's defaults", res->candidates, res->seconds,
-                res->gflops_tuned, res->gflops_default, rc ? "" : "; stored in ", rc ? "" : path,
-                desc, desc[0] ? "\n" : "");
+                keep || res->best.nown ? "done" : "nothing beat CLBlast's defaults",
+                res->candidates, res->seconds, res->gflops_tuned, res->gflops_default,
+                rc ? "" : "; stored in ", rc ? "" : path, desc, desc[0] ? "\n" : "");
         if (!keep && isfinite(T_fin))
             fprintf(stderr, "rn50cl: tune: (this process keeps the last parameters tried; "
                             "new processes use CLBlast's defaults)\n");

@@ -9,7 +9,8 @@
 
 typedef struct rn_tune_result {
     double gflops_default; /* time-weighted over all shapes, CLBlast's own parameters */
-    double gflops_tuned;   /* the same with the winner (== default when nothing beat it) */
+    double gflops_clblast; /* the same with the CLBlast parameters kept */
+    double gflops_tuned;   /* with the own kernels where they won (== default when nothing did) */
     int candidates;        /* candidates timed */
     int rejected;          /* failed to build/run or gave wrong results */
     int interrupted;       /* stopped by SIGINT; what was found so far was still stored */
@@ -20,9 +21,11 @@ typedef struct rn_tune_result {
 /* The search: times CLBlast's defaults, then Xgemm candidates (all shapes through the indirect
  * kernel), XgemmDirect candidates (all through the direct kernel), then picks the switch-over
  * size from the per-shape times, re-measures the combination and checks it against a double
- * reference. Stops at budget_s (or SIGINT) with the best so far, stores it atomically at
- * out_path (NULL: rn_tune_path) and applies it. Progress on stderr unless quiet. Returns 0, or
- * RN_ERR_INPUT when the device refuses the shapes' buffers or the file cannot be written. */
+ * reference; then, shape by shape, rn50cl's own kernels (tile order × K-chunk) against that,
+ * each winner checked against the reference too. Stops at budget_s (or SIGINT) with the best so
+ * far, stores it atomically at out_path (NULL: rn_tune_path) and applies it. Progress on stderr
+ * unless quiet. Returns 0, or RN_ERR_INPUT when the device refuses the shapes' buffers or the file
+ * cannot be written. */
 int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, int quiet,
                 rn_tune_result *res);
 

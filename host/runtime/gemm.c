@@ -1,0 +1,192 @@
+/* Row-major SGEMM for the ops: each call goes to CLBlast, or to rn50cl's own tile kernels
+ * (cl/gemm.cl) when the stored tuning chose them for that exact shape on this device. Both share
+ * one scratch buffer, reserved before a step so that a step never allocates. */
+#include <limits.h>
+#include <string.h>
+
+#include "rn50cl/rn50cl.h"
+#include "runtime/rt.h"
+
+int rn_gemm_shape_equal(const rn_gemm_shape *a, const rn_gemm_shape *b)
+{
+    return a->ta == b->ta && a->tb == b->tb && a->M == b->M && a->N == b->N && a->K == b->K &&
+           a->lda == b->lda && a->ldb == b->ldb && a->ldc == b->ldc && a->beta == b->beta;
+}
+
+double rn_gemm_flops(const rn_gemm_shape *s)
+{
+    return 2.0 * (double)s->M * (double)s->N * (double)s->K;
+}
+
+/* ---- rn50cl's own kernels -------------------------------------------------------------------- */
+
+int rn_gemm_own_valid(const rn_gemm_own *o)
+{
+    const rn_gemm_shape *s = &o->s;
+    /* whole 8×16 tiles only fit from M = 8, N = 16; the kernels index with int */
+    size_t lim = (size_t)INT_MAX;
+    return !(s->ta && s->tb) && s->M >= 8 && s->N >= 16 && s->K >= 1 && o->kc >= 1 &&
+           (o->m_fast == 0 || o->m_fast == 1) && s->M < lim && s->N < lim && s->K < lim &&
+           s->lda * (s->ta ? s->K : s->M) < lim && s->ldb * (s->tb ? s->N : s->K) < lim &&
+           s->ldc * s->M < lim && s->lda >= (s->ta ? s->M : s->K) &&
+           s->ldb >= (s->tb ? s->K : s->N) && s->ldc >= s->N;
+}
+
+/* An NT product reads B one K-chunk at a time through a transposed copy of kc×N floats. */
+static size_t own_scratch_bytes(const rn_gemm_own *o)
+{
+    size_t kc = o->kc < o->s.K ? o->kc : o->s.K;
+    return o->s.tb ? kc * o->s.N * sizeof(float) : 0;
+}
+
+const rn_gemm_own *rn_gemm_own_find(const rn_ctx *ctx, const rn_gemm_shape *s)
+{
+    for (int i = 0; i < ctx->nown; i++)
+        if (rn_gemm_shape_equal(&ctx->own[i].s, s)) return &ctx->own[i];
+    return NULL;
+}
+
+/* Launched without a local size: the tiles are independent, so the runtime may group them as
+ * suits the device. Not profiled one by one; the caller times the whole product. */
+static void launch_tiles(rn_ctx *ctx, cl_kernel k, const rn_gemm_own *o)
+{
+    size_t tm = (o->s.M + 7) / 8, tn = (o->s.N + 15) / 16;
+    size_t global[2] = {o->m_fast ? tm : tn, o->m_fast ? tn : tm};
+    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL));
+}
+
+static void transpose_chunk(rn_ctx *ctx, cl_mem out, cl_mem B, size_t b_off, size_t ldb, size_t N,
+                            size_t kk)
+{
+    cl_kernel k = rn_kernel(ctx, "rn_transpose_fwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, out);
+    rn_arg_mem(&a, B);
+    rn_arg_int(&a, (int)b_off);
+    rn_arg_int(&a, (int)ldb);
+    rn_arg_int(&a, (int)N);
+    rn_arg_int(&a, (int)kk);
+    size_t global[2] = {N, kk};
+    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL));
+}
+
+/* K is walked in chunks of kc (cache blocking: each launch's panels of A and B stay in cache);
+ * chunks after the first accumulate into C, always in the same order. */
+static void own_sgemm(rn_ctx *ctx, const rn_gemm_own *o, float alpha, cl_mem A, size_t a_off,
+                      cl_mem B, size_t b_off, cl_mem C, size_t c_off)
+{
+    const rn_gemm_shape *s = &o->s;
+    cl_kernel k = rn_kernel(ctx, s->ta ? "rn_gemm_tn_fwd" : "rn_gemm_nn_fwd");
+    for (size_t k0 = 0; k0 < s->K; k0 += o->kc) {
+        const size_t kk = s->K - k0 < o->kc ? s->K - k0 : o->kc;
+        cl_mem b = B;
+        size_t boff = b_off + k0 * s->ldb, ldb = s->ldb;
+        if (s->tb) {
+            transpose_chunk(ctx, ctx->gemm_tmp, B, b_off + k0, s->ldb, s->N, kk);
+            b = ctx->gemm_tmp, boff = 0, ldb = s->N;
+        }
+        rn_args a = rn_args_begin(k);
+        rn_arg_mem(&a, C);
+        rn_arg_int(&a, (int)c_off);
+        rn_arg_int(&a, (int)s->ldc);
+        rn_arg_mem(&a, A);
+        rn_arg_int(&a, (int)(a_off + (s->ta ? k0 * s->lda : k0)));
+        rn_arg_int(&a, (int)s->lda);
+        rn_arg_mem(&a, b);
+        rn_arg_int(&a, (int)boff);
+        rn_arg_int(&a, (int)ldb);
+        rn_arg_int(&a, (int)s->M);
+        rn_arg_int(&a, (int)s->N);
+        rn_arg_int(&a, (int)kk);
+        rn_arg_float(&a, alpha);
+        rn_arg_float(&a, k0 ? 1.0f : s->beta);
+        rn_arg_int(&a, o->m_fast);
+        launch_tiles(ctx, k, o);
+    }
+}
+
+/* ---- the shared scratch and the dispatch ------------------------------------------------------
+ */
+
+static size_t clblast_scratch_bytes(rn_ctx *ctx, const rn_gemm_shape *s, size_t a_off, size_t b_off,
+                                    size_t c_off)
+{
+    size_t need = 0;
+    CLBLAST_CHECK(CLBlastSGemmTempBufferSize(
+        CLBlastLayoutRowMajor, s->ta ? CLBlastTransposeYes : CLBlastTransposeNo,
+        s->tb ? CLBlastTransposeYes : CLBlastTransposeNo, s->M, s->N, s->K, a_off, s->lda, b_off,
+        s->ldb, c_off, s->ldc, &ctx->queue, &need));
+    return need;
+}
+
+/* CLBlast would allocate and free its padding/transpose scratch on every call; one buffer grown
+ * to the largest need is reused instead, by both back-ends. */
+static int scratch_grow(rn_ctx *ctx, size_t need, cl_int *err)
+{
+    *err = CL_SUCCESS;
+    if (need <= ctx->gemm_tmp_bytes) return RN_OK;
+    rn_release(&ctx->gemm_tmp);
+    ctx->gemm_tmp_bytes = 0;
+    if (!(ctx->gemm_tmp = rn_buffer_try(ctx, need, err))) return RN_ERR_INPUT;
+    ctx->gemm_tmp_bytes = need;
+    return RN_OK;
+}
+
+static size_t scratch_need(rn_ctx *ctx, const rn_gemm_shape *s, const rn_gemm_own *o, size_t a_off,
+                           size_t b_off, size_t c_off)
+{
+    return o ? own_scratch_bytes(o) : clblast_scratch_bytes(ctx, s, a_off, b_off, c_off);
+}
+
+int rn_gemm_reserve(rn_ctx *ctx, const rn_gemm_shape *s, cl_int *err)
+{
+    return scratch_grow(ctx, scratch_need(ctx, s, rn_gemm_own_find(ctx, s), 0, 0, 0), err);
+}
+
+int rn_gemm_own_reserve(rn_ctx *ctx, const rn_gemm_own *o, cl_int *err)
+{
+    return scratch_grow(ctx, own_scratch_bytes(o), err);
+}
+
+void rn_sgemm_own(rn_ctx *ctx, const rn_gemm_own *o, float alpha, cl_mem A, size_t a_off, cl_mem B,
+                  size_t b_off, cl_mem C, size_t c_off)
+{
+    cl_int err;
+    if (scratch_grow(ctx, own_scratch_bytes(o), &err))
+        rn_fatal("cannot grow the GEMM scratch to %zu bytes (%s)", own_scratch_bytes(o),
+                 rn_cl_error_name(err));
+    own_sgemm(ctx, o, alpha, A, a_off, B, b_off, C, c_off);
+}
+
+void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
+              size_t a_off, size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C,
+              size_t c_off, size_t ldc)
+{
+    const rn_gemm_shape s = {ta, tb, M, N, K, lda, ldb, ldc, beta};
+    const rn_gemm_own *o = rn_gemm_own_find(ctx, &s);
+    double t0 = 0;
+    if (ctx->profile) {
+        CL_CHECK(clFinish(ctx->queue));
+        t0 = rn_now();
+    }
+    size_t need = scratch_need(ctx, &s, o, a_off, b_off, c_off);
+    cl_int err;
+    if (scratch_grow(ctx, need, &err))
+        rn_fatal("cannot grow the GEMM scratch to %zu bytes for %zux%zux%zu (%s); it is reserved "
+                 "before a step (rn_gemm_reserve) so that this cannot happen",
+                 need, M, N, K, rn_cl_error_name(err));
+    if (o) {
+        own_sgemm(ctx, o, alpha, A, a_off, B, b_off, C, c_off);
+    } else {
+        cl_event ev = NULL;
+        CLBLAST_CHECK(CLBlastSgemmWithTempBuffer(
+            CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
+            tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A, a_off, lda, B, b_off,
+            ldb, beta, C, c_off, ldc, &ctx->queue, &ev, ctx->gemm_tmp));
+        if (ev) CL_CHECK(clReleaseEvent(ev));
+    }
+    if (ctx->profile) {
+        CL_CHECK(clFinish(ctx->queue));
+        rn_profile_add(ctx, o ? RN_PROF_GEMM_OWN : RN_PROF_GEMM_CLBLAST, (rn_now() - t0) * 1e3);
+    }
+}
