@@ -106,6 +106,7 @@ static void gemm_row(rn_ctx *ctx, rn_jw *j, const char *key, const char *label,
     if (pk->gflops > 0) rn_jw_num(j, "pct_peak", 100 * gf / pk->gflops, CLB_DIGITS);
     rn_jw_str(j, "backend", o ? "rn50cl" : "clblast");
     if (o) {
+        rn_jw_int(j, "tile", o->tile);
         rn_jw_int(j, "m_fast", o->m_fast);
         rn_jw_int(j, "kc", (long)o->kc);
     }

@@ -83,7 +83,7 @@ static float *gemm_case_with(int ta, int tb, size_t M, size_t N, size_t K, float
     rn_ctx *ctx = tu_ctx();
     ctx->nown = 0;
     if (own) {
-        rn_gemm_own o = {{ta, tb, M, N, K, lda, ldb, ldc, beta}, own->m_fast, own->kc};
+        rn_gemm_own o = {{ta, tb, M, N, K, lda, ldb, ldc, beta}, own->tile, own->m_fast, own->kc};
         TU_CHECK(rn_gemm_own_valid(&o), "own kernels accept %zux%zux%zu", M, N, K);
         ctx->own[ctx->nown++] = o;
     }
@@ -93,8 +93,8 @@ static float *gemm_case_with(int ta, int tb, size_t M, size_t N, size_t K, float
     for (size_t i = 0; i < M; i++) memcpy(gotc + i * N, got + off + i * ldc, N * sizeof(float));
     const char *what =
         own ? tu_name("own sgemm ta=%d tb=%d %zux%zux%zu beta=%g m_fast=%d kc=%zu vs double "
-                      "reference",
-                      ta, tb, M, N, K, beta, own->m_fast, own->kc)
+                      "reference (tile=%d)",
+                      ta, tb, M, N, K, beta, own->m_fast, own->kc, own->tile)
             : tu_name("sgemm ta=%d tb=%d %zux%zux%zu beta=%g vs double reference", ta, tb, M, N, K,
                       beta);
     tu_compare(what, gotc, ref, M * N, 1e-5, 1e-4);
@@ -121,8 +121,8 @@ static void gemm_case(int ta, int tb, size_t M, size_t N, size_t K)
 }
 
 /* rn50cl's own kernels on whole tiles, ragged edges (tiles shifted inward), one-tile matrices,
- * K-chunks that do and do not divide K, both tile orders; an element's bits must not depend on
- * the order tiles are handed out in. */
+ * K-chunks that do and do not divide K, both tile orders and widths; an element's bits must not
+ * depend on the order tiles are handed out in, nor on the tile width. */
 static void test_own_gemm(void)
 {
     static const size_t shapes[][3] = {
@@ -134,25 +134,40 @@ static void test_own_gemm(void)
                 const size_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
                 const size_t kcs[] = {K, 16, 7};
                 for (size_t j = 0; j < 3; j++) {
-                    rn_gemm_own o0 = {{0}, 0, kcs[j]}, o1 = {{0}, 1, kcs[j]};
-                    float beta = j == 1 ? 0.0f : -0.5f;
-                    tu_seed(7 + s);
-                    float *a = gemm_case_with(ta, tb, M, N, K, beta, &o0);
-                    tu_seed(7 + s);
-                    float *b = gemm_case_with(ta, tb, M, N, K, beta, &o1);
-                    TU_CHECK(!memcmp(a, b, M * N * sizeof(float)),
-                             "own sgemm ta=%d tb=%d %zux%zux%zu kc=%zu: same bits in both tile "
-                             "orders",
-                             ta, tb, M, N, K, kcs[j]);
-                    free(a);
-                    free(b);
+                    float beta = j == 1 ? 0.0f : -0.5f, *first = NULL;
+                    for (int v = 0; v < 2 * RN_TILE_KINDS; v++) {
+                        rn_gemm_own o = {{0}, v >> 1, v & 1, kcs[j]};
+                        if ((o.tile == RN_TILE_8X32 && N < 32) || (o.tile == RN_TILE_DOT && !tb))
+                            continue;
+                        tu_seed(7 + s);
+                        float *got = gemm_case_with(ta, tb, M, N, K, beta, &o);
+                        if (!first) {
+                            first = got;
+                            continue;
+                        }
+                        /* the dot tile sums in another order: checked against the reference
+                         * only */
+                        TU_CHECK(o.tile == RN_TILE_DOT ||
+                                     !memcmp(first, got, M * N * sizeof(float)),
+                                 "own sgemm ta=%d tb=%d %zux%zux%zu kc=%zu tile=%d m_fast=%d: "
+                                 "the same bits as the first variant",
+                                 ta, tb, M, N, K, kcs[j], o.tile, o.m_fast);
+                        free(got);
+                    }
+                    free(first);
                 }
             }
         }
-    rn_gemm_own bad = {{1, 1, 37, 29, 53, 37, 53, 29, 0.0f}, 0, 8};
+    rn_gemm_own bad = {{1, 1, 37, 29, 53, 37, 53, 29, 0.0f}, 0, 0, 8};
     TU_CHECK(!rn_gemm_own_valid(&bad), "own kernels refuse Aᵀ·Bᵀ");
     bad.s.ta = 0, bad.s.lda = 53, bad.s.M = 7;
     TU_CHECK(!rn_gemm_own_valid(&bad), "own kernels refuse M < 8");
+    bad.s.M = 37, bad.tile = 1;
+    TU_CHECK(!rn_gemm_own_valid(&bad), "own kernels refuse 32-wide tiles at N = 29");
+    bad.tile = RN_TILE_DOT, bad.s.tb = 0;
+    TU_CHECK(!rn_gemm_own_valid(&bad), "the dot tile is for A·Bᵀ only");
+    bad.tile = RN_TILE_KINDS;
+    TU_CHECK(!rn_gemm_own_valid(&bad), "an unknown tile is refused");
 }
 
 int main(void)

@@ -60,7 +60,7 @@ static void write_tuning(const rn_ctx *ctx, const char *path, const char *field,
     if (field && !strcmp(field, "clblast")) clb = value;
     if (field && !strcmp(field, "xgemm")) xgemm = value;
     const char *own =
-        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 m_fast=1 kc=256";
+        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 tile=0 m_fast=1 kc=256";
     if (field && !strcmp(field, "own")) own = value;
     char text[4096];
     int n = snprintf(text, sizeof text,
@@ -212,13 +212,15 @@ int main(void)
 
     /* own-kernel lines the kernels cannot run, or that are not 0/1 where they must be */
     const char *bad_own[] = {
-        "ta=1 tb=1 M=64 N=147 K=1000 lda=64 ldb=1000 ldc=147 beta=0 m_fast=1 kc=256",
-        "ta=0 tb=1 M=4 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 m_fast=1 kc=256",
-        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=2 m_fast=1 kc=256",
-        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 m_fast=2 kc=256",
-        "ta=0 tb=1 M=64 N=147 K=1000 lda=10 ldb=1000 ldc=147 beta=0 m_fast=1 kc=256",
-        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 m_fast=1 kc=0",
-        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 m_fast=1"};
+        "ta=1 tb=1 M=64 N=147 K=1000 lda=64 ldb=1000 ldc=147 beta=0 tile=0 m_fast=1 kc=256",
+        "ta=0 tb=1 M=4 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 tile=0 m_fast=1 kc=256",
+        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=2 tile=0 m_fast=1 kc=256",
+        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 tile=0 m_fast=2 kc=256",
+        "ta=0 tb=1 M=64 N=147 K=1000 lda=10 ldb=1000 ldc=147 beta=0 tile=0 m_fast=1 kc=256",
+        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 tile=0 m_fast=1 kc=0",
+        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 tile=0 m_fast=1",
+        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 tile=3 m_fast=1 kc=256",
+        "ta=0 tb=1 M=64 N=20 K=1000 lda=1000 ldb=1000 ldc=20 beta=0 tile=1 m_fast=1 kc=256"};
     for (size_t i = 0; i < sizeof bad_own / sizeof bad_own[0]; i++) {
         write_tuning(&ctx2, path, "own", bad_own[i], 1);
         ctx2.nown = 0;

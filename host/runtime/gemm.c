@@ -20,23 +20,27 @@ double rn_gemm_flops(const rn_gemm_shape *s)
 
 /* ---- rn50cl's own kernels -------------------------------------------------------------------- */
 
+static const size_t tile_rows[RN_TILE_KINDS] = {8, 8, 4}, tile_cols[RN_TILE_KINDS] = {16, 32, 4};
+
 int rn_gemm_own_valid(const rn_gemm_own *o)
 {
     const rn_gemm_shape *s = &o->s;
-    /* whole 8×16 tiles only fit from M = 8, N = 16; the kernels index with int */
+    /* whole tiles only fit from M = 8, N = the tile width; the kernels index with int */
     size_t lim = (size_t)INT_MAX;
-    return !(s->ta && s->tb) && s->M >= 8 && s->N >= 16 && s->K >= 1 && o->kc >= 1 &&
-           (o->m_fast == 0 || o->m_fast == 1) && s->M < lim && s->N < lim && s->K < lim &&
-           s->lda * (s->ta ? s->K : s->M) < lim && s->ldb * (s->tb ? s->N : s->K) < lim &&
-           s->ldc * s->M < lim && s->lda >= (s->ta ? s->M : s->K) &&
-           s->ldb >= (s->tb ? s->K : s->N) && s->ldc >= s->N;
+    if (o->tile < 0 || o->tile >= RN_TILE_KINDS) return 0;
+    if (o->tile == RN_TILE_DOT && !(!s->ta && s->tb)) return 0;
+    return !(s->ta && s->tb) && s->M >= tile_rows[o->tile] && s->N >= tile_cols[o->tile] &&
+           s->K >= 1 && o->kc >= 1 && (o->m_fast == 0 || o->m_fast == 1) && s->M < lim &&
+           s->N < lim && s->K < lim && s->lda * (s->ta ? s->K : s->M) < lim &&
+           s->ldb * (s->tb ? s->N : s->K) < lim && s->ldc * s->M < lim &&
+           s->lda >= (s->ta ? s->M : s->K) && s->ldb >= (s->tb ? s->K : s->N) && s->ldc >= s->N;
 }
 
 /* An NT product reads B one K-chunk at a time through a transposed copy of kc×N floats. */
 static size_t own_scratch_bytes(const rn_gemm_own *o)
 {
     size_t kc = o->kc < o->s.K ? o->kc : o->s.K;
-    return o->s.tb ? kc * o->s.N * sizeof(float) : 0;
+    return o->s.tb && o->tile != RN_TILE_DOT ? kc * o->s.N * sizeof(float) : 0;
 }
 
 const rn_gemm_own *rn_gemm_own_find(const rn_ctx *ctx, const rn_gemm_shape *s)
@@ -50,7 +54,8 @@ const rn_gemm_own *rn_gemm_own_find(const rn_ctx *ctx, const rn_gemm_shape *s)
  * suits the device. Not profiled one by one; the caller times the whole product. */
 static void launch_tiles(rn_ctx *ctx, cl_kernel k, const rn_gemm_own *o)
 {
-    size_t tm = (o->s.M + 7) / 8, tn = (o->s.N + 15) / 16;
+    size_t mr = tile_rows[o->tile], nr = tile_cols[o->tile];
+    size_t tm = (o->s.M + mr - 1) / mr, tn = (o->s.N + nr - 1) / nr;
     size_t global[2] = {o->m_fast ? tm : tn, o->m_fast ? tn : tm};
     CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL));
 }
@@ -76,12 +81,18 @@ static void own_sgemm(rn_ctx *ctx, const rn_gemm_own *o, float alpha, cl_mem A, 
                       cl_mem B, size_t b_off, cl_mem C, size_t c_off)
 {
     const rn_gemm_shape *s = &o->s;
-    cl_kernel k = rn_kernel(ctx, s->ta ? "rn_gemm_tn_fwd" : "rn_gemm_nn_fwd");
+    static const char *const names[2][RN_TILE_KINDS] = {
+        {"rn_gemm_nn_fwd", "rn_gemm_nn_wide_fwd", "rn_gemm_nt_fwd"},
+        {"rn_gemm_tn_fwd", "rn_gemm_tn_wide_fwd", ""}};
+    cl_kernel k = rn_kernel(ctx, names[s->ta][o->tile]);
+    const int copy_b = s->tb && o->tile != RN_TILE_DOT;
     for (size_t k0 = 0; k0 < s->K; k0 += o->kc) {
         const size_t kk = s->K - k0 < o->kc ? s->K - k0 : o->kc;
         cl_mem b = B;
         size_t boff = b_off + k0 * s->ldb, ldb = s->ldb;
-        if (s->tb) {
+        if (s->tb && !copy_b) {
+            boff = b_off + k0; /* the dot tile reads Bᵀ's rows along k as stored */
+        } else if (copy_b) {
             transpose_chunk(ctx, ctx->gemm_tmp, B, b_off + k0, s->ldb, s->N, kk);
             b = ctx->gemm_tmp, boff = 0, ldb = s->N;
         }

@@ -49,13 +49,19 @@ typedef struct rn_gemm_shape {
 } rn_gemm_shape;
 
 /* rn50cl's own GEMM kernels (cl/gemm.cl) for one shape, with the parameters the tuner chose:
- * the order tiles are handed out in (m_fast: down M first, so a column panel of B is reused
- * from cache by every row tile) and the K-chunk per launch (cache blocking; later chunks
- * accumulate into C). */
+ * the tile (RN_TILE_*), the order tiles are handed out in (m_fast: down M first, so a column
+ * panel of B is reused from cache by every row tile) and the K-chunk per launch (cache
+ * blocking; later chunks accumulate into C). */
+enum {
+    RN_TILE_8X16, /* outer products, 8 rows × 16 columns; Bᵀ is transposed chunk by chunk */
+    RN_TILE_8X32, /* the same, 32 columns: fewer loads per multiply-add, more registers */
+    RN_TILE_DOT,  /* Aᵀ·B only: 4×4 dot products along k, neither operand copied */
+    RN_TILE_KINDS
+};
 #define RN_GEMM_MAX_OWN 128
 typedef struct rn_gemm_own {
     rn_gemm_shape s;
-    int m_fast;
+    int tile, m_fast;
     size_t kc;
 } rn_gemm_own;
 
@@ -140,7 +146,8 @@ double rn_gemm_flops(const rn_gemm_shape *s); /* 2·M·N·K */
  * (the caller knows what advice to give). */
 int rn_gemm_reserve(rn_ctx *ctx, const rn_gemm_shape *s, cl_int *err);
 
-/* Whether the own kernels can run o: not both operands transposed, M ≥ 8, N ≥ 16, kc ≥ 1,
+/* Whether the own kernels can run o: not both operands transposed (the dot tile: only B), the
+ * tile fits (M ≥ 8 and N ≥ its width; 4 × 4 for the dot tile), kc ≥ 1,
  * consistent leading dimensions, every index within int. */
 int rn_gemm_own_valid(const rn_gemm_own *o);
 /* The stored choice for exactly this shape, or NULL (CLBlast). */

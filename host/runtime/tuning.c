@@ -33,11 +33,12 @@ enum {
     OWN_LDB,
     OWN_LDC,
     OWN_BETA,
+    OWN_TILE,
     OWN_MFAST,
     OWN_KC
 };
-static const char *const own_names[] = {"ta",  "tb",  "M",    "N",      "K", "lda",
-                                        "ldb", "ldc", "beta", "m_fast", "kc"};
+static const char *const own_names[] = {"ta",  "tb",  "M",    "N",    "K",      "lda",
+                                        "ldb", "ldc", "beta", "tile", "m_fast", "kc"};
 #define OWN_NAMES ((int)(sizeof own_names / sizeof own_names[0]))
 
 /* ---- parameter sets ---------------------------------------------------------------------- */
@@ -93,10 +94,10 @@ void rn_tune_params_format(const rn_tune_params *p, char *buf, size_t len)
     for (int i = 0; i < p->nown; i++) {
         const rn_gemm_own *o = &p->own[i];
         at = append(buf, len, at,
-                    "%sOwn ta=%d tb=%d M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu beta=%d "
+                    "%sOwn ta=%d tb=%d M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu beta=%d tile=%d "
                     "m_fast=%d kc=%zu",
                     at ? "\n" : "", o->s.ta, o->s.tb, o->s.M, o->s.N, o->s.K, o->s.lda, o->s.ldb,
-                    o->s.ldc, (int)o->s.beta, o->m_fast, o->kc);
+                    o->s.ldc, (int)o->s.beta, o->tile, o->m_fast, o->kc);
     }
 }
 
@@ -110,6 +111,7 @@ static int parse_own(const char *s, rn_tune_params *p)
         return -1;
     rn_gemm_own o = {{(int)v[OWN_TA], (int)v[OWN_TB], v[OWN_M], v[OWN_N], v[OWN_K], v[OWN_LDA],
                       v[OWN_LDB], v[OWN_LDC], (float)v[OWN_BETA]},
+                     (int)v[OWN_TILE],
                      (int)v[OWN_MFAST],
                      v[OWN_KC]};
     if (v[OWN_TA] > 1 || v[OWN_TB] > 1 || !rn_gemm_own_valid(&o)) return -1;

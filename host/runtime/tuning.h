@@ -63,7 +63,7 @@ typedef struct rn_tune_params {
 int rn_tune_params_apply(rn_ctx *ctx, const rn_tune_params *p);
 
 /* "Xgemm MWG=64 NWG=64 ..." etc.: one line per part present, then one "Own ta=.. tb=.. M=.. ..
- * m_fast=.. kc=.." line per own-kernel shape (no newline at the end). */
+ * tile=.. m_fast=.. kc=.." line per own-kernel shape (no newline at the end). */
 void rn_tune_params_format(const rn_tune_params *p, char *buf, size_t len);
 
 /* The stored file for this device: <ctx->cache_dir>/tuning/<sanitised device name>.txt, or ""

@@ -449,18 +449,22 @@ static size_t pick_threshold(const bench *b, const double *t_ind, const double *
 /* The own kernels' scratch for an NT product (one transposed K-chunk of B) stays below this. */
 #define OWN_SCRATCH_MAX ((size_t)16 << 20)
 
-/* Candidates for one shape: both tile orders × K-chunks (the whole K, then cache-sized ones). */
+/* Candidates for one shape: every tile that fits × both tile orders × K-chunks (the whole K,
+ * then cache-sized ones). */
+#define OWN_MAX_CANDIDATES (RN_TILE_KINDS * 2 * 7)
 static int own_candidates(const rn_gemm_shape *s, rn_gemm_own *out)
 {
     static const size_t kcs[] = {0, 64, 128, 256, 512, 1024, 2048};
     int n = 0;
-    for (int m = 0; m < 2; m++)
-        for (size_t j = 0; j < sizeof kcs / sizeof kcs[0]; j++) {
-            rn_gemm_own o = {*s, m, kcs[j] ? kcs[j] : s->K};
-            if ((j && o.kc >= s->K) || !rn_gemm_own_valid(&o)) continue;
-            if (s->tb && o.kc * s->N * sizeof(float) > OWN_SCRATCH_MAX) continue;
-            out[n++] = o;
-        }
+    for (int w = 0; w < RN_TILE_KINDS; w++)
+        for (int m = 0; m < 2; m++)
+            for (size_t j = 0; j < sizeof kcs / sizeof kcs[0]; j++) {
+                rn_gemm_own o = {*s, w, m, kcs[j] ? kcs[j] : s->K};
+                if ((j && o.kc >= s->K) || !rn_gemm_own_valid(&o)) continue;
+                if (s->tb && o.tile != RN_TILE_DOT && o.kc * s->N * sizeof(float) > OWN_SCRATCH_MAX)
+                    continue;
+                out[n++] = o;
+            }
     return n;
 }
 
@@ -488,7 +492,7 @@ static void own_search(search *s, const double *t_clb, rn_tune_params *p, double
     p->nown = 0;
     for (int oi = 0; oi < b->n && !g_stop && elapsed(s) < s->budget; oi++) {
         int i = b->order[oi];
-        rn_gemm_own c[16], best = {0};
+        rn_gemm_own c[OWN_MAX_CANDIDATES], best = {0};
         int nc = own_candidates(&b->u[i].s, c);
         double t_own = INFINITY;
         for (int j = 0; j < nc && !g_stop; j++) {
