@@ -1,5 +1,5 @@
-/* `rn50cl tune`: searches CLBlast GEMM parameters for the selected device on ResNet50's own GEMM
- * shapes and stores them in the cache folder; --export/--import copy that file so a result found
+/* `rn50cl tune`: searches GEMM choices for the selected device on ResNet50's own GEMM shapes
+ * (rn50cl's own kernels per shape, CLBlast parameters) and stores them in the cache folder; --export/--import copy that file so a result found
  * on one machine can be used on another with the same device, driver and CLBlast. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,9 +79,11 @@ int rn_cmd_tune(int argc, char **argv, const rn_env *env)
         argc, argv, opts,
         "usage: rn50cl tune [--device SEL] [--batch-size N] [--budget SECONDS] [--export FILE] "
         "[--import FILE]",
-        "Search CLBlast GEMM parameters for this device on ResNet50's GEMM shapes and store them "
-        "in the cache folder, where every later run picks them up (--no-tune or "
-        "RN50CL_NO_TUNE=1 ignores them). Ctrl-C stops the search and keeps the best so far.");
+        "Time rn50cl's own GEMM kernels (tile, order, K-chunk) and CLBlast's GEMM parameters "
+        "for this device on each of ResNet50's GEMM shapes, check the winners against a double "
+        "reference and store the choice per shape in the cache folder, where every later run "
+        "picks it up (--no-tune or RN50CL_NO_TUNE=1 ignores it: CLBlast with its own "
+        "parameters everywhere). Ctrl-C stops the search and keeps the best so far.");
     if (rc) return rc < 0 ? RN_OK : rc;
     if (batch < 1) return bad("--batch-size must be at least 1.");
     if (!(budget > 0)) return bad("--budget must be a positive number of seconds.");

@@ -351,6 +351,13 @@ static double elapsed(const search *s)
     return rn_now() - s->t_start;
 }
 
+static int count_finite(const double *t, int n)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++) c += isfinite(t[i]) != 0;
+    return c;
+}
+
 static double gflops(const bench *b, const double *t)
 {
     double f = 0, tt = 0;
@@ -480,40 +487,49 @@ static double time_own(bench *b, const rn_gemm_own *o)
     return rn_now() - t0;
 }
 
-/* Per shape, the fastest own candidate (best of two runs) against t_clb[i], CLBlast's time with
- * the parameters being stored; it replaces CLBlast when ≥ 3 % faster and correct. Shapes are
- * taken by decreasing work until the budget runs out. Fills t_best and p->own. */
-static void own_search(search *s, const double *t_clb, rn_tune_params *p, double *t_best)
+/* Per shape by decreasing work, until `share` of the budget is spent: the fastest own candidate
+ * (best of two runs) and its time in t_own[i] (INFINITY for shapes not reached or not runnable). */
+static void own_search(search *s, double share, rn_gemm_own *best, double *t_own)
 {
     bench *b = s->b;
-    float *got = malloc(b->nc * sizeof(float));
-    if (!got) abort();
-    memcpy(t_best, t_clb, b->n * sizeof *t_best);
-    p->nown = 0;
-    for (int oi = 0; oi < b->n && !g_stop && elapsed(s) < s->budget; oi++) {
+    for (int i = 0; i < b->n; i++) t_own[i] = INFINITY;
+    for (int oi = 0; oi < b->n && !g_stop && elapsed(s) < share * s->budget; oi++) {
         int i = b->order[oi];
-        rn_gemm_own c[OWN_MAX_CANDIDATES], best = {0};
+        rn_gemm_own c[OWN_MAX_CANDIDATES];
         int nc = own_candidates(&b->u[i].s, c);
-        double t_own = INFINITY;
         for (int j = 0; j < nc && !g_stop; j++) {
             double t = time_own(b, &c[j]);
             if (t < 0) continue;
-            if (t < 2 * t_own) {
+            if (t < 2 * t_own[i]) {
                 double t2 = time_own(b, &c[j]);
                 if (t2 >= 0 && t2 < t) t = t2;
             }
             s->res->candidates++;
-            if (t < t_own) t_own = t, best = c[j];
+            if (t < t_own[i]) t_own[i] = t, best[i] = c[j];
         }
-        if (!(t_own < 0.97 * t_clb[i]) || p->nown == RN_GEMM_MAX_OWN) continue;
+    }
+}
+
+/* Shapes whose own kernels beat CLBlast (t_clb, with the parameters being stored) by ≥ 3 % and
+ * pass the reference check go into p->own; t_best gets each shape's time as chosen. */
+static void own_choose(search *s, const rn_gemm_own *best, const double *t_own, const double *t_clb,
+                       rn_tune_params *p, double *t_best)
+{
+    bench *b = s->b;
+    float *got = malloc(b->nc * sizeof(float));
+    if (!got) abort();
+    p->nown = 0;
+    for (int i = 0; i < b->n; i++) {
+        t_best[i] = t_clb[i];
+        if (!(t_own[i] < 0.97 * t_clb[i]) || p->nown == RN_GEMM_MAX_OWN) continue;
         char why[256] = "";
-        if (!check_shape(b, i, &best, got, why, sizeof why)) {
+        if (!check_shape(b, i, &best[i], got, why, sizeof why)) {
             s->res->rejected++;
             if (!s->quiet) fprintf(stderr, "rn50cl: tune: own kernels rejected (%s)\n", why);
             continue;
         }
-        p->own[p->nown++] = best;
-        t_best[i] = t_own;
+        p->own[p->nown++] = best[i];
+        t_best[i] = t_own[i];
     }
     free(got);
 }
@@ -530,9 +546,10 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
         free(uses);
         return RN_ERR_INPUT;
     }
-    double *t_def = malloc(5 * n * sizeof(double)), *t_ind = t_def + n, *t_dir = t_def + 2 * n,
-           *t = t_def + 3 * n, *t2 = t_def + 4 * n;
-    if (!t_def) abort();
+    double *t_def = malloc(6 * n * sizeof(double)), *t_ind = t_def + n, *t_dir = t_def + 2 * n,
+           *t = t_def + 3 * n, *t2 = t_def + 4 * n, *t_own = t_def + 5 * n;
+    rn_gemm_own *own = calloc(n, sizeof *own);
+    if (!t_def || !own) abort();
     search s = {ctx, b, quiet, rn_now(), budget_s, 0, 0, res};
     g_stop = 0;
     struct sigaction sa, old;
@@ -564,7 +581,14 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
         fprintf(stderr, "rn50cl: tune [%4.0f s] default  %6.1f GFLOP/s\n", elapsed(&s),
                 res->gflops_default);
 
-    /* Phase 1: Xgemm (the indirect kernel) for every shape: seeds, then one-step neighbours of
+    /* Phase 1: rn50cl's own kernels, shape by shape (on CPUs they usually win outright, so they
+     * come first and get up to half the budget). */
+    own_search(&s, 0.5, own, t_own);
+    if (!quiet)
+        fprintf(stderr, "rn50cl: tune [%4.0f s] own kernels timed on %d of %d shapes\n",
+                elapsed(&s), count_finite(t_own, n), n);
+
+    /* Phase 2: Xgemm (the indirect kernel) for every shape: seeds, then one-step neighbours of
      * the best. Other load on the machine comes and goes, so each candidate is compared with
      * the incumbent measured again right after it (a seen program rebuilds from caches). */
     rn_tune_params p = {0}, best_ind = {0};
@@ -573,7 +597,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     double T_ind = INFINITY; /* the incumbent's latest time */
     seen_list seen = {0};
     int nseeds = (int)(sizeof xgemm_seeds / sizeof xgemm_seeds[0]), ok;
-    for (int i = 0; fits(&s, 0.45); i++) {
+    for (int i = 0; fits(&s, 0.75); i++) {
         if (i < nseeds) {
             memcpy(p.xgemm, xgemm_seeds[i], sizeof p.xgemm);
             if (!rn_tune_xgemm_valid(p.xgemm, &ctx->info) ||
@@ -596,7 +620,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
         if (tot < 0.97 * T_ind) T_ind = tot, best_ind = p, memcpy(t_ind, t, n * sizeof *t);
     }
 
-    /* Phase 2: XgemmDirect for every shape (the best Xgemm kept). Its worth is per shape: the
+    /* Phase 3: XgemmDirect for every shape (the best Xgemm kept). Its worth is per shape: the
      * switch-over size decides which shapes take it, so a candidate is scored by the mix of it
      * and the Xgemm times measured right after it, relative to Xgemm alone. */
     rn_tune_params best_dir = {0};
@@ -609,7 +633,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
         int nd = (int)(sizeof direct_seeds / sizeof direct_seeds[0]);
         /* PoCL takes up to ~2 minutes to build the direct kernel with large tiles, and at batch
          * 128 it can only win the classifier's tiny GEMMs: short searches skip it */
-        for (int i = 0; fits(&s, 0.65) && budget_s - elapsed(&s) > 120; i++) {
+        for (int i = 0; fits(&s, 0.9) && budget_s - elapsed(&s) > 120; i++) {
             if (i < nd) {
                 memcpy(p.direct, direct_seeds[i], sizeof p.direct);
                 if (!rn_tune_direct_valid(p.direct, &ctx->info) ||
@@ -636,7 +660,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     }
     free(seen.v);
 
-    /* Phase 3: the combination, measured again as a whole and checked. */
+    /* Phase 4: the combination, measured again as a whole and checked. */
     rn_tune_params final = {0};
     double T_fin = INFINITY;
     if (isfinite(T_ind)) {
@@ -661,8 +685,8 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     if (keep) res->best = final;
     res->gflops_clblast = keep ? gflops(s.b, t) : res->gflops_default;
 
-    /* Phase 4: rn50cl's own kernels, shape by shape, against CLBlast as it will be run. */
-    own_search(&s, keep ? t : t_def, &res->best, t2);
+    /* Phase 5: per shape, the own kernels where they beat CLBlast as it will be run. */
+    own_choose(&s, own, t_own, keep ? t : t_def, &res->best, t2);
     res->gflops_tuned = gflops(s.b, t2);
     if (!quiet)
         fprintf(stderr,
@@ -698,6 +722,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
                             "new processes use CLBlast's defaults)\n");
     }
     free(t_def);
+    free(own);
     free(uses);
     return rc;
 }
