@@ -1,6 +1,7 @@
 /* `rn50cl tune`: searches GEMM choices for the selected device on ResNet50's own GEMM shapes
- * (rn50cl's own kernels per shape, CLBlast parameters) and stores them in the cache folder; --export/--import copy that file so a result found
- * on one machine can be used on another with the same device, driver and CLBlast. */
+ * (rn50cl's own kernels per shape, CLBlast parameters) and stores them in the cache folder;
+ * --export/--import copy that file so a result found on one machine can be used on another with the
+ * same device, driver and CLBlast. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,8 +104,10 @@ int rn_cmd_tune(int argc, char **argv, const rn_env *env)
         rc = rn_tune_run(&ctx, batch, budget, NULL, 0, &r);
         if (!rc)
             printf("GEMM over ResNet50 training shapes at batch %d: %.1f GFLOP/s with CLBlast's "
-                   "defaults, %.1f GFLOP/s tuned (%d candidates, %.0f s); stored in %s\n",
-                   batch, r.gflops_default, r.gflops_tuned, r.candidates, r.seconds, path);
+                   "defaults, %.1f GFLOP/s with CLBlast tuned, %.1f GFLOP/s with %d shapes on "
+                   "rn50cl's own kernels (%d candidates, %.0f s); stored in %s\n",
+                   batch, r.gflops_default, r.gflops_clblast, r.gflops_tuned, r.best.nown,
+                   r.candidates, r.seconds, path);
         if (!rc && r.interrupted) rc = RN_ERR_INTERRUPTED;
     }
     rn_ctx_release(&ctx);

@@ -493,8 +493,14 @@ static void own_search(search *s, double share, rn_gemm_own *best, double *t_own
 {
     bench *b = s->b;
     for (int i = 0; i < b->n; i++) t_own[i] = INFINITY;
+    double said = elapsed(s);
     for (int oi = 0; oi < b->n && !g_stop && elapsed(s) < share * s->budget; oi++) {
         int i = b->order[oi];
+        if (!s->quiet && elapsed(s) - said >= 15) {
+            said = elapsed(s);
+            fprintf(stderr, "rn50cl: tune [%4.0f s] own kernels: %d of %d shapes timed\n", said, oi,
+                    b->n);
+        }
         rn_gemm_own c[OWN_MAX_CANDIDATES];
         int nc = own_candidates(&b->u[i].s, c);
         for (int j = 0; j < nc && !g_stop; j++) {
@@ -710,13 +716,16 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     }
     if (!quiet) {
         char desc[1024];
-        rn_tune_params_format(&res->best, desc, sizeof desc);
+        rn_tune_params clb = res->best; /* the own shapes are summed up, not listed */
+        clb.nown = 0;
+        rn_tune_params_format(&clb, desc, sizeof desc);
         fprintf(stderr,
-                "rn50cl: tune: %s after %d candidates in %.0f s: %.1f GFLOP/s (CLBlast's "
-                "defaults: %.1f)%s%s\n%s%s",
+                "rn50cl: tune: %s after %d candidates in %.0f s: %.1f GFLOP/s with %d of %d "
+                "shapes on rn50cl's own kernels (CLBlast's defaults: %.1f)%s%s\n%s%s",
                 keep || res->best.nown ? "done" : "nothing beat CLBlast's defaults",
-                res->candidates, res->seconds, res->gflops_tuned, res->gflops_default,
-                rc ? "" : "; stored in ", rc ? "" : path, desc, desc[0] ? "\n" : "");
+                res->candidates, res->seconds, res->gflops_tuned, res->best.nown, n,
+                res->gflops_default, rc ? "" : "; stored in ", rc ? "" : path, desc,
+                desc[0] ? "\n" : "");
         if (!keep && isfinite(T_fin))
             fprintf(stderr, "rn50cl: tune: (this process keeps the last parameters tried; "
                             "new processes use CLBlast's defaults)\n");
