@@ -1,4 +1,4 @@
-/* cl_bench: measures an OpenCL device for rn50cl (peak, CLBlast GEMMs, rn50cl's kernels, the whole
+/* cl_bench: measures an OpenCL device for rn50cl (peak, GEMMs, rn50cl's kernels, the whole
  * model, start-up) and prints one table per section, optionally JSON for comparing devices;
  * `cl_bench compare A.json B.json …` puts such files side by side. See bench/README.md. */
 #include <stdlib.h>
@@ -22,15 +22,17 @@ static const char usage[] =
 
 static const char help[] =
     "Benchmarks an OpenCL device for rn50cl: 1. fp32 peak, copy bandwidth, launch latency and\n"
-    "transfers; 2. CLBlast SGEMM at square sizes and at every ResNet50 training GEMM shape;\n"
-    "3. rn50cl's kernels at ResNet50 shapes; 4. a whole training step and inference pass;\n"
+    "transfers; 2. SGEMM (CLBlast, or rn50cl's own kernels where tuned) at square sizes and at\n"
+    "every ResNet50 training GEMM shape; 3. rn50cl's kernels at ResNet50 shapes; 4. a whole "
+    "training step and inference pass;\n"
     "5. start-up time with cold and warm program caches.\n\n"
     "  --device SEL|all  index, gpu|cpu|accel, part of a name (as rn50cl), or every device\n"
     "  --batch-size N    batch for sections 2-4 (default 128; --quick: 16)\n"
     "  --quick           small batch, fewer repeats and sizes: about a minute on a 2-core CPU\n"
     "  --repeats N       timed runs per figure, after warm-up (default 5; --quick: 3)\n"
     "  --json FILE       also write every figure and the environment as JSON\n"
-    "  --no-tune         use CLBlast's default GEMM parameters even when tuned ones are stored\n"
+    "  --no-tune         CLBlast with its default parameters for every GEMM, even when tuned\n"
+    "                    choices are stored\n"
     "  --only LIST       run only these sections (peak is still measured for the shares)\n";
 
 static const char *const section_names[5] = {"peak", "gemm", "kernels", "model", "startup"};
@@ -75,7 +77,7 @@ static void environment(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j)
     printf("device %d: %s | %s | driver %s | %s | %u compute units | %.1f GB\n", ctx->info.index,
            ctx->info.name, ctx->info.platform_name, ctx->info.driver_version,
            ctx->info.device_version, ctx->info.compute_units, ctx->info.global_mem / 1e9);
-    printf("batch %d, %d timed repeats after warm-up (median, min, max)%s; GEMM parameters: %s%s\n",
+    printf("batch %d, %d timed repeats after warm-up (median, min, max)%s; GEMM choices: %s%s\n",
            cfg->batch, cfg->repeats, cfg->quick ? ", --quick" : "",
            tuned          ? "tuned, from "
            : ctx->no_tune ? "CLBlast defaults (--no-tune)"

@@ -1,7 +1,7 @@
 /* Section 4, the whole model: one training step as the trainer runs it (rn_train_step: upload,
  * forward, softmax-CE, backward, SGD, read back loss and correctness) and one inference pass, in
  * images/s and achieved GFLOP/s from the layer list's FLOP count; then one profiled step splits
- * the time between CLBlast GEMMs and everything else (profiling serialises, so it is separate). */
+ * the time between GEMMs and everything else (profiling serialises, so it is separate). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +121,10 @@ static void profiled_step(rn_ctx *ctx, mrun *r, rn_jw *j)
     printf("profiled training step (every launch waited for, so slower): %.1f ms wall, %.1f ms "
            "in kernels\n",
            wall, total);
-    printf("  GEMM (CLBlast)  %9.1f ms  %5.1f %%\n", gemm, 100 * gemm / total);
+    double own = rn_profile_ms(ctx, RN_PROF_GEMM_OWN);
+    printf("  GEMM            %9.1f ms  %5.1f %% (%.1f ms on rn50cl's own kernels, %.1f ms in "
+           "CLBlast)\n",
+           gemm, 100 * gemm / total, own, gemm - own);
     printf("  everything else %9.1f ms  %5.1f %%, largest:", other, 100 * other / total);
     /* the three largest non-GEMM kernels, for where to look next */
     rn_prof_entry e[RN_MAX_PROF];
