@@ -24,7 +24,8 @@ static int count_files(const char *dir)
     return n;
 }
 
-/* Every context of this test: quiet, the built-in kernels, a cache folder of its own. */
+/* Every context of this test: quiet, the built-in kernels, a cache folder of its own (the device
+ * is set in main). */
 static rn_ctx_options g_opts = {.quiet = 1};
 
 static rn_ctx start(void)
@@ -119,6 +120,9 @@ int main(void)
     shared->cache_dir = dir;
     shared->kernel_dir = NULL;
     shared->no_cache = 0;
+    /* and the same device ($RN50CL_DEVICE), else the two would fill the cache for different ones */
+    g_opts.device = shared->device;
+    g_opts.device_from = shared->device_from;
 
     rn_ctx ctx = start();
     int np = (int)ctx.nprograms;
