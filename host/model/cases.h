@@ -56,7 +56,8 @@ int rn_opcase_gemms(const rn_opcase *c, size_t ws_floats, int backward, rn_gemm_
 double rn_opcase_flops(const rn_opcase *c, int backward);
 
 /* Bytes the case's own kernels read and write (every pass over every tensor; a conv counts only
- * its im2col / col2im traffic, not its GEMM's), for GB/s figures. */
+ * its im2col / col2im traffic, or its dense form's weight and row passes, not its GEMM's), for
+ * GB/s figures. */
 double rn_opcase_bytes(const rn_opcase *c, int backward);
 
 /* Buffers for running one case by itself: inputs uniform in [-1, 1) from a fixed seed, batch-norm

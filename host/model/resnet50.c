@@ -174,13 +174,12 @@ static size_t scratch_floats_per_image(rn_model *m)
     return mx;
 }
 
-static size_t col_floats_per_image_max(rn_model *m)
+static size_t workspace_floats_one_image(rn_model *m)
 {
     size_t mx = 0;
     FOR_EACH_CBR(m, c, {
         rn_conv cv = rn_cbr_conv(c, 1);
-        if (!rn_conv_is_pointwise(&cv) && rn_conv_col_floats_per_image(&cv) > mx)
-            mx = rn_conv_col_floats_per_image(&cv);
+        if (rn_conv_workspace_floats(&cv, 1) > mx) mx = rn_conv_workspace_floats(&cv, 1);
     });
     return mx;
 }
@@ -197,7 +196,7 @@ static size_t activation_floats_per_image(rn_model *m)
 
 static size_t workspace_floats(rn_model *m, size_t workspace_bytes)
 {
-    size_t w = workspace_bytes / sizeof(float), one = col_floats_per_image_max(m);
+    size_t w = workspace_bytes / sizeof(float), one = workspace_floats_one_image(m);
     return w < one ? one : w;
 }
 
