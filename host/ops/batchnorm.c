@@ -5,6 +5,8 @@
  * device. */
 #include "ops/batchnorm.h"
 
+#include <limits.h>
+
 /* Values per part: a multiple of the kernels' 8-wide vectors, long enough that a part's work
  * outweighs a work-group's start-up on a CPU, short enough that the statistics' second pass finds
  * the part still in cache and that a GPU gets several work-groups per channel. */
@@ -72,7 +74,7 @@ static void launch_channels(rn_ctx *ctx, cl_kernel k, int C)
 
 static void check_shape(int C, int M)
 {
-    if (C < 1 || M < 1) {
+    if (C < 1 || M < 1 || M > INT_MAX - 7) { /* the kernels index a row with int, up to M + 7 */
         rn_fatal("batchnorm with C=%d M=%d", C, M);
     }
 }
