@@ -1,13 +1,12 @@
-/* ReLU and add+ReLU (see eltwise.h): 8 elements per work-item, kernels in cl/eltwise.cl. */
+/* ReLU and add+ReLU (see eltwise.h): one work-item per element, kernels in cl/eltwise.cl. */
 #include "ops/eltwise.h"
 
 #include <limits.h>
 
-/* The kernels index with int (cheaper on most GPUs), up to n + 7; no ResNet50 tensor comes near
- * 2^31. */
+/* The kernels index with int (cheaper on most GPUs); no ResNet50 tensor comes near 2^31. */
 static void check_n(size_t n)
 {
-    if (n > INT_MAX - 7) {
+    if (n > INT_MAX) {
         rn_fatal("eltwise op over %zu elements", n);
     }
 }
@@ -21,7 +20,7 @@ static void launch3(rn_ctx *ctx, const char *name, cl_mem out, cl_mem in1, cl_me
     rn_arg_mem(&a, in1);
     rn_arg_mem(&a, in2);
     rn_arg_int(&a, (int)n);
-    rn_launch1d(ctx, k, (n + 7) / 8, 256);
+    rn_launch1d(ctx, k, n, 256);
 }
 
 void relu_forward(rn_ctx *ctx, cl_mem y, cl_mem x, size_t n)
@@ -32,7 +31,7 @@ void relu_forward(rn_ctx *ctx, cl_mem y, cl_mem x, size_t n)
     rn_arg_mem(&a, y);
     rn_arg_mem(&a, x);
     rn_arg_int(&a, (int)n);
-    rn_launch1d(ctx, k, (n + 7) / 8, 256);
+    rn_launch1d(ctx, k, n, 256);
 }
 
 void relu_backward(rn_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem y, size_t n)
