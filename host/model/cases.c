@@ -220,6 +220,7 @@ static void alloc_bn(io_alloc *a, const rn_opcase *c, rn_opcase_io *io)
     io->rvar = filled(a, c->C, 1);
     io->smean = filled(a, c->C, 0);
     io->sinv = filled(a, c->C, 0);
+    io->part = buffer(a, batchnorm_part_floats(c->C, (int)c->M) * sizeof(float));
 }
 
 static void alloc_labels(io_alloc *a, const rn_opcase *c, rn_opcase_io *io)
@@ -292,9 +293,9 @@ int rn_opcase_io_alloc(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
 
 void rn_opcase_io_free(rn_opcase_io *io)
 {
-    cl_mem *all[] = {&io->x,    &io->x2,    &io->y,    &io->dy,      &io->dx,   &io->w,
-                     &io->dw,   &io->b,     &io->db,   &io->rmean,   &io->rvar, &io->smean,
-                     &io->sinv, &io->index, &io->loss, &io->correct, &io->v};
+    cl_mem *all[] = {&io->x,    &io->x2,   &io->y,     &io->dy,    &io->dx,      &io->w,
+                     &io->dw,   &io->b,    &io->db,    &io->rmean, &io->rvar,    &io->smean,
+                     &io->sinv, &io->part, &io->index, &io->loss,  &io->correct, &io->v};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rn_release(all[i]);
     rn_workspace_release(&io->ws);
 }
@@ -306,7 +307,7 @@ static void run_forward(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
     case RN_OP_CONV: conv2d_forward(ctx, io->y, io->x, io->w, &c->conv, &io->ws); break;
     case RN_OP_BN:
         batchnorm_forward_train(ctx, io->y, io->x, io->w, io->b, io->rmean, io->rvar, io->smean,
-                                io->sinv, c->C, (int)c->M, 0.1f, 1e-5f, c->relu);
+                                io->sinv, io->part, c->C, (int)c->M, 0.1f, 1e-5f, c->relu);
         break;
     case RN_OP_RELU: relu_forward(ctx, io->y, io->x, n); break;
     case RN_OP_ADD_RELU: add_relu_forward(ctx, io->y, io->x, io->x2, n); break;
@@ -331,7 +332,7 @@ static void run_backward(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
         break;
     case RN_OP_BN:
         batchnorm_backward(ctx, io->dx, io->dw, io->db, io->dy, io->x, c->relu ? io->y : NULL,
-                           io->w, io->smean, io->sinv, c->C, (int)c->M, c->relu);
+                           io->w, io->smean, io->sinv, io->part, c->C, (int)c->M, c->relu);
         break;
     case RN_OP_RELU: relu_backward(ctx, io->dx, io->dy, io->y, n); break;
     case RN_OP_ADD_RELU: add_relu_backward(ctx, io->dx, io->dy, io->y, n); break;

@@ -67,6 +67,7 @@ typedef struct rn_opcase_io {
     cl_mem x, x2, y, dy, dx;         /* input(s), output, gradients (ADD_RELU: x + x2) */
     cl_mem w, dw, b, db;             /* conv/fc weight and bias; BN γ, β; their gradients */
     cl_mem rmean, rvar, smean, sinv; /* BN running and saved statistics */
+    cl_mem part;                     /* BN partial sums (batchnorm_part_floats) */
     cl_mem index;                    /* MAXPOOL argmax, LOSS labels */
     cl_mem loss, correct, v;         /* LOSS outputs; SGD momentum (w, v, dw = weights, v, g) */
     rn_workspace ws;

@@ -184,6 +184,17 @@ static size_t workspace_floats_one_image(rn_model *m)
     return mx;
 }
 
+/* Batch-norm scratch for the layer that needs the most at this batch. */
+static size_t bn_part_floats(rn_model *m, int batch)
+{
+    size_t mx = 0;
+    FOR_EACH_CBR(m, c, {
+        size_t f = batchnorm_part_floats(c->cout, batch * c->ho * c->wo);
+        if (f > mx) mx = f;
+    });
+    return mx;
+}
+
 static size_t activation_floats_per_image(rn_model *m)
 {
     size_t total = 0;
@@ -206,7 +217,7 @@ size_t rn_model_bytes(const rn_model *m, int batch, size_t workspace_bytes)
     size_t floats =
         3 * m->param_floats + m->buffer_floats +
         (size_t)batch * (activation_floats_per_image(mm) + 4 * scratch_floats_per_image(mm)) +
-        workspace_floats(mm, workspace_bytes);
+        bn_part_floats(mm, batch) + workspace_floats(mm, workspace_bytes);
     return floats * sizeof(float);
 }
 
@@ -292,6 +303,7 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
     ALLOC(m->logits, N * m->classes);
     ALLOC(m->dlogits, N * m->classes);
     for (int i = 0; i < 4; i++) ALLOC(m->scratch[i], N * scratch_floats_per_image(m));
+    ALLOC(m->bn_part, bn_part_floats(m, batch));
 #undef ALLOC
     m->ws.floats = workspace_floats(m, workspace_bytes);
     m->ws.buf = alloc_touch(ctx, m->ws.floats, &err);
@@ -325,9 +337,10 @@ void rn_model_free(rn_model *m)
         rn_release(&c->sinv);
     });
     for (int b = 0; b < m->nblocks; b++) rn_release(&m->blocks[b].out);
-    cl_mem *bufs[] = {&m->wslab,      &m->gslab,      &m->vslab,      &m->bslab,      &m->pool_out,
-                      &m->pool_arg,   &m->feat,       &m->dfeat,      &m->logits,     &m->dlogits,
-                      &m->scratch[0], &m->scratch[1], &m->scratch[2], &m->scratch[3], &m->ws.buf};
+    cl_mem *bufs[] = {&m->wslab,      &m->gslab,      &m->vslab,      &m->bslab,
+                      &m->pool_out,   &m->pool_arg,   &m->feat,       &m->dfeat,
+                      &m->logits,     &m->dlogits,    &m->scratch[0], &m->scratch[1],
+                      &m->scratch[2], &m->scratch[3], &m->bn_part,    &m->ws.buf};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(bufs[i]);
     m->batch = 0;
 }
@@ -407,8 +420,8 @@ static void cbr_forward(rn_model *m, rn_cbr *c, cl_mem x, int n, int train)
     int M = n * c->ho * c->wo;
     cl_mem g = m->e[c->bn_w].w, b = m->e[c->bn_b].w, rm = m->e[c->bn_rm].w, rv = m->e[c->bn_rv].w;
     if (train)
-        batchnorm_forward_train(m->ctx, c->a, c->t, g, b, rm, rv, c->smean, c->sinv, c->cout, M,
-                                0.1f, 1e-5f, c->relu);
+        batchnorm_forward_train(m->ctx, c->a, c->t, g, b, rm, rv, c->smean, c->sinv, m->bn_part,
+                                c->cout, M, 0.1f, 1e-5f, c->relu);
     else batchnorm_forward_eval(m->ctx, c->a, c->t, g, b, rm, rv, c->cout, M, 1e-5f, c->relu);
 }
 
@@ -450,8 +463,8 @@ static void cbr_backward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem dy, cl_mem tmp
 {
     int M = n * c->ho * c->wo;
     batchnorm_backward(m->ctx, tmp, m->e[c->bn_w].g, m->e[c->bn_b].g, dy, c->t,
-                       c->relu ? c->a : NULL, m->e[c->bn_w].w, c->smean, c->sinv, c->cout, M,
-                       c->relu);
+                       c->relu ? c->a : NULL, m->e[c->bn_w].w, c->smean, c->sinv, m->bn_part,
+                       c->cout, M, c->relu);
     rn_conv cv = rn_cbr_conv(c, n);
     conv2d_backward(m->ctx, dx, m->e[c->conv_w].g, tmp, x, m->e[c->conv_w].w, &cv, &m->ws, acc);
 }

@@ -67,6 +67,7 @@ typedef struct rn_model {
     cl_mem wslab, gslab, vslab, bslab;
     cl_mem pool_out, pool_arg, feat, logits, dlogits, dfeat;
     cl_mem scratch[4]; /* gradient ping-pong buffers, each the largest activation */
+    cl_mem bn_part;    /* batch-norm partial sums, sized for the largest layer */
     rn_workspace ws;
 } rn_model;
 
