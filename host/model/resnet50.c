@@ -185,6 +185,8 @@ static size_t col_floats_per_image_max(rn_model *m)
     return mx;
 }
 
+/* Forward outputs kept for backward, per image: each conv output and batch-norm output, each
+ * block output, the max-pool output and argmax, features, logits and their gradients. */
 static size_t activation_floats_per_image(rn_model *m)
 {
     size_t total = 0;
@@ -195,20 +197,43 @@ static size_t activation_floats_per_image(rn_model *m)
     return total;
 }
 
+/* The batch statistics every batch-norm saves for backward (independent of the batch). */
+static size_t stat_floats(rn_model *m)
+{
+    size_t total = 0;
+    FOR_EACH_CBR(m, c, total += 2 * (size_t)c->cout);
+    return total;
+}
+
 static size_t workspace_floats(rn_model *m, size_t workspace_bytes)
 {
     size_t w = workspace_bytes / sizeof(float), one = col_floats_per_image_max(m);
     return w < one ? one : w;
 }
 
-size_t rn_model_bytes(const rn_model *m, int batch, size_t workspace_bytes)
+rn_model_mem rn_model_mem_plan(const rn_model *m, int batch, size_t workspace_bytes)
 {
     rn_model *mm = (rn_model *)m;
-    size_t floats =
-        3 * m->param_floats + m->buffer_floats +
-        (size_t)batch * (activation_floats_per_image(mm) + 4 * scratch_floats_per_image(mm)) +
-        workspace_floats(mm, workspace_bytes);
-    return floats * sizeof(float);
+    size_t N = (size_t)batch, f = sizeof(float);
+    rn_model_mem p;
+    p.weights = (m->param_floats + m->buffer_floats) * f;
+    p.gradients = m->param_floats * f;
+    p.momentum = m->param_floats * f;
+    p.activations = (N * activation_floats_per_image(mm) + stat_floats(mm)) * f;
+    p.scratch = 4 * N * scratch_floats_per_image(mm) * f;
+    p.workspace = workspace_floats(mm, workspace_bytes) * f;
+    return p;
+}
+
+size_t rn_model_mem_total(const rn_model_mem *p)
+{
+    return p->weights + p->gradients + p->momentum + p->activations + p->scratch + p->workspace;
+}
+
+size_t rn_model_bytes(const rn_model *m, int batch, size_t workspace_bytes)
+{
+    rn_model_mem p = rn_model_mem_plan(m, batch, workspace_bytes);
+    return rn_model_mem_total(&p);
 }
 
 /* Allocates and touches a buffer so that lazy allocators fail here, not in the middle of a step. */

@@ -78,7 +78,21 @@ void rn_model_init(rn_model *m, int classes);
 int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes);
 void rn_model_free(rn_model *m);
 
-/* Device bytes needed for a batch (slabs + activations + scratch + workspace). */
+/* The device memory rn_model_alloc takes for a batch, in bytes, by what it holds. CLBlast's GEMM
+ * scratch (ctx->gemm_tmp, sized by the step's GEMM shapes) comes on top. */
+typedef struct rn_model_mem {
+    size_t weights;     /* parameters and batch-norm running statistics */
+    size_t gradients;   /* parameter gradients */
+    size_t momentum;    /* SGD momentum */
+    size_t activations; /* forward outputs and batch statistics kept for backward */
+    size_t scratch;     /* activation gradients in backward */
+    size_t workspace;   /* im2col columns */
+} rn_model_mem;
+
+rn_model_mem rn_model_mem_plan(const rn_model *m, int batch, size_t workspace_bytes);
+size_t rn_model_mem_total(const rn_model_mem *p);
+
+/* Device bytes needed for a batch: rn_model_mem_total of the plan. */
 size_t rn_model_bytes(const rn_model *m, int batch, size_t workspace_bytes);
 
 /* torchvision initialisation from a seed: Kaiming normal (fan_out, ReLU) for convs, BN γ=1 β=0,
