@@ -185,12 +185,12 @@ static size_t col_floats_per_image_max(rn_model *m)
     return mx;
 }
 
-/* Forward outputs kept for backward, per image: each conv output and batch-norm output, each
- * block output, the max-pool output and argmax, features, logits and their gradients. */
+/* Forward outputs kept for backward, per image: each conv output, each batch-norm+ReLU output,
+ * each block output, the max-pool output and argmax, features, logits and their gradients. */
 static size_t activation_floats_per_image(rn_model *m)
 {
     size_t total = 0;
-    FOR_EACH_CBR(m, c, total += 2 * cbr_out(c));
+    FOR_EACH_CBR(m, c, total += (c->relu ? 2 : 1) * cbr_out(c));
     for (int b = 0; b < m->nblocks; b++) total += cbr_out(&m->blocks[b].c3);
     total += (size_t)64 * m->pool_h * m->pool_h * 2; /* pool output + argmax */
     total += 2 * 2048 + 2 * (size_t)m->classes;      /* feat, dfeat, logits, dlogits */
@@ -205,10 +205,13 @@ static size_t stat_floats(rn_model *m)
     return total;
 }
 
-static size_t workspace_floats(rn_model *m, size_t workspace_bytes)
+/* The workspace asked for, but never more than the whole batch's columns of the largest layer:
+ * beyond that every layer runs in one chunk anyway, so the GEMMs (and results) are the same. */
+static size_t workspace_floats(rn_model *m, size_t workspace_bytes, int batch)
 {
     size_t w = workspace_bytes / sizeof(float), one = col_floats_per_image_max(m);
-    return w < one ? one : w;
+    size_t all = (size_t)batch * one;
+    return w < one ? one : w > all ? all : w;
 }
 
 rn_model_mem rn_model_mem_plan(const rn_model *m, int batch, size_t workspace_bytes)
@@ -221,7 +224,7 @@ rn_model_mem rn_model_mem_plan(const rn_model *m, int batch, size_t workspace_by
     p.momentum = m->param_floats * f;
     p.activations = (N * activation_floats_per_image(mm) + stat_floats(mm)) * f;
     p.scratch = 4 * N * scratch_floats_per_image(mm) * f;
-    p.workspace = workspace_floats(mm, workspace_bytes) * f;
+    p.workspace = workspace_floats(mm, workspace_bytes, batch) * f;
     return p;
 }
 
@@ -305,7 +308,7 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
     ALLOC(m->bslab, m->buffer_floats);
     FOR_EACH_CBR(m, c, {
         ALLOC(c->t, N * cbr_out(c));
-        ALLOC(c->a, N * cbr_out(c));
+        if (c->relu) ALLOC(c->a, N * cbr_out(c));
         ALLOC(c->smean, (size_t)c->cout);
         ALLOC(c->sinv, (size_t)c->cout);
     });
@@ -319,7 +322,7 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
     ALLOC(m->dlogits, N * m->classes);
     for (int i = 0; i < 4; i++) ALLOC(m->scratch[i], N * scratch_floats_per_image(m));
 #undef ALLOC
-    m->ws.floats = workspace_floats(m, workspace_bytes);
+    m->ws.floats = workspace_floats(m, workspace_bytes, batch);
     m->ws.buf = alloc_touch(ctx, m->ws.floats, &err);
     if (!m->ws.buf || (err = reserve_gemm_scratch(m, ctx, batch)) != CL_SUCCESS)
         return alloc_fail(m, ctx, batch, workspace_bytes, err);
@@ -426,16 +429,17 @@ void rn_model_upload(rn_model *m, const float *wslab, const float *bslab)
 /* ---- forward ----------------------------------------------------------------------------------
  */
 
-static void cbr_forward(rn_model *m, rn_cbr *c, cl_mem x, int n, int train)
+/* conv then batch-norm (+ReLU) from x into y. */
+static void cbr_forward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem y, int n, int train)
 {
     rn_conv cv = rn_cbr_conv(c, n);
     conv2d_forward(m->ctx, c->t, x, m->e[c->conv_w].w, &cv, &m->ws);
     int M = n * c->ho * c->wo;
     cl_mem g = m->e[c->bn_w].w, b = m->e[c->bn_b].w, rm = m->e[c->bn_rm].w, rv = m->e[c->bn_rv].w;
     if (train)
-        batchnorm_forward_train(m->ctx, c->a, c->t, g, b, rm, rv, c->smean, c->sinv, c->cout, M,
-                                0.1f, 1e-5f, c->relu);
-    else batchnorm_forward_eval(m->ctx, c->a, c->t, g, b, rm, rv, c->cout, M, 1e-5f, c->relu);
+        batchnorm_forward_train(m->ctx, y, c->t, g, b, rm, rv, c->smean, c->sinv, c->cout, M, 0.1f,
+                                1e-5f, c->relu);
+    else batchnorm_forward_eval(m->ctx, y, c->t, g, b, rm, rv, c->cout, M, 1e-5f, c->relu);
 }
 
 static cl_mem last_out(rn_model *m)
@@ -445,17 +449,20 @@ static cl_mem last_out(rn_model *m)
 
 void rn_model_forward(rn_model *m, cl_mem input, int n, int train)
 {
-    cbr_forward(m, &m->stem, input, n, train);
+    cbr_forward(m, &m->stem, input, m->stem.a, n, train);
     rn_pool p = rn_model_maxpool(m, n);
     maxpool_forward(m->ctx, m->pool_out, m->pool_arg, m->stem.a, &p);
     cl_mem x = m->pool_out;
     for (int b = 0; b < m->nblocks; b++) {
         rn_block *bl = &m->blocks[b];
-        cbr_forward(m, &bl->c1, x, n, train);
-        cbr_forward(m, &bl->c2, bl->c1.a, n, train);
-        cbr_forward(m, &bl->c3, bl->c2.a, n, train);
-        if (bl->has_down) cbr_forward(m, &bl->down, x, n, train);
-        add_relu_forward(m->ctx, bl->out, bl->c3.a, bl->has_down ? bl->down.a : x,
+        cbr_forward(m, &bl->c1, x, bl->c1.a, n, train);
+        cbr_forward(m, &bl->c2, bl->c1.a, bl->c2.a, n, train);
+        /* the last batch-norm outputs feed only the residual join, so they live in the idle
+         * backward scratch */
+        cl_mem *S = m->scratch;
+        cbr_forward(m, &bl->c3, bl->c2.a, S[0], n, train);
+        if (bl->has_down) cbr_forward(m, &bl->down, x, S[1], n, train);
+        add_relu_forward(m->ctx, bl->out, S[0], bl->has_down ? S[1] : x,
                          (size_t)n * cbr_out(&bl->c3));
         x = bl->out;
     }

@@ -36,8 +36,9 @@ typedef struct rn_entry {
 typedef struct rn_cbr {
     int cin, cout, k, stride, pad, h, w, ho, wo, relu;
     int conv_w, bn_w, bn_b, bn_rm, bn_rv, bn_nbt; /* entry indices */
-    cl_mem t;           /* conv output [cout][N][ho][wo] (batch-norm input) */
-    cl_mem a;           /* batch-norm (+ReLU) output */
+    cl_mem t; /* conv output [cout][N][ho][wo] (batch-norm input) */
+    cl_mem a; /* batch-norm+ReLU output, kept for the next conv's and the ReLU's backward; NULL
+               * without ReLU (a block's c3 and down feed only the residual join) */
     cl_mem smean, sinv; /* batch statistics saved for backward */
 } rn_cbr;
 
