@@ -364,13 +364,13 @@ void rn_model_free(rn_model *m)
 /* ---- initialisation ---------------------------------------------------------------------------
  */
 
-/* fc_bound: PyTorch Linear's U(±1/√fan_in) bound, for both fc.weight and fc.bias. */
-static void init_entry(const rn_entry *e, float *wslab, float *bslab, uint64_t seed, size_t idx,
-                       int zero_residual, double fc_bound)
+/* Entry e's initial values into p[0..numel). fc_bound: PyTorch Linear's U(±1/√fan_in) bound, for
+ * both fc.weight and fc.bias. */
+static void init_entry(const rn_entry *e, float *p, uint64_t seed, size_t idx, int zero_residual,
+                       double fc_bound)
 {
     rn_rng r;
     rn_rng_seed(&r, seed, 0x1000 + idx); /* one stream per tensor: re-initialising one is local */
-    float *p = e->kind == RN_PARAM ? wslab + e->off : bslab + e->off;
     size_t len = strlen(e->name);
     int is_bn_weight = e->ndim == 1 && len > 7 && !strcmp(e->name + len - 7, ".weight");
     if (e->ndim == 4) { /* conv: Kaiming normal, mode fan_out, gain √2 */
@@ -387,21 +387,27 @@ static void init_entry(const rn_entry *e, float *wslab, float *bslab, uint64_t s
     }
 }
 
+/* Entry by entry through one host buffer of the largest entry, not a host copy of the slabs: on a
+ * CPU device that copy would add to the peak memory of the process. */
 static void init_where(rn_model *m, uint64_t seed, int head_only, int zero_residual)
 {
-    float *w = calloc(m->param_floats, sizeof *w), *b = calloc(m->buffer_floats, sizeof *b);
-    if (head_only) rn_model_download(m, w, b);
+    size_t most = 0;
+    for (size_t i = 0; i < m->nentries; i++)
+        if (m->e[i].numel > most) most = m->e[i].numel;
+    float *p = malloc(most * sizeof *p);
+    if (!p) abort();
     /* fan_in is fc.weight's input count (shape [classes, features]); the bias shares it */
     double fc_bound = 1.0 / sqrt((double)m->e[m->fc_w].shape[1]);
-    for (size_t i = 0; i < m->nentries; i++)
-        if (m->e[i].kind != RN_COUNTER && (!head_only || !strncmp(m->e[i].name, "fc.", 3)))
-            init_entry(&m->e[i], w, b, seed, i, zero_residual, fc_bound);
-    rn_model_upload(m, w, b);
+    for (size_t i = 0; i < m->nentries; i++) {
+        const rn_entry *e = &m->e[i];
+        if (e->kind == RN_COUNTER || (head_only && strncmp(e->name, "fc.", 3))) continue;
+        init_entry(e, p, seed, i, zero_residual, fc_bound);
+        rn_write(m->ctx, e->w, 0, e->numel * sizeof(float), p);
+    }
     if (!head_only) m->num_batches_tracked = 0;
     rn_fill(m->ctx, m->vslab, m->param_floats, 0.0f);
     rn_fill(m->ctx, m->gslab, m->param_floats, 0.0f);
-    free(w);
-    free(b);
+    free(p);
 }
 
 void rn_model_init_params(rn_model *m, uint64_t seed, int zero_residual)
