@@ -1,6 +1,7 @@
 /* ResNet50 as torchvision builds it, for CIFAR-sized inputs: the parameter table (state_dict
  * names and order), slab layout, initialisation, and the forward/backward passes as plain calls
- * into host/ops. Backward reuses four scratch buffers, so only forward activations are kept. */
+ * into host/ops. Backward reuses four scratch buffers, so only forward activations are kept, and
+ * takes each layer's SGD step as soon as that layer is done, so only one layer's gradients are. */
 #include "model/resnet50.h"
 
 #include <math.h>
@@ -14,6 +15,7 @@
 #include "ops/eltwise.h"
 #include "ops/fc.h"
 #include "ops/pool.h"
+#include "ops/sgd.h"
 #include "rn50cl/rn50cl.h"
 
 static const int stage_blocks[4] = {3, 4, 6, 3};
@@ -205,6 +207,24 @@ static size_t stat_floats(rn_model *m)
     return total;
 }
 
+/* The entries backward completes together, first..last, consecutive in the table and the slab: a
+ * conv with its batch-norm's weight and bias, or fc's weight and bias. */
+static size_t group_floats(const rn_model *m, int first, int last)
+{
+    return m->e[last].off + m->e[last].numel - m->e[first].off;
+}
+
+static size_t grad_floats(rn_model *m)
+{
+    if (m->keep_gradients) return m->param_floats;
+    size_t mx = group_floats(m, m->fc_w, m->fc_b);
+    FOR_EACH_CBR(m, c, {
+        size_t g = group_floats(m, c->conv_w, c->bn_b);
+        if (g > mx) mx = g;
+    });
+    return mx;
+}
+
 /* The workspace asked for, but never more than the whole batch's columns of the largest layer:
  * beyond that every layer runs in one chunk anyway, so the GEMMs (and results) are the same. */
 static size_t workspace_floats(rn_model *m, size_t workspace_bytes, int batch)
@@ -220,7 +240,7 @@ rn_model_mem rn_model_mem_plan(const rn_model *m, int batch, size_t workspace_by
     size_t N = (size_t)batch, f = sizeof(float);
     rn_model_mem p;
     p.weights = (m->param_floats + m->buffer_floats) * f;
-    p.gradients = m->param_floats * f;
+    p.gradients = grad_floats(mm) * f;
     p.momentum = m->param_floats * f;
     p.activations = (N * activation_floats_per_image(mm) + stat_floats(mm)) * f;
     p.scratch = 4 * N * scratch_floats_per_image(mm) * f;
@@ -288,6 +308,18 @@ static int alloc_fail(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_byte
     return RN_ERR_INPUT;
 }
 
+/* The gradient sub-buffers of one group: at the weights' offsets with keep_gradients, else from
+ * the start of the (one-layer) gradient slab. */
+static void grad_views(rn_model *m, int first, int last)
+{
+    size_t base = m->keep_gradients ? 0 : m->e[first].off;
+    for (int i = first; i <= last; i++) {
+        rn_entry *e = &m->e[i];
+        e->g = rn_subbuffer(m->ctx, m->gslab, (e->off - base) * sizeof(float),
+                            e->numel * sizeof(float));
+    }
+}
+
 int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
 {
     m->ctx = ctx;
@@ -303,7 +335,7 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
             return alloc_fail(m, ctx, batch, workspace_bytes, err);                                \
     } while (0)
     ALLOC(m->wslab, m->param_floats);
-    ALLOC(m->gslab, m->param_floats);
+    ALLOC(m->gslab, grad_floats(m));
     ALLOC(m->vslab, m->param_floats);
     ALLOC(m->bslab, m->buffer_floats);
     FOR_EACH_CBR(m, c, {
@@ -331,12 +363,13 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
         size_t off = e->off * sizeof(float), bytes = e->numel * sizeof(float);
         if (e->kind == RN_PARAM) {
             e->w = rn_subbuffer(ctx, m->wslab, off, bytes);
-            e->g = rn_subbuffer(ctx, m->gslab, off, bytes);
             e->v = rn_subbuffer(ctx, m->vslab, off, bytes);
         } else if (e->kind == RN_BUFFER) {
             e->w = rn_subbuffer(ctx, m->bslab, off, bytes);
         }
     }
+    FOR_EACH_CBR(m, c, grad_views(m, c->conv_w, c->bn_b));
+    grad_views(m, m->fc_w, m->fc_b);
     return RN_OK;
 }
 
@@ -406,7 +439,7 @@ static void init_where(rn_model *m, uint64_t seed, int head_only, int zero_resid
     }
     if (!head_only) m->num_batches_tracked = 0;
     rn_fill(m->ctx, m->vslab, m->param_floats, 0.0f);
-    rn_fill(m->ctx, m->gslab, m->param_floats, 0.0f);
+    rn_fill(m->ctx, m->gslab, grad_floats(m), 0.0f);
     free(p);
 }
 
@@ -482,10 +515,23 @@ void rn_model_forward(rn_model *m, cl_mem input, int n, int train)
 /* ---- backward ---------------------------------------------------------------------------------
  */
 
-/* From dy (gradient of c->a) through batch-norm (+ReLU) into tmp, then through the convolution:
- * weight gradient into the slab, input gradient into dx (NULL: none; acc: add to dx). */
+/* The SGD step of entries first..last, whose gradients backward has just completed and whose
+ * weights it no longer reads. */
+static void group_step(rn_model *m, int first, int last, const rn_model_sgd *o)
+{
+    if (!o) return;
+    for (int i = first; i <= last; i++) {
+        const rn_entry *e = &m->e[i];
+        sgd_step(m->ctx, e->w, e->v, e->g, e->numel, o->lr, o->momentum, o->weight_decay,
+                 o->nesterov);
+    }
+}
+
+/* From dy (gradient of c's output) through batch-norm (+ReLU) into tmp, then through the
+ * convolution: weight gradient into the slab, input gradient into dx (NULL: none; acc: add to
+ * dx); then c's SGD step. */
 static void cbr_backward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem dy, cl_mem tmp, cl_mem dx,
-                         int acc, int n)
+                         int acc, int n, const rn_model_sgd *o)
 {
     int M = n * c->ho * c->wo;
     batchnorm_backward(m->ctx, tmp, m->e[c->bn_w].g, m->e[c->bn_b].g, dy, c->t,
@@ -493,34 +539,39 @@ static void cbr_backward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem dy, cl_mem tmp
                        c->relu);
     rn_conv cv = rn_cbr_conv(c, n);
     conv2d_backward(m->ctx, dx, m->e[c->conv_w].g, tmp, x, m->e[c->conv_w].w, &cv, &m->ws, acc);
+    group_step(m, c->conv_w, c->bn_b, o);
 }
 
 /* dout in S0 (gradient of bl->out); leaves the gradient of the block input x in S0. */
-static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n)
+static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n, const rn_model_sgd *o)
 {
     cl_mem *S = m->scratch;
     size_t out_n = (size_t)n * cbr_out(&bl->c3);
     add_relu_backward(m->ctx, S[1], S[0], bl->out, out_n);
     if (bl->has_down) {
-        cbr_backward(m, &bl->down, x, S[1], S[2], S[0], 0, n);
+        cbr_backward(m, &bl->down, x, S[1], S[2], S[0], 0, n, o);
     } else {
         CL_CHECK(clEnqueueCopyBuffer(m->ctx->queue, S[1], S[0], 0, 0, out_n * sizeof(float), 0,
                                      NULL, NULL));
     }
-    cbr_backward(m, &bl->c3, bl->c2.a, S[1], S[2], S[3], 0, n);
-    cbr_backward(m, &bl->c2, bl->c1.a, S[3], S[2], S[1], 0, n);
-    cbr_backward(m, &bl->c1, x, S[1], S[2], S[0], 1, n);
+    cbr_backward(m, &bl->c3, bl->c2.a, S[1], S[2], S[3], 0, n, o);
+    cbr_backward(m, &bl->c2, bl->c1.a, S[3], S[2], S[1], 0, n, o);
+    cbr_backward(m, &bl->c1, x, S[1], S[2], S[0], 1, n, o);
 }
 
-void rn_model_backward(rn_model *m, cl_mem input, int n)
+void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd)
 {
+    if (!sgd && !m->keep_gradients)
+        rn_fatal("rn_model_backward without an SGD step would lose the gradients (keep_gradients "
+                 "is off)");
     const rn_cbr *lc = &m->blocks[m->nblocks - 1].c3;
     fc_backward(m->ctx, m->dfeat, m->e[m->fc_w].g, m->e[m->fc_b].g, m->dlogits, m->feat,
                 m->e[m->fc_w].w, n, lc->cout, m->classes);
+    group_step(m, m->fc_w, m->fc_b, sgd);
     avgpool_backward(m->ctx, m->scratch[0], m->dfeat, lc->cout, n, lc->ho * lc->wo);
     for (int b = m->nblocks - 1; b >= 0; b--)
-        block_backward(m, &m->blocks[b], b ? m->blocks[b - 1].out : m->pool_out, n);
+        block_backward(m, &m->blocks[b], b ? m->blocks[b - 1].out : m->pool_out, n, sgd);
     rn_pool p = rn_model_maxpool(m, n);
     maxpool_backward(m->ctx, m->scratch[1], m->scratch[0], m->pool_arg, &p);
-    cbr_backward(m, &m->stem, input, m->scratch[1], m->scratch[2], NULL, 0, n);
+    cbr_backward(m, &m->stem, input, m->scratch[1], m->scratch[2], NULL, 0, n, sgd);
 }
