@@ -166,9 +166,16 @@ static size_t cbr_in(const rn_cbr *c)
         }                                                                                          \
     } while (0)
 
-static size_t scratch_floats_per_image(rn_model *m)
+/* Per image, scratch buffer i: the largest activation, except for buffer 3, which only ever holds
+ * the gradient of a block's c2 output (see block_backward). */
+static size_t scratch_floats_per_image(rn_model *m, int i)
 {
     size_t mx = 0;
+    if (i == 3) {
+        for (int b = 0; b < m->nblocks; b++)
+            if (cbr_out(&m->blocks[b].c2) > mx) mx = cbr_out(&m->blocks[b].c2);
+        return mx;
+    }
     FOR_EACH_CBR(m, c, {
         if (cbr_out(c) > mx) mx = cbr_out(c);
         if (cbr_in(c) > mx) mx = cbr_in(c);
@@ -243,7 +250,8 @@ rn_model_mem rn_model_mem_plan(const rn_model *m, int batch, size_t workspace_by
     p.gradients = grad_floats(mm) * f;
     p.momentum = m->param_floats * f;
     p.activations = (N * activation_floats_per_image(mm) + stat_floats(mm)) * f;
-    p.scratch = 4 * N * scratch_floats_per_image(mm) * f;
+    p.scratch = 0;
+    for (int i = 0; i < 4; i++) p.scratch += N * scratch_floats_per_image(mm, i) * f;
     p.workspace = workspace_floats(mm, workspace_bytes, batch) * f;
     return p;
 }
@@ -352,7 +360,7 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
     ALLOC(m->dfeat, 2048 * N);
     ALLOC(m->logits, N * m->classes);
     ALLOC(m->dlogits, N * m->classes);
-    for (int i = 0; i < 4; i++) ALLOC(m->scratch[i], N * scratch_floats_per_image(m));
+    for (int i = 0; i < 4; i++) ALLOC(m->scratch[i], N * scratch_floats_per_image(m, i));
 #undef ALLOC
     m->ws.floats = workspace_floats(m, workspace_bytes, batch);
     m->ws.buf = alloc_touch(ctx, m->ws.floats, &err);

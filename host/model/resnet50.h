@@ -73,7 +73,7 @@ typedef struct rn_model {
     rn_ctx *ctx;
     cl_mem wslab, gslab, vslab, bslab; /* gslab: see keep_gradients */
     cl_mem pool_out, pool_arg, feat, logits, dlogits, dfeat;
-    cl_mem scratch[4]; /* gradient ping-pong buffers, each the largest activation */
+    cl_mem scratch[4]; /* gradient ping-pong buffers (forward: the outputs of c3 and down) */
     rn_workspace ws;
 } rn_model;
 
