@@ -42,6 +42,7 @@ void clb_json_stats(rn_jw *j, const char *key, clb_stats s);
 typedef struct clb_peak {
     double gflops;   /* best fp32 multiply-add rate over the vector widths */
     double copy_gbs; /* copy-kernel bandwidth */
+    double rss_ctx;  /* resident MiB right after rn_ctx_create: the runtime's own memory */
 } clb_peak;
 
 /* Section 1: fp32 peak, copy bandwidth, launch latency, host↔device transfers. */
@@ -70,6 +71,13 @@ int clb_compare(int nfiles, char **files);
 /* rn_buffer for a section that cannot run without the buffer: after rn_buffer's sentence,
  * cl_bench exits with RN_ERR_INPUT, as for any allocation the device refuses. */
 cl_mem clb_buffer(rn_ctx *ctx, size_t bytes);
+
+/* The process's resident memory in MiB from /proc/self/status: now (VmRSS) or its peak (VmHWM);
+ * 0 where the file or the field is missing. clb_rss_reset_peak restarts the peak at the current
+ * size (Linux's clear_refs "5"); it returns 0, or -1 where the kernel refuses. */
+double clb_rss_mib(void);
+double clb_rss_peak_mib(void);
+int clb_rss_reset_peak(void);
 
 /* Printing helpers: a section title with a rule, and "x.x" or "-" when a share is unknown. */
 void clb_title(const char *title);

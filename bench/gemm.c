@@ -97,6 +97,8 @@ static void gemm_row(rn_ctx *ctx, rn_jw *j, const char *key, const char *label,
            s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->M, s->N, s->K, cnt, t.med, t.min, t.max, gf,
            clb_pct(pct, sizeof pct, gf, pk->gflops), o ? "rn50cl" : "clblast");
     rn_jw_obj(j, key);
+    rn_jw_bool(j, "ta", s->ta);
+    rn_jw_bool(j, "tb", s->tb);
     rn_jw_int(j, "M", (long)s->M);
     rn_jw_int(j, "N", (long)s->N);
     rn_jw_int(j, "K", (long)s->K);

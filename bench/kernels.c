@@ -29,6 +29,8 @@ static const krow rows[] = {
     {"batchnorm fwd layer1 bn3", RN_OP_BN, "layer1.0.bn3", 0, "", 0},
     {"batchnorm bwd+ReLU bn1", RN_OP_BN, "bn1", 1, "", 0},
     {"batchnorm bwd layer1 bn3", RN_OP_BN, "layer1.0.bn3", 1, "", 0},
+    {"batchnorm fwd layer4 bn3", RN_OP_BN, "layer4.0.bn3", 0, "", 0},
+    {"batchnorm bwd layer4 bn3", RN_OP_BN, "layer4.0.bn3", 1, "", 0},
     {"ReLU fwd", RN_OP_BN, "bn1", 0, "", 1},
     {"ReLU bwd", RN_OP_BN, "bn1", 1, "", 1},
     {"add+ReLU fwd layer1", RN_OP_ADD_RELU, "layer1.0", 0, "", 0},

@@ -117,9 +117,9 @@ static int bench_device(const char *sel, const clb_cfg *cfg, const rn_env *env, 
     rn_ctx ctx;
     int rc = rn_ctx_create(&ctx, &o);
     if (rc) return rc;
+    clb_peak pk = {0, 0, clb_rss_mib()};
     rn_jw_obj(j, NULL);
     environment(&ctx, cfg, j);
-    clb_peak pk = {0, 0};
     /* the shares in sections 2-4 need the peak even when it is not asked for */
     rn_jw none;
     rn_jw_open(&none, NULL, RN_JW_PRETTY);

@@ -1,7 +1,8 @@
 /* Section 4, the whole model: one training step as the trainer runs it (rn_train_step: upload,
  * forward, softmax-CE, backward, SGD, read back loss and correctness) and one inference pass, in
  * images/s and achieved GFLOP/s from the layer list's FLOP count; then one profiled step splits
- * the time between GEMMs and everything else (profiling serialises, so it is separate). */
+ * the time between GEMMs and everything else (profiling serialises, so it is separate);
+ * last, where the resident memory went, planned against measured. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@ typedef struct mrun {
     rn_batch b;
     rn_step_hparams hp;
     int N;
+    size_t workspace_bytes;
 } mrun;
 
 static int setup(rn_ctx *ctx, mrun *r, int N)
@@ -27,8 +29,9 @@ static int setup(rn_ctx *ctx, mrun *r, int N)
     rn_train_cfg c;
     rn_train_defaults(&c);
     r->hp = rn_step_hparams_of(&c, 0.01);
+    r->workspace_bytes = c.workspace_mb << 20;
     rn_model_init(&r->m, 10);
-    int rc = rn_model_alloc(&r->m, ctx, N, c.workspace_mb << 20);
+    int rc = rn_model_alloc(&r->m, ctx, N, r->workspace_bytes);
     if (rc) return rc;
     rn_model_init_params(&r->m, 1, 0);
     if ((rc = rn_batch_alloc(&r->b, ctx, (size_t)N))) {
@@ -147,6 +150,76 @@ static void profiled_step(rn_ctx *ctx, mrun *r, rn_jw *j)
     rn_jw_end(j);
 }
 
+static double mib(size_t bytes)
+{
+    return (double)bytes / (1 << 20);
+}
+
+static void mem_row(rn_jw *j, const char *key, const char *what, double v)
+{
+    printf("  %-58s %8.1f\n", what, v);
+    rn_jw_num(j, key, v, CLB_DIGITS);
+}
+
+/* VmRSS and VmHWM readings around set-up and the steps; a peak is the process's own when
+ * clb_rss_reset_peak was refused. */
+typedef struct mem_seen {
+    double start, setup_peak, after_setup, steps_peak;
+    int reset_ok;
+} mem_seen;
+
+/* Where the resident memory goes: the model's own allocation plan (rn_model_mem_plan), CLBlast's
+ * GEMM scratch and the batch's buffers on top of the runtime's baseline, against what
+ * /proc/self/status measured. On a CPU device every device buffer is host memory, so the plan
+ * and the measured figures describe the same bytes. */
+static void memory_report(rn_jw *j, mrun *r, rn_ctx *ctx, const clb_peak *pk, const mem_seen *s)
+{
+    rn_model_mem p = rn_model_mem_plan(&r->m, r->N, r->workspace_bytes);
+    /* rn_batch: images, labels, loss and correctness, once on the device and once on the host */
+    double batch = 2 * mib((size_t)r->N * (3 * RN_IMG * RN_IMG + 3) * sizeof(float));
+    double planned = mib(rn_model_mem_total(&p)) + mib(ctx->gemm_tmp_bytes) + batch;
+    printf("memory at batch %d, MiB (planned: the model's allocation plan; measured: "
+           "/proc/self/status)\n",
+           r->N);
+    rn_jw_obj(j, "memory");
+    rn_jw_obj(j, "planned");
+    mem_row(j, "weights_mib", "weights and running statistics", mib(p.weights));
+    mem_row(j, "gradients_mib", "parameter gradients", mib(p.gradients));
+    mem_row(j, "momentum_mib", "momentum", mib(p.momentum));
+    mem_row(j, "activations_mib", "saved activations and batch statistics", mib(p.activations));
+    mem_row(j, "scratch_mib", "activation gradients (backward scratch)", mib(p.scratch));
+    mem_row(j, "workspace_mib", "im2col workspace", mib(p.workspace));
+    mem_row(j, "gemm_scratch_mib", "CLBlast GEMM scratch (ctx->gemm_tmp)",
+            mib(ctx->gemm_tmp_bytes));
+    mem_row(j, "batch_mib", "batch buffers, device and host", batch);
+    mem_row(j, "total_mib", "planned total", planned);
+    rn_jw_end(j);
+    rn_jw_obj(j, "measured");
+    if (pk->rss_ctx > 0)
+        mem_row(j, "baseline_mib", "runtime baseline: VmRSS right after rn_ctx_create",
+                pk->rss_ctx);
+    if (s->start > 0) mem_row(j, "section_start_mib", "VmRSS when this section began", s->start);
+    const char *since = s->reset_ok ? "" : " (peak since the process began)";
+    char what[96];
+    if (s->setup_peak > 0) {
+        snprintf(what, sizeof what, "peak VmRSS while setting up the model and batch%s", since);
+        mem_row(j, "setup_peak_mib", what, s->setup_peak);
+    }
+    if (s->after_setup > 0)
+        mem_row(j, "after_setup_mib", "VmRSS after the model and batch were set up",
+                s->after_setup);
+    if (s->steps_peak > 0) {
+        snprintf(what, sizeof what, "peak VmRSS over the steps (VmHWM)%s", since);
+        mem_row(j, "peak_mib", what, s->steps_peak);
+    }
+    rn_jw_end(j);
+    if (pk->rss_ctx > 0 && s->steps_peak > 0)
+        printf("  steps' peak %.1f = baseline %.1f + planned %.1f %+.1f not in the plan\n",
+               s->steps_peak, pk->rss_ctx, planned, s->steps_peak - pk->rss_ctx - planned);
+    rn_jw_str(j, "peaks_since", s->reset_ok ? "phase" : "process");
+    rn_jw_end(j);
+}
+
 void clb_section_model(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk)
 {
     clb_title("4. whole model (ResNet50, 32x32, 10 classes)");
@@ -155,10 +228,15 @@ void clb_section_model(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak
            "%.3f GFLOP (ratio %.2f)\n",
            f.train * 1e-9, f.inference * 1e-9, f.inference / f.train);
     mrun r;
+    mem_seen seen = {.start = clb_rss_mib()};
+    seen.reset_ok = clb_rss_reset_peak() == 0;
     if (setup(ctx, &r, cfg->batch)) {
         printf("(skipped: the model does not fit at batch %d)\n", cfg->batch);
         return;
     }
+    seen.setup_peak = clb_rss_peak_mib();
+    seen.after_setup = clb_rss_mib();
+    seen.reset_ok = seen.reset_ok && clb_rss_reset_peak() == 0;
     int n = cfg->repeats;
     rn_jw_obj(j, "model");
     rn_jw_num(j, "train_gflop_per_image", f.train * 1e-9, CLB_DIGITS);
@@ -176,6 +254,8 @@ void clb_section_model(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak
     report(j, "inference", "inference pass", time_passes(ctx, &r, infer_pass, n), r.N, f.inference,
            pk);
     profiled_step(ctx, &r, j);
+    seen.steps_peak = clb_rss_peak_mib();
+    memory_report(j, &r, ctx, pk, &seen);
     rn_jw_end(j);
     teardown(&r);
 }

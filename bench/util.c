@@ -1,6 +1,7 @@
-/* cl_bench helpers shared by every section: timing statistics, their JSON form and the
- * table-printing helpers. */
+/* cl_bench helpers shared by every section: timing statistics, their JSON form, the process's
+ * resident memory and the table-printing helpers. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,39 @@ void clb_json_stats(rn_jw *j, const char *key, clb_stats s)
     rn_jw_num(j, "min", s.min, CLB_DIGITS);
     rn_jw_num(j, "max", s.max, CLB_DIGITS);
     rn_jw_end(j);
+}
+
+/* ---- resident memory ---------------------------------------------------------------------- */
+
+static double status_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    double kib = 0;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n) && line[n] == ':') kib = strtod(line + n + 1, NULL);
+    fclose(f);
+    return kib;
+}
+
+double clb_rss_mib(void)
+{
+    return status_kib("VmRSS") / 1024;
+}
+
+double clb_rss_peak_mib(void)
+{
+    return status_kib("VmHWM") / 1024;
+}
+
+int clb_rss_reset_peak(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return -1;
+    int bad = fputs("5", f) < 0;
+    return fclose(f) != 0 || bad ? -1 : 0;
 }
 
 /* ---- printing ------------------------------------------------------------------------------ */

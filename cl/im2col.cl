@@ -36,6 +36,8 @@ __kernel void rn_im2col_fwd(__global float *col, __global const float *x, const 
 
 // dx[ci][n0 + nl][iy][ix] (=|+=) Σ over taps (ky, kx) with iy = oy·s − p + ky, ix = ox·s − p + kx
 // of dcol[(ci·kh + ky)·kw + kx][(nl·Ho + oy)·Wo + ox]. accumulate: 0 overwrite, 1 add to dx.
+// The taps are found from the ranges of oy and ox that reach this element (no division per tap)
+// and added in order of ascending ky, then kx.
 __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, const int Cin,
                             const int N, const int n0, const int nc, const int H, const int W,
                             const int kh, const int kw, const int stride, const int pad,
@@ -44,25 +46,25 @@ __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, cons
     const int total = Cin * nc * H * W;
     const int i = get_global_id(0);
     if (i >= total) return;
-    const int ix = i % W;
-    const int iy = (i / W) % H;
-    const int nl = (i / (W * H)) % nc;
-    const int ci = i / (W * H * nc);
+    const int t = i / W;
+    const int ix = i - t * W;
+    const int t2 = t / H;
+    const int iy = t - t2 * H;
+    const int ci = t2 / nc;
+    const int nl = t2 - ci * nc;
     const int ncols = nc * Ho * Wo;
+    // ky = ty − oy·s must lie in [0, kh) and oy in [0, Ho); likewise kx, ox.
+    const int ty = iy + pad, tx = ix + pad;
+    const int oy_lo = ty >= kh ? (ty - kh + stride) / stride : 0;
+    const int oy_hi = min(Ho - 1, ty / stride);
+    const int ox_lo = tx >= kw ? (tx - kw + stride) / stride : 0;
+    const int ox_hi = min(Wo - 1, tx / stride);
     float sum = 0.0f;
-    for (int ky = 0; ky < kh; ky++) {
-        const int ty = iy + pad - ky; // = oy·stride
-        if (ty < 0 || ty % stride) continue;
-        const int oy = ty / stride;
-        if (oy >= Ho) continue;
-        for (int kx = 0; kx < kw; kx++) {
-            const int tx = ix + pad - kx;
-            if (tx < 0 || tx % stride) continue;
-            const int ox = tx / stride;
-            if (ox >= Wo) continue;
-            const int row = (ci * kh + ky) * kw + kx;
-            sum += dcol[(size_t)row * ncols + (nl * Ho + oy) * Wo + ox];
-        }
+    for (int oy = oy_hi; oy >= oy_lo; oy--) {
+        const int ky = ty - oy * stride;
+        __global const float *d =
+            dcol + (size_t)(ci * kh + ky) * kw * ncols + ((size_t)nl * Ho + oy) * Wo;
+        for (int ox = ox_hi; ox >= ox_lo; ox--) sum += d[(size_t)(tx - ox * stride) * ncols + ox];
     }
     const size_t o = (((size_t)ci * N + n0 + nl) * H + iy) * W + ix;
     dx[o] = accumulate ? dx[o] + sum : sum;

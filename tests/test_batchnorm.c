@@ -39,6 +39,12 @@ static void cmp(const char *what, const float *got, const double *ref, size_t n,
            atol, rtol);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 /* Picks β for each channel in the widest gap of {−γ·x̂} within [−0.5, 0.5], so every normalised
  * pre-activation γ·x̂ + β is as far from ReLU's kink as possible. Returns the smallest margin. */
 static double choose_beta(float *beta, const float *x, const float *gamma, int C, int M)
@@ -59,12 +65,7 @@ static double choose_beta(float *beta, const float *x, const float *gamma, int C
             double v = -gamma[c] * (xc[i] - mean) * invstd;
             if (v > -0.5 && v < 0.5) t[n++] = v;
         }
-        for (int i = 1; i < n; i++) /* insertion sort: M is small enough */
-            for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
-                double s = t[j];
-                t[j] = t[j - 1];
-                t[j - 1] = s;
-            }
+        qsort(t, (size_t)n, sizeof *t, cmp_double);
         double best = -1, at = 0;
         for (int i = 1; i < n; i++)
             if (t[i] - t[i - 1] > best) {
@@ -87,9 +88,31 @@ static double choose_beta(float *beta, const float *x, const float *gamma, int C
 typedef struct {
     const char *label;
     int C, M;
-    double offset; /* x = offset + uniform(−1, 1)·scale_c */
+    double offset; /* x_i = offset + trend·i/M + uniform(−1, 1)·scale_c */
     int relu;
+    double trend; /* parts of a long row get different means: tests how they are combined */
 } bn_case;
+
+/* Values per part of the device's split reductions: the longest row that needs one part. */
+static int part_len(void)
+{
+    int M = 1;
+    while (batchnorm_part_floats(1, M + 1) == batchnorm_part_floats(1, 1)) M++;
+    return M;
+}
+
+/* Fills x (and x2, another step's input) as bn_case says. */
+static void fill_x(float *x, float *x2, const bn_case *k)
+{
+    for (int c = 0; c < k->C; c++) {
+        double scale = tu_uniform(0.2, 3.0);
+        for (int i = 0; i < k->M; i++) {
+            double base = k->offset + k->trend * i / k->M;
+            x[(size_t)c * k->M + i] = (float)(base + scale * tu_uniform(-1, 1));
+            x2[(size_t)c * k->M + i] = (float)(base + 0.5 + scale * tu_uniform(-1, 1));
+        }
+    }
+}
 
 /* Training forward (twice, for the running statistics) and backward on one shape. */
 static void check_train(const bn_case *k, uint64_t seed, double y_atol)
@@ -100,13 +123,7 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
     tu_seed(seed);
     float *x = malloc(n * sizeof *x), *x2 = malloc(n * sizeof *x2), *dy = malloc(n * sizeof *dy);
     float gamma[4096], beta[4096], rm[4096], rv[4096];
-    for (int c = 0; c < C; c++) {
-        double scale = tu_uniform(0.2, 3.0);
-        for (int i = 0; i < M; i++) {
-            x[(size_t)c * M + i] = (float)(k->offset + scale * tu_uniform(-1, 1));
-            x2[(size_t)c * M + i] = (float)(k->offset + 0.5 + scale * tu_uniform(-1, 1));
-        }
-    }
+    fill_x(x, x2, k);
     tu_fill_away_from_zero(gamma, C, -1.5, 1.5, 0.3);
     tu_fill_uniform(beta, C, -0.5, 0.5);
     tu_fill_uniform(rm, C, -1, 1);
@@ -121,8 +138,9 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
     cl_mem dX = tu_upload(x, n), dG = tu_upload(gamma, C), dB = tu_upload(beta, C);
     cl_mem dRM = tu_upload(rm, C), dRV = tu_upload(rv, C);
     cl_mem dY = tu_poisoned(n), dSM = tu_poisoned(C), dSI = tu_poisoned(C);
+    cl_mem dP = tu_poisoned(batchnorm_part_floats(C, M));
     rn_ctx *ctx = tu_ctx();
-    batchnorm_forward_train(ctx, dY, dX, dG, dB, dRM, dRV, dSM, dSI, C, M, (float)MOMENTUM,
+    batchnorm_forward_train(ctx, dY, dX, dG, dB, dRM, dRV, dSM, dSI, dP, C, M, (float)MOMENTUM,
                             (float)EPS, k->relu);
 
     double *xd = to_double(x, n), *gd = to_double(gamma, C), *bd = to_double(beta, C);
@@ -148,7 +166,7 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
     /* Backward: device vs reference (reference mask from its own forward; β keeps every
      * pre-activation off the kink, so both masks agree). */
     cl_mem dDY = tu_upload(dy, n), dDX = tu_poisoned(n), dDG = tu_poisoned(C), dDB = tu_poisoned(C);
-    batchnorm_backward(ctx, dDX, dDG, dDB, dDY, dX, k->relu ? dY : NULL, dG, dSM, dSI, C, M,
+    batchnorm_backward(ctx, dDX, dDG, dDB, dDY, dX, k->relu ? dY : NULL, dG, dSM, dSI, dP, C, M,
                        k->relu);
     double *dyd = to_double(dy, n), *dxr = malloc(n * sizeof *dxr), dgr[4096], dbr[4096];
     refb_bn_backward(dxr, dgr, dbr, dyd, xd, NULL, gd, bd, C, M, EPS, k->relu);
@@ -166,7 +184,7 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
 
     /* A second training step on new data: running stats must compound correctly. */
     rn_write(ctx, dX, 0, n * sizeof(float), x2);
-    batchnorm_forward_train(ctx, dY, dX, dG, dB, dRM, dRV, dSM, dSI, C, M, (float)MOMENTUM,
+    batchnorm_forward_train(ctx, dY, dX, dG, dB, dRM, dRV, dSM, dSI, dP, C, M, (float)MOMENTUM,
                             (float)EPS, k->relu);
     double *x2d = to_double(x2, n);
     refb_bn_forward_train(yr, smr, sir, rmd, rvd, x2d, gd, bd, C, M, MOMENTUM, EPS, k->relu);
@@ -175,7 +193,7 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
     tu_download(dRV, got, C);
     cmp(tu_name("%s running_var (2 steps)", k->label), got, rvd, C, 1e-6, k->offset ? 2e-4 : 1e-5);
 
-    cl_mem bufs[] = {dX, dG, dB, dRM, dRV, dY, dSM, dSI, dDY, dDX, dDG, dDB};
+    cl_mem bufs[] = {dX, dG, dB, dRM, dRV, dY, dSM, dSI, dP, dDY, dDX, dDG, dDB};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
     free(x), free(x2), free(dy), free(got), free(xd), free(gd), free(bd), free(rmd), free(rvd);
     free(yr), free(dyd), free(dxr), free(x2d);
@@ -271,6 +289,73 @@ static void check_ref_fd(int C, int M, int relu, uint64_t seed)
     free(xf), free(x), free(g), free(b), free(r), free(y), free(dx), free(fx);
 }
 
+/* The split reductions at the part boundaries (P values per part): a row one value longer than a
+ * part, rows of several parts whose last is short and not a multiple of 8, exactly two parts, and
+ * long rows with a 1000 offset. The trend gives the parts different means, so the variance is
+ * wrong unless their combine accounts for it (a row shorter than a part is one part: the
+ * awkward shapes above cover M < P, M = 1 and M = 2). */
+static void check_split(void)
+{
+    const int P = part_len();
+    printf("batchnorm split reductions (parts of %d values):\n", P);
+    const bn_case k[] = {
+        {"C2 M=P+1", 2, P + 1, 0, 0, 4},
+        {"C3 M=2P+13 relu", 3, 2 * P + 13, 0, 1, 4},
+        {"C2 M=2P", 2, 2 * P, 0, 0, 4},
+        {"C3 M=3P+1001 offset", 3, 3 * P + 1001, 1000, 0, 2},
+        {"C2 M=2P+7 offset relu", 2, 2 * P + 7, 1000, 1, 2},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        check_train(&k[i], 500 + i, k[i].offset ? 5e-4 : 1e-5);
+}
+
+/* Every output of a training forward and backward (with ReLU) from fresh running statistics,
+ * concatenated: y, dx, save_mean, save_invstd, running_mean, running_var, dγ, dβ. */
+static float *train_outputs(cl_mem dX, cl_mem dDY, cl_mem dG, cl_mem dB, cl_mem part, int C, int M)
+{
+    const size_t n = (size_t)C * M;
+    rn_ctx *ctx = tu_ctx();
+    cl_mem dY = tu_poisoned(n), dDX = tu_poisoned(n), s[6];
+    for (int i = 0; i < 6; i++) s[i] = tu_poisoned(C);
+    rn_fill(ctx, s[2], C, 0.0f);
+    rn_fill(ctx, s[3], C, 1.0f);
+    batchnorm_forward_train(ctx, dY, dX, dG, dB, s[2], s[3], s[0], s[1], part, C, M,
+                            (float)MOMENTUM, (float)EPS, 1);
+    batchnorm_backward(ctx, dDX, s[4], s[5], dDY, dX, dY, dG, s[0], s[1], part, C, M, 1);
+    float *out = malloc((2 * n + 6 * (size_t)C) * sizeof *out);
+    tu_download(dY, out, n);
+    tu_download(dDX, out + n, n);
+    for (int i = 0; i < 6; i++) tu_download(s[i], out + 2 * n + (size_t)i * C, C);
+    rn_release(&dY);
+    rn_release(&dDX);
+    for (int i = 0; i < 6; i++) rn_release(&s[i]);
+    return out;
+}
+
+/* Two runs on the same inputs give the same bits, the second with the first's leftovers in the
+ * scratch (no atomics, fixed combine order, nothing read that a run did not write). */
+static void check_deterministic(void)
+{
+    const int C = 5, M = 2 * part_len() + 77;
+    const size_t n = (size_t)C * M;
+    printf("  determinism: C=%d M=%d relu, two runs\n", C, M);
+    tu_seed(601);
+    float *x = malloc(n * sizeof *x), *dy = malloc(n * sizeof *dy), gamma[5], beta[5];
+    tu_fill_uniform(x, n, -2, 3);
+    tu_fill_uniform(dy, n, -1, 1);
+    tu_fill_away_from_zero(gamma, C, -1.5, 1.5, 0.3);
+    tu_fill_uniform(beta, C, -0.5, 0.5);
+    cl_mem dX = tu_upload(x, n), dDY = tu_upload(dy, n), dG = tu_upload(gamma, C);
+    cl_mem dB = tu_upload(beta, C), dP = tu_poisoned(batchnorm_part_floats(C, M));
+    float *a = train_outputs(dX, dDY, dG, dB, dP, C, M);
+    float *b = train_outputs(dX, dDY, dG, dB, dP, C, M);
+    TU_CHECK(!memcmp(a, b, (2 * n + 6 * (size_t)C) * sizeof *a),
+             "two identical batch-norm runs differ in some bit");
+    cl_mem bufs[] = {dX, dDY, dG, dB, dP};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
+    free(x), free(dy), free(a), free(b);
+}
+
 /* Shows the large-offset case can fail: the float formula E[x²]−E[x]² misses the variance of
  * values 1000 ± 1 by far more than the tolerance the device result must meet. */
 static void check_offset_has_teeth(void)
@@ -299,17 +384,23 @@ int main(void)
     /* Awkward shapes: odd channel counts, batch 1 and 3, 7×7 and 5×5, M not a multiple of the
      * work-group size, M < group size, M = 1 and 2. */
     const bn_case awkward[] = {
-        {"C3 N1 7x7", 3, 1 * 7 * 7, 0, 0},    {"C3 N1 7x7 relu", 3, 1 * 7 * 7, 0, 1},
-        {"C7 N3 5x5", 7, 3 * 5 * 5, 0, 0},    {"C7 N3 5x5 relu", 7, 3 * 5 * 5, 0, 1},
-        {"C13 N3 7x7", 13, 3 * 7 * 7, 0, 0},  {"C13 N3 7x7 relu", 13, 3 * 7 * 7, 0, 1},
-        {"C3 M1000", 3, 1000, 0, 1},          {"C5 M1", 5, 1, 0, 0},
-        {"C5 M1 relu", 5, 1, 0, 1},           {"C4 M2", 4, 2, 0, 0},
-        {"C7 N3 5x5 offset", 7, 75, 1000, 0}, {"C3 M3000 offset", 3, 3000, 1000, 1},
+        {"C3 N1 7x7", 3, 1 * 7 * 7, 0, 0, 0},    {"C3 N1 7x7 relu", 3, 1 * 7 * 7, 0, 1, 0},
+        {"C7 N3 5x5", 7, 3 * 5 * 5, 0, 0, 0},    {"C7 N3 5x5 relu", 7, 3 * 5 * 5, 0, 1, 0},
+        {"C13 N3 7x7", 13, 3 * 7 * 7, 0, 0, 0},  {"C13 N3 7x7 relu", 13, 3 * 7 * 7, 0, 1, 0},
+        {"C3 M1000", 3, 1000, 0, 1, 0},          {"C5 M1", 5, 1, 0, 0, 0},
+        {"C5 M1 relu", 5, 1, 0, 1, 0},           {"C4 M2", 4, 2, 0, 0, 0},
+        {"C7 N3 5x5 offset", 7, 75, 1000, 0, 0}, {"C3 M3000 offset", 3, 3000, 1000, 1, 0},
     };
     printf("batchnorm training forward/backward, awkward shapes:\n");
     for (size_t i = 0; i < sizeof awkward / sizeof awkward[0]; i++)
         check_train(&awkward[i], 100 + i, awkward[i].offset ? 5e-4 : 1e-5);
     check_offset_has_teeth();
+    check_split();
+    check_deterministic();
+    /* the stem's batch-norm at the trainer's default batch 128: a channel spans several parts */
+    const bn_case stem[] = {{"bn1 C64 N128", 64, 128 * 16 * 16, 0, 0, 0},
+                            {"bn1 C64 N128 relu", 64, 128 * 16 * 16, 0, 1, 0}};
+    for (int i = 0; i < 2; i++) check_train(&stem[i], 700 + i, 1e-5);
 
     /* every batch-norm shape of the model (its case list) at batch 8, with and without ReLU */
     rn_opcase *cases;
@@ -321,7 +412,7 @@ int main(void)
             char label[96];
             snprintf(label, sizeof label, "%s C%d M%zu%s", cases[i].name, cases[i].C, cases[i].M,
                      relu ? " relu" : "");
-            bn_case k = {label, cases[i].C, (int)cases[i].M, 0, relu};
+            bn_case k = {label, cases[i].C, (int)cases[i].M, 0, relu, 0};
             check_train(&k, 200 + 2 * i + relu, 1e-5);
         }
     free(cases);

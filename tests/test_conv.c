@@ -1,10 +1,12 @@
-/* Convolution (host/ops/conv.c, cl/im2col.cl) against the double reference in ref_a.c:
- * the reference backward against central finite differences of the reference forward; the device
- * forward and backward against the reference on awkward shapes (odd sizes, batch 1 and 3, stride 2
- * on odd inputs, padding 2 and 3, 7×7/2), the accumulate / no-dx / chunked-workspace / pointwise
- * paths, and every conv shape of the model's case list at batch 8. Every output starts
- * NaN-poisoned. */
+/* Convolution (host/ops/conv.c, cl/im2col.cl, cl/conv.cl) against the double reference in
+ * ref_a.c: the reference backward against central finite differences of the reference forward;
+ * the device forward and backward against the reference on awkward shapes (odd sizes, batch 1 and
+ * 3, stride 2 on odd inputs, padding 2 and 3, 7×7/2), the accumulate / no-dx / chunked-workspace /
+ * pointwise paths, small images whose conv is one dense GEMM without padding taps (GEMM FLOPs of
+ * exactly the taps that read the image), that rn_conv_gemm_shapes lists the GEMMs a run issues,
+ * and every conv shape of the model's case list at batch 8. Every output starts NaN-poisoned. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +93,16 @@ static double tol_for(size_t red)
     return 2e-5 * sqrt((double)red) + 1e-6;
 }
 
+/* rn_sgemm calls since the last rn_profile_reset (profiling on). */
+static long gemm_calls(const rn_ctx *ctx)
+{
+    long n = 0; /* whole rn_sgemm calls, on either back-end */
+    for (int i = 0; i < ctx->nprof; i++)
+        if (!strncmp(ctx->prof[i].name, RN_PROF_GEMM, strlen(RN_PROF_GEMM)))
+            n += ctx->prof[i].calls;
+    return n;
+}
+
 /* Claim: conv2d_forward / conv2d_backward on the device equal the double reference. */
 static void check_device(const char *tag, int N, int Cin, int H, int W, int Cout, int k, int st,
                          int p, conv_opts o)
@@ -117,7 +129,7 @@ static void check_device(const char *tag, int N, int Cin, int H, int W, int Cout
         for (size_t i = 0; i < nx; i++) dxr[i] += dx0[i];
 
     rn_workspace ws;
-    size_t whole = rn_conv_col_floats_per_image(&c) * N;
+    size_t whole = rn_conv_workspace_floats(&c, N);
     TU_CHECK(rn_workspace_create(ctx, &ws, o.ws_floats ? o.ws_floats : whole) == RN_OK,
              "%s: workspace allocated", tag);
     if (o.expect_chunks)
@@ -126,13 +138,22 @@ static void check_device(const char *tag, int N, int Cin, int H, int W, int Cout
     cl_mem bx = tu_upload(x, nx), bw = tu_upload(w, nw), bg = tu_upload(g, ny);
     cl_mem by = tu_poisoned(ny), bdw = tu_poisoned(nw);
     cl_mem bdx = o.no_dx ? NULL : o.accumulate ? tu_upload(dx0, nx) : tu_poisoned(nx);
+    /* the GEMMs the conv would issue for the workspace it is given, to count against the run */
+    rn_gemm_shape shapes[64];
+    int nshapes = rn_conv_gemm_shapes(&c, ws.floats, 1, !o.no_dx, shapes, 64);
+    ctx->profile = 1;
+    rn_profile_reset(ctx);
     conv2d_forward(ctx, by, bx, bw, &c, &ws);
     conv2d_backward(ctx, bdx, bdw, bg, bx, bw, &c, &ws, o.accumulate);
+    TU_CHECK(nshapes == gemm_calls(ctx),
+             "%s: rn_conv_gemm_shapes lists the %ld GEMMs forward + backward issue (%d)", tag,
+             gemm_calls(ctx), nshapes);
+    ctx->profile = 0;
     if (rn_conv_is_pointwise(&c))
         TU_CHECK(ws.floats == (o.ws_floats ? o.ws_floats : whole),
                  "%s: pointwise conv leaves the workspace alone (%zu floats)", tag, ws.floats);
     else if (o.expect_chunks)
-        TU_CHECK(ws.floats >= rn_conv_col_floats_per_image(&c) && ws.floats < whole,
+        TU_CHECK(ws.floats >= rn_conv_workspace_floats(&c, 1) && ws.floats < whole,
                  "%s: workspace %zu floats after the run: >= one image, < the batch (chunked)", tag,
                  ws.floats);
     float *y = tu_download_new(by, ny), *dw = tu_download_new(bdw, nw);
@@ -155,6 +176,59 @@ static void check_device(const char *tag, int N, int Cin, int H, int W, int Cout
     free(dwr), free(y), free(dw);
 }
 
+/* Multiply-adds of the taps that read the image rather than its padding, from the definition. */
+static double live_macs(const rn_conv *c)
+{
+    double live = 0;
+    for (int oy = 0; oy < c->Ho; oy++)
+        for (int ox = 0; ox < c->Wo; ox++)
+            for (int ky = 0; ky < c->kh; ky++)
+                for (int kx = 0; kx < c->kw; kx++) {
+                    int iy = oy * c->stride - c->pad + ky, ix = ox * c->stride - c->pad + kx;
+                    live += iy >= 0 && iy < c->H && ix >= 0 && ix < c->W;
+                }
+    return live * c->Cin * c->Cout * c->N;
+}
+
+static double listed_flops(const rn_conv *c, int backward)
+{
+    rn_gemm_shape s[256];
+    int n = rn_conv_gemm_shapes(c, SIZE_MAX / 8, backward, 1, s, 256);
+    TU_CHECK(n <= 256, "at most 256 GEMMs (%d)", n);
+    double f = 0;
+    for (int i = 0; i < n && i < 256; i++) f += rn_gemm_flops(&s[i]);
+    return f;
+}
+
+/* Every output reads every input through some tap (and padding fills the rest of its window). */
+static int reads_all(const rn_conv *c)
+{
+    for (int o = 0; o < c->Ho; o++)
+        for (int i = 0; i < c->H; i++)
+            if (i - o * c->stride + c->pad < 0 || i - o * c->stride + c->pad >= c->kh) return 0;
+    for (int o = 0; o < c->Wo; o++)
+        for (int i = 0; i < c->W; i++)
+            if (i - o * c->stride + c->pad < 0 || i - o * c->stride + c->pad >= c->kw) return 0;
+    return c->pad > 0;
+}
+
+/* Claim: a conv whose every output reads every input multiplies only the taps that read the image:
+ * its GEMMs (rn_conv_gemm_shapes, a workspace for the whole batch) are 2·live multiply-adds
+ * forward and twice that more backward (dW and dX); any other conv multiplies every tap. */
+static void check_flops(const char *tag, const rn_conv *c)
+{
+    const int skips = reads_all(c);
+    TU_CHECK(rn_conv_is_dense(c) == skips,
+             "%s: rn_conv_is_dense %d, every output reads every input %d", tag, rn_conv_is_dense(c),
+             skips);
+    double full = (double)c->Cin * c->kh * c->kw * c->Cout * c->N * c->Ho * c->Wo;
+    double want = 2 * (skips ? live_macs(c) : full);
+    double fwd = listed_flops(c, 0), both = listed_flops(c, 1);
+    TU_CHECK(fwd == want && both == 3 * want,
+             "%s: GEMM FLOPs forward %.0f, forward + backward %.0f; expected %.0f and %.0f (%s)",
+             tag, fwd, both, want, 3 * want, skips ? "live taps only" : "every tap");
+}
+
 int main(void)
 {
     tu_seed(20240611);
@@ -170,8 +244,8 @@ int main(void)
              "1x1/2 is not pointwise");
     TU_CHECK(!rn_conv_is_pointwise(&(rn_conv){1, 1, 2, 2, 1, 1, 1, 1, 1, 4, 4}),
              "1x1 p1 is not pointwise");
-    TU_CHECK(rn_conv_col_floats_per_image(&b) == (size_t)5 * 9 * 25,
-             "columns per image Cin*k*k*Ho*Wo");
+    TU_CHECK(rn_conv_workspace_floats(&b, 3) == (size_t)3 * 5 * 9 * 25,
+             "a plain conv's workspace: Cin*k*k*Ho*Wo per image");
 
     /* (a) the reference backward is the derivative of the reference forward */
     check_ref_backward_fd(2, 3, 7, 5, 4, 3, 2, 2);
@@ -179,6 +253,9 @@ int main(void)
     check_ref_backward_fd(2, 3, 9, 9, 2, 7, 2, 3);
     check_ref_backward_fd(3, 4, 5, 5, 3, 1, 2, 0);
     check_ref_backward_fd(2, 5, 3, 4, 3, 1, 1, 0);
+    check_ref_backward_fd(3, 4, 1, 1, 3, 3, 1, 1);
+    check_ref_backward_fd(3, 4, 2, 2, 3, 3, 1, 1);
+    check_ref_backward_fd(3, 3, 4, 4, 2, 3, 2, 1);
 
     /* (b) device == reference on awkward shapes */
     conv_opts plain = {0, 0, 0, 0};
@@ -208,19 +285,62 @@ int main(void)
     check_device("3x3/2 p2 workspace grown", 3, 5, 7, 5, 9, 3, 2, 2, (conv_opts){per / 3, 0, 0, 1});
     check_device("pointwise tiny workspace", 3, 7, 5, 5, 11, 1, 1, 0, (conv_opts){1, 0, 0, 0});
 
+    /* convs whose every output reads every input, run as one dense GEMM: 1×1 and 2×2 images,
+     * stride 1 and 2, non-square, 5×5 pad 2 on 3×3, a 1×1 image to a 3×3 output; and convs with
+     * padding that keep im2col (4×4/2 -> 2×2, 3×3/1, outputs that read only padding) */
+    struct {
+        const char *tag;
+        int H, W, k, st, p;
+    } small[] = {{"3x3/1 p1 on 1x1", 1, 1, 3, 1, 1}, {"3x3/2 p1 on 2x2", 2, 2, 3, 2, 1},
+                 {"3x3/1 p1 on 2x2", 2, 2, 3, 1, 1}, {"3x3/1 p1 on 1x2", 1, 2, 3, 1, 1},
+                 {"3x3/2 p1 on 2x1", 2, 1, 3, 2, 1}, {"5x5/1 p2 on 3x3", 3, 3, 5, 1, 2},
+                 {"5x5/2 p2 on 3x2", 3, 2, 5, 2, 2}, {"3x3/1 p2 on 1x1", 1, 1, 3, 1, 2},
+                 {"3x3/2 p1 on 4x4", 4, 4, 3, 2, 1}, {"3x3/1 p1 on 3x3", 3, 3, 3, 1, 1},
+                 {"1x1/1 p1 on 1x1", 1, 1, 1, 1, 1}};
+    int ndense = 0;
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
+        rn_conv t =
+            rn_conv_init(3, 5, small[i].H, small[i].W, 7, small[i].k, small[i].st, small[i].p);
+        ndense += reads_all(&t);
+        check_flops(small[i].tag, &t);
+        check_device(small[i].tag, 3, 5, small[i].H, small[i].W, 7, small[i].k, small[i].st,
+                     small[i].p, plain);
+    }
+    TU_CHECK(ndense == 8, "8 of the small convs read every input from every output (%d)", ndense);
+    check_device("dense 1x1 accumulate", 3, 6, 1, 1, 5, 3, 1, 1, acc);
+    check_device("dense 2x2/1 accumulate", 3, 6, 2, 2, 5, 3, 1, 1, acc);
+    check_device("dense 1x1 dx=NULL", 3, 6, 1, 1, 5, 3, 1, 1, nodx);
+    check_device("dense 2x2/2 dx=NULL", 3, 6, 2, 2, 5, 3, 2, 1, nodx);
+    rn_conv d1 = rn_conv_init(3, 6, 1, 1, 5, 3, 1, 1), d2 = rn_conv_init(3, 6, 2, 2, 5, 3, 1, 1);
+    check_device("dense 1x1 chunks of 1", 3, 6, 1, 1, 5, 3, 1, 1,
+                 (conv_opts){rn_conv_workspace_floats(&d1, 1), 0, 0, 1});
+    check_device("dense 2x2/1 chunks of 2+1 accumulate", 3, 6, 2, 2, 5, 3, 1, 1,
+                 (conv_opts){rn_conv_workspace_floats(&d2, 2) + 7, 1, 0, 1});
+    check_device("dense 2x2/1 chunks of 1 dx=NULL", 3, 6, 2, 2, 5, 3, 1, 1,
+                 (conv_opts){rn_conv_workspace_floats(&d2, 1), 0, 1, 1});
+    check_device("dense 2x2/1 workspace grown", 3, 6, 2, 2, 5, 3, 1, 1,
+                 (conv_opts){rn_conv_workspace_floats(&d2, 1) / 3, 0, 0, 1});
+
     /* every conv shape of the model (its case list) at batch 8, input 32x32; dx is checked
      * for the stem too, although the model never asks for it */
     const int Nb = 8;
     rn_opcase *cases;
     int nc = tu_model_cases(RN_OP_CONV, Nb, &cases);
     TU_CHECK(nc == 23, "the model has 23 distinct conv shapes (%d)", nc);
+    int ndense_model = 0;
     for (int i = 0; i < nc; i++) {
         const rn_conv *v = &cases[i].conv;
         TU_CHECK(v->kh == v->kw, "%s: square kernel", cases[i].name);
+        ndense_model += reads_all(v);
+        check_flops(cases[i].name, v);
         check_device(cases[i].name, Nb, v->Cin, v->H, v->W, v->Cout, v->kh, v->stride, v->pad,
                      plain);
     }
     free(cases);
+    TU_CHECK(ndense_model == 3,
+             "at 32x32 input the model's 3x3 convs on 2x2 (stride 1 and 2) and 1x1 images skip "
+             "the padding (%d shapes)",
+             ndense_model);
     /* the stem as the model runs it: no dx, chunked through a workspace of 3 images */
     check_device("stem chunked dx=NULL", Nb, 3, 32, 32, 64, 7, 2, 3,
                  (conv_opts){3 * (size_t)3 * 49 * 256, 0, 1, 1});

@@ -115,6 +115,7 @@ static void test_gradient(void)
     static rn_model m;
     const int n = 8;
     rn_model_init(&m, 10);
+    m.keep_gradients = 1;
     TU_CHECK(rn_model_alloc(&m, ctx, n, (size_t)8 << 20) == 0, "model allocates at batch %d", n);
     rn_model_init_params(&m, 7, 0);
     float *x = malloc((size_t)3 * n * 1024 * sizeof *x);
@@ -131,7 +132,7 @@ static void test_gradient(void)
     rn_model_forward(&m, input, n, 1);
     double L = host_loss(&m, labels, n);
     softmax_ce_forward(ctx, loss, cor, m.dlogits, m.logits, lab, n, m.classes, 0.0f);
-    rn_model_backward(&m, input, n);
+    rn_model_backward(&m, input, n, NULL);
     rn_read(ctx, m.gslab, 0, m.param_floats * sizeof(float), g);
     size_t unwritten = 0;
     for (size_t i = 0; i < m.nentries; i++)

@@ -122,6 +122,18 @@ double rn_opcase_flops(const rn_opcase *c, int backward)
     return backward ? gemm_flops(c, 1) - fwd : fwd;
 }
 
+/* A conv run as one dense GEMM: the weights spread into the dense matrix (w read, matrix written;
+ * backward again, and the matrix's gradient summed back into dw); where the image (output) is
+ * larger than 1×1, x (y) turned into rows or back (backward: x and dy into rows, dx back). */
+static double dense_conv_bytes(const rn_conv *v, int backward)
+{
+    const double P = (double)v->H * v->W, Q = (double)v->Ho * v->Wo;
+    const double wmoves = (double)v->Cout * v->Cin * (v->kh * v->kw + Q * P);
+    const double x = P > 1 ? 2 * (double)v->Cin * v->N * P : 0;
+    const double y = Q > 1 ? 2 * (double)v->Cout * v->N * Q : 0;
+    return sizeof(float) * (backward ? 2 * (wmoves + x) + y : wmoves + x + y);
+}
+
 double rn_opcase_bytes(const rn_opcase *c, int backward)
 {
     const double f = sizeof(float), n = (double)c->C * (double)c->M;
@@ -130,6 +142,7 @@ double rn_opcase_bytes(const rn_opcase *c, int backward)
     switch (c->op) {
     case RN_OP_CONV: /* im2col reads x and writes the columns; col2im reads them back into dx */
         if (rn_conv_is_pointwise(v)) return 0;
+        if (rn_conv_is_dense(v)) return dense_conv_bytes(v, backward);
         return f * ((double)v->Cin * v->N * v->H * v->W +
                     (double)v->Cin * v->kh * v->kw * v->N * v->Ho * v->Wo);
     case RN_OP_BN: /* forward: mean, deviations, normalise (read + write); backward: the
@@ -207,6 +220,7 @@ static void alloc_bn(io_alloc *a, const rn_opcase *c, rn_opcase_io *io)
     io->rvar = filled(a, c->C, 1);
     io->smean = filled(a, c->C, 0);
     io->sinv = filled(a, c->C, 0);
+    io->part = buffer(a, batchnorm_part_floats(c->C, (int)c->M) * sizeof(float));
 }
 
 static void alloc_labels(io_alloc *a, const rn_opcase *c, rn_opcase_io *io)
@@ -225,10 +239,9 @@ static void alloc_conv(io_alloc *a, const rn_conv *v, rn_opcase_io *io)
     alloc_xy(a, io, (size_t)v->Cin * v->N * v->H * v->W, (size_t)v->Cout * v->N * v->Ho * v->Wo);
     io->w = random_buffer(a, nw, 3);
     io->dw = filled(a, nw, 0);
-    /* the whole batch's columns: im2col and col2im run as one launch each */
-    if (!rn_conv_is_pointwise(v) &&
-        rn_workspace_create(a->ctx, &io->ws, rn_conv_col_floats_per_image(v) * v->N))
-        a->refused = 1;
+    /* the whole batch's columns: im2col and col2im (or the dense form's passes) run as one
+     * launch each */
+    if (rn_workspace_create(a->ctx, &io->ws, rn_conv_workspace_floats(v, v->N))) a->refused = 1;
 }
 
 int rn_opcase_io_alloc(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
@@ -280,9 +293,9 @@ int rn_opcase_io_alloc(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
 
 void rn_opcase_io_free(rn_opcase_io *io)
 {
-    cl_mem *all[] = {&io->x,    &io->x2,    &io->y,    &io->dy,      &io->dx,   &io->w,
-                     &io->dw,   &io->b,     &io->db,   &io->rmean,   &io->rvar, &io->smean,
-                     &io->sinv, &io->index, &io->loss, &io->correct, &io->v};
+    cl_mem *all[] = {&io->x,    &io->x2,   &io->y,     &io->dy,    &io->dx,      &io->w,
+                     &io->dw,   &io->b,    &io->db,    &io->rmean, &io->rvar,    &io->smean,
+                     &io->sinv, &io->part, &io->index, &io->loss,  &io->correct, &io->v};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rn_release(all[i]);
     rn_workspace_release(&io->ws);
 }
@@ -294,7 +307,7 @@ static void run_forward(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
     case RN_OP_CONV: conv2d_forward(ctx, io->y, io->x, io->w, &c->conv, &io->ws); break;
     case RN_OP_BN:
         batchnorm_forward_train(ctx, io->y, io->x, io->w, io->b, io->rmean, io->rvar, io->smean,
-                                io->sinv, c->C, (int)c->M, 0.1f, 1e-5f, c->relu);
+                                io->sinv, io->part, c->C, (int)c->M, 0.1f, 1e-5f, c->relu);
         break;
     case RN_OP_RELU: relu_forward(ctx, io->y, io->x, n); break;
     case RN_OP_ADD_RELU: add_relu_forward(ctx, io->y, io->x, io->x2, n); break;
@@ -319,7 +332,7 @@ static void run_backward(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
         break;
     case RN_OP_BN:
         batchnorm_backward(ctx, io->dx, io->dw, io->db, io->dy, io->x, c->relu ? io->y : NULL,
-                           io->w, io->smean, io->sinv, c->C, (int)c->M, c->relu);
+                           io->w, io->smean, io->sinv, io->part, c->C, (int)c->M, c->relu);
         break;
     case RN_OP_RELU: relu_backward(ctx, io->dx, io->dy, io->y, n); break;
     case RN_OP_ADD_RELU: add_relu_backward(ctx, io->dx, io->dy, io->y, n); break;

@@ -56,7 +56,8 @@ int rn_opcase_gemms(const rn_opcase *c, size_t ws_floats, int backward, rn_gemm_
 double rn_opcase_flops(const rn_opcase *c, int backward);
 
 /* Bytes the case's own kernels read and write (every pass over every tensor; a conv counts only
- * its im2col / col2im traffic, not its GEMM's), for GB/s figures. */
+ * its im2col / col2im traffic, or its dense form's weight and row passes, not its GEMM's), for
+ * GB/s figures. */
 double rn_opcase_bytes(const rn_opcase *c, int backward);
 
 /* Buffers for running one case by itself: inputs uniform in [-1, 1) from a fixed seed, batch-norm
@@ -66,6 +67,7 @@ typedef struct rn_opcase_io {
     cl_mem x, x2, y, dy, dx;         /* input(s), output, gradients (ADD_RELU: x + x2) */
     cl_mem w, dw, b, db;             /* conv/fc weight and bias; BN γ, β; their gradients */
     cl_mem rmean, rvar, smean, sinv; /* BN running and saved statistics */
+    cl_mem part;                     /* BN partial sums (batchnorm_part_floats) */
     cl_mem index;                    /* MAXPOOL argmax, LOSS labels */
     cl_mem loss, correct, v;         /* LOSS outputs; SGD momentum (w, v, dw = weights, v, g) */
     rn_workspace ws;

@@ -1,6 +1,7 @@
 /* ResNet50 as torchvision builds it, for CIFAR-sized inputs: the parameter table (state_dict
  * names and order), slab layout, initialisation, and the forward/backward passes as plain calls
- * into host/ops. Backward reuses four scratch buffers, so only forward activations are kept. */
+ * into host/ops. Backward reuses four scratch buffers, so only forward activations are kept, and
+ * takes each layer's SGD step as soon as that layer is done, so only one layer's gradients are. */
 #include "model/resnet50.h"
 
 #include <math.h>
@@ -14,6 +15,7 @@
 #include "ops/eltwise.h"
 #include "ops/fc.h"
 #include "ops/pool.h"
+#include "ops/sgd.h"
 #include "rn50cl/rn50cl.h"
 
 static const int stage_blocks[4] = {3, 4, 6, 3};
@@ -164,9 +166,16 @@ static size_t cbr_in(const rn_cbr *c)
         }                                                                                          \
     } while (0)
 
-static size_t scratch_floats_per_image(rn_model *m)
+/* Per image, scratch buffer i: the largest activation, except for buffer 3, which only ever holds
+ * the gradient of a block's c2 output (see block_backward). */
+static size_t scratch_floats_per_image(rn_model *m, int i)
 {
     size_t mx = 0;
+    if (i == 3) {
+        for (int b = 0; b < m->nblocks; b++)
+            if (cbr_out(&m->blocks[b].c2) > mx) mx = cbr_out(&m->blocks[b].c2);
+        return mx;
+    }
     FOR_EACH_CBR(m, c, {
         if (cbr_out(c) > mx) mx = cbr_out(c);
         if (cbr_in(c) > mx) mx = cbr_in(c);
@@ -174,41 +183,98 @@ static size_t scratch_floats_per_image(rn_model *m)
     return mx;
 }
 
-static size_t col_floats_per_image_max(rn_model *m)
+static size_t workspace_floats_for(rn_model *m, int images)
 {
     size_t mx = 0;
     FOR_EACH_CBR(m, c, {
-        rn_conv cv = rn_cbr_conv(c, 1);
-        if (!rn_conv_is_pointwise(&cv) && rn_conv_col_floats_per_image(&cv) > mx)
-            mx = rn_conv_col_floats_per_image(&cv);
+        rn_conv cv = rn_cbr_conv(c, images);
+        if (rn_conv_workspace_floats(&cv, images) > mx) mx = rn_conv_workspace_floats(&cv, images);
     });
     return mx;
 }
 
+/* Batch-norm scratch for the layer that needs the most at this batch. */
+static size_t bn_part_floats(rn_model *m, int batch)
+{
+    size_t mx = 0;
+    FOR_EACH_CBR(m, c, {
+        size_t f = batchnorm_part_floats(c->cout, batch * c->ho * c->wo);
+        if (f > mx) mx = f;
+    });
+    return mx;
+}
+
+/* Forward outputs kept for backward, per image: each conv output, each batch-norm+ReLU output,
+ * each block output, the max-pool output and argmax, features, logits and their gradients. */
 static size_t activation_floats_per_image(rn_model *m)
 {
     size_t total = 0;
-    FOR_EACH_CBR(m, c, total += 2 * cbr_out(c));
+    FOR_EACH_CBR(m, c, total += (c->relu ? 2 : 1) * cbr_out(c));
     for (int b = 0; b < m->nblocks; b++) total += cbr_out(&m->blocks[b].c3);
     total += (size_t)64 * m->pool_h * m->pool_h * 2; /* pool output + argmax */
     total += 2 * 2048 + 2 * (size_t)m->classes;      /* feat, dfeat, logits, dlogits */
     return total;
 }
 
-static size_t workspace_floats(rn_model *m, size_t workspace_bytes)
+/* The batch statistics every batch-norm saves for backward (independent of the batch). */
+static size_t stat_floats(rn_model *m)
 {
-    size_t w = workspace_bytes / sizeof(float), one = col_floats_per_image_max(m);
-    return w < one ? one : w;
+    size_t total = 0;
+    FOR_EACH_CBR(m, c, total += 2 * (size_t)c->cout);
+    return total;
+}
+
+/* The entries backward completes together, first..last, consecutive in the table and the slab: a
+ * conv with its batch-norm's weight and bias, or fc's weight and bias. */
+static size_t group_floats(const rn_model *m, int first, int last)
+{
+    return m->e[last].off + m->e[last].numel - m->e[first].off;
+}
+
+static size_t grad_floats(rn_model *m)
+{
+    if (m->keep_gradients) return m->param_floats;
+    size_t mx = group_floats(m, m->fc_w, m->fc_b);
+    FOR_EACH_CBR(m, c, {
+        size_t g = group_floats(m, c->conv_w, c->bn_b);
+        if (g > mx) mx = g;
+    });
+    return mx;
+}
+
+/* The workspace asked for, but never more than the whole batch's columns of the largest layer:
+ * beyond that every layer runs in one chunk anyway, so the GEMMs (and results) are the same. */
+static size_t workspace_floats(rn_model *m, size_t workspace_bytes, int batch)
+{
+    size_t w = workspace_bytes / sizeof(float), one = workspace_floats_for(m, 1);
+    size_t all = workspace_floats_for(m, batch);
+    return w < one ? one : w > all ? all : w;
+}
+
+rn_model_mem rn_model_mem_plan(const rn_model *m, int batch, size_t workspace_bytes)
+{
+    rn_model *mm = (rn_model *)m;
+    size_t N = (size_t)batch, f = sizeof(float);
+    rn_model_mem p;
+    p.weights = (m->param_floats + m->buffer_floats) * f;
+    p.gradients = grad_floats(mm) * f;
+    p.momentum = m->param_floats * f;
+    p.activations = (N * activation_floats_per_image(mm) + stat_floats(mm)) * f;
+    p.scratch = bn_part_floats(mm, batch) * f;
+    for (int i = 0; i < 4; i++) p.scratch += N * scratch_floats_per_image(mm, i) * f;
+    p.workspace = workspace_floats(mm, workspace_bytes, batch) * f;
+    return p;
+}
+
+size_t rn_model_mem_total(const rn_model_mem *p)
+{
+    return p->weights + p->gradients + p->momentum + p->activations + p->scratch + p->workspace;
 }
 
 size_t rn_model_bytes(const rn_model *m, int batch, size_t workspace_bytes)
 {
-    rn_model *mm = (rn_model *)m;
-    size_t floats =
-        3 * m->param_floats + m->buffer_floats +
-        (size_t)batch * (activation_floats_per_image(mm) + 4 * scratch_floats_per_image(mm)) +
-        workspace_floats(mm, workspace_bytes);
-    return floats * sizeof(float);
+    rn_model_mem p = rn_model_mem_plan(m, batch, workspace_bytes);
+    return rn_model_mem_total(&p);
 }
 
 /* Allocates and touches a buffer so that lazy allocators fail here, not in the middle of a step. */
@@ -260,6 +326,18 @@ static int alloc_fail(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_byte
     return RN_ERR_INPUT;
 }
 
+/* The gradient sub-buffers of one group: at the weights' offsets with keep_gradients, else from
+ * the start of the (one-layer) gradient slab. */
+static void grad_views(rn_model *m, int first, int last)
+{
+    size_t base = m->keep_gradients ? 0 : m->e[first].off;
+    for (int i = first; i <= last; i++) {
+        rn_entry *e = &m->e[i];
+        e->g = rn_subbuffer(m->ctx, m->gslab, (e->off - base) * sizeof(float),
+                            e->numel * sizeof(float));
+    }
+}
+
 int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
 {
     m->ctx = ctx;
@@ -275,12 +353,12 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
             return alloc_fail(m, ctx, batch, workspace_bytes, err);                                \
     } while (0)
     ALLOC(m->wslab, m->param_floats);
-    ALLOC(m->gslab, m->param_floats);
+    ALLOC(m->gslab, grad_floats(m));
     ALLOC(m->vslab, m->param_floats);
     ALLOC(m->bslab, m->buffer_floats);
     FOR_EACH_CBR(m, c, {
         ALLOC(c->t, N * cbr_out(c));
-        ALLOC(c->a, N * cbr_out(c));
+        if (c->relu) ALLOC(c->a, N * cbr_out(c));
         ALLOC(c->smean, (size_t)c->cout);
         ALLOC(c->sinv, (size_t)c->cout);
     });
@@ -292,9 +370,10 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
     ALLOC(m->dfeat, 2048 * N);
     ALLOC(m->logits, N * m->classes);
     ALLOC(m->dlogits, N * m->classes);
-    for (int i = 0; i < 4; i++) ALLOC(m->scratch[i], N * scratch_floats_per_image(m));
+    for (int i = 0; i < 4; i++) ALLOC(m->scratch[i], N * scratch_floats_per_image(m, i));
+    ALLOC(m->bn_part, bn_part_floats(m, batch));
 #undef ALLOC
-    m->ws.floats = workspace_floats(m, workspace_bytes);
+    m->ws.floats = workspace_floats(m, workspace_bytes, batch);
     m->ws.buf = alloc_touch(ctx, m->ws.floats, &err);
     if (!m->ws.buf || (err = reserve_gemm_scratch(m, ctx, batch)) != CL_SUCCESS)
         return alloc_fail(m, ctx, batch, workspace_bytes, err);
@@ -303,12 +382,13 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
         size_t off = e->off * sizeof(float), bytes = e->numel * sizeof(float);
         if (e->kind == RN_PARAM) {
             e->w = rn_subbuffer(ctx, m->wslab, off, bytes);
-            e->g = rn_subbuffer(ctx, m->gslab, off, bytes);
             e->v = rn_subbuffer(ctx, m->vslab, off, bytes);
         } else if (e->kind == RN_BUFFER) {
             e->w = rn_subbuffer(ctx, m->bslab, off, bytes);
         }
     }
+    FOR_EACH_CBR(m, c, grad_views(m, c->conv_w, c->bn_b));
+    grad_views(m, m->fc_w, m->fc_b);
     return RN_OK;
 }
 
@@ -326,9 +406,10 @@ void rn_model_free(rn_model *m)
         rn_release(&c->sinv);
     });
     for (int b = 0; b < m->nblocks; b++) rn_release(&m->blocks[b].out);
-    cl_mem *bufs[] = {&m->wslab,      &m->gslab,      &m->vslab,      &m->bslab,      &m->pool_out,
-                      &m->pool_arg,   &m->feat,       &m->dfeat,      &m->logits,     &m->dlogits,
-                      &m->scratch[0], &m->scratch[1], &m->scratch[2], &m->scratch[3], &m->ws.buf};
+    cl_mem *bufs[] = {&m->wslab,      &m->gslab,      &m->vslab,      &m->bslab,
+                      &m->pool_out,   &m->pool_arg,   &m->feat,       &m->dfeat,
+                      &m->logits,     &m->dlogits,    &m->scratch[0], &m->scratch[1],
+                      &m->scratch[2], &m->scratch[3], &m->bn_part,    &m->ws.buf};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(bufs[i]);
     m->batch = 0;
 }
@@ -336,13 +417,13 @@ void rn_model_free(rn_model *m)
 /* ---- initialisation ---------------------------------------------------------------------------
  */
 
-/* fc_bound: PyTorch Linear's U(±1/√fan_in) bound, for both fc.weight and fc.bias. */
-static void init_entry(const rn_entry *e, float *wslab, float *bslab, uint64_t seed, size_t idx,
-                       int zero_residual, double fc_bound)
+/* Entry e's initial values into p[0..numel). fc_bound: PyTorch Linear's U(±1/√fan_in) bound, for
+ * both fc.weight and fc.bias. */
+static void init_entry(const rn_entry *e, float *p, uint64_t seed, size_t idx, int zero_residual,
+                       double fc_bound)
 {
     rn_rng r;
     rn_rng_seed(&r, seed, 0x1000 + idx); /* one stream per tensor: re-initialising one is local */
-    float *p = e->kind == RN_PARAM ? wslab + e->off : bslab + e->off;
     size_t len = strlen(e->name);
     int is_bn_weight = e->ndim == 1 && len > 7 && !strcmp(e->name + len - 7, ".weight");
     if (e->ndim == 4) { /* conv: Kaiming normal, mode fan_out, gain √2 */
@@ -359,21 +440,27 @@ static void init_entry(const rn_entry *e, float *wslab, float *bslab, uint64_t s
     }
 }
 
+/* Entry by entry through one host buffer of the largest entry, not a host copy of the slabs: on a
+ * CPU device that copy would add to the peak memory of the process. */
 static void init_where(rn_model *m, uint64_t seed, int head_only, int zero_residual)
 {
-    float *w = calloc(m->param_floats, sizeof *w), *b = calloc(m->buffer_floats, sizeof *b);
-    if (head_only) rn_model_download(m, w, b);
+    size_t most = 0;
+    for (size_t i = 0; i < m->nentries; i++)
+        if (m->e[i].numel > most) most = m->e[i].numel;
+    float *p = malloc(most * sizeof *p);
+    if (!p) abort();
     /* fan_in is fc.weight's input count (shape [classes, features]); the bias shares it */
     double fc_bound = 1.0 / sqrt((double)m->e[m->fc_w].shape[1]);
-    for (size_t i = 0; i < m->nentries; i++)
-        if (m->e[i].kind != RN_COUNTER && (!head_only || !strncmp(m->e[i].name, "fc.", 3)))
-            init_entry(&m->e[i], w, b, seed, i, zero_residual, fc_bound);
-    rn_model_upload(m, w, b);
+    for (size_t i = 0; i < m->nentries; i++) {
+        const rn_entry *e = &m->e[i];
+        if (e->kind == RN_COUNTER || (head_only && strncmp(e->name, "fc.", 3))) continue;
+        init_entry(e, p, seed, i, zero_residual, fc_bound);
+        rn_write(m->ctx, e->w, 0, e->numel * sizeof(float), p);
+    }
     if (!head_only) m->num_batches_tracked = 0;
     rn_fill(m->ctx, m->vslab, m->param_floats, 0.0f);
-    rn_fill(m->ctx, m->gslab, m->param_floats, 0.0f);
-    free(w);
-    free(b);
+    rn_fill(m->ctx, m->gslab, grad_floats(m), 0.0f);
+    free(p);
 }
 
 void rn_model_init_params(rn_model *m, uint64_t seed, int zero_residual)
@@ -401,16 +488,17 @@ void rn_model_upload(rn_model *m, const float *wslab, const float *bslab)
 /* ---- forward ----------------------------------------------------------------------------------
  */
 
-static void cbr_forward(rn_model *m, rn_cbr *c, cl_mem x, int n, int train)
+/* conv then batch-norm (+ReLU) from x into y. */
+static void cbr_forward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem y, int n, int train)
 {
     rn_conv cv = rn_cbr_conv(c, n);
     conv2d_forward(m->ctx, c->t, x, m->e[c->conv_w].w, &cv, &m->ws);
     int M = n * c->ho * c->wo;
     cl_mem g = m->e[c->bn_w].w, b = m->e[c->bn_b].w, rm = m->e[c->bn_rm].w, rv = m->e[c->bn_rv].w;
     if (train)
-        batchnorm_forward_train(m->ctx, c->a, c->t, g, b, rm, rv, c->smean, c->sinv, c->cout, M,
-                                0.1f, 1e-5f, c->relu);
-    else batchnorm_forward_eval(m->ctx, c->a, c->t, g, b, rm, rv, c->cout, M, 1e-5f, c->relu);
+        batchnorm_forward_train(m->ctx, y, c->t, g, b, rm, rv, c->smean, c->sinv, m->bn_part,
+                                c->cout, M, 0.1f, 1e-5f, c->relu);
+    else batchnorm_forward_eval(m->ctx, y, c->t, g, b, rm, rv, c->cout, M, 1e-5f, c->relu);
 }
 
 static cl_mem last_out(rn_model *m)
@@ -420,17 +508,20 @@ static cl_mem last_out(rn_model *m)
 
 void rn_model_forward(rn_model *m, cl_mem input, int n, int train)
 {
-    cbr_forward(m, &m->stem, input, n, train);
+    cbr_forward(m, &m->stem, input, m->stem.a, n, train);
     rn_pool p = rn_model_maxpool(m, n);
     maxpool_forward(m->ctx, m->pool_out, m->pool_arg, m->stem.a, &p);
     cl_mem x = m->pool_out;
     for (int b = 0; b < m->nblocks; b++) {
         rn_block *bl = &m->blocks[b];
-        cbr_forward(m, &bl->c1, x, n, train);
-        cbr_forward(m, &bl->c2, bl->c1.a, n, train);
-        cbr_forward(m, &bl->c3, bl->c2.a, n, train);
-        if (bl->has_down) cbr_forward(m, &bl->down, x, n, train);
-        add_relu_forward(m->ctx, bl->out, bl->c3.a, bl->has_down ? bl->down.a : x,
+        cbr_forward(m, &bl->c1, x, bl->c1.a, n, train);
+        cbr_forward(m, &bl->c2, bl->c1.a, bl->c2.a, n, train);
+        /* the last batch-norm outputs feed only the residual join, so they live in the idle
+         * backward scratch */
+        cl_mem *S = m->scratch;
+        cbr_forward(m, &bl->c3, bl->c2.a, S[0], n, train);
+        if (bl->has_down) cbr_forward(m, &bl->down, x, S[1], n, train);
+        add_relu_forward(m->ctx, bl->out, S[0], bl->has_down ? S[1] : x,
                          (size_t)n * cbr_out(&bl->c3));
         x = bl->out;
     }
@@ -444,45 +535,63 @@ void rn_model_forward(rn_model *m, cl_mem input, int n, int train)
 /* ---- backward ---------------------------------------------------------------------------------
  */
 
-/* From dy (gradient of c->a) through batch-norm (+ReLU) into tmp, then through the convolution:
- * weight gradient into the slab, input gradient into dx (NULL: none; acc: add to dx). */
+/* The SGD step of entries first..last, whose gradients backward has just completed and whose
+ * weights it no longer reads. */
+static void group_step(rn_model *m, int first, int last, const rn_model_sgd *o)
+{
+    if (!o) return;
+    for (int i = first; i <= last; i++) {
+        const rn_entry *e = &m->e[i];
+        sgd_step(m->ctx, e->w, e->v, e->g, e->numel, o->lr, o->momentum, o->weight_decay,
+                 o->nesterov);
+    }
+}
+
+/* From dy (gradient of c's output) through batch-norm (+ReLU) into tmp, then through the
+ * convolution: weight gradient into the slab, input gradient into dx (NULL: none; acc: add to
+ * dx); then c's SGD step. */
 static void cbr_backward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem dy, cl_mem tmp, cl_mem dx,
-                         int acc, int n)
+                         int acc, int n, const rn_model_sgd *o)
 {
     int M = n * c->ho * c->wo;
     batchnorm_backward(m->ctx, tmp, m->e[c->bn_w].g, m->e[c->bn_b].g, dy, c->t,
-                       c->relu ? c->a : NULL, m->e[c->bn_w].w, c->smean, c->sinv, c->cout, M,
-                       c->relu);
+                       c->relu ? c->a : NULL, m->e[c->bn_w].w, c->smean, c->sinv, m->bn_part,
+                       c->cout, M, c->relu);
     rn_conv cv = rn_cbr_conv(c, n);
     conv2d_backward(m->ctx, dx, m->e[c->conv_w].g, tmp, x, m->e[c->conv_w].w, &cv, &m->ws, acc);
+    group_step(m, c->conv_w, c->bn_b, o);
 }
 
 /* dout in S0 (gradient of bl->out); leaves the gradient of the block input x in S0. */
-static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n)
+static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n, const rn_model_sgd *o)
 {
     cl_mem *S = m->scratch;
     size_t out_n = (size_t)n * cbr_out(&bl->c3);
     add_relu_backward(m->ctx, S[1], S[0], bl->out, out_n);
     if (bl->has_down) {
-        cbr_backward(m, &bl->down, x, S[1], S[2], S[0], 0, n);
+        cbr_backward(m, &bl->down, x, S[1], S[2], S[0], 0, n, o);
     } else {
         CL_CHECK(clEnqueueCopyBuffer(m->ctx->queue, S[1], S[0], 0, 0, out_n * sizeof(float), 0,
                                      NULL, NULL));
     }
-    cbr_backward(m, &bl->c3, bl->c2.a, S[1], S[2], S[3], 0, n);
-    cbr_backward(m, &bl->c2, bl->c1.a, S[3], S[2], S[1], 0, n);
-    cbr_backward(m, &bl->c1, x, S[1], S[2], S[0], 1, n);
+    cbr_backward(m, &bl->c3, bl->c2.a, S[1], S[2], S[3], 0, n, o);
+    cbr_backward(m, &bl->c2, bl->c1.a, S[3], S[2], S[1], 0, n, o);
+    cbr_backward(m, &bl->c1, x, S[1], S[2], S[0], 1, n, o);
 }
 
-void rn_model_backward(rn_model *m, cl_mem input, int n)
+void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd)
 {
+    if (!sgd && !m->keep_gradients)
+        rn_fatal("rn_model_backward without an SGD step would lose the gradients (keep_gradients "
+                 "is off)");
     const rn_cbr *lc = &m->blocks[m->nblocks - 1].c3;
     fc_backward(m->ctx, m->dfeat, m->e[m->fc_w].g, m->e[m->fc_b].g, m->dlogits, m->feat,
                 m->e[m->fc_w].w, n, lc->cout, m->classes);
+    group_step(m, m->fc_w, m->fc_b, sgd);
     avgpool_backward(m->ctx, m->scratch[0], m->dfeat, lc->cout, n, lc->ho * lc->wo);
     for (int b = m->nblocks - 1; b >= 0; b--)
-        block_backward(m, &m->blocks[b], b ? m->blocks[b - 1].out : m->pool_out, n);
+        block_backward(m, &m->blocks[b], b ? m->blocks[b - 1].out : m->pool_out, n, sgd);
     rn_pool p = rn_model_maxpool(m, n);
     maxpool_backward(m->ctx, m->scratch[1], m->scratch[0], m->pool_arg, &p);
-    cbr_backward(m, &m->stem, input, m->scratch[1], m->scratch[2], NULL, 0, n);
+    cbr_backward(m, &m->stem, input, m->scratch[1], m->scratch[2], NULL, 0, n, sgd);
 }

@@ -1,7 +1,8 @@
 /* torchvision's ResNet50 (v1.5: stride in the 3×3 conv, projection shortcut on the first block of
  * each stage) for 32×32 inputs, built in code: the parameter table with torchvision state_dict
- * names, three slabs (weights, gradients, momentum) plus a buffer slab (running statistics), the
- * activations kept for backward, and the forward/backward passes over CNHW tensors. */
+ * names, weight and momentum slabs plus a buffer slab (running statistics), a gradient slab (one
+ * layer's, or every parameter's on request), the activations kept for backward, and the
+ * forward/backward passes over CNHW tensors, the backward with the SGD step fused in. */
 #ifndef RN_MODEL_RESNET50_H
 #define RN_MODEL_RESNET50_H
 
@@ -29,15 +30,17 @@ typedef struct rn_entry {
     int64_t shape[4];
     size_t numel;
     size_t off;     /* float offset inside its slab (aligned for sub-buffers) */
-    cl_mem w, g, v; /* sub-buffers of the slabs (PARAM: all three; BUFFER: w only) */
+    cl_mem w, g, v; /* sub-buffers of the slabs (PARAM: all three; BUFFER: w only); g shares its
+                     * place with other layers' gradients unless keep_gradients */
 } rn_entry;
 
 /* One convolution followed by batch-norm (and ReLU when relu != 0). */
 typedef struct rn_cbr {
     int cin, cout, k, stride, pad, h, w, ho, wo, relu;
     int conv_w, bn_w, bn_b, bn_rm, bn_rv, bn_nbt; /* entry indices */
-    cl_mem t;           /* conv output [cout][N][ho][wo] (batch-norm input) */
-    cl_mem a;           /* batch-norm (+ReLU) output */
+    cl_mem t; /* conv output [cout][N][ho][wo] (batch-norm input) */
+    cl_mem a; /* batch-norm+ReLU output, kept for the next conv's and the ReLU's backward; NULL
+               * without ReLU (a block's c3 and down feed only the residual join) */
     cl_mem smean, sinv; /* batch statistics saved for backward */
 } rn_cbr;
 
@@ -55,6 +58,10 @@ typedef struct rn_model {
     rn_entry e[RN_MAX_ENTRIES];
     size_t param_floats, buffer_floats; /* slab sizes, including alignment gaps */
     size_t nparams;                     /* trained values, without gaps */
+    /* Set between rn_model_init and rn_model_alloc to keep every parameter's gradient after
+     * rn_model_backward (a gradient slab as large as the weights, laid out like them). Otherwise
+     * the gradient slab holds one layer's gradients, which the fused SGD step consumes at once. */
+    int keep_gradients;
     int64_t num_batches_tracked;
 
     rn_cbr stem;
@@ -64,9 +71,10 @@ typedef struct rn_model {
     int fc_w, fc_b;
 
     rn_ctx *ctx;
-    cl_mem wslab, gslab, vslab, bslab;
+    cl_mem wslab, gslab, vslab, bslab; /* gslab: see keep_gradients */
     cl_mem pool_out, pool_arg, feat, logits, dlogits, dfeat;
-    cl_mem scratch[4]; /* gradient ping-pong buffers, each the largest activation */
+    cl_mem scratch[4]; /* gradient ping-pong buffers (forward: the outputs of c3 and down) */
+    cl_mem bn_part;    /* batch-norm partial sums, sized for the largest layer */
     rn_workspace ws;
 } rn_model;
 
@@ -78,7 +86,21 @@ void rn_model_init(rn_model *m, int classes);
 int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes);
 void rn_model_free(rn_model *m);
 
-/* Device bytes needed for a batch (slabs + activations + scratch + workspace). */
+/* The device memory rn_model_alloc takes for a batch, in bytes, by what it holds. CLBlast's GEMM
+ * scratch (ctx->gemm_tmp, sized by the step's GEMM shapes) comes on top. */
+typedef struct rn_model_mem {
+    size_t weights;     /* parameters and batch-norm running statistics */
+    size_t gradients;   /* parameter gradients: one layer's, or all with keep_gradients */
+    size_t momentum;    /* SGD momentum */
+    size_t activations; /* forward outputs and batch statistics kept for backward */
+    size_t scratch;     /* activation gradients in backward */
+    size_t workspace;   /* im2col columns */
+} rn_model_mem;
+
+rn_model_mem rn_model_mem_plan(const rn_model *m, int batch, size_t workspace_bytes);
+size_t rn_model_mem_total(const rn_model_mem *p);
+
+/* Device bytes needed for a batch: rn_model_mem_total of the plan. */
 size_t rn_model_bytes(const rn_model *m, int batch, size_t workspace_bytes);
 
 /* torchvision initialisation from a seed: Kaiming normal (fan_out, ReLU) for convs, BN γ=1 β=0,
@@ -93,9 +115,18 @@ void rn_model_init_head(rn_model *m, uint64_t seed);
  * train != 0 uses batch statistics and updates the running statistics. */
 void rn_model_forward(rn_model *m, cl_mem input, int n, int train);
 
-/* Backward pass from m->dlogits [n][classes] after a training forward of the same n images;
- * writes every parameter gradient into the gradient slab. */
-void rn_model_backward(rn_model *m, cl_mem input, int n);
+/* SGD's hyper-parameters for one step (the rule is ops/sgd.h's). */
+typedef struct rn_model_sgd {
+    float lr, momentum, weight_decay;
+    int nesterov;
+} rn_model_sgd;
+
+/* Backward pass from m->dlogits [n][classes] after a training forward of the same n images. With
+ * sgd, each layer's parameters take their SGD step as soon as backward has finished with them:
+ * the same values as one step over the whole slab afterwards (the update is elementwise), while
+ * only one layer's gradients exist at a time. sgd may be NULL only with keep_gradients: every
+ * gradient is then left in the gradient slab and no parameter changes. */
+void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd);
 
 /* The convolution of c at batch n, and the stem's 3×3/2 max-pool at batch n: the geometry the
  * passes run, shared with the op-case list (model/cases.h). */

@@ -1,59 +1,125 @@
-/* Batch normalisation (see batchnorm.h): per-channel reductions are one work-group per channel
- * (cl/batchnorm.cl, fixed tree order, so results are deterministic), per-element passes are 2-D
- * launches over (M, C) so small channel counts still fill the device. */
+/* Batch normalisation (see batchnorm.h): each per-channel reduction is split into parts of
+ * BN_PART values, one work-group per (part, channel), whose partial sums a per-channel combine
+ * kernel adds in part order (cl/batchnorm.cl), so results are deterministic; per-element passes
+ * are 2-D launches over (M/8, C), 8 values per work-item, so small channel counts still fill the
+ * device. */
 #include "ops/batchnorm.h"
 
-/* Work-group size of a per-channel reduction: a power of two (the tree needs one), at most 256,
- * at most what the device allows for this kernel, and no larger than needed to cover M. */
-static size_t reduce_local(rn_ctx *ctx, cl_kernel k, int M)
+#include <limits.h>
+
+/* Values per part: a multiple of the kernels' 8-wide vectors, long enough that a part's work
+ * outweighs a work-group's start-up on a CPU, short enough that the statistics' second pass finds
+ * the part still in cache and that a GPU gets several work-groups per channel. */
+#define BN_PART 4096
+
+static int bn_parts(int M)
+{
+    return (M + BN_PART - 1) / BN_PART;
+}
+
+size_t batchnorm_part_floats(int C, int M)
+{
+    return 2 * (size_t)C * (size_t)bn_parts(M);
+}
+
+static size_t kernel_max_local(rn_ctx *ctx, cl_kernel k)
 {
     size_t kmax = 0;
     CL_CHECK(clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
                                       &kmax, NULL));
-    size_t L = 1;
-    while (L < 256 && L * 2 <= kmax && L < (size_t)M) L *= 2;
+    return kmax;
+}
+
+/* Work-group size of a partial reduction: a power of two (the tree needs one), at most what the
+ * device allows for this kernel, and no more work-items than a part has vectors. At most 256 on
+ * a GPU, whose work-items run side by side; at most 8 on a CPU, which runs a group's work-items
+ * one after another, so every level of the tree is a loop over all of them (8 instead of 256
+ * made the reductions ~8x faster on 2 PoCL cores). Same device, same size: same bits. */
+static size_t reduce_local(rn_ctx *ctx, cl_kernel k, int M)
+{
+    size_t kmax = kernel_max_local(ctx, k), L = 1;
+    size_t cap = ctx->info.type & CL_DEVICE_TYPE_CPU ? 8 : 256;
+    int len = M < BN_PART ? M : BN_PART;
+    while (L < cap && L * 2 <= kmax && L * 8 < (size_t)len) L *= 2;
     return L;
 }
 
-/* 2-D launch over (M, C) with about 256 work-items per group, whatever the row length. */
+/* Launches a partial reduction whose arguments are set up to the local buffer, which it adds:
+ * dim 0 = parts × L work-items, dim 1 = channels. */
+static void launch_parts(rn_ctx *ctx, cl_kernel k, rn_args *a, int C, int M)
+{
+    size_t L = reduce_local(ctx, k, M);
+    rn_arg_local(a, L * 2 * sizeof(float));
+    rn_launch2d(ctx, k, (size_t)bn_parts(M) * L, (size_t)C, L, 1);
+}
+
+/* 2-D launch over (M/8 rounded up, C) with about 256 work-items per group, whatever the row. */
 static void launch_rows(rn_ctx *ctx, cl_kernel k, int C, int M)
 {
-    size_t l0 = 1;
-    while (l0 < 256 && l0 < (size_t)M) l0 *= 2;
-    size_t l1 = 256 / l0;
-    size_t kmax = 0;
-    CL_CHECK(clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
-                                      &kmax, NULL));
+    size_t n0 = ((size_t)M + 7) / 8, l0 = 1;
+    while (l0 < 256 && l0 < n0) l0 *= 2;
+    size_t l1 = 256 / l0, kmax = kernel_max_local(ctx, k);
     while (l0 * l1 > kmax && l1 > 1) l1 /= 2;
     while (l0 * l1 > kmax && l0 > 1) l0 /= 2;
-    rn_launch2d(ctx, k, (size_t)M, (size_t)C, l0, l1);
+    rn_launch2d(ctx, k, n0, (size_t)C, l0, l1);
+}
+
+/* Small per-channel launches (the combines): 64 channels per group. */
+static void launch_channels(rn_ctx *ctx, cl_kernel k, int C)
+{
+    size_t kmax = kernel_max_local(ctx, k), l = 64;
+    while (l > kmax) l /= 2;
+    rn_launch1d(ctx, k, (size_t)C, l);
 }
 
 static void check_shape(int C, int M)
 {
-    if (C < 1 || M < 1) {
+    if (C < 1 || M < 1 || M > INT_MAX - 7) { /* the kernels index a row with int, up to M + 7 */
         rn_fatal("batchnorm with C=%d M=%d", C, M);
+    }
+}
+
+/* A scratch buffer too small for this shape would be overrun on the device: fail on the host. */
+static void check_part(cl_mem part, int C, int M)
+{
+    size_t bytes = 0;
+    CL_CHECK(clGetMemObjectInfo(part, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
+    if (bytes < batchnorm_part_floats(C, M) * sizeof(float)) {
+        rn_fatal("batchnorm scratch of %zu bytes for C=%d M=%d, which needs %zu", bytes, C, M,
+                 batchnorm_part_floats(C, M) * sizeof(float));
     }
 }
 
 void batchnorm_forward_train(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
                              cl_mem running_mean, cl_mem running_var, cl_mem save_mean,
-                             cl_mem save_invstd, int C, int M, float momentum, float eps, int relu)
+                             cl_mem save_invstd, cl_mem part, int C, int M, float momentum,
+                             float eps, int relu)
 {
     check_shape(C, M);
+    check_part(part, C, M);
     cl_kernel ks = rn_kernel(ctx, "rn_batchnorm_stats");
-    size_t L = reduce_local(ctx, ks, M);
     rn_args a = rn_args_begin(ks);
     rn_arg_mem(&a, x);
+    rn_arg_mem(&a, part);
+    rn_arg_int(&a, M);
+    rn_arg_int(&a, BN_PART);
+    launch_parts(ctx, ks, &a, C, M);
+
+    cl_kernel kc = rn_kernel(ctx, "rn_batchnorm_stats_combine");
+    a = rn_args_begin(kc);
+    rn_arg_mem(&a, x);
+    rn_arg_mem(&a, part);
     rn_arg_mem(&a, running_mean);
     rn_arg_mem(&a, running_var);
     rn_arg_mem(&a, save_mean);
     rn_arg_mem(&a, save_invstd);
+    rn_arg_int(&a, C);
     rn_arg_int(&a, M);
+    rn_arg_int(&a, BN_PART);
+    rn_arg_int(&a, bn_parts(M));
     rn_arg_float(&a, momentum);
     rn_arg_float(&a, eps);
-    rn_arg_local(&a, L * sizeof(float));
-    rn_launch1d(ctx, ks, (size_t)C * L, L);
+    launch_channels(ctx, kc, C);
 
     cl_kernel kf = rn_kernel(ctx, "rn_batchnorm_fwd");
     a = rn_args_begin(kf);
@@ -90,10 +156,11 @@ void batchnorm_forward_eval(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_me
 }
 
 void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem x,
-                        cl_mem y, cl_mem gamma, cl_mem save_mean, cl_mem save_invstd, int C, int M,
-                        int relu)
+                        cl_mem y, cl_mem gamma, cl_mem save_mean, cl_mem save_invstd, cl_mem part,
+                        int C, int M, int relu)
 {
     check_shape(C, M);
+    check_part(part, C, M);
     if (relu && !y) {
         rn_fatal("batchnorm_backward with relu needs y");
     }
@@ -101,19 +168,26 @@ void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_
     cl_mem ymask = relu ? y : x;
 
     cl_kernel kr = rn_kernel(ctx, "rn_batchnorm_bwd_reduce");
-    size_t L = reduce_local(ctx, kr, M);
     rn_args a = rn_args_begin(kr);
-    rn_arg_mem(&a, dgamma);
-    rn_arg_mem(&a, dbeta);
+    rn_arg_mem(&a, part);
     rn_arg_mem(&a, dy);
     rn_arg_mem(&a, x);
     rn_arg_mem(&a, ymask);
     rn_arg_mem(&a, save_mean);
-    rn_arg_mem(&a, save_invstd);
     rn_arg_int(&a, M);
+    rn_arg_int(&a, BN_PART);
     rn_arg_int(&a, relu != 0);
-    rn_arg_local(&a, 2 * L * sizeof(float));
-    rn_launch1d(ctx, kr, (size_t)C * L, L);
+    launch_parts(ctx, kr, &a, C, M);
+
+    cl_kernel kc = rn_kernel(ctx, "rn_batchnorm_bwd_combine");
+    a = rn_args_begin(kc);
+    rn_arg_mem(&a, dgamma);
+    rn_arg_mem(&a, dbeta);
+    rn_arg_mem(&a, part);
+    rn_arg_mem(&a, save_invstd);
+    rn_arg_int(&a, C);
+    rn_arg_int(&a, bn_parts(M));
+    launch_channels(ctx, kc, C);
 
     cl_kernel kb = rn_kernel(ctx, "rn_batchnorm_bwd");
     a = rn_args_begin(kb);

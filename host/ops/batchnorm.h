@@ -7,14 +7,22 @@
 
 #include "runtime/rt.h"
 
+/* Floats of the scratch `part` that the training forward and the backward need for C channels of
+ * M values (their per-channel sums are split into parts whose partial results it holds).
+ * Allocate it once at setup for the largest shape: it is only used during a call. */
+size_t batchnorm_part_floats(int C, int M);
+
 /* Training forward. x,y: [C][M]; gamma, beta, running_mean, running_var, save_mean,
- * save_invstd: [C]. running_* ← (1−momentum)·running_* + momentum·batch stat (var unbiased:
- * ·M/(M−1)); save_mean/save_invstd keep the batch mean and 1/sqrt(biased var + eps) for backward.
- * relu != 0 applies max(0, ·) to the output. Variance is computed in two passes (mean first),
- * never as E[x²]−E[x]². */
+ * save_invstd: [C]; part: scratch of batchnorm_part_floats(C, M) floats or more.
+ * running_* ← (1−momentum)·running_* + momentum·batch stat (var unbiased: ·M/(M−1));
+ * save_mean/save_invstd keep the batch mean and 1/sqrt(biased var + eps) for backward.
+ * relu != 0 applies max(0, ·) to the output. The variance adds each part's sum of squared
+ * deviations from its own mean (two passes over the part) with Chan et al.'s correction for the
+ * parts' mean differences, never E[x²]−E[x]². */
 void batchnorm_forward_train(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
                              cl_mem running_mean, cl_mem running_var, cl_mem save_mean,
-                             cl_mem save_invstd, int C, int M, float momentum, float eps, int relu);
+                             cl_mem save_invstd, cl_mem part, int C, int M, float momentum,
+                             float eps, int relu);
 
 /* Inference forward with the running statistics. Shapes as above. */
 void batchnorm_forward_eval(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
@@ -23,9 +31,10 @@ void batchnorm_forward_eval(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_me
 
 /* Backward of the training forward. dx[C][M] (overwritten), dgamma[C], dbeta[C] (overwritten),
  * from dy[C][M], x[C][M] (the forward input), y[C][M] (the forward output; used only as the ReLU
- * mask when relu != 0, may be NULL otherwise), gamma, save_mean, save_invstd [C]. */
+ * mask when relu != 0, may be NULL otherwise), gamma, save_mean, save_invstd [C]; part as for
+ * the forward. */
 void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem x,
-                        cl_mem y, cl_mem gamma, cl_mem save_mean, cl_mem save_invstd, int C, int M,
-                        int relu);
+                        cl_mem y, cl_mem gamma, cl_mem save_mean, cl_mem save_invstd, cl_mem part,
+                        int C, int M, int relu);
 
 #endif

@@ -1,6 +1,7 @@
-/* Convolution on CNHW activations: im2col into the shared workspace + one CLBlast SGEMM per chunk
- * of images, weight gradient by GEMM, input gradient by GEMM + col2im gather. A pointwise conv
- * (1×1, stride 1, pad 0) uses the activations themselves as the column matrix. */
+/* Convolution on CNHW activations: im2col into the shared workspace + one SGEMM per chunk of
+ * images, weight gradient by GEMM, input gradient by GEMM + col2im gather. A conv on an image so
+ * small that every output reads every input pixel is one dense GEMM on whole images instead, which
+ * multiplies no padding; a pointwise conv uses the activations as the column matrix. */
 #include "ops/conv.h"
 
 #include <limits.h>
@@ -29,9 +30,36 @@ int rn_conv_is_pointwise(const rn_conv *c)
     return c->kh == 1 && c->kw == 1 && c->stride == 1 && c->pad == 0;
 }
 
-size_t rn_conv_col_floats_per_image(const rn_conv *c)
+/* The first and last output rows' windows both cover every input row, likewise columns, and some
+ * taps read padding. At 32×32 input these are ResNet50's 3×3 convs on 2×2 and 1×1 images, where
+ * 56-89 % of im2col's taps are padding. Larger images keep im2col: at 4×4 and 8×8 only 16-31 % of
+ * the taps are padding, and on PoCL a form that skipped them (one GEMM per group of output
+ * positions with the same taps) ran 15-25 % slower, its GEMMs smaller and its passes more. */
+int rn_conv_is_dense(const rn_conv *c)
 {
-    return (size_t)c->Cin * c->kh * c->kw * c->Ho * c->Wo;
+    return c->pad > 0 && (c->Ho - 1) * c->stride <= c->pad && c->H - 1 + c->pad < c->kh &&
+           (c->Wo - 1) * c->stride <= c->pad && c->W - 1 + c->pad < c->kw;
+}
+
+/* Dense form: per image, y (Cout·Q) = Wd (Cout·Q × Cin·P) · x (Cin·P) with P = H·W inputs and
+ * Q = Ho·Wo outputs. The workspace holds [Wd | dWd] once, then per image of a chunk [x as rows |
+ * y as rows]; input gradients reuse the x rows. */
+static size_t fixed_floats(const rn_conv *c)
+{
+    if (!rn_conv_is_dense(c)) return 0;
+    return 2 * (size_t)c->Cout * c->Ho * c->Wo * c->Cin * c->H * c->W;
+}
+
+static size_t image_floats(const rn_conv *c)
+{
+    if (rn_conv_is_dense(c)) return (size_t)c->Cin * c->H * c->W + (size_t)c->Cout * c->Ho * c->Wo;
+    return (size_t)c->Cin * c->kh * c->kw * c->Ho * c->Wo; /* im2col's columns */
+}
+
+size_t rn_conv_workspace_floats(const rn_conv *c, int images)
+{
+    if (rn_conv_is_pointwise(c)) return 0;
+    return fixed_floats(c) + (size_t)images * image_floats(c);
 }
 
 int rn_workspace_create(rn_ctx *ctx, rn_workspace *ws, size_t floats)
@@ -49,21 +77,58 @@ void rn_workspace_release(rn_workspace *ws)
     ws->floats = 0;
 }
 
-/* Images per chunk: as many as the workspace holds. A workspace that cannot hold even one image's
- * columns is grown to exactly that (the contract in conv.h), so every layer can run. */
-static int chunk_images(rn_ctx *ctx, const rn_conv *c, rn_workspace *ws)
+/* ---- running, or listing the GEMMs ---------------------------------------------------------- */
+
+/* Where a conv's work goes: to the device, or (ctx == NULL) only into a list of the GEMM shapes
+ * it would issue, so that rn_conv_gemm_shapes follows the code that runs, call for call. */
+typedef struct conv_run {
+    rn_ctx *ctx;
+    rn_workspace *ws;
+    rn_gemm_shape *out;
+    int cap, n;
+} conv_run;
+
+/* A matrix operand: buffer, offset and leading dimension in floats. */
+typedef struct mat {
+    cl_mem m;
+    size_t off, ld;
+} mat;
+
+static void gemm(conv_run *r, int ta, int tb, size_t M, size_t N, size_t K, mat A, mat B,
+                 float beta, mat C)
 {
-    size_t per = rn_conv_col_floats_per_image(c);
-    if (ws->floats < per) {
-        rn_release(&ws->buf);
-        if (rn_workspace_create(ctx, ws, per))
-            rn_fatal("the im2col workspace could not grow to %zu floats mid-step", per);
+    if (r->ctx) {
+        rn_sgemm(r->ctx, ta, tb, M, N, K, 1.0f, A.m, A.off, A.ld, B.m, B.off, B.ld, beta, C.m,
+                 C.off, C.ld);
+        return;
     }
-    size_t n = ws->floats / per;
-    /* kernels index a chunk's columns with int */
-    if (n > (size_t)INT_MAX / per) n = (size_t)INT_MAX / per;
+    if (r->n < r->cap) {
+        rn_gemm_shape s = {ta, tb, M, N, K, A.ld, B.ld, C.ld, beta};
+        r->out[r->n] = s;
+    }
+    r->n++;
+}
+
+/* Images per chunk: as many as the workspace holds. A workspace that cannot hold even one image
+ * is grown to exactly that (the contract in conv.h), so every layer can run. */
+static int chunk_images(conv_run *r, const rn_conv *c)
+{
+    const size_t fixed = fixed_floats(c), per = image_floats(c);
+    if (r->ws->floats < fixed + per) {
+        if (!r->ctx) r->ws->floats = fixed + per; /* listing: as a run would grow it */
+        else {
+            rn_release(&r->ws->buf);
+            if (rn_workspace_create(r->ctx, r->ws, fixed + per))
+                rn_fatal("the im2col workspace could not grow to %zu floats mid-step", fixed + per);
+        }
+    }
+    size_t n = (r->ws->floats - fixed) / per;
+    /* kernels index the workspace with int */
+    if (n > ((size_t)INT_MAX - fixed) / per) n = ((size_t)INT_MAX - fixed) / per;
     return n < (size_t)c->N ? (int)n : c->N;
 }
+
+/* ---- the kernels around the GEMMs (nothing runs when only listing) -------------------------- */
 
 /* The geometry arguments im2col and col2im share, in their kernels' order. */
 static void geometry_args(rn_args *a, const rn_conv *c, int n0, int nc)
@@ -82,110 +147,236 @@ static void geometry_args(rn_args *a, const rn_conv *c, int n0, int nc)
     rn_arg_int(a, c->Wo);
 }
 
-static void im2col(rn_ctx *ctx, cl_mem col, cl_mem x, const rn_conv *c, int n0, int nc)
+static void im2col(conv_run *r, cl_mem col, cl_mem x, const rn_conv *c, int n0, int nc)
 {
-    cl_kernel k = rn_kernel(ctx, "rn_im2col_fwd");
+    if (!r->ctx) return;
+    cl_kernel k = rn_kernel(r->ctx, "rn_im2col_fwd");
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, col);
     rn_arg_mem(&a, x);
     geometry_args(&a, c, n0, nc);
-    rn_launch1d(ctx, k, (size_t)c->Cin * c->kh * c->kw * nc * c->Ho, 0);
+    rn_launch1d(r->ctx, k, (size_t)c->Cin * c->kh * c->kw * nc * c->Ho, 0);
 }
 
-static void col2im(rn_ctx *ctx, cl_mem dx, cl_mem dcol, const rn_conv *c, int n0, int nc,
+static void col2im(conv_run *r, cl_mem dx, cl_mem dcol, const rn_conv *c, int n0, int nc,
                    int accumulate)
 {
-    cl_kernel k = rn_kernel(ctx, "rn_col2im_bwd");
+    if (!r->ctx) return;
+    cl_kernel k = rn_kernel(r->ctx, "rn_col2im_bwd");
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, dx);
     rn_arg_mem(&a, dcol);
     geometry_args(&a, c, n0, nc);
     rn_arg_int(&a, accumulate);
-    rn_launch1d(ctx, k, (size_t)c->Cin * nc * c->H * c->W, 0);
+    rn_launch1d(r->ctx, k, (size_t)c->Cin * nc * c->H * c->W, 0);
+}
+
+/* The geometry arguments of the dense weight kernels, in their order. */
+static void dense_args(rn_args *a, const rn_conv *c)
+{
+    rn_arg_int(a, c->Cout);
+    rn_arg_int(a, c->Cin);
+    rn_arg_int(a, c->H);
+    rn_arg_int(a, c->W);
+    rn_arg_int(a, c->Ho);
+    rn_arg_int(a, c->Wo);
+    rn_arg_int(a, c->kh);
+    rn_arg_int(a, c->kw);
+    rn_arg_int(a, c->stride);
+    rn_arg_int(a, c->pad);
+}
+
+/* wd = the dense matrix of w (cl/conv.cl) */
+static void dense_weights(conv_run *r, mat wd, cl_mem w, const rn_conv *c)
+{
+    if (!r->ctx) return;
+    cl_kernel k = rn_kernel(r->ctx, "rn_conv_dense_fwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, wd.m);
+    rn_arg_int(&a, (int)wd.off);
+    rn_arg_mem(&a, w);
+    dense_args(&a, c);
+    rn_launch1d(r->ctx, k, (size_t)c->Cout * c->Cin, 0);
+}
+
+/* dw = the dense matrix's gradient dwd summed per tap */
+static void dense_weight_grad(conv_run *r, cl_mem dw, mat dwd, const rn_conv *c)
+{
+    if (!r->ctx) return;
+    cl_kernel k = rn_kernel(r->ctx, "rn_conv_dense_bwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, dw);
+    rn_arg_mem(&a, dwd.m);
+    rn_arg_int(&a, (int)dwd.off);
+    dense_args(&a, c);
+    rn_launch1d(r->ctx, k, (size_t)c->Cout * c->Cin, 0);
+}
+
+/* rows (C·P × nc) <-> images [n0, n0+nc) of t[C][N][P]: to_rows, or back (accumulate: add). */
+static void rows(conv_run *r, mat m, cl_mem t, int C, int P, const rn_conv *c, int n0, int nc,
+                 int to_rows, int accumulate)
+{
+    if (!r->ctx) return;
+    cl_kernel k = rn_kernel(r->ctx, to_rows ? "rn_conv_rows_fwd" : "rn_conv_rows_bwd");
+    rn_args a = rn_args_begin(k);
+    if (to_rows) {
+        rn_arg_mem(&a, m.m);
+        rn_arg_int(&a, (int)m.off);
+        rn_arg_mem(&a, t);
+    } else {
+        rn_arg_mem(&a, t);
+        rn_arg_mem(&a, m.m);
+        rn_arg_int(&a, (int)m.off);
+    }
+    rn_arg_int(&a, C);
+    rn_arg_int(&a, c->N);
+    rn_arg_int(&a, P);
+    rn_arg_int(&a, n0);
+    rn_arg_int(&a, nc);
+    if (!to_rows) rn_arg_int(&a, accumulate);
+    rn_launch1d(r->ctx, k, (size_t)C * P * nc, 0);
+}
+
+/* ---- forward and backward ------------------------------------------------------------------- */
+
+/* Where the dense form's matrices live for a chunk of cnt images from n0. A 1×1 image (output)
+ * is its own row matrix: x (y) is used in place. */
+typedef struct dense_mats {
+    mat w, dw; /* Cout·Q × Cin·P */
+    mat x, y;  /* Cin·P × cnt, Cout·Q × cnt */
+} dense_mats;
+
+static dense_mats dense_layout(const conv_run *r, const rn_conv *c, cl_mem x, cl_mem y, int n0,
+                               int cnt)
+{
+    const size_t P = (size_t)c->H * c->W, Q = (size_t)c->Ho * c->Wo, K = c->Cin * P;
+    const size_t wfloats = c->Cout * Q * K, xrows = K * cnt;
+    cl_mem ws = r->ws->buf;
+    dense_mats m = {
+        {ws, 0, K}, {ws, wfloats, K}, {ws, 2 * wfloats, cnt}, {ws, 2 * wfloats + xrows, cnt}};
+    if (P == 1) m.x = (mat){x, n0, c->N};
+    if (Q == 1) m.y = (mat){y, n0, c->N};
+    return m;
+}
+
+static void dense_forward(conv_run *r, cl_mem y, cl_mem x, cl_mem w, const rn_conv *c)
+{
+    const int P = c->H * c->W, Q = c->Ho * c->Wo, nc = chunk_images(r, c);
+    for (int n0 = 0; n0 < c->N; n0 += nc) {
+        const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
+        dense_mats m = dense_layout(r, c, x, y, n0, cnt);
+        if (n0 == 0) dense_weights(r, m.w, w, c);
+        if (P > 1) rows(r, m.x, x, c->Cin, P, c, n0, cnt, 1, 0);
+        gemm(r, 0, 0, (size_t)c->Cout * Q, cnt, (size_t)c->Cin * P, m.w, m.x, 0.0f, m.y);
+        if (Q > 1) rows(r, m.y, y, c->Cout, Q, c, n0, cnt, 0, 0);
+    }
+}
+
+static void dense_backward(conv_run *r, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem x, cl_mem w,
+                           const rn_conv *c, int with_dx, int accumulate_dx)
+{
+    const int P = c->H * c->W, Q = c->Ho * c->Wo, nc = chunk_images(r, c);
+    const size_t M = (size_t)c->Cout * Q, K = (size_t)c->Cin * P;
+    for (int n0 = 0; n0 < c->N; n0 += nc) {
+        const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
+        const dense_mats m = dense_layout(r, c, x, dy, n0, cnt);
+        if (n0 == 0 && with_dx) dense_weights(r, m.w, w, c);
+        if (P > 1) rows(r, m.x, x, c->Cin, P, c, n0, cnt, 1, 0);
+        if (Q > 1) rows(r, m.y, dy, c->Cout, Q, c, n0, cnt, 1, 0);
+        gemm(r, 0, 1, M, K, cnt, m.y, m.x, n0 ? 1.0f : 0.0f, m.dw);
+        if (!with_dx) continue;
+        /* dX rows = Wdᵀ · dY rows, into dx itself for a 1×1 image, else over the x rows (the
+         * in-order queue has finished reading them) */
+        mat mdx = P == 1 ? (mat){dx, n0, c->N} : m.x;
+        gemm(r, 1, 0, K, cnt, M, m.w, m.y, P == 1 && accumulate_dx ? 1.0f : 0.0f, mdx);
+        if (P > 1) rows(r, mdx, dx, c->Cin, P, c, n0, cnt, 0, accumulate_dx);
+    }
+    dense_weight_grad(r, dw, dense_layout(r, c, x, dy, 0, nc).dw, c);
+}
+
+static void im2col_forward(conv_run *r, cl_mem y, cl_mem x, cl_mem w, const rn_conv *c)
+{
+    const size_t K = (size_t)c->Cin * c->kh * c->kw;
+    const size_t hw = (size_t)c->Ho * c->Wo, cols = (size_t)c->N * hw;
+    cl_mem ws = r->ws->buf;
+    const int nc = chunk_images(r, c);
+    for (int n0 = 0; n0 < c->N; n0 += nc) {
+        const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
+        im2col(r, ws, x, c, n0, cnt);
+        /* this chunk's images are the column range [n0·hw, (n0+cnt)·hw) of every row of y */
+        gemm(r, 0, 0, c->Cout, cnt * hw, K, (mat){w, 0, K}, (mat){ws, 0, cnt * hw}, 0.0f,
+             (mat){y, n0 * hw, cols});
+    }
+}
+
+static void im2col_backward(conv_run *r, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem x, cl_mem w,
+                            const rn_conv *c, int with_dx, int accumulate_dx)
+{
+    const size_t K = (size_t)c->Cin * c->kh * c->kw;
+    const size_t hw = (size_t)c->Ho * c->Wo, cols = (size_t)c->N * hw;
+    cl_mem ws = r->ws->buf;
+    const int nc = chunk_images(r, c);
+    for (int n0 = 0; n0 < c->N; n0 += nc) {
+        const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
+        const size_t ccols = cnt * hw;
+        const mat col = {ws, 0, ccols}, mdy = {dy, n0 * hw, cols};
+        im2col(r, ws, x, c, n0, cnt);
+        /* dW (+)= dY_chunk · col_chunkᵀ; the first chunk overwrites */
+        gemm(r, 0, 1, c->Cout, K, ccols, mdy, col, n0 == 0 ? 0.0f : 1.0f, (mat){dw, 0, K});
+        if (!with_dx) continue;
+        /* dcol = Wᵀ · dY_chunk reuses the workspace: the in-order queue has finished reading the
+         * columns by then. Each image belongs to one chunk, so overwriting dx per chunk is right.
+         */
+        gemm(r, 1, 0, K, ccols, c->Cout, (mat){w, 0, K}, mdy, 0.0f, col);
+        col2im(r, dx, ws, c, n0, cnt, accumulate_dx);
+    }
+}
+
+static void conv_forward(conv_run *r, cl_mem y, cl_mem x, cl_mem w, const rn_conv *c)
+{
+    const size_t K = (size_t)c->Cin * c->kh * c->kw;
+    const size_t cols = (size_t)c->N * c->Ho * c->Wo;
+    if (rn_conv_is_pointwise(c))
+        gemm(r, 0, 0, c->Cout, cols, K, (mat){w, 0, K}, (mat){x, 0, cols}, 0.0f, (mat){y, 0, cols});
+    else if (rn_conv_is_dense(c)) dense_forward(r, y, x, w, c);
+    else im2col_forward(r, y, x, w, c);
+}
+
+static void conv_backward(conv_run *r, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem x, cl_mem w,
+                          const rn_conv *c, int with_dx, int accumulate_dx)
+{
+    const size_t K = (size_t)c->Cin * c->kh * c->kw;
+    const size_t cols = (size_t)c->N * c->Ho * c->Wo;
+    if (rn_conv_is_pointwise(c)) {
+        /* dW = dY·xᵀ, dX = Wᵀ·dY (x is its own column matrix) */
+        const mat mdy = {dy, 0, cols};
+        gemm(r, 0, 1, c->Cout, K, cols, mdy, (mat){x, 0, cols}, 0.0f, (mat){dw, 0, K});
+        if (with_dx)
+            gemm(r, 1, 0, K, cols, c->Cout, (mat){w, 0, K}, mdy, accumulate_dx ? 1.0f : 0.0f,
+                 (mat){dx, 0, cols});
+    } else if (rn_conv_is_dense(c)) dense_backward(r, dx, dw, dy, x, w, c, with_dx, accumulate_dx);
+    else im2col_backward(r, dx, dw, dy, x, w, c, with_dx, accumulate_dx);
 }
 
 void conv2d_forward(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, const rn_conv *c, rn_workspace *ws)
 {
-    const size_t K = (size_t)c->Cin * c->kh * c->kw;
-    const size_t hw = (size_t)c->Ho * c->Wo, cols = (size_t)c->N * hw;
-    if (rn_conv_is_pointwise(c)) {
-        rn_sgemm(ctx, 0, 0, c->Cout, cols, K, 1.0f, w, 0, K, x, 0, cols, 0.0f, y, 0, cols);
-        return;
-    }
-    const int nc = chunk_images(ctx, c, ws);
-    for (int n0 = 0; n0 < c->N; n0 += nc) {
-        const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
-        im2col(ctx, ws->buf, x, c, n0, cnt);
-        /* this chunk's images are the column range [n0·hw, (n0+cnt)·hw) of every row of y */
-        rn_sgemm(ctx, 0, 0, c->Cout, cnt * hw, K, 1.0f, w, 0, K, ws->buf, 0, cnt * hw, 0.0f, y,
-                 n0 * hw, cols);
-    }
+    conv_run r = {ctx, ws, NULL, 0, 0};
+    conv_forward(&r, y, x, w, c);
 }
 
 void conv2d_backward(rn_ctx *ctx, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem x, cl_mem w,
                      const rn_conv *c, rn_workspace *ws, int accumulate_dx)
 {
-    const size_t K = (size_t)c->Cin * c->kh * c->kw;
-    const size_t hw = (size_t)c->Ho * c->Wo, cols = (size_t)c->N * hw;
-    if (rn_conv_is_pointwise(c)) {
-        /* dW = dY·xᵀ, dX = Wᵀ·dY (x is its own column matrix) */
-        rn_sgemm(ctx, 0, 1, c->Cout, K, cols, 1.0f, dy, 0, cols, x, 0, cols, 0.0f, dw, 0, K);
-        if (dx)
-            rn_sgemm(ctx, 1, 0, K, cols, c->Cout, 1.0f, w, 0, K, dy, 0, cols,
-                     accumulate_dx ? 1.0f : 0.0f, dx, 0, cols);
-        return;
-    }
-    const int nc = chunk_images(ctx, c, ws);
-    for (int n0 = 0; n0 < c->N; n0 += nc) {
-        const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
-        const size_t ccols = cnt * hw;
-        im2col(ctx, ws->buf, x, c, n0, cnt);
-        /* dW (+)= dY_chunk · col_chunkᵀ; the first chunk overwrites */
-        rn_sgemm(ctx, 0, 1, c->Cout, K, ccols, 1.0f, dy, n0 * hw, cols, ws->buf, 0, ccols,
-                 n0 == 0 ? 0.0f : 1.0f, dw, 0, K);
-        if (!dx) continue;
-        /* dcol = Wᵀ · dY_chunk reuses the workspace: the in-order queue has finished reading the
-         * columns by then. Each image belongs to one chunk, so overwriting dx per chunk is right.
-         */
-        rn_sgemm(ctx, 1, 0, K, ccols, c->Cout, 1.0f, w, 0, K, dy, n0 * hw, cols, 0.0f, ws->buf, 0,
-                 ccols);
-        col2im(ctx, dx, ws->buf, c, n0, cnt, accumulate_dx);
-    }
+    conv_run r = {ctx, ws, NULL, 0, 0};
+    conv_backward(&r, dx, dw, dy, x, w, c, dx != NULL, accumulate_dx);
 }
 
-static int put_shape(rn_gemm_shape *out, int cap, int n, int ta, int tb, size_t M, size_t N,
-                     size_t K, size_t lda, size_t ldb, size_t ldc, float beta)
-{
-    if (n < cap) {
-        rn_gemm_shape s = {ta, tb, M, N, K, lda, ldb, ldc, beta};
-        out[n] = s;
-    }
-    return n + 1;
-}
-
-/* Mirrors conv2d_forward / conv2d_backward call for call, so the tuner times what training runs. */
 int rn_conv_gemm_shapes(const rn_conv *c, size_t ws_floats, int backward, int with_dx,
                         rn_gemm_shape *out, int cap)
 {
-    const size_t K = (size_t)c->Cin * c->kh * c->kw;
-    const size_t hw = (size_t)c->Ho * c->Wo, cols = (size_t)c->N * hw;
-    int n = 0;
-    if (rn_conv_is_pointwise(c)) {
-        n = put_shape(out, cap, n, 0, 0, c->Cout, cols, K, K, cols, cols, 0.0f);
-        if (!backward) return n;
-        n = put_shape(out, cap, n, 0, 1, c->Cout, K, cols, cols, cols, K, 0.0f);
-        if (with_dx) n = put_shape(out, cap, n, 1, 0, K, cols, c->Cout, K, cols, cols, 0.0f);
-        return n;
-    }
-    size_t per = rn_conv_col_floats_per_image(c), nc = ws_floats < per ? 1 : ws_floats / per;
-    if (nc > (size_t)INT_MAX / per) nc = (size_t)INT_MAX / per;
-    if (nc > (size_t)c->N) nc = (size_t)c->N;
-    for (size_t n0 = 0; n0 < (size_t)c->N; n0 += nc) {
-        const size_t ccols = ((size_t)c->N - n0 < nc ? (size_t)c->N - n0 : nc) * hw;
-        n = put_shape(out, cap, n, 0, 0, c->Cout, ccols, K, K, ccols, cols, 0.0f);
-        if (!backward) continue;
-        n = put_shape(out, cap, n, 0, 1, c->Cout, K, ccols, cols, ccols, K, n0 ? 1.0f : 0.0f);
-        if (with_dx) n = put_shape(out, cap, n, 1, 0, K, ccols, c->Cout, K, cols, ccols, 0.0f);
-    }
-    return n;
+    rn_workspace ws = {NULL, ws_floats};
+    conv_run r = {NULL, &ws, out, cap, 0};
+    conv_forward(&r, NULL, NULL, NULL, c);
+    if (backward) conv_backward(&r, NULL, NULL, NULL, NULL, NULL, c, with_dx, 0);
+    return r.n;
 }

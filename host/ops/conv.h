@@ -1,6 +1,8 @@
 /* 2-D convolution without bias on CNHW activations (PyTorch semantics, symmetric zero padding):
- * im2col + one CLBlast SGEMM per batch chunk forward; weight gradient by GEMM, input gradient by
- * GEMM + col2im (a gather, no float atomics, so results are deterministic). */
+ * im2col + one SGEMM per batch chunk forward; weight gradient by GEMM, input gradient by GEMM +
+ * col2im (a gather, no float atomics, so results are deterministic). A conv whose every output
+ * reads every input (3×3 pad 1 on 1×1 and 2×2 images) is one dense GEMM on whole images instead,
+ * with no multiplications by padding. */
 #ifndef RN_OPS_CONV_H
 #define RN_OPS_CONV_H
 
@@ -18,16 +20,23 @@ rn_conv rn_conv_init(int N, int Cin, int H, int W, int Cout, int k, int stride, 
 
 /* True when the input itself is the column matrix (1×1, stride 1, pad 0): no im2col needed. */
 int rn_conv_is_pointwise(const rn_conv *c);
+/* True when every output reads every input through some tap and the image has padding (3×3 pad 1
+ * on a 1×1 or 2×2 image): the conv runs as one dense GEMM on whole images, which multiplies only
+ * the taps inside the image, instead of im2col. */
+int rn_conv_is_dense(const rn_conv *c);
 
 /* The im2col workspace shared by all convolutions of a model. Its size is fixed at creation
  * (budget_bytes); a layer whose column buffer for the whole batch would not fit processes the
- * batch in chunks of images instead. A workspace smaller than one image's columns of the
- * largest layer is grown to that (rn_workspace_need tells how much that is). */
+ * batch in chunks of images instead. A workspace smaller than what one image of the largest layer
+ * needs is grown to that (rn_conv_workspace_floats(c, 1)). */
 typedef struct rn_workspace {
     cl_mem buf;
     size_t floats;
 } rn_workspace;
-size_t rn_conv_col_floats_per_image(const rn_conv *c); /* Cin·kh·kw·Ho·Wo */
+/* Floats a conv needs in the workspace to run `images` images per chunk: 0 for a pointwise conv,
+ * Cin·kh·kw·Ho·Wo per image for im2col; the dense form needs its weight matrix and that matrix's
+ * gradient once (2·Cout·Ho·Wo·Cin·H·W) plus Cin·H·W + Cout·Ho·Wo per image. */
+size_t rn_conv_workspace_floats(const rn_conv *c, int images);
 /* RN_OK, or RN_ERR_INPUT after rn_buffer's sentence. A growth inside a convolution that the
  * device refuses is fatal, so a caller that may be refused creates the workspace large enough. */
 int rn_workspace_create(rn_ctx *ctx, rn_workspace *ws, size_t floats);

@@ -1,5 +1,6 @@
-/* Saving and loading models in safetensors with torchvision names: the slabs are copied to host
- * memory once, each entry is a view into them, and every mismatch is reported by tensor name. */
+/* Saving and loading models in safetensors with torchvision names, every mismatch reported by
+ * tensor name. Saving maps the slabs (on a CPU device that is the device memory itself, no copy)
+ * and writes each entry as a view into them; loading goes entry by entry through one buffer. */
 #include "train/checkpoint.h"
 
 #include <inttypes.h>
@@ -14,23 +15,34 @@ typedef struct host_slabs {
     float *w, *b, *v;
 } host_slabs;
 
-static host_slabs slabs_get(rn_model *m, int with_momentum)
+static float *map_slab(rn_model *m, cl_mem slab, size_t floats)
 {
-    host_slabs h = {malloc(m->param_floats * sizeof(float)),
-                    malloc(m->buffer_floats * sizeof(float)), NULL};
-    rn_model_download(m, h.w, h.b);
-    if (with_momentum) {
-        h.v = malloc(m->param_floats * sizeof(float));
-        rn_read(m->ctx, m->vslab, 0, m->param_floats * sizeof(float), h.v);
-    }
+    cl_int err;
+    float *p = clEnqueueMapBuffer(m->ctx->queue, slab, CL_TRUE, CL_MAP_READ, 0,
+                                  floats * sizeof(float), 0, NULL, NULL, &err);
+    CL_CHECK(err);
+    return p;
+}
+
+static void unmap_slab(rn_model *m, cl_mem slab, float *p)
+{
+    if (p) CL_CHECK(clEnqueueUnmapMemObject(m->ctx->queue, slab, p, 0, NULL, NULL));
+}
+
+/* The weight and buffer slabs (and momentum) mapped for reading; a copy would be as large again. */
+static host_slabs slabs_map(rn_model *m, int with_momentum)
+{
+    host_slabs h = {map_slab(m, m->wslab, m->param_floats), map_slab(m, m->bslab, m->buffer_floats),
+                    with_momentum ? map_slab(m, m->vslab, m->param_floats) : NULL};
     return h;
 }
 
-static void slabs_free(host_slabs *h)
+static void slabs_unmap(rn_model *m, host_slabs *h)
 {
-    free(h->w);
-    free(h->b);
-    free(h->v);
+    unmap_slab(m, m->wslab, h->w);
+    unmap_slab(m, m->bslab, h->b);
+    unmap_slab(m, m->vslab, h->v);
+    CL_CHECK(clFinish(m->ctx->queue));
 }
 
 static void meta_num(rn_st_writer *w, const char *key, double v, const char *fmt)
@@ -42,7 +54,7 @@ static void meta_num(rn_st_writer *w, const char *key, double v, const char *fmt
 
 int rn_checkpoint_save(rn_model *m, const char *path, const rn_train_state *st, int with_momentum)
 {
-    host_slabs h = slabs_get(m, with_momentum);
+    host_slabs h = slabs_map(m, with_momentum);
     rn_st_writer *w = rn_st_writer_new();
     int64_t nbt = m->num_batches_tracked;
     char(*mnames)[96] = calloc(m->nentries, sizeof *mnames);
@@ -77,7 +89,7 @@ int rn_checkpoint_save(rn_model *m, const char *path, const rn_train_state *st, 
     int rc = rn_st_write(w, path);
     rn_st_writer_free(w);
     free(mnames);
-    slabs_free(&h);
+    slabs_unmap(m, &h);
     return rc;
 }
 
@@ -141,36 +153,57 @@ static double meta_double(const rn_st_file *f, const char *key, double dflt)
     return v ? strtod(v, NULL) : dflt;
 }
 
-int rn_checkpoint_load(rn_model *m, const char *path, rn_train_state *st, int with_momentum)
+/* A host buffer for the largest entry: loading goes entry by entry through it. */
+static float *entry_buffer(const rn_model *m)
 {
-    rn_st_file f;
-    if (rn_st_open(&f, path) != RN_OK) return RN_ERR_INPUT;
-    host_slabs h = {calloc(m->param_floats, sizeof(float)), calloc(m->buffer_floats, sizeof(float)),
-                    with_momentum ? calloc(m->param_floats, sizeof(float)) : NULL};
+    size_t most = 0;
+    for (size_t i = 0; i < m->nentries; i++)
+        if (m->e[i].numel > most) most = m->e[i].numel;
+    float *p = malloc(most * sizeof *p);
+    if (!p) abort();
+    return p;
+}
+
+/* Every entry (and with_momentum its momentum) from f through buf. With write == 0 this only
+ * checks that the file has all of them, readable and of the right shapes, so that a failed load
+ * leaves the model as it was; the writing pass then cannot fail. */
+static int load_pass(rn_model *m, const rn_st_file *f, const char *path, int with_momentum,
+                     float *buf, int write)
+{
     int rc = RN_OK;
     int64_t nbt = 0;
     for (size_t i = 0; i < m->nentries && rc == RN_OK; i++) {
         const rn_entry *e = &m->e[i];
-        float *dst = (e->kind == RN_PARAM ? h.w : h.b) + e->off;
-        rc = load_tensor(&f, path, e->name, e, dst, e->kind == RN_COUNTER ? &nbt : NULL);
+        size_t bytes = e->numel * sizeof(float);
+        rc = load_tensor(f, path, e->name, e, buf, e->kind == RN_COUNTER ? &nbt : NULL);
+        if (rc == RN_OK && write && e->kind != RN_COUNTER) rn_write(m->ctx, e->w, 0, bytes, buf);
         if (rc == RN_OK && with_momentum && e->kind == RN_PARAM) {
             char name[96];
             snprintf(name, sizeof name, "%s%s", RN_MOMENTUM_PREFIX, e->name);
-            if (!rn_st_find(&f, name)) {
+            if (!rn_st_find(f, name)) {
                 fprintf(stderr,
                         "rn50cl: error: %s has no momentum buffers, so training cannot be "
                         "resumed from it; resume from resnet50-last.safetensors.\n",
                         path);
                 rc = RN_ERR_INPUT;
             } else {
-                rc = load_tensor(&f, path, name, e, h.v + e->off, NULL);
+                rc = load_tensor(f, path, name, e, buf, NULL);
+                if (rc == RN_OK && write) rn_write(m->ctx, e->v, 0, bytes, buf);
             }
         }
     }
+    if (rc == RN_OK && write) m->num_batches_tracked = nbt;
+    return rc;
+}
+
+int rn_checkpoint_load(rn_model *m, const char *path, rn_train_state *st, int with_momentum)
+{
+    rn_st_file f;
+    if (rn_st_open(&f, path) != RN_OK) return RN_ERR_INPUT;
+    float *buf = entry_buffer(m);
+    int rc = load_pass(m, &f, path, with_momentum, buf, 0);
     if (rc == RN_OK) {
-        rn_model_upload(m, h.w, h.b);
-        m->num_batches_tracked = nbt;
-        if (with_momentum) rn_write(m->ctx, m->vslab, 0, m->param_floats * sizeof(float), h.v);
+        load_pass(m, &f, path, with_momentum, buf, 1);
         if (st) {
             st->epoch = (int)meta_double(&f, "epoch", 0);
             st->step_in_epoch = (int)meta_double(&f, "step_in_epoch", 0);
@@ -181,8 +214,45 @@ int rn_checkpoint_load(rn_model *m, const char *path, rn_train_state *st, int wi
             st->seed = s ? strtoull(s, NULL, 10) : 0;
         }
     }
-    slabs_free(&h);
+    free(buf);
     rn_st_close(&f);
+    return rc;
+}
+
+typedef struct pretrained_tally {
+    int loaded, head_reinit;
+    size_t wanted;
+} pretrained_tally;
+
+/* Every entry whose name and shape match, from f through buf; with write == 0 only checks that
+ * they read, as load_pass does. */
+static int pretrained_pass(rn_model *m, const rn_st_file *f, float *buf, int write,
+                           pretrained_tally *n)
+{
+    int counter_loaded = 0, rc = RN_OK;
+    memset(n, 0, sizeof *n);
+    for (size_t i = 0; i < m->nentries && rc == RN_OK; i++) {
+        const rn_entry *e = &m->e[i];
+        const rn_st_tensor *t = rn_st_find(f, e->name);
+        if (e->kind == RN_COUNTER) { /* all counters are equal; take the first one present */
+            int64_t v;
+            if (write && t && t->ndim == 0 && !counter_loaded &&
+                rn_st_read_i64(f, t, &v) == RN_OK) {
+                m->num_batches_tracked = v;
+                counter_loaded = 1;
+            }
+            continue;
+        }
+        n->wanted++;
+        if (!t) continue;
+        if (!shape_matches(e, t)) {
+            if (!strncmp(e->name, "fc.", 3)) n->head_reinit = 1;
+            continue;
+        }
+        rc = rn_st_read_f32(f, t, buf);
+        if (rc == RN_OK && write) rn_write(m->ctx, e->w, 0, e->numel * sizeof(float), buf);
+        n->loaded++;
+    }
     return rc;
 }
 
@@ -190,30 +260,10 @@ int rn_checkpoint_load_pretrained(rn_model *m, const char *path, uint64_t seed)
 {
     rn_st_file f;
     if (rn_st_open(&f, path) != RN_OK) return RN_ERR_INPUT;
-    host_slabs h = slabs_get(m, 0);
-    int loaded = 0, head_reinit = 0, counter_loaded = 0, rc = RN_OK;
-    size_t wanted = 0;
-    for (size_t i = 0; i < m->nentries && rc == RN_OK; i++) {
-        const rn_entry *e = &m->e[i];
-        const rn_st_tensor *t = rn_st_find(&f, e->name);
-        if (e->kind == RN_COUNTER) { /* all counters are equal; take the first one present */
-            int64_t v;
-            if (t && t->ndim == 0 && !counter_loaded && rn_st_read_i64(&f, t, &v) == RN_OK) {
-                m->num_batches_tracked = v;
-                counter_loaded = 1;
-            }
-            continue;
-        }
-        wanted++;
-        if (!t) continue;
-        if (!shape_matches(e, t)) {
-            if (!strncmp(e->name, "fc.", 3)) head_reinit = 1;
-            continue;
-        }
-        rc = rn_st_read_f32(&f, t, (e->kind == RN_PARAM ? h.w : h.b) + e->off);
-        loaded++;
-    }
-    if (rc == RN_OK && loaded == 0) {
+    float *buf = entry_buffer(m);
+    pretrained_tally n;
+    int rc = pretrained_pass(m, &f, buf, 0, &n);
+    if (rc == RN_OK && n.loaded == 0) {
         fprintf(stderr,
                 "rn50cl: error: %s shares no tensor name and shape with ResNet50; pass "
                 "torchvision-named resnet50 weights.\n",
@@ -221,9 +271,9 @@ int rn_checkpoint_load_pretrained(rn_model *m, const char *path, uint64_t seed)
         rc = RN_ERR_INPUT;
     }
     if (rc == RN_OK) {
-        rn_model_upload(m, h.w, h.b);
-        fprintf(stderr, "rn50cl: loaded %d of %zu tensors from %s\n", loaded, wanted, path);
-        if (head_reinit) {
+        pretrained_pass(m, &f, buf, 1, &n);
+        fprintf(stderr, "rn50cl: loaded %d of %zu tensors from %s\n", n.loaded, n.wanted, path);
+        if (n.head_reinit) {
             rn_model_init_head(m, seed);
             fprintf(stderr,
                     "rn50cl: the checkpoint's classifier has another class count; fc was "
@@ -231,7 +281,7 @@ int rn_checkpoint_load_pretrained(rn_model *m, const char *path, uint64_t seed)
                     m->classes);
         }
     }
-    slabs_free(&h);
+    free(buf);
     rn_st_close(&f);
     return rc;
 }

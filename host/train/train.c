@@ -14,7 +14,6 @@
 #include "data/download.h"
 #include "data/loader.h"
 #include "ops/loss.h"
-#include "ops/sgd.h"
 #include "rn50cl/rn50cl.h"
 #include "base/fsutil.h"
 #include "base/json.h"
@@ -311,9 +310,8 @@ void rn_train_step(rn_model *m, rn_batch *b, size_t n, const rn_step_hparams *h)
     rn_model_forward(m, b->input, (int)n, 1);
     softmax_ce_forward(ctx, b->loss, b->correct, m->dlogits, m->logits, b->labels, (int)n,
                        m->classes, (float)h->label_smoothing);
-    rn_model_backward(m, b->input, (int)n);
-    sgd_step(ctx, m->wslab, m->vslab, m->gslab, m->param_floats, (float)h->lr, (float)h->momentum,
-             (float)h->weight_decay, h->nesterov);
+    rn_model_sgd sgd = {(float)h->lr, (float)h->momentum, (float)h->weight_decay, h->nesterov};
+    rn_model_backward(m, b->input, (int)n, &sgd);
     rn_read(ctx, b->loss, 0, n * sizeof(float), b->loss_h);
     rn_read(ctx, b->correct, 0, n * sizeof(int32_t), b->correct_h);
 }

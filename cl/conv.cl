@@ -1,0 +1,88 @@
+// Kernels for a convolution run as one dense GEMM (host/ops/conv.c): when every output position
+// reads every input position through some tap (3×3 pad 1 on a 1×1 or 2×2 image), the conv of an
+// image is a dense (Cout·Q) × (Cin·P) matrix on its P = H·W inputs, Q = Ho·Wo outputs, and no
+// tap multiplies padding. Every element is written by one work-item; no atomics.
+
+// wd[off + ((co·Q + q)·Cin + ci)·P + p] = w[co][ci][ky][kx], the tap through which output
+// q = (oy, ox) reads input p = (iy, ix): ky = iy − oy·s + pad, kx = ix − ox·s + pad (inside the
+// kernel for every pair, the condition for using this form). One work-item per (co, ci) spreads
+// its taps over the Q rows of the matrix: no per-element divisions, which CPUs pay dearly for.
+__kernel void rn_conv_dense_fwd(__global float *wd, const int off, __global const float *w,
+                                const int Cout, const int Cin, const int H, const int W,
+                                const int Ho, const int Wo, const int kh, const int kw,
+                                const int stride, const int pad)
+{
+    const int i = get_global_id(0); // co·Cin + ci
+    if (i >= Cout * Cin) return;
+    const int ci = i % Cin;
+    const int co = i / Cin;
+    __global const float *taps = w + (size_t)i * kh * kw;
+    for (int oy = 0; oy < Ho; oy++)
+        for (int ox = 0; ox < Wo; ox++) {
+            __global float *row =
+                wd + off + (((size_t)co * Ho * Wo + oy * Wo + ox) * Cin + ci) * H * W;
+            for (int iy = 0; iy < H; iy++)
+                for (int ix = 0; ix < W; ix++)
+                    row[iy * W + ix] =
+                        taps[(iy - oy * stride + pad) * kw + ix - ox * stride + pad];
+        }
+}
+
+// dw[co][ci][ky][kx] = Σ over outputs q = (oy, ox) in order, whose tap (ky, kx) reads an input
+// p = (oy·s − pad + ky, ox·s − pad + kx) inside the image, of dwd[off + ((co·Q + q)·Cin + ci)·P + p]
+// (layout as rn_conv_dense_fwd); 0 for a tap that only ever reads padding. One work-item per
+// (co, ci), as above.
+__kernel void rn_conv_dense_bwd(__global float *dw, __global const float *dwd, const int off,
+                                const int Cout, const int Cin, const int H, const int W,
+                                const int Ho, const int Wo, const int kh, const int kw,
+                                const int stride, const int pad)
+{
+    const int i = get_global_id(0); // co·Cin + ci
+    if (i >= Cout * Cin) return;
+    const int ci = i % Cin;
+    const int co = i / Cin;
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++) {
+            float sum = 0.0f;
+            for (int oy = 0; oy < Ho; oy++) {
+                const int iy = oy * stride - pad + ky;
+                if (iy < 0 || iy >= H) continue;
+                for (int ox = 0; ox < Wo; ox++) {
+                    const int ix = ox * stride - pad + kx;
+                    if (ix < 0 || ix >= W) continue;
+                    sum += dwd[off + (((size_t)co * Ho * Wo + oy * Wo + ox) * Cin + ci) * H * W +
+                               iy * W + ix];
+                }
+            }
+            dw[((size_t)i * kh + ky) * kw + kx] = sum;
+        }
+}
+
+// rows[off + (c·P + p)·nc + nl] = t[c][n0 + nl][p]: a chunk of images [n0, n0+nc) of a CNHW
+// tensor t[C][N][P] as a matrix with one row per (channel, position) and one column per image.
+__kernel void rn_conv_rows_fwd(__global float *rows, const int off, __global const float *t,
+                               const int C, const int N, const int P, const int n0, const int nc)
+{
+    const int i = get_global_id(0);
+    if (i >= C * P * nc) return;
+    const int nl = i % nc;
+    const int p = (i / nc) % P;
+    const int c = i / (nc * P);
+    rows[off + i] = t[((size_t)c * N + n0 + nl) * P + p];
+}
+
+// The inverse: t[c][n0 + nl][p] (=|+=) rows[off + (c·P + p)·nc + nl]. accumulate: 0 overwrite,
+// 1 add to t.
+__kernel void rn_conv_rows_bwd(__global float *t, __global const float *rows, const int off,
+                               const int C, const int N, const int P, const int n0, const int nc,
+                               const int accumulate)
+{
+    const int i = get_global_id(0);
+    if (i >= C * nc * P) return;
+    const int p = i % P;
+    const int nl = (i / P) % nc;
+    const int c = i / (P * nc);
+    const size_t o = ((size_t)c * N + n0 + nl) * P + p;
+    const float v = rows[off + ((size_t)c * P + p) * nc + nl];
+    t[o] = accumulate ? t[o] + v : v;
+}
