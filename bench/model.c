@@ -155,10 +155,12 @@ static double mib(size_t bytes)
     return (double)bytes / (1 << 20);
 }
 
+/* A row that is 0 (no GEMM scratch when every shape runs on rn50cl's dot tile or needs no copy)
+ * is printed but left out of the JSON, whose figures are all positive for `compare`'s ratios. */
 static void mem_row(rn_jw *j, const char *key, const char *what, double v)
 {
     printf("  %-58s %8.1f\n", what, v);
-    rn_jw_num(j, key, v, CLB_DIGITS);
+    if (v > 0) rn_jw_num(j, key, v, CLB_DIGITS);
 }
 
 /* VmRSS and VmHWM readings around set-up and the steps; a peak is the process's own when
@@ -189,7 +191,7 @@ static void memory_report(rn_jw *j, mrun *r, rn_ctx *ctx, const clb_peak *pk, co
     mem_row(j, "activations_mib", "saved activations and batch statistics", mib(p.activations));
     mem_row(j, "scratch_mib", "activation gradients (backward scratch)", mib(p.scratch));
     mem_row(j, "workspace_mib", "im2col workspace", mib(p.workspace));
-    mem_row(j, "gemm_scratch_mib", "CLBlast GEMM scratch (ctx->gemm_tmp)",
+    mem_row(j, "gemm_scratch_mib", "GEMM scratch (ctx->gemm_tmp, either back-end)",
             mib(ctx->gemm_tmp_bytes));
     mem_row(j, "batch_mib", "batch buffers, device and host", batch);
     mem_row(j, "total_mib", "planned total", planned);

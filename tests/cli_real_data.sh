@@ -2,8 +2,10 @@
 # A short check on the real CIFAR-10 (../shared/data): 200 optimizer steps from scratch (batch 32,
 # constant learning rate 0.002: from scratch, ResNet50 at 32x32 blows up at 0.01 and above early
 # on, in PyTorch as here, measured), then `eval` of the saved checkpoint on 1,000 test images.
-# Proves the whole pipeline learns on real data: the loss falls and test accuracy is far above
-# chance (10 %).
+# Proves the whole pipeline learns on real data: the loss falls and test accuracy is above chance
+# (10 %) by more than three standard errors (1,000 images: one is 0.95 points). 200 steps from
+# scratch reach 15-17 % here, and rounding changes (another GEMM, another reduction order) move
+# that by a couple of points, so the bar is 13 %, not at the figure one build happened to reach.
 set -u
 BIN=${RN50CL_BIN:?}; PY=${RN50CL_PYTHON:-python3}
 DATA=${RN50CL_REAL_DATA:?}
@@ -11,7 +13,8 @@ if [ ! -s "$DATA/test_batch.bin" ]; then
   echo "cli_real_data: the real CIFAR-10 is missing at $DATA (see ../shared/data/README.md)"
   echo "cli_real_data: 0 passed, 1 failed"; exit 1
 fi
-T=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/real.XXXXXX"); trap 'rm -rf "$T"' EXIT
+mkdir -p "${RN50CL_TEST_TMP:-/tmp}"
+T=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/real.XXXXXX") || exit 1; trap 'rm -rf "$T"' EXIT
 pass=0; fail=0
 check() { local what=$1; shift; if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $what"; fi; }
 "$BIN" train --data "$DATA" --train-limit 6400 --test-limit 1000 --batch-size 32 --epochs 2 \
@@ -30,7 +33,7 @@ ev = json.load(open(sys.argv[2]))
 first, last = sum(steps[:10]) / 10, sum(steps[-10:]) / 10
 print("steps %d, mean loss of the first 10 steps %.3f, last 10 %.3f; test accuracy %.1f %% (train-time %.1f %%)"
       % (len(steps), first, last, 100 * ev["accuracy"], 100 * ep["test_accuracy"]))
-ok = len(steps) == 200 and last < first - 0.1 and ev["accuracy"] > 0.15 and ev["images"] == 1000
+ok = len(steps) == 200 and last < first - 0.1 and ev["accuracy"] > 0.13 and ev["images"] == 1000
 ok &= abs(ev["accuracy"] - ep["test_accuracy"]) < 1e-9
 sys.exit(0 if ok else 1)
 P

@@ -6,7 +6,9 @@
 set -u
 BIN=${RN50CL_BIN:?RN50CL_BIN not set}
 SRC=${RN50CL_SOURCE_DIR:?}
-T=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/cli_train.XXXXXX")
+# an empty $T would make every path below one under /
+mkdir -p "${RN50CL_TEST_TMP:-/tmp}"
+T=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/cli_train.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 pass=0; fail=0
 ok()  { pass=$((pass+1)); }
