@@ -185,8 +185,9 @@ static void memory_report(rn_jw *j, mrun *r, rn_ctx *ctx, const clb_peak *pk, co
     mem_row(j, "activations_mib", "saved activations and batch statistics", mib(p.activations));
     mem_row(j, "scratch_mib", "activation gradients (backward scratch)", mib(p.scratch));
     mem_row(j, "workspace_mib", "im2col workspace", mib(p.workspace));
-    mem_row(j, "gemm_scratch_mib", "CLBlast GEMM scratch (ctx->gemm_tmp)",
-            mib(ctx->gemm_tmp_bytes));
+    if (ctx->gemm_tmp_bytes) /* none when no GEMM of the step needs padding or transposing */
+        mem_row(j, "gemm_scratch_mib", "CLBlast GEMM scratch (ctx->gemm_tmp)",
+                mib(ctx->gemm_tmp_bytes));
     mem_row(j, "batch_mib", "batch buffers, device and host", batch);
     mem_row(j, "total_mib", "planned total", planned);
     rn_jw_end(j);
