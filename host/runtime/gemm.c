@@ -43,10 +43,15 @@ static size_t own_scratch_bytes(const rn_gemm_own *o)
     return o->s.tb && o->tile != RN_TILE_DOT ? kc * o->s.N * sizeof(float) : 0;
 }
 
+/* beta does not take part: it costs the same either way and the kernels take any value (a conv
+ * whose input gradient accumulates issues its listed shape with beta 1). */
 const rn_gemm_own *rn_gemm_own_find(const rn_ctx *ctx, const rn_gemm_shape *s)
 {
-    for (int i = 0; i < ctx->nown; i++)
-        if (rn_gemm_shape_equal(&ctx->own[i].s, s)) return &ctx->own[i];
+    for (int i = 0; i < ctx->nown; i++) {
+        rn_gemm_shape t = ctx->own[i].s;
+        t.beta = s->beta;
+        if (rn_gemm_shape_equal(&t, s)) return &ctx->own[i];
+    }
     return NULL;
 }
 
@@ -78,7 +83,7 @@ static void transpose_chunk(rn_ctx *ctx, cl_mem out, cl_mem B, size_t b_off, siz
 /* K is walked in chunks of kc (cache blocking: each launch's panels of A and B stay in cache);
  * chunks after the first accumulate into C, always in the same order. */
 static void own_sgemm(rn_ctx *ctx, const rn_gemm_own *o, float alpha, cl_mem A, size_t a_off,
-                      cl_mem B, size_t b_off, cl_mem C, size_t c_off)
+                      cl_mem B, size_t b_off, float beta, cl_mem C, size_t c_off)
 {
     const rn_gemm_shape *s = &o->s;
     static const char *const names[2][RN_TILE_KINDS] = {
@@ -110,7 +115,7 @@ static void own_sgemm(rn_ctx *ctx, const rn_gemm_own *o, float alpha, cl_mem A, 
         rn_arg_int(&a, (int)s->N);
         rn_arg_int(&a, (int)kk);
         rn_arg_float(&a, alpha);
-        rn_arg_float(&a, k0 ? 1.0f : s->beta);
+        rn_arg_float(&a, k0 ? 1.0f : beta);
         rn_arg_int(&a, o->m_fast);
         launch_tiles(ctx, k, o);
     }
@@ -166,7 +171,7 @@ void rn_sgemm_own(rn_ctx *ctx, const rn_gemm_own *o, float alpha, cl_mem A, size
     if (scratch_grow(ctx, own_scratch_bytes(o), &err))
         rn_fatal("cannot grow the GEMM scratch to %zu bytes (%s)", own_scratch_bytes(o),
                  rn_cl_error_name(err));
-    own_sgemm(ctx, o, alpha, A, a_off, B, b_off, C, c_off);
+    own_sgemm(ctx, o, alpha, A, a_off, B, b_off, o->s.beta, C, c_off);
 }
 
 void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
@@ -187,7 +192,7 @@ void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float a
                  "before a step (rn_gemm_reserve) so that this cannot happen",
                  need, M, N, K, rn_cl_error_name(err));
     if (o) {
-        own_sgemm(ctx, o, alpha, A, a_off, B, b_off, C, c_off);
+        own_sgemm(ctx, o, alpha, A, a_off, B, b_off, beta, C, c_off);
     } else {
         cl_event ev = NULL;
         CLBLAST_CHECK(CLBlastSgemmWithTempBuffer(

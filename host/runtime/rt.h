@@ -150,7 +150,7 @@ int rn_gemm_reserve(rn_ctx *ctx, const rn_gemm_shape *s, cl_int *err);
  * tile fits (M ≥ 8 and N ≥ its width; 4 × 4 for the dot tile), kc ≥ 1,
  * consistent leading dimensions, every index within int. */
 int rn_gemm_own_valid(const rn_gemm_own *o);
-/* The stored choice for exactly this shape, or NULL (CLBlast). */
+/* The stored choice for this shape (any beta), or NULL (CLBlast). */
 const rn_gemm_own *rn_gemm_own_find(const rn_ctx *ctx, const rn_gemm_shape *s);
 /* o's product on the own kernels whatever ctx->own says (the tuner times candidates with it);
  * its shape's leading dimensions and beta apply. o must be valid. */
