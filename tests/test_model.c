@@ -1,7 +1,8 @@
 /* Proves the ResNet50 wiring: the parameter table is torchvision's state_dict (names, order,
  * shapes, counts), zero_init_residual changes only the bn3 weights, fc's init bound follows its
  * shape, and the whole-model backward equals the derivative of the forward loss along chosen
- * directions (central differences of the full network in training mode), per tensor group.
+ * directions (central differences of the full network in training mode), per tensor group, and
+ * the SGD step fused into backward equals the step over the whole slab afterwards, bit for bit.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "model/resnet50.h"
 #include "ops/loss.h"
+#include "ops/sgd.h"
 #include "testutil.h"
 
 static void test_table(void)
@@ -173,6 +175,76 @@ static void test_gradient(void)
     free(g);
 }
 
+/* Entries of slab a and b (host copies laid out as m's) that differ in any bit. */
+static int entries_differ(const rn_model *m, enum rn_entry_kind kind, const float *a,
+                          const float *b)
+{
+    int d = 0;
+    for (size_t i = 0; i < m->nentries; i++)
+        if (m->e[i].kind == kind)
+            d += memcmp(a + m->e[i].off, b + m->e[i].off, m->e[i].numel * sizeof(float)) != 0;
+    return d;
+}
+
+/* The SGD step fused into backward (one layer's gradients at a time) leaves, bit for bit, the
+ * weights, momentum and running statistics of a backward that keeps every gradient followed by
+ * one sgd_step over the whole slab; over two steps, so that the momentum takes part. */
+static void test_fused_sgd(void)
+{
+    rn_ctx *ctx = tu_ctx();
+    static rn_model m[2];
+    const int n = 2;
+    float *x = malloc((size_t)3 * n * 1024 * sizeof *x);
+    tu_fill_uniform(x, (size_t)3 * n * 1024, -2, 2);
+    int32_t labels[2] = {4, 9};
+    cl_mem input = tu_upload(x, (size_t)3 * n * 1024), lab = rn_buffer(ctx, sizeof labels);
+    cl_mem loss = rn_buffer(ctx, n * sizeof(float)), cor = rn_buffer(ctx, n * sizeof(int32_t));
+    rn_write(ctx, lab, 0, sizeof labels, labels);
+    const rn_model_sgd o = {0.05f, 0.9f, 5e-4f, 1};
+    float *w[2], *v[2], *b[2];
+    for (int k = 0; k < 2; k++) {
+        rn_model *mk = &m[k];
+        rn_model_init(mk, 10);
+        mk->keep_gradients = k == 0;
+        TU_CHECK(rn_model_alloc(mk, ctx, n, (size_t)8 << 20) == 0, "model %d allocates", k);
+        rn_model_init_params(mk, 13, 0);
+        for (int step = 0; step < 2; step++) {
+            rn_model_forward(mk, input, n, 1);
+            softmax_ce_forward(ctx, loss, cor, mk->dlogits, mk->logits, lab, n, mk->classes, 0.0f);
+            rn_model_backward(mk, input, n, k ? &o : NULL);
+            if (!k)
+                sgd_step(ctx, mk->wslab, mk->vslab, mk->gslab, mk->param_floats, o.lr, o.momentum,
+                         o.weight_decay, o.nesterov);
+        }
+        w[k] = malloc(mk->param_floats * sizeof(float));
+        v[k] = malloc(mk->param_floats * sizeof(float));
+        b[k] = malloc(mk->buffer_floats * sizeof(float));
+        rn_model_download(mk, w[k], b[k]);
+        rn_read(ctx, mk->vslab, 0, mk->param_floats * sizeof(float), v[k]);
+    }
+    TU_CHECK(m[1].gslab && rn_model_bytes(&m[1], n, (size_t)8 << 20) <
+                               rn_model_bytes(&m[0], n, (size_t)8 << 20) - 80000000,
+             "the fused step's gradient slab is one layer's, not the whole model's");
+    int dw = entries_differ(&m[0], RN_PARAM, w[0], w[1]);
+    int dv = entries_differ(&m[0], RN_PARAM, v[0], v[1]);
+    int db = entries_differ(&m[0], RN_BUFFER, b[0], b[1]);
+    TU_CHECK(dw == 0 && dv == 0 && db == 0,
+             "fused SGD equals backward + whole-slab SGD bit for bit (%d weight, %d momentum, %d "
+             "running-statistics tensors differ)",
+             dw, dv, db);
+    for (int k = 0; k < 2; k++) {
+        rn_model_free(&m[k]);
+        free(w[k]);
+        free(v[k]);
+        free(b[k]);
+    }
+    rn_release(&input);
+    rn_release(&lab);
+    rn_release(&loss);
+    rn_release(&cor);
+    free(x);
+}
+
 /* zero_init_residual changes exactly the 16 bottlenecks' bn3.weight (1 → 0) and nothing else. */
 static void test_zero_init(void)
 {
@@ -257,6 +329,7 @@ int main(void)
     test_table();
     test_zero_init();
     test_fc_init();
+    test_fused_sgd();
     test_gradient();
     return tu_finish("test_model");
 }
