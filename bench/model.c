@@ -1,8 +1,8 @@
 /* Section 4, the whole model: one training step as the trainer runs it (rn_train_step: upload,
- * forward, softmax-CE, backward, SGD, read back loss and correctness) and one inference pass, in
- * images/s and achieved GFLOP/s from the layer list's FLOP count; then one profiled step splits
- * the time between GEMMs and everything else (profiling serialises, so it is separate);
- * last, where the resident memory went, planned against measured. */
+ * forward, softmax-CE, backward with the SGD steps, read back loss and correctness) and one
+ * inference pass, in images/s and achieved GFLOP/s from the layer list's FLOP count; then one
+ * profiled step splits the time between GEMMs and everything else (profiling serialises, so
+ * it is separate); last, where the resident memory went, planned against measured. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
