@@ -1,9 +1,9 @@
 /* Proves the ResNet50 wiring: the parameter table is torchvision's state_dict (names, order,
  * shapes, counts), zero_init_residual changes only the bn3 weights, fc's init bound follows its
  * shape, and the whole-model backward equals the derivative of the forward loss along chosen
- * directions (central differences of the full network in training mode), per tensor group; the
- * SGD step fused into backward equals the step over the whole slab afterwards, bit for bit; and
- * the network with every GEMM on rn50cl's own kernels passes the same central differences.
+ * directions (central differences of the full network in training mode), per tensor group, and
+ * the SGD step fused into backward equals the step over the whole slab afterwards, bit for bit;
+ * and the network with every GEMM on rn50cl's own kernels passes the same central differences.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -177,6 +177,76 @@ static void test_gradient(void)
     free(g);
 }
 
+/* Entries of slab a and b (host copies laid out as m's) that differ in any bit. */
+static int entries_differ(const rn_model *m, enum rn_entry_kind kind, const float *a,
+                          const float *b)
+{
+    int d = 0;
+    for (size_t i = 0; i < m->nentries; i++)
+        if (m->e[i].kind == kind)
+            d += memcmp(a + m->e[i].off, b + m->e[i].off, m->e[i].numel * sizeof(float)) != 0;
+    return d;
+}
+
+/* The SGD step fused into backward (one layer's gradients at a time) leaves, bit for bit, the
+ * weights, momentum and running statistics of a backward that keeps every gradient followed by
+ * one sgd_step over the whole slab; over two steps, so that the momentum takes part. */
+static void test_fused_sgd(void)
+{
+    rn_ctx *ctx = tu_ctx();
+    static rn_model m[2];
+    const int n = 2;
+    float *x = malloc((size_t)3 * n * 1024 * sizeof *x);
+    tu_fill_uniform(x, (size_t)3 * n * 1024, -2, 2);
+    int32_t labels[2] = {4, 9};
+    cl_mem input = tu_upload(x, (size_t)3 * n * 1024), lab = rn_buffer(ctx, sizeof labels);
+    cl_mem loss = rn_buffer(ctx, n * sizeof(float)), cor = rn_buffer(ctx, n * sizeof(int32_t));
+    rn_write(ctx, lab, 0, sizeof labels, labels);
+    const rn_model_sgd o = {0.05f, 0.9f, 5e-4f, 1};
+    float *w[2], *v[2], *b[2];
+    for (int k = 0; k < 2; k++) {
+        rn_model *mk = &m[k];
+        rn_model_init(mk, 10);
+        mk->keep_gradients = k == 0;
+        TU_CHECK(rn_model_alloc(mk, ctx, n, (size_t)8 << 20) == 0, "model %d allocates", k);
+        rn_model_init_params(mk, 13, 0);
+        for (int step = 0; step < 2; step++) {
+            rn_model_forward(mk, input, n, 1);
+            softmax_ce_forward(ctx, loss, cor, mk->dlogits, mk->logits, lab, n, mk->classes, 0.0f);
+            rn_model_backward(mk, input, n, k ? &o : NULL);
+            if (!k)
+                sgd_step(ctx, mk->wslab, mk->vslab, mk->gslab, mk->param_floats, o.lr, o.momentum,
+                         o.weight_decay, o.nesterov);
+        }
+        w[k] = malloc(mk->param_floats * sizeof(float));
+        v[k] = malloc(mk->param_floats * sizeof(float));
+        b[k] = malloc(mk->buffer_floats * sizeof(float));
+        rn_model_download(mk, w[k], b[k]);
+        rn_read(ctx, mk->vslab, 0, mk->param_floats * sizeof(float), v[k]);
+    }
+    TU_CHECK(m[1].gslab && rn_model_bytes(&m[1], n, (size_t)8 << 20) <
+                               rn_model_bytes(&m[0], n, (size_t)8 << 20) - 80000000,
+             "the fused step's gradient slab is one layer's, not the whole model's");
+    int dw = entries_differ(&m[0], RN_PARAM, w[0], w[1]);
+    int dv = entries_differ(&m[0], RN_PARAM, v[0], v[1]);
+    int db = entries_differ(&m[0], RN_BUFFER, b[0], b[1]);
+    TU_CHECK(dw == 0 && dv == 0 && db == 0,
+             "fused SGD equals backward + whole-slab SGD bit for bit (%d weight, %d momentum, %d "
+             "running-statistics tensors differ)",
+             dw, dv, db);
+    for (int k = 0; k < 2; k++) {
+        rn_model_free(&m[k]);
+        free(w[k]);
+        free(v[k]);
+        free(b[k]);
+    }
+    rn_release(&input);
+    rn_release(&lab);
+    rn_release(&loss);
+    rn_release(&cor);
+    free(x);
+}
+
 /* The whole network with every GEMM it issues handed to rn50cl's own kernels (tiles, tile orders
  * and K-chunks rotated over the shapes, so each kernel and the chunked accumulation run inside
  * the real network), at batch 16 so that every product has N ≥ 16: only the fc head's three
@@ -245,174 +315,104 @@ static void test_own_gemm(void)
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
         directional(&m, input, labels, n, w0, b0, g, groups[i]);
     ctx->nown = 0;
+    rn_release(&input);
+    rn_release(&lab);
+    rn_release(&loss);
+    rn_release(&cor);
+    rn_model_free(&m);
+    free(u);
+    free(x);
+    free(w0);
+    free(b0);
+    free(g);
+}
 
-    /* Entries of slab a and b (host copies laid out as m's) that differ in any bit. */
-    static int entries_differ(const rn_model *m, enum rn_entry_kind kind, const float *a,
-                              const float *b)
-    {
-        int d = 0;
-        for (size_t i = 0; i < m->nentries; i++)
-            if (m->e[i].kind == kind)
-                d += memcmp(a + m->e[i].off, b + m->e[i].off, m->e[i].numel * sizeof(float)) != 0;
-        return d;
+/* zero_init_residual changes exactly the 16 bottlenecks' bn3.weight (1 → 0) and nothing else. */
+static void test_zero_init(void)
+{
+    rn_ctx *ctx = tu_ctx();
+    rn_model m;
+    rn_model_init(&m, 10);
+    TU_CHECK(rn_model_alloc(&m, ctx, 2, (size_t)8 << 20) == 0, "model allocates at batch 2");
+    float *w[2], *b[2];
+    for (int z = 0; z < 2; z++) {
+        w[z] = malloc(m.param_floats * sizeof(float));
+        b[z] = malloc(m.buffer_floats * sizeof(float));
+        rn_model_init_params(&m, 11, z);
+        rn_model_download(&m, w[z], b[z]);
     }
-
-    /* The SGD step fused into backward (one layer's gradients at a time) leaves, bit for bit, the
-     * weights, momentum and running statistics of a backward that keeps every gradient followed by
-     * one sgd_step over the whole slab; over two steps, so that the momentum takes part. */
-    static void test_fused_sgd(void)
-    {
-        rn_ctx *ctx = tu_ctx();
-        static rn_model m[2];
-        const int n = 2;
-        float *x = malloc((size_t)3 * n * 1024 * sizeof *x);
-        tu_fill_uniform(x, (size_t)3 * n * 1024, -2, 2);
-        int32_t labels[2] = {4, 9};
-        cl_mem input = tu_upload(x, (size_t)3 * n * 1024), lab = rn_buffer(ctx, sizeof labels);
-        cl_mem loss = rn_buffer(ctx, n * sizeof(float)), cor = rn_buffer(ctx, n * sizeof(int32_t));
-        rn_write(ctx, lab, 0, sizeof labels, labels);
-        const rn_model_sgd o = {0.05f, 0.9f, 5e-4f, 1};
-        float *w[2], *v[2], *b[2];
-        for (int k = 0; k < 2; k++) {
-            rn_model *mk = &m[k];
-            rn_model_init(mk, 10);
-            mk->keep_gradients = k == 0;
-            TU_CHECK(rn_model_alloc(mk, ctx, n, (size_t)8 << 20) == 0, "model %d allocates", k);
-            rn_model_init_params(mk, 13, 0);
-            for (int step = 0; step < 2; step++) {
-                rn_model_forward(mk, input, n, 1);
-                softmax_ce_forward(ctx, loss, cor, mk->dlogits, mk->logits, lab, n, mk->classes,
-                                   0.0f);
-                rn_model_backward(mk, input, n, k ? &o : NULL);
-                if (!k)
-                    sgd_step(ctx, mk->wslab, mk->vslab, mk->gslab, mk->param_floats, o.lr,
-                             o.momentum, o.weight_decay, o.nesterov);
-            }
-            w[k] = malloc(mk->param_floats * sizeof(float));
-            v[k] = malloc(mk->param_floats * sizeof(float));
-            b[k] = malloc(mk->buffer_floats * sizeof(float));
-            rn_model_download(mk, w[k], b[k]);
-            rn_read(ctx, mk->vslab, 0, mk->param_floats * sizeof(float), v[k]);
+    int bn3 = 0, bad_bn3 = 0, changed_other = 0;
+    for (size_t i = 0; i < m.nentries; i++) {
+        const rn_entry *e = &m.e[i];
+        const float *p0 = (e->kind == RN_PARAM ? w[0] : b[0]) + e->off;
+        const float *p1 = (e->kind == RN_PARAM ? w[1] : b[1]) + e->off;
+        if (e->kind == RN_COUNTER) continue;
+        size_t len = strlen(e->name);
+        if (len > 11 && !strcmp(e->name + len - 11, ".bn3.weight")) {
+            bn3++;
+            for (size_t j = 0; j < e->numel; j++) bad_bn3 += p0[j] != 1.0f || p1[j] != 0.0f;
+        } else {
+            changed_other += memcmp(p0, p1, e->numel * sizeof(float)) != 0;
         }
-        TU_CHECK(m[1].gslab && rn_model_bytes(&m[1], n, (size_t)8 << 20) <
-                                   rn_model_bytes(&m[0], n, (size_t)8 << 20) - 80000000,
-                 "the fused step's gradient slab is one layer's, not the whole model's");
-        int dw = entries_differ(&m[0], RN_PARAM, w[0], w[1]);
-        int dv = entries_differ(&m[0], RN_PARAM, v[0], v[1]);
-        int db = entries_differ(&m[0], RN_BUFFER, b[0], b[1]);
-        TU_CHECK(
-            dw == 0 && dv == 0 && db == 0,
-            "fused SGD equals backward + whole-slab SGD bit for bit (%d weight, %d momentum, %d "
-            "running-statistics tensors differ)",
-            dw, dv, db);
-        for (int k = 0; k < 2; k++) {
-            rn_model_free(&m[k]);
-            free(w[k]);
-            free(v[k]);
-            free(b[k]);
-        }
-        rn_release(&input);
-        rn_release(&lab);
-        rn_release(&loss);
-        rn_release(&cor);
-        rn_model_free(&m);
-        free(u);
-        free(x);
-        free(w0);
-        free(b0);
-        free(g);
-
-        free(x);
     }
-
-    /* zero_init_residual changes exactly the 16 bottlenecks' bn3.weight (1 → 0) and nothing else.
-     */
-    static void test_zero_init(void)
-    {
-        rn_ctx *ctx = tu_ctx();
-        rn_model m;
-        rn_model_init(&m, 10);
-        TU_CHECK(rn_model_alloc(&m, ctx, 2, (size_t)8 << 20) == 0, "model allocates at batch 2");
-        float *w[2], *b[2];
-        for (int z = 0; z < 2; z++) {
-            w[z] = malloc(m.param_floats * sizeof(float));
-            b[z] = malloc(m.buffer_floats * sizeof(float));
-            rn_model_init_params(&m, 11, z);
-            rn_model_download(&m, w[z], b[z]);
-        }
-        int bn3 = 0, bad_bn3 = 0, changed_other = 0;
-        for (size_t i = 0; i < m.nentries; i++) {
-            const rn_entry *e = &m.e[i];
-            const float *p0 = (e->kind == RN_PARAM ? w[0] : b[0]) + e->off;
-            const float *p1 = (e->kind == RN_PARAM ? w[1] : b[1]) + e->off;
-            if (e->kind == RN_COUNTER) continue;
-            size_t len = strlen(e->name);
-            if (len > 11 && !strcmp(e->name + len - 11, ".bn3.weight")) {
-                bn3++;
-                for (size_t j = 0; j < e->numel; j++) bad_bn3 += p0[j] != 1.0f || p1[j] != 0.0f;
-            } else {
-                changed_other += memcmp(p0, p1, e->numel * sizeof(float)) != 0;
-            }
-        }
-        TU_CHECK(bn3 == 16, "16 bottleneck bn3.weight tensors (%d)", bn3);
-        TU_CHECK(bad_bn3 == 0, "bn3.weight is 1 by default and 0 with zero_residual (%d wrong)",
-                 bad_bn3);
-        TU_CHECK(changed_other == 0,
-                 "zero_residual leaves every other tensor as it was (%d differ)", changed_other);
-        for (int z = 0; z < 2; z++) {
-            free(w[z]);
-            free(b[z]);
-        }
-        rn_model_free(&m);
+    TU_CHECK(bn3 == 16, "16 bottleneck bn3.weight tensors (%d)", bn3);
+    TU_CHECK(bad_bn3 == 0, "bn3.weight is 1 by default and 0 with zero_residual (%d wrong)",
+             bad_bn3);
+    TU_CHECK(changed_other == 0, "zero_residual leaves every other tensor as it was (%d differ)",
+             changed_other);
+    for (int z = 0; z < 2; z++) {
+        free(w[z]);
+        free(b[z]);
     }
+    rn_model_free(&m);
+}
 
-    static double max_abs(const float *x, size_t n)
-    {
-        double m = 0;
-        for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)x[i]));
-        return m;
-    }
+static double max_abs(const float *x, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)x[i]));
+    return m;
+}
 
-    /* fc.weight and fc.bias are PyTorch Linear's U(±1/√fan_in) with fan_in = fc.weight's shape[1].
-     * The topology always feeds 2,048 features, so the second round narrows the fc.weight entry to
-     * 512 inputs: a bound that does not follow the shape is caught there. */
-    static void test_fc_init(void)
-    {
-        rn_model m;
-        rn_model_init(&m, 10);
-        TU_CHECK(rn_model_alloc(&m, tu_ctx(), 2, (size_t)8 << 20) == 0,
-                 "model allocates at batch 2");
-        float *w = malloc(m.param_floats * sizeof *w), *b = malloc(m.buffer_floats * sizeof *b);
-        rn_entry *fw = &m.e[m.fc_w], *fb = &m.e[m.fc_b];
-        for (int narrow = 0; narrow < 2; narrow++) {
-            if (narrow) {
-                fw->shape[1] = 512;
-                fw->numel = (size_t)fw->shape[0] * 512;
-            }
-            rn_model_init_params(&m, 3, 0);
-            rn_model_download(&m, w, b);
-            float bound = (float)(1.0 / sqrt((double)fw->shape[1]));
-            double mw = max_abs(w + fw->off, fw->numel), mb = max_abs(w + fb->off, fb->numel);
-            TU_CHECK(mw <= bound && mw > 0.99 * bound,
-                     "fc.weight [10, %lld] fills ±1/√%lld = ±%.5f (max |w| %.5f)",
-                     (long long)fw->shape[1], (long long)fw->shape[1], bound, mw);
-            TU_CHECK(mb <= bound && mb > 0.5 * bound,
-                     "fc.bias of that fc lies in ±%.5f and reaches past half of it (max |b| %.5f)",
-                     bound, mb);
+/* fc.weight and fc.bias are PyTorch Linear's U(±1/√fan_in) with fan_in = fc.weight's shape[1]. The
+ * topology always feeds 2,048 features, so the second round narrows the fc.weight entry to 512
+ * inputs: a bound that does not follow the shape is caught there. */
+static void test_fc_init(void)
+{
+    rn_model m;
+    rn_model_init(&m, 10);
+    TU_CHECK(rn_model_alloc(&m, tu_ctx(), 2, (size_t)8 << 20) == 0, "model allocates at batch 2");
+    float *w = malloc(m.param_floats * sizeof *w), *b = malloc(m.buffer_floats * sizeof *b);
+    rn_entry *fw = &m.e[m.fc_w], *fb = &m.e[m.fc_b];
+    for (int narrow = 0; narrow < 2; narrow++) {
+        if (narrow) {
+            fw->shape[1] = 512;
+            fw->numel = (size_t)fw->shape[0] * 512;
         }
-        free(w);
-        free(b);
-        rn_model_free(&m);
+        rn_model_init_params(&m, 3, 0);
+        rn_model_download(&m, w, b);
+        float bound = (float)(1.0 / sqrt((double)fw->shape[1]));
+        double mw = max_abs(w + fw->off, fw->numel), mb = max_abs(w + fb->off, fb->numel);
+        TU_CHECK(mw <= bound && mw > 0.99 * bound,
+                 "fc.weight [10, %lld] fills ±1/√%lld = ±%.5f (max |w| %.5f)",
+                 (long long)fw->shape[1], (long long)fw->shape[1], bound, mw);
+        TU_CHECK(mb <= bound && mb > 0.5 * bound,
+                 "fc.bias of that fc lies in ±%.5f and reaches past half of it (max |b| %.5f)",
+                 bound, mb);
     }
+    free(w);
+    free(b);
+    rn_model_free(&m);
+}
 
-    int main(void)
-    {
-        tu_seed(5);
-        test_table();
-        test_zero_init();
-        test_fc_init();
-        test_fused_sgd();
-        test_gradient();
-        test_own_gemm();
-        return tu_finish("test_model");
-    }
+int main(void)
+{
+    tu_seed(5);
+    test_table();
+    test_zero_init();
+    test_fc_init();
+    test_fused_sgd();
+    test_gradient();
+    test_own_gemm();
+    return tu_finish("test_model");
+}
