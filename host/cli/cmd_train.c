@@ -72,7 +72,7 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
         {"workspace-mb", RN_OPT_INT, &ws, "N",
          "im2col workspace in MiB (default " RN_STR(RN_WORKSPACE_MB) ")"},
         {"no-tune", RN_OPT_FLAG, &f.no_tune, NULL,
-         "ignore GEMM parameters stored by `rn50cl tune`"},
+         "ignore the GEMM choices stored by `rn50cl tune` (CLBlast everywhere)"},
         {NULL, 0, NULL, NULL, NULL},
     };
     int rc = rn_parse_opts(argc, argv, opts, "usage: rn50cl train [options]",
@@ -116,7 +116,7 @@ static int eval_like(int argc, char **argv, const rn_env *env, int predict)
         {"batch-size", RN_OPT_INT, &c.batch, "N", "images per pass (default 128)"},
         {"test-limit", RN_OPT_INT, &c.limit_test, "N", "use only the first N test images"},
         {"no-tune", RN_OPT_FLAG, &f.no_tune, NULL,
-         "ignore GEMM parameters stored by `rn50cl tune`"},
+         "ignore the GEMM choices stored by `rn50cl tune` (CLBlast everywhere)"},
     }; /* the rest are zero: the table ends at the first NULL name */
     size_t n = 7;
     if (predict) {

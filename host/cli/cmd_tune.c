@@ -29,7 +29,7 @@ static int copy_checked(rn_ctx *ctx, const char *from, const char *to, int impor
         if (importing) fprintf(stderr, "rn50cl: error: cannot read %s.\n", from);
         else
             fprintf(stderr,
-                    "rn50cl: error: there are no tuned GEMM parameters for %s yet (%s); run "
+                    "rn50cl: error: there are no tuned GEMM choices for %s yet (%s); run "
                     "`rn50cl tune` first.\n",
                     ctx->info.name, from);
         return RN_ERR_INPUT;

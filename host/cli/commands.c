@@ -15,6 +15,6 @@ const rn_command rn_commands[] = {
     {"eval", "test accuracy, per-class accuracy and confusion matrix of a checkpoint", rn_cmd_eval},
     {"predict", "predictions for the first test images, a picture of them, logits", rn_cmd_predict},
     {"info", "select a device, build all kernels, report start-up time", rn_cmd_info},
-    {"tune", "search CLBlast GEMM parameters for this device and store them", rn_cmd_tune},
+    {"tune", "choose the GEMM back-end and parameters per shape for this device", rn_cmd_tune},
     {NULL, NULL, NULL},
 };
