@@ -6,6 +6,7 @@
  * and the network with every GEMM on rn50cl's own kernels passes the same central differences.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,68 +114,108 @@ static void directional(rn_model *m, cl_mem input, const int32_t *labels, int n,
     free(in);
 }
 
-static void test_gradient(void)
+/* A model that keeps every gradient, its initial weights, a random batch and its labels on the
+ * device, and room for one step's gradients. */
+typedef struct fixture {
+    rn_model m;
+    int n;
+    const int32_t *labels;
+    cl_mem input, lab, loss, cor;
+    float *x, *w0, *b0, *g;
+} fixture;
+
+static void fixture_open(fixture *f, int n, const int32_t *labels, size_t ws, uint64_t seed)
 {
     rn_ctx *ctx = tu_ctx();
-    static rn_model m;
-    const int n = 8;
-    rn_model_init(&m, 10);
-    m.keep_gradients = 1;
-    TU_CHECK(rn_model_alloc(&m, ctx, n, (size_t)8 << 20) == 0, "model allocates at batch %d", n);
-    rn_model_init_params(&m, 7, 0);
-    float *x = malloc((size_t)3 * n * 1024 * sizeof *x);
-    tu_fill_uniform(x, (size_t)3 * n * 1024, -2, 2);
-    int32_t labels[8] = {3, 7, 0, 9, 1, 1, 5, 2};
-    cl_mem input = tu_upload(x, (size_t)3 * n * 1024), lab = rn_buffer(ctx, sizeof labels);
-    rn_write(ctx, lab, 0, sizeof labels, labels);
-    cl_mem loss = rn_buffer(ctx, n * sizeof(float)), cor = rn_buffer(ctx, n * sizeof(int32_t));
+    f->n = n;
+    f->labels = labels;
+    rn_model_init(&f->m, 10);
+    f->m.keep_gradients = 1;
+    TU_CHECK(rn_model_alloc(&f->m, ctx, n, ws) == 0, "model allocates at batch %d", n);
+    rn_model_init_params(&f->m, seed, 0);
+    f->x = malloc((size_t)3 * n * 1024 * sizeof *f->x);
+    tu_fill_uniform(f->x, (size_t)3 * n * 1024, -2, 2);
+    f->input = tu_upload(f->x, (size_t)3 * n * 1024);
+    f->lab = rn_buffer(ctx, n * sizeof *labels);
+    rn_write(ctx, f->lab, 0, n * sizeof *labels, labels);
+    f->loss = rn_buffer(ctx, n * sizeof(float));
+    f->cor = rn_buffer(ctx, n * sizeof(int32_t));
+    f->w0 = malloc(f->m.param_floats * sizeof *f->w0);
+    f->b0 = malloc(f->m.buffer_floats * sizeof *f->b0);
+    f->g = malloc(f->m.param_floats * sizeof *f->g);
+    rn_model_download(&f->m, f->w0, f->b0);
+}
 
-    float *w0 = malloc(m.param_floats * sizeof *w0), *b0 = malloc(m.buffer_floats * sizeof *b0);
-    float *g = malloc(m.param_floats * sizeof *g);
-    rn_model_download(&m, w0, b0);
-    rn_fill(ctx, m.gslab, m.param_floats, NAN); /* every gradient must be written by backward */
-    rn_model_forward(&m, input, n, 1);
-    double L = host_loss(&m, labels, n);
-    softmax_ce_forward(ctx, loss, cor, m.dlogits, m.logits, lab, n, m.classes, 0.0f);
-    rn_model_backward(&m, input, n, NULL);
-    rn_read(ctx, m.gslab, 0, m.param_floats * sizeof(float), g);
+/* One training-mode forward and backward from the initial weights (no SGD step): the loss,
+ * computed on the host in double, and every gradient in f->g. */
+static double fixture_step(fixture *f)
+{
+    rn_model *m = &f->m;
+    rn_model_upload(m, f->w0, f->b0);
+    rn_model_forward(m, f->input, f->n, 1);
+    double L = host_loss(m, f->labels, f->n);
+    softmax_ce_forward(m->ctx, f->loss, f->cor, m->dlogits, m->logits, f->lab, f->n, m->classes,
+                       0.0f);
+    rn_model_backward(m, f->input, f->n, NULL);
+    rn_read(m->ctx, m->gslab, 0, m->param_floats * sizeof(float), f->g);
+    return L;
+}
+
+/* directional() for each group named, on the fixture's step. */
+static void fixture_directional(fixture *f, const char *const *groups, size_t ngroups)
+{
+    for (size_t i = 0; i < ngroups; i++)
+        directional(&f->m, f->input, f->labels, f->n, f->w0, f->b0, f->g, groups[i]);
+}
+
+static void fixture_close(fixture *f)
+{
+    rn_release(&f->input);
+    rn_release(&f->lab);
+    rn_release(&f->loss);
+    rn_release(&f->cor);
+    rn_model_free(&f->m);
+    free(f->x);
+    free(f->w0);
+    free(f->b0);
+    free(f->g);
+}
+
+static void test_gradient(void)
+{
+    static fixture f;
+    static const int32_t labels[8] = {3, 7, 0, 9, 1, 1, 5, 2};
+    fixture_open(&f, 8, labels, (size_t)8 << 20, 7);
+    rn_fill(tu_ctx(), f.m.gslab, f.m.param_floats, NAN); /* backward must write every gradient */
+    double L = fixture_step(&f);
     size_t unwritten = 0;
-    for (size_t i = 0; i < m.nentries; i++)
-        if (m.e[i].kind == RN_PARAM)
-            for (size_t j = 0; j < m.e[i].numel; j++) unwritten += !isfinite(g[m.e[i].off + j]);
+    for (size_t i = 0; i < f.m.nentries; i++)
+        if (f.m.e[i].kind == RN_PARAM)
+            for (size_t j = 0; j < f.m.e[i].numel; j++)
+                unwritten += !isfinite(f.g[f.m.e[i].off + j]);
     TU_CHECK(unwritten == 0, "backward writes a finite gradient for every parameter (%zu not)",
              unwritten);
     TU_CHECK(isfinite(L) && L > 0, "initial loss %.4f is finite", L);
 
-    const char *groups[] = {"",
-                            "conv1.",
-                            "bn1.",
-                            "layer1.0.conv2.",
-                            "layer1.0.downsample.",
-                            "layer1.2.bn3.",
-                            "layer2.0.downsample.0.",
-                            "layer2.3.conv1.",
-                            "layer3.5.bn2.",
-                            "layer3.0.conv2.",
-                            "layer4.2.conv3.",
-                            "layer4.0.bn1.",
-                            "layer4.2.bn1.",
-                            "layer4.2.conv1.",
-                            "layer4.1.conv3.",
-                            "fc.weight",
-                            "fc.bias"};
-    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
-        directional(&m, input, labels, n, w0, b0, g, groups[i]);
-
-    rn_release(&input);
-    rn_release(&lab);
-    rn_release(&loss);
-    rn_release(&cor);
-    rn_model_free(&m);
-    free(x);
-    free(w0);
-    free(b0);
-    free(g);
+    static const char *const groups[] = {"",
+                                         "conv1.",
+                                         "bn1.",
+                                         "layer1.0.conv2.",
+                                         "layer1.0.downsample.",
+                                         "layer1.2.bn3.",
+                                         "layer2.0.downsample.0.",
+                                         "layer2.3.conv1.",
+                                         "layer3.5.bn2.",
+                                         "layer3.0.conv2.",
+                                         "layer4.2.conv3.",
+                                         "layer4.0.bn1.",
+                                         "layer4.2.bn1.",
+                                         "layer4.2.conv1.",
+                                         "layer4.1.conv3.",
+                                         "fc.weight",
+                                         "fc.bias"};
+    fixture_directional(&f, groups, sizeof groups / sizeof groups[0]);
+    fixture_close(&f);
 }
 
 /* Entries of slab a and b (host copies laid out as m's) that differ in any bit. */
@@ -258,22 +299,11 @@ static void test_fused_sgd(void)
 static void test_own_gemm(void)
 {
     rn_ctx *ctx = tu_ctx();
-    static rn_model m;
+    static fixture f;
+    static const int32_t labels[16] = {1, 4, 4, 0, 9, 2, 6, 3, 8, 5, 7, 1, 0, 2, 9, 6};
     const int n = 16;
     const size_t ws = (size_t)64 << 20;
-    rn_model_init(&m, 10);
-    m.keep_gradients = 1;
-    TU_CHECK(rn_model_alloc(&m, ctx, n, ws) == 0, "model allocates at batch %d", n);
-    rn_model_init_params(&m, 11, 0);
-    float *x = malloc((size_t)3 * n * 1024 * sizeof *x);
-    tu_fill_uniform(x, (size_t)3 * n * 1024, -2, 2);
-    int32_t labels[16] = {1, 4, 4, 0, 9, 2, 6, 3, 8, 5, 7, 1, 0, 2, 9, 6};
-    cl_mem input = tu_upload(x, (size_t)3 * n * 1024), lab = rn_buffer(ctx, sizeof labels);
-    rn_write(ctx, lab, 0, sizeof labels, labels);
-    cl_mem loss = rn_buffer(ctx, n * sizeof(float)), cor = rn_buffer(ctx, n * sizeof(int32_t));
-    float *w0 = malloc(m.param_floats * sizeof *w0), *b0 = malloc(m.buffer_floats * sizeof *b0);
-    float *g = malloc(m.param_floats * sizeof *g);
-    rn_model_download(&m, w0, b0);
+    fixture_open(&f, n, labels, ws, 11);
     rn_gemm_use *u;
     int nu = rn_model_gemm_uses(n, 10, 1, ws, &u), tt = 0;
     double L[2];
@@ -286,13 +316,9 @@ static void test_own_gemm(void)
             if (rn_gemm_own_valid(&o)) ctx->own[ctx->nown++] = o;
             else tt += u[i].count;
         }
-        rn_model_upload(&m, w0, b0);
         ctx->profile = pass;
         rn_profile_reset(ctx);
-        rn_model_forward(&m, input, n, 1);
-        L[pass] = host_loss(&m, labels, n);
-        softmax_ce_forward(ctx, loss, cor, m.dlogits, m.logits, lab, n, m.classes, 0.0f);
-        rn_model_backward(&m, input, n, NULL);
+        L[pass] = fixture_step(&f);
         for (int i = 0; i < ctx->nprof; i++)
             if (!strcmp(ctx->prof[i].name, RN_PROF_GEMM_CLBLAST))
                 clblast_calls = ctx->prof[i].calls;
@@ -303,28 +329,18 @@ static void test_own_gemm(void)
              clblast_calls);
     TU_CHECK(fabs(L[1] - L[0]) <= 1e-5 * fabs(L[0]),
              "loss %.7f with own kernels, %.7f with CLBlast", L[1], L[0]);
-    rn_read(ctx, m.gslab, 0, m.param_floats * sizeof(float), g);
-    const char *groups[] = {"",
-                            "conv1.",
-                            "layer1.0.conv2.",
-                            "layer2.0.downsample.0.",
-                            "layer3.1.conv2.",
-                            "layer4.0.conv2.",
-                            "layer4.2.conv3.",
-                            "fc.weight"};
-    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
-        directional(&m, input, labels, n, w0, b0, g, groups[i]);
+    static const char *const groups[] = {"",
+                                         "conv1.",
+                                         "layer1.0.conv2.",
+                                         "layer2.0.downsample.0.",
+                                         "layer3.1.conv2.",
+                                         "layer4.0.conv2.",
+                                         "layer4.2.conv3.",
+                                         "fc.weight"};
+    fixture_directional(&f, groups, sizeof groups / sizeof groups[0]);
     ctx->nown = 0;
-    rn_release(&input);
-    rn_release(&lab);
-    rn_release(&loss);
-    rn_release(&cor);
-    rn_model_free(&m);
+    fixture_close(&f);
     free(u);
-    free(x);
-    free(w0);
-    free(b0);
-    free(g);
 }
 
 /* zero_init_residual changes exactly the 16 bottlenecks' bn3.weight (1 → 0) and nothing else. */
