@@ -458,15 +458,16 @@ static size_t pick_threshold(const bench *b, const double *t_ind, const double *
 
 /* Candidates for one shape: every tile that fits × both tile orders × K-chunks (the whole K,
  * then cache-sized ones). */
-#define OWN_MAX_CANDIDATES (RN_TILE_KINDS * 2 * 7)
+static const size_t own_kcs[] = {0, 64, 128, 256, 512, 1024, 2048}; /* 0: the whole K */
+#define OWN_NKC (sizeof own_kcs / sizeof own_kcs[0])
+#define OWN_MAX_CANDIDATES (RN_TILE_KINDS * 2 * OWN_NKC)
 static int own_candidates(const rn_gemm_shape *s, rn_gemm_own *out)
 {
-    static const size_t kcs[] = {0, 64, 128, 256, 512, 1024, 2048};
     int n = 0;
     for (int w = 0; w < RN_TILE_KINDS; w++)
         for (int m = 0; m < 2; m++)
-            for (size_t j = 0; j < sizeof kcs / sizeof kcs[0]; j++) {
-                rn_gemm_own o = {*s, w, m, kcs[j] ? kcs[j] : s->K};
+            for (size_t j = 0; j < OWN_NKC; j++) {
+                rn_gemm_own o = {*s, w, m, own_kcs[j] ? own_kcs[j] : s->K};
                 if ((j && o.kc >= s->K) || !rn_gemm_own_valid(&o)) continue;
                 if (s->tb && o.tile != RN_TILE_DOT && o.kc * s->N * sizeof(float) > OWN_SCRATCH_MAX)
                     continue;
