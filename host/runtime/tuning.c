@@ -40,6 +40,7 @@ enum {
 static const char *const own_names[] = {"ta",  "tb",  "M",    "N",    "K",      "lda",
                                         "ldb", "ldc", "beta", "tile", "m_fast", "kc"};
 #define OWN_NAMES ((int)(sizeof own_names / sizeof own_names[0]))
+_Static_assert(OWN_NAMES <= RN_TUNE_XGEMM_N, "parse_kv tracks at most RN_TUNE_XGEMM_N names");
 
 /* ---- parameter sets ---------------------------------------------------------------------- */
 
@@ -101,26 +102,6 @@ void rn_tune_params_format(const rn_tune_params *p, char *buf, size_t len)
     }
 }
 
-static int parse_kv(const char *s, const char *const *names, int n, size_t *vals);
-
-/* An "Own" line: beta is 0 or 1 (the only values the ops issue), the rest as the kernels allow. */
-static int parse_own(const char *s, rn_tune_params *p)
-{
-    size_t v[OWN_NAMES];
-    if (p->nown == RN_GEMM_MAX_OWN || parse_kv(s, own_names, OWN_NAMES, v) || v[OWN_BETA] > 1)
-        return -1;
-    rn_gemm_own o = {{(int)v[OWN_TA], (int)v[OWN_TB], v[OWN_M], v[OWN_N], v[OWN_K], v[OWN_LDA],
-                      v[OWN_LDB], v[OWN_LDC], (float)v[OWN_BETA]},
-                     (int)v[OWN_TILE],
-                     (int)v[OWN_MFAST],
-                     v[OWN_KC]};
-    if (v[OWN_TA] > 1 || v[OWN_TB] > 1 || !rn_gemm_own_valid(&o)) return -1;
-    for (int i = 0; i < p->nown; i++)
-        if (rn_gemm_shape_equal(&p->own[i].s, &o.s)) return -1;
-    p->own[p->nown++] = o;
-    return 0;
-}
-
 /* Parses "NAME=V NAME=V ..." into vals (names in `names` order); every name exactly once. */
 static int parse_kv(const char *s, const char *const *names, int n, size_t *vals)
 {
@@ -143,6 +124,24 @@ static int parse_kv(const char *s, const char *const *names, int n, size_t *vals
         s = end;
     }
     return got == n ? 0 : -1;
+}
+
+/* An "Own" line: beta is 0 or 1 (the only values the ops issue), the rest as the kernels allow. */
+static int parse_own(const char *s, rn_tune_params *p)
+{
+    size_t v[OWN_NAMES];
+    if (p->nown == RN_GEMM_MAX_OWN || parse_kv(s, own_names, OWN_NAMES, v) || v[OWN_BETA] > 1)
+        return -1;
+    rn_gemm_own o = {{(int)v[OWN_TA], (int)v[OWN_TB], v[OWN_M], v[OWN_N], v[OWN_K], v[OWN_LDA],
+                      v[OWN_LDB], v[OWN_LDC], (float)v[OWN_BETA]},
+                     (int)v[OWN_TILE],
+                     (int)v[OWN_MFAST],
+                     v[OWN_KC]};
+    if (v[OWN_TA] > 1 || v[OWN_TB] > 1 || !rn_gemm_own_valid(&o)) return -1;
+    for (int i = 0; i < p->nown; i++)
+        if (rn_gemm_shape_equal(&p->own[i].s, &o.s)) return -1;
+    p->own[p->nown++] = o;
+    return 0;
 }
 
 /* ---- the stored file ------------------------------------------------------------------------ */
