@@ -55,6 +55,15 @@ const rn_gemm_own *rn_gemm_own_find(const rn_ctx *ctx, const rn_gemm_shape *s)
     return NULL;
 }
 
+/* The kernels take offsets as int: a call whose offset plus extent would not fit goes to CLBlast
+ * (rn_gemm_own_valid checks the extents alone; offsets are the call's, not the shape's). */
+static int own_offsets_fit(const rn_gemm_shape *s, size_t a_off, size_t b_off, size_t c_off)
+{
+    const size_t lim = (size_t)INT_MAX;
+    return a_off < lim - s->lda * (s->ta ? s->K : s->M) &&
+           b_off < lim - s->ldb * (s->tb ? s->N : s->K) && c_off < lim - s->ldc * s->M;
+}
+
 /* Launched without a local size: the tiles are independent, so the runtime may group them as
  * suits the device. Not profiled one by one; the caller times the whole product. */
 static void launch_tiles(rn_ctx *ctx, cl_kernel k, const rn_gemm_own *o)
@@ -180,6 +189,7 @@ void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float a
 {
     const rn_gemm_shape s = {ta, tb, M, N, K, lda, ldb, ldc, beta};
     const rn_gemm_own *o = rn_gemm_own_find(ctx, &s);
+    if (o && !own_offsets_fit(&s, a_off, b_off, c_off)) o = NULL;
     double t0 = 0;
     if (ctx->profile) {
         CL_CHECK(clFinish(ctx->queue));
