@@ -33,7 +33,7 @@ static int setup(rn_ctx *ctx, mrun *r, int N)
     rn_model_init(&r->m, 10);
     int rc = rn_model_alloc(&r->m, ctx, N, r->workspace_bytes);
     if (rc) return rc;
-    rn_model_init_params(&r->m, 1, 0);
+    rn_model_init_params(&r->m, 1, NULL);
     if ((rc = rn_batch_alloc(&r->b, ctx, (size_t)N))) {
         rn_model_free(&r->m);
         return rc;

@@ -20,12 +20,16 @@ C=(--data "$T/data" --no-augment --no-shuffle --train-limit 16 --batch-size 16 -
 check "starting checkpoint written" [ -s "$T/a/resnet50-best.safetensors" ]
 "$BIN" predict --checkpoint "$T/a/resnet50-best.safetensors" --data "$T/data" --count 1 --save-logits "$T/l.npy" >/dev/null 2>&1
 check "eval-mode logits equal torchvision's on the same weights" "$PY" "$SRC/tests/torch_parity.py" logits "$T/a/resnet50-best.safetensors" "$T/data" "$T/l.npy"
+# nesterov=1 with the defaults (label smoothing 0.1, no weight decay on BN and biases); nesterov=0
+# with plain cross-entropy and weight decay on every parameter.
 for nest in 1 0; do
-  flag=--nesterov; [ $nest = 0 ] && flag=--no-nesterov
-  "$BIN" train "${C[@]}" --lr 0.05 --momentum 0.9 --weight-decay 5e-4 $flag --max-steps 1 \
+  flags=(--nesterov); ls=0.1; bnd=0
+  [ $nest = 0 ] && flags=(--no-nesterov --label-smoothing 0 --bn-decay) && ls=0 && bnd=1
+  "$BIN" train "${C[@]}" --lr 0.05 --momentum 0.9 --weight-decay 5e-4 "${flags[@]}" --max-steps 1 \
     --pretrained "$T/a/resnet50-best.safetensors" --out "$T/b$nest" >/dev/null 2>&1
-  check "one step (nesterov=$nest) equals torch.optim.SGD's" "$PY" "$SRC/tests/torch_parity.py" step \
-    "$T/a/resnet50-best.safetensors" "$T/b$nest/resnet50-last.safetensors" "$T/data" 16 0.05 0.9 5e-4 $nest
+  check "one step (nesterov=$nest, label smoothing $ls, BN decay $bnd) equals torch.optim.SGD's" \
+    "$PY" "$SRC/tests/torch_parity.py" step "$T/a/resnet50-best.safetensors" \
+    "$T/b$nest/resnet50-last.safetensors" "$T/data" 16 0.05 0.9 5e-4 $nest $ls $bnd
 done
 echo "cli_torch_parity: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

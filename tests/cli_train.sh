@@ -32,7 +32,7 @@ P
 }
 
 "$PY" "$SRC/tests/make_cifar.py" "$T/data" 32 24 || { echo "cannot make data"; exit 1; }
-COMMON=(--data "$T/data" --no-augment --weight-decay 0 --no-nesterov --schedule constant --warmup-epochs 0)
+COMMON=(--data "$T/data" --no-augment --weight-decay 0 --no-nesterov --schedule constant --warmup-epochs 0 --label-smoothing 0)
 
 # 1. A small fixed batch overfits: loss below 0.05 within 25 steps.
 "$BIN" train "${COMMON[@]}" --train-limit 8 --batch-size 8 --epochs 25 --lr 0.005 --no-shuffle \
@@ -44,7 +44,7 @@ check "a fixed batch of 8 overfits: final loss $last < 0.05 after 25 steps" py "
 # 2. Checkpoints exist; evaluation after loading equals evaluation at save time.
 check "best checkpoint written" [ -s "$T/of/resnet50-best.safetensors" ]
 check "last checkpoint written" [ -s "$T/of/resnet50-last.safetensors" ]
-check "no temporary files left in the output folder" [ -z "$(ls "$T/of" | grep -v '^resnet50-\(best\|last\)\.safetensors$')" ]
+check "no temporary files left in the output folder" [ -z "$(ls "$T/of" | grep -v '^\(resnet50-\(best\|last\)\.safetensors\|curves\.png\)$')" ]
 "$BIN" eval --checkpoint "$T/of/resnet50-last.safetensors" --data "$T/data" --json > "$T/eval.json" 2>"$T/eval.err"
 check "eval --json exits 0" [ $? -eq 0 ]
 check "eval of the loaded last checkpoint equals the evaluation at save time" py "$T/of.log" "$T/eval.json" <<'P'
@@ -56,6 +56,62 @@ print("train-time test acc %.6f loss %.9g; eval acc %.6f loss %.9g" % (ep["test_
 sys.exit(0 if ok and ev["images"] == 24 and len(ev["confusion"]) == 10 else 1)
 P
 expect 0 'test accuracy:.*per class:.*confusion matrix' "eval prints accuracy, per-class table and confusion matrix" -- "$BIN" eval --checkpoint "$T/of/resnet50-best.safetensors" --data "$T/data"
+
+# 2b. curves.png beside the checkpoints: a 1320x460 PNG with the train (blue) and test (orange)
+# lines in the loss and accuracy panels and the learning rate (green) in the third; the last
+# checkpoint carries the 25 epoch records it was drawn from.
+png_colours() { py "$1" <<'P'
+import struct, sys, zlib
+b = open(sys.argv[1], "rb").read()
+assert b[:8] == b"\x89PNG\r\n\x1a\n"
+w, h = struct.unpack(">II", b[16:24])
+pos, idat = 8, b""
+while pos < len(b):
+    n, = struct.unpack(">I", b[pos:pos+4]); t = b[pos+4:pos+8]
+    if t == b"IDAT": idat += b[pos+8:pos+8+n]
+    pos += 12 + n
+raw = zlib.decompress(idat)
+rows = [raw[y * (1 + 3 * w) + 1:(y + 1) * (1 + 3 * w)] for y in range(h)]
+want = {"train": (31, 119, 180), "test": (230, 100, 10), "lr": (44, 160, 44)}
+count = {(k, p): 0 for k in want for p in range(3)}
+for y in range(h):
+    r = rows[y]
+    for x in range(w):
+        c = tuple(r[3 * x:3 * x + 3])
+        for k, v in want.items():
+            if c == v: count[(k, min(x // 440, 2))] += 1
+print("%dx%d" % (w, h), " ".join("%s@%d:%d" % (k, p, n) for (k, p), n in sorted(count.items())))
+P
+}
+cols=$(png_colours "$T/of/curves.png")
+check "curves.png is 1320x460 with train and test lines in loss and accuracy panels and lr in the third ($cols)" \
+  py "$cols" <<'P'
+import sys
+f = sys.argv[1].split(); n = dict(kv.split(":") for kv in f[1:])
+big = lambda k: int(n[k]) > 200
+sys.exit(0 if f[0] == "1320x460" and all(map(big, ["train@0", "test@0", "train@1", "test@1", "lr@2"])) and int(n["lr@0"]) == 0 else 1)
+P
+history() { py "$1" <<'P'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n, = struct.unpack("<Q", b[:8])
+print(json.loads(json.loads(b[8:8 + n])["__metadata__"]["history"]))
+P
+}
+check "the last checkpoint carries the 25 epoch records" py "$(history "$T/of/resnet50-last.safetensors")" <<<'import ast, sys; h = ast.literal_eval(sys.argv[1]); sys.exit(0 if [r[0] for r in h] == list(range(1, 26)) else 1)'
+expect 0 'wrote .*of.png \(25 epochs, 25 learning-rate points' "plot draws the same log's epochs and steps" -- "$BIN" plot "$T/of.log" -o "$T/of.png"
+# (the log holds the values to 9 digits, the trainer drew exact ones: a pixel may round apart)
+check "plot's picture has the trainer's panels and lines ($(png_colours "$T/of.png"))" py "$cols" "$(png_colours "$T/of.png")" <<'P'
+import sys
+a, b = (dict(kv.split(":") for kv in s.split()[1:]) for s in sys.argv[1:3])
+sys.exit(0 if a.keys() == b.keys() and all(abs(int(a[k]) - int(b[k])) <= 0.05 * int(a[k]) for k in a) else 1)
+P
+printf '{"type": "epoch", "epoch": 1}\n' > "$T/short.log"; : > "$T/empty.log"; printf 'garbage\n' > "$T/garbage.log"
+expect 2 'line 1 of .*short.log' "plot refuses a record without its fields" -- "$BIN" plot "$T/short.log" -o "$T/x.png"
+expect 2 'line 1 of .*garbage.log' "plot refuses a line that is not JSON" -- "$BIN" plot "$T/garbage.log" -o "$T/x.png"
+expect 2 'empty.log has no epoch or step records' "plot refuses an empty log" -- "$BIN" plot "$T/empty.log" -o "$T/x.png"
+expect 2 'cannot open the log' "plot refuses a missing log" -- "$BIN" plot "$T/none.log"
+expect 2 'name the log' "plot without a log refused" -- "$BIN" plot -o "$T/x.png"
+check "no picture written by the refused plots" [ ! -e "$T/x.png" ]
 
 # 3. predict: grid PNG of the expected size and logits .npy of every test image.
 expect 0 'predicted .* true .*wrote .*grid.png.*wrote .*logits.npy' "predict prints predictions and writes grid and logits" -- \
@@ -85,6 +141,33 @@ else
   echo "SKIP: numpy missing, logits .npy not checked (not counted)"
 fi
 
+# 3b. eval/predict --tta: the logits are the mean of the image's and its mirror image's (the mirror
+# images made by flipping the test file), and the output says which was used.
+py "$T/data" "$T/mirror" <<'P'
+import os, shutil, sys
+src, dst = sys.argv[1:3]; shutil.copytree(src, dst)
+b = bytearray(open(src + "/test_batch.bin", "rb").read())
+for i in range(len(b) // 3073):
+    for c in range(3):
+        for y in range(32):
+            o = i * 3073 + 1 + c * 1024 + y * 32
+            b[o:o + 32] = b[o:o + 32][::-1]
+open(dst + "/test_batch.bin", "wb").write(b)
+P
+L=(--checkpoint "$T/of/resnet50-last.safetensors" --count 24)
+"$BIN" predict "${L[@]}" --data "$T/mirror" --save-logits "$T/lm.npy" > /dev/null 2>&1
+"$BIN" predict "${L[@]}" --data "$T/data" --tta --save-logits "$T/lt.npy" > /dev/null 2>&1
+if "$PY" -c 'import numpy' 2>/dev/null; then
+  check "--tta logits are the mean of the image's and the mirror image's" py "$T/logits.npy" "$T/lm.npy" "$T/lt.npy" <<'P'
+import sys, numpy as np
+a, m, t = (np.load(f) for f in sys.argv[1:4])
+err = np.abs(t - (a + m) / 2).max(); print("tta vs mean of views: max |diff| %.3g, views differ by %.3g" % (err, np.abs(a - m).max()))
+sys.exit(0 if t.shape == a.shape and err <= 1e-5 * max(1, np.abs(t).max()) and np.abs(a - m).max() > 1e-3 else 1)
+P
+fi
+expect 0 'test accuracy: .*with test-time mirroring' "eval --tta says it averaged with the mirror image" -- "$BIN" eval --checkpoint "$T/of/resnet50-last.safetensors" --data "$T/data" --tta
+expect 0 '"views": "image"' "eval --json says single view without --tta" -- "$BIN" eval --checkpoint "$T/of/resnet50-last.safetensors" --data "$T/data" --json
+
 # 4. --resume continues with exactly the losses of an uninterrupted run.
 R=(--train-limit 32 --batch-size 8 --epochs 2 --lr 0.005 --seed 3)
 "$BIN" train "${COMMON[@]}" "${R[@]}" --out "$T/full" --log "$T/full.log" > /dev/null 2>&1
@@ -93,6 +176,7 @@ check "--max-steps 5 stops after 5 steps and saves" grep -q "stopping after 5 st
 "$BIN" train "${COMMON[@]}" "${R[@]}" --out "$T/part" --log "$T/part.log" --resume "$T/part/resnet50-last.safetensors" > "$T/resume.out" 2>&1
 check "resume exits 0" [ $? -eq 0 ]
 check "resumed run has the 8 losses of the uninterrupted run, bit for bit" diff <(losses "$T/full.log") <(losses "$T/part.log")
+check "the resumed run's checkpoint carries the uninterrupted run's epoch records" [ "$(history "$T/part/resnet50-last.safetensors")" = "$(history "$T/full/resnet50-last.safetensors")" ]
 
 # 5. Ctrl-C finishes the step, writes resnet50-last.safetensors, exits 130.
 "$BIN" train "${COMMON[@]}" --train-limit 32 --batch-size 8 --epochs 50 --lr 0.005 --out "$T/int" --log "$T/int.log" > "$T/int.out" 2>&1 &
@@ -105,7 +189,7 @@ expect 0 'test accuracy' "the interrupted run's checkpoint loads" -- "$BIN" eval
 
 # 6. A diverging loss stops with status 3 and leaves the best checkpoint alone.
 expect 3 'loss became (NaN|infinite).*Lower --lr' "a diverging run stops with status 3" -- \
-  "$BIN" train "${COMMON[@]}" --train-limit 16 --batch-size 8 --epochs 3 --lr 1e30 --out "$T/nan"
+  "$BIN" train "${COMMON[@]}" --train-limit 16 --batch-size 8 --epochs 3 --lr 1e30 --fc-init-scale 1 --out "$T/nan"
 check "a diverging run writes no best checkpoint" [ ! -e "$T/nan/resnet50-best.safetensors" ]
 
 # 7. Bad input: one sentence, exit 2.

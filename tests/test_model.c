@@ -1,8 +1,8 @@
 /* Proves the ResNet50 wiring: the parameter table is torchvision's state_dict (names, order,
- * shapes, counts), zero_init_residual changes only the bn3 weights, fc's init bound follows its
- * shape, and the whole-model backward equals the derivative of the forward loss along chosen
- * directions (central differences of the full network in training mode), per tensor group, and
- * the SGD step fused into backward equals the step over the whole slab afterwards, bit for bit;
+ * shapes, counts), an init config changes only the bn3 weights and the head, fc's init bound
+ * follows its shape, and the whole-model backward equals the derivative of the forward loss along
+ * chosen directions (central differences of the full network in training mode), per tensor group,
+ * and the SGD step fused into backward equals the step over the whole slab afterwards, bit for bit;
  * and the network with every GEMM on rn50cl's own kernels passes the same central differences.
  */
 #include <math.h>
@@ -132,7 +132,7 @@ static void fixture_open(fixture *f, int n, const int32_t *labels, size_t ws, ui
     rn_model_init(&f->m, 10);
     f->m.keep_gradients = 1;
     TU_CHECK(rn_model_alloc(&f->m, ctx, n, ws) == 0, "model allocates at batch %d", n);
-    rn_model_init_params(&f->m, seed, 0);
+    rn_model_init_params(&f->m, seed, NULL);
     f->x = malloc((size_t)3 * n * 1024 * sizeof *f->x);
     tu_fill_uniform(f->x, (size_t)3 * n * 1024, -2, 2);
     f->input = tu_upload(f->x, (size_t)3 * n * 1024);
@@ -231,7 +231,8 @@ static int entries_differ(const rn_model *m, enum rn_entry_kind kind, const floa
 
 /* The SGD step fused into backward (one layer's gradients at a time) leaves, bit for bit, the
  * weights, momentum and running statistics of a backward that keeps every gradient followed by
- * one sgd_step over the whole slab; over two steps, so that the momentum takes part. */
+ * one sgd_step per tensor, with no weight decay on the 1-D ones (decay_1d = 0); over two steps,
+ * so that the momentum takes part. */
 static void test_fused_sgd(void)
 {
     rn_ctx *ctx = tu_ctx();
@@ -243,21 +244,24 @@ static void test_fused_sgd(void)
     cl_mem input = tu_upload(x, (size_t)3 * n * 1024), lab = rn_buffer(ctx, sizeof labels);
     cl_mem loss = rn_buffer(ctx, n * sizeof(float)), cor = rn_buffer(ctx, n * sizeof(int32_t));
     rn_write(ctx, lab, 0, sizeof labels, labels);
-    const rn_model_sgd o = {0.05f, 0.9f, 5e-4f, 1};
+    const rn_model_sgd o = {0.05f, 0.9f, 5e-4f, 1, 0};
     float *w[2], *v[2], *b[2];
     for (int k = 0; k < 2; k++) {
         rn_model *mk = &m[k];
         rn_model_init(mk, 10);
         mk->keep_gradients = k == 0;
         TU_CHECK(rn_model_alloc(mk, ctx, n, (size_t)8 << 20) == 0, "model %d allocates", k);
-        rn_model_init_params(mk, 13, 0);
+        rn_model_init_params(mk, 13, NULL);
         for (int step = 0; step < 2; step++) {
             rn_model_forward(mk, input, n, 1);
             softmax_ce_forward(ctx, loss, cor, mk->dlogits, mk->logits, lab, n, mk->classes, 0.0f);
             rn_model_backward(mk, input, n, k ? &o : NULL);
-            if (!k)
-                sgd_step(ctx, mk->wslab, mk->vslab, mk->gslab, mk->param_floats, o.lr, o.momentum,
-                         o.weight_decay, o.nesterov);
+            for (size_t i = 0; !k && i < mk->nentries; i++) {
+                const rn_entry *e = &mk->e[i];
+                if (e->kind != RN_PARAM) continue;
+                sgd_step(ctx, e->w, e->v, e->g, e->numel, o.lr, o.momentum,
+                         e->ndim == 1 ? 0.0f : o.weight_decay, o.nesterov);
+            }
         }
         w[k] = malloc(mk->param_floats * sizeof(float));
         v[k] = malloc(mk->param_floats * sizeof(float));
@@ -272,7 +276,7 @@ static void test_fused_sgd(void)
     int dv = entries_differ(&m[0], RN_PARAM, v[0], v[1]);
     int db = entries_differ(&m[0], RN_BUFFER, b[0], b[1]);
     TU_CHECK(dw == 0 && dv == 0 && db == 0,
-             "fused SGD equals backward + whole-slab SGD bit for bit (%d weight, %d momentum, %d "
+             "fused SGD equals backward + per-tensor SGD bit for bit (%d weight, %d momentum, %d "
              "running-statistics tensors differ)",
              dw, dv, db);
     for (int k = 0; k < 2; k++) {
@@ -343,21 +347,24 @@ static void test_own_gemm(void)
     free(u);
 }
 
-/* zero_init_residual changes exactly the 16 bottlenecks' bn3.weight (1 → 0) and nothing else. */
-static void test_zero_init(void)
+/* An init config changes exactly the 16 bottlenecks' bn3.weight (1 → residual_gamma) and, with a
+ * head scale, fc's weight and bias (scaled, here to 0), and nothing else: same seed, same streams.
+ */
+static void test_init_cfg(void)
 {
     rn_ctx *ctx = tu_ctx();
     rn_model m;
     rn_model_init(&m, 10);
     TU_CHECK(rn_model_alloc(&m, ctx, 2, (size_t)8 << 20) == 0, "model allocates at batch 2");
+    const rn_model_initcfg quiet = {.residual_gamma = 0.25, .fc_scale = 0};
     float *w[2], *b[2];
     for (int z = 0; z < 2; z++) {
         w[z] = malloc(m.param_floats * sizeof(float));
         b[z] = malloc(m.buffer_floats * sizeof(float));
-        rn_model_init_params(&m, 11, z);
+        rn_model_init_params(&m, 11, z ? &quiet : NULL);
         rn_model_download(&m, w[z], b[z]);
     }
-    int bn3 = 0, bad_bn3 = 0, changed_other = 0;
+    int bn3 = 0, bad_bn3 = 0, fc_nonzero = 0, fc_zero_before = 0, changed_other = 0;
     for (size_t i = 0; i < m.nentries; i++) {
         const rn_entry *e = &m.e[i];
         const float *p0 = (e->kind == RN_PARAM ? w[0] : b[0]) + e->off;
@@ -366,15 +373,23 @@ static void test_zero_init(void)
         size_t len = strlen(e->name);
         if (len > 11 && !strcmp(e->name + len - 11, ".bn3.weight")) {
             bn3++;
-            for (size_t j = 0; j < e->numel; j++) bad_bn3 += p0[j] != 1.0f || p1[j] != 0.0f;
+            for (size_t j = 0; j < e->numel; j++) bad_bn3 += p0[j] != 1.0f || p1[j] != 0.25f;
+        } else if (!strncmp(e->name, "fc.", 3)) {
+            for (size_t j = 0; j < e->numel; j++) {
+                fc_nonzero += p1[j] != 0.0f;
+                fc_zero_before += p0[j] == 0.0f;
+            }
         } else {
             changed_other += memcmp(p0, p1, e->numel * sizeof(float)) != 0;
         }
     }
     TU_CHECK(bn3 == 16, "16 bottleneck bn3.weight tensors (%d)", bn3);
-    TU_CHECK(bad_bn3 == 0, "bn3.weight is 1 by default and 0 with zero_residual (%d wrong)",
-             bad_bn3);
-    TU_CHECK(changed_other == 0, "zero_residual leaves every other tensor as it was (%d differ)",
+    TU_CHECK(bad_bn3 == 0,
+             "bn3.weight is 1 by default and 0.25 with residual_gamma 0.25 (%d wrong)", bad_bn3);
+    TU_CHECK(fc_zero_before == 0 && fc_nonzero == 0,
+             "fc is non-zero by default (%d zeros) and all zero at scale 0 (%d non-zero)",
+             fc_zero_before, fc_nonzero);
+    TU_CHECK(changed_other == 0, "the config leaves every other tensor as it was (%d differ)",
              changed_other);
     for (int z = 0; z < 2; z++) {
         free(w[z]);
@@ -405,7 +420,7 @@ static void test_fc_init(void)
             fw->shape[1] = 512;
             fw->numel = (size_t)fw->shape[0] * 512;
         }
-        rn_model_init_params(&m, 3, 0);
+        rn_model_init_params(&m, 3, NULL);
         rn_model_download(&m, w, b);
         float bound = (float)(1.0 / sqrt((double)fw->shape[1]));
         double mw = max_abs(w + fw->off, fw->numel), mb = max_abs(w + fb->off, fb->numel);
@@ -425,7 +440,7 @@ int main(void)
 {
     tu_seed(5);
     test_table();
-    test_zero_init();
+    test_init_cfg();
     test_fc_init();
     test_fused_sgd();
     test_gradient();

@@ -63,11 +63,17 @@ def logits(ckpt, data, npy):
     return report("eval logits vs torchvision", ours, ref, 1e-4, 1e-4)
 
 
-def torch_step(sd0, x, y, dtype, lr, mom, wd, nesterov):
+def torch_step(sd0, x, y, dtype, lr, mom, wd, nesterov, smoothing, bn_decay):
+    """bn_decay False: the usual two parameter groups, no weight decay on the 1-D tensors (BN
+    weights and biases, fc.bias)."""
     m = model_from(sd0).train().to(dtype)
-    opt = torch.optim.SGD(m.parameters(), lr=lr, momentum=mom, weight_decay=wd, nesterov=nesterov)
+    ps = list(m.parameters())
+    groups = [{"params": ps}] if bn_decay else [
+        {"params": [p for p in ps if p.dim() > 1]},
+        {"params": [p for p in ps if p.dim() == 1], "weight_decay": 0.0}]
+    opt = torch.optim.SGD(groups, lr=lr, momentum=mom, weight_decay=wd, nesterov=nesterov)
     opt.zero_grad()
-    loss = torch.nn.functional.cross_entropy(m(x.to(dtype)), y)
+    loss = torch.nn.functional.cross_entropy(m(x.to(dtype)), y, label_smoothing=smoothing)
     loss.backward()
     opt.step()
     out = {k: v.double() for k, v in m.state_dict().items()}
@@ -76,7 +82,7 @@ def torch_step(sd0, x, y, dtype, lr, mom, wd, nesterov):
     return out, loss.item()
 
 
-def step(before, after, data, batch, lr, mom, wd, nesterov):
+def step(before, after, data, batch, lr, mom, wd, nesterov, smoothing, bn_decay):
     """The yardstick is PyTorch in float64. Through 53 layers of batch-norm over few values the
     float32 step is chaotic on some tensors (a ReLU mask flips; PyTorch's own float32 step is up
     to ~20 % off on a few tensors, measured), so the check is relative to PyTorch-float32's own
@@ -85,8 +91,9 @@ def step(before, after, data, batch, lr, mom, wd, nesterov):
     are compared directly."""
     sd0, sd1 = load_st(before), load_st(after)
     x, y = images(data + "/data_batch_1.bin", batch)
-    ref, loss = torch_step(sd0, x, y, torch.float64, lr, mom, wd, nesterov)
-    t32, _ = torch_step(sd0, x, y, torch.float32, lr, mom, wd, nesterov)
+    hp = (lr, mom, wd, nesterov, smoothing, bn_decay)
+    ref, loss = torch_step(sd0, x, y, torch.float64, *hp)
+    t32, _ = torch_step(sd0, x, y, torch.float32, *hp)
     ok, n, close, sq_o, sq_t, sq_r, worst_run = True, 0, 0, 0.0, 0.0, 0.0, 0.0
     for k, v in sd1.items():
         if k.endswith("num_batches_tracked"):
@@ -116,5 +123,6 @@ if __name__ == "__main__":
         good = logits(*sys.argv[2:5])
     else:
         a = sys.argv[2:]
-        good = step(a[0], a[1], a[2], int(a[3]), float(a[4]), float(a[5]), float(a[6]), a[7] == "1")
+        good = step(a[0], a[1], a[2], int(a[3]), float(a[4]), float(a[5]), float(a[6]), a[7] == "1",
+                    float(a[8]), a[9] == "1")
     sys.exit(0 if good else 1)

@@ -38,7 +38,7 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
     rn_train_cfg c;
     rn_train_defaults(&c);
     edge_flags f = {0};
-    int seed = (int)c.seed, ws = (int)c.workspace_mb, no_nesterov = 0, no_zero_init = 0;
+    int seed = (int)c.seed, ws = (int)c.workspace_mb, no_nesterov = 0, no_bn_decay = 0;
     const rn_opt opts[] = {
         {"device", RN_OPT_STR, &f.device, "SEL",
          "device index, gpu|cpu|accel, or part of its name"},
@@ -46,18 +46,22 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
         {"data-url", RN_OPT_STR, &f.data_url, "URL", "mirror of cifar-10-binary.tar.gz"},
         {"epochs", RN_OPT_INT, &c.epochs, "N", "epochs to train (default 5)"},
         {"batch-size", RN_OPT_INT, &c.batch, "N", "images per step (default 128)"},
-        {"lr", RN_OPT_FLOAT, &c.lr, "F", "peak learning rate (default 0.02)"},
+        {"lr", RN_OPT_FLOAT, &c.lr, "F", "peak learning rate (default 0.05)"},
         {"momentum", RN_OPT_FLOAT, &c.momentum, "F", "SGD momentum (default 0.9)"},
         {"weight-decay", RN_OPT_FLOAT, &c.weight_decay, "F", "L2 weight decay (default 5e-4)"},
+        {"bn-decay", RN_OPT_FLAG, &c.bn_decay, NULL, "weight decay on BN γ/β and fc.bias too"},
+        {"no-bn-decay", RN_OPT_FLAG, &no_bn_decay, NULL,
+         "weight decay on conv and fc weights only (the default)"},
         {"nesterov", RN_OPT_FLAG, &c.nesterov, NULL, "Nesterov momentum (the default)"},
         {"no-nesterov", RN_OPT_FLAG, &no_nesterov, NULL, "plain momentum"},
         {"schedule", RN_OPT_STR, &c.schedule, "S", "cosine|step|constant (default cosine)"},
-        {"warmup-epochs", RN_OPT_INT, &c.warmup_epochs, "N", "linear warm-up epochs (default 1)"},
-        {"label-smoothing", RN_OPT_FLOAT, &c.label_smoothing, "F", "label smoothing (default 0)"},
-        {"zero-init-residual", RN_OPT_FLAG, &c.zero_init_residual, NULL,
-         "start each bottleneck's last BN at γ=0 (the default)"},
-        {"no-zero-init-residual", RN_OPT_FLAG, &no_zero_init, NULL,
-         "γ=1 everywhere, as torchvision's default"},
+        {"warmup-epochs", RN_OPT_FLOAT, &c.warmup_epochs, "F",
+         "linear warm-up epochs, fractions allowed (default 1)"},
+        {"label-smoothing", RN_OPT_FLOAT, &c.label_smoothing, "F", "label smoothing (default 0.1)"},
+        {"residual-gamma", RN_OPT_FLOAT, &c.init.residual_gamma, "F",
+         "initial γ of each bottleneck's last BN (default 0.2; 1 = torchvision)"},
+        {"fc-init-scale", RN_OPT_FLOAT, &c.init.fc_scale, "F",
+         "classifier init × PyTorch's default (default 0: zeros)"},
         {"seed", RN_OPT_INT, &seed, "N", "seed for init, shuffling and augmentation (default 1)"},
         {"pretrained", RN_OPT_STR, &c.pretrained, "FILE", "start from torchvision-named weights"},
         {"resume", RN_OPT_STR, &c.resume, "FILE", "continue from a resnet50-last.safetensors"},
@@ -79,7 +83,7 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
                            "Train ResNet50 on CIFAR-10, evaluating after every epoch.");
     if (rc) return rc < 0 ? RN_OK : rc;
     if (no_nesterov) c.nesterov = 0;
-    if (no_zero_init) c.zero_init_residual = 0;
+    if (no_bn_decay) c.bn_decay = 0;
     apply_flags(&f, env, &c.ctx, &c.data);
     c.seed = (uint64_t)(unsigned)seed;
     c.workspace_mb = (size_t)ws;
@@ -93,7 +97,12 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
     if (strcmp(c.schedule, "cosine") && strcmp(c.schedule, "step") &&
         strcmp(c.schedule, "constant"))
         return bad("--schedule must be cosine, step or constant.");
-    if (c.warmup_epochs < 0) return bad("--warmup-epochs must not be negative.");
+    if (!(c.warmup_epochs >= 0) || c.warmup_epochs > c.epochs)
+        return bad("--warmup-epochs must be between 0 and --epochs.");
+    if (!(c.init.residual_gamma >= 0) || c.init.residual_gamma > 10)
+        return bad("--residual-gamma must be between 0 and 10.");
+    if (!(c.init.fc_scale >= 0) || c.init.fc_scale > 10)
+        return bad("--fc-init-scale must be between 0 and 10.");
     if (c.classes < 2) return bad("--classes must be at least 2.");
     if (c.max_steps < 0) return bad("--max-steps must be 0 (no limit) or more.");
     if (c.limit_train < 0) return bad("--train-limit must be 0 (all images) or more.");
@@ -107,7 +116,7 @@ static int eval_like(int argc, char **argv, const rn_env *env, int predict)
 {
     rn_eval_cfg c = {.batch = 128, .count = 6};
     edge_flags f = {0};
-    rn_opt opts[12] = {
+    rn_opt opts[13] = {
         {"checkpoint", RN_OPT_STR, &c.checkpoint, "FILE", "model to use (safetensors)"},
         {"device", RN_OPT_STR, &f.device, "SEL",
          "device index, gpu|cpu|accel, or part of its name"},
@@ -117,8 +126,9 @@ static int eval_like(int argc, char **argv, const rn_env *env, int predict)
         {"test-limit", RN_OPT_INT, &c.limit_test, "N", "use only the first N test images"},
         {"no-tune", RN_OPT_FLAG, &f.no_tune, NULL,
          "ignore the GEMM choices stored by `rn50cl tune` (CLBlast everywhere)"},
+        {"tta", RN_OPT_FLAG, &c.tta, NULL, "average each image's logits with its mirror image's"},
     }; /* the rest are zero: the table ends at the first NULL name */
-    size_t n = 7;
+    size_t n = 8;
     if (predict) {
         opts[n++] = (rn_opt){"count", RN_OPT_INT, &c.count, "N",
                              "how many test images to show (default 6)"};

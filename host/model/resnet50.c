@@ -418,9 +418,9 @@ void rn_model_free(rn_model *m)
  */
 
 /* Entry e's initial values into p[0..numel). fc_bound: PyTorch Linear's U(±1/√fan_in) bound, for
- * both fc.weight and fc.bias. */
-static void init_entry(const rn_entry *e, float *p, uint64_t seed, size_t idx, int zero_residual,
-                       double fc_bound)
+ * both fc.weight and fc.bias, times the head's scale. */
+static void init_entry(const rn_entry *e, float *p, uint64_t seed, size_t idx,
+                       double residual_gamma, double fc_bound)
 {
     rn_rng r;
     rn_rng_seed(&r, seed, 0x1000 + idx); /* one stream per tensor: re-initialising one is local */
@@ -433,16 +433,16 @@ static void init_entry(const rn_entry *e, float *p, uint64_t seed, size_t idx, i
         for (size_t i = 0; i < e->numel; i++)
             p[i] = (float)(fc_bound * (2.0 * rn_rng_uniform(&r) - 1.0));
     } else {
-        /* torchvision's zero_init_residual: each bottleneck starts as the identity */
-        int zero = zero_residual && len > 11 && !strcmp(e->name + len - 11, ".bn3.weight");
-        int one = (is_bn_weight && !zero) || strstr(e->name, "running_var") != NULL;
-        for (size_t i = 0; i < e->numel; i++) p[i] = one ? 1.0f : 0.0f;
+        int last_bn = len > 11 && !strcmp(e->name + len - 11, ".bn3.weight");
+        int one = is_bn_weight || strstr(e->name, "running_var") != NULL;
+        float v = last_bn ? (float)residual_gamma : one ? 1.0f : 0.0f;
+        for (size_t i = 0; i < e->numel; i++) p[i] = v;
     }
 }
 
 /* Entry by entry through one host buffer of the largest entry, not a host copy of the slabs: on a
  * CPU device that copy would add to the peak memory of the process. */
-static void init_where(rn_model *m, uint64_t seed, int head_only, int zero_residual)
+static void init_where(rn_model *m, uint64_t seed, int head_only, const rn_model_initcfg *ic)
 {
     size_t most = 0;
     for (size_t i = 0; i < m->nentries; i++)
@@ -450,11 +450,11 @@ static void init_where(rn_model *m, uint64_t seed, int head_only, int zero_resid
     float *p = malloc(most * sizeof *p);
     if (!p) abort();
     /* fan_in is fc.weight's input count (shape [classes, features]); the bias shares it */
-    double fc_bound = 1.0 / sqrt((double)m->e[m->fc_w].shape[1]);
+    double fc_bound = ic->fc_scale / sqrt((double)m->e[m->fc_w].shape[1]);
     for (size_t i = 0; i < m->nentries; i++) {
         const rn_entry *e = &m->e[i];
         if (e->kind == RN_COUNTER || (head_only && strncmp(e->name, "fc.", 3))) continue;
-        init_entry(e, p, seed, i, zero_residual, fc_bound);
+        init_entry(e, p, seed, i, ic->residual_gamma, fc_bound);
         rn_write(m->ctx, e->w, 0, e->numel * sizeof(float), p);
     }
     if (!head_only) m->num_batches_tracked = 0;
@@ -463,14 +463,16 @@ static void init_where(rn_model *m, uint64_t seed, int head_only, int zero_resid
     free(p);
 }
 
-void rn_model_init_params(rn_model *m, uint64_t seed, int zero_residual)
+static const rn_model_initcfg torchvision_init = {.residual_gamma = 1, .fc_scale = 1};
+
+void rn_model_init_params(rn_model *m, uint64_t seed, const rn_model_initcfg *ic)
 {
-    init_where(m, seed, 0, zero_residual);
+    init_where(m, seed, 0, ic ? ic : &torchvision_init);
 }
 
 void rn_model_init_head(rn_model *m, uint64_t seed)
 {
-    init_where(m, seed, 1, 0);
+    init_where(m, seed, 1, &torchvision_init);
 }
 
 void rn_model_download(rn_model *m, float *wslab, float *bslab)
@@ -542,8 +544,8 @@ static void group_step(rn_model *m, int first, int last, const rn_model_sgd *o)
     if (!o) return;
     for (int i = first; i <= last; i++) {
         const rn_entry *e = &m->e[i];
-        sgd_step(m->ctx, e->w, e->v, e->g, e->numel, o->lr, o->momentum, o->weight_decay,
-                 o->nesterov);
+        float wd = e->ndim == 1 && !o->decay_1d ? 0.0f : o->weight_decay;
+        sgd_step(m->ctx, e->w, e->v, e->g, e->numel, o->lr, o->momentum, wd, o->nesterov);
     }
 }
 

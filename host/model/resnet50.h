@@ -103,10 +103,18 @@ size_t rn_model_mem_total(const rn_model_mem *p);
 /* Device bytes needed for a batch: rn_model_mem_total of the plan. */
 size_t rn_model_bytes(const rn_model *m, int batch, size_t workspace_bytes);
 
-/* torchvision initialisation from a seed: Kaiming normal (fan_out, ReLU) for convs, BN γ=1 β=0,
- * running stats 0/1, PyTorch's Linear default for fc; momentum zeroed. zero_residual sets every
- * bottleneck's last BN γ to 0 (torchvision's zero_init_residual=True). */
-void rn_model_init_params(rn_model *m, uint64_t seed, int zero_residual);
+/* How the trainable parameters start. residual_gamma is every bottleneck's last BN γ (1:
+ * torchvision's default; 0: its zero_init_residual=True, which at 32×32 input leaves the network
+ * seeing only a 6×6 corner of each image, see README); fc_scale scales PyTorch's Linear default
+ * for fc (0: a zero head). */
+typedef struct rn_model_initcfg {
+    double residual_gamma, fc_scale;
+} rn_model_initcfg;
+
+/* torchvision's initialisation from a seed, as shaped by ic: Kaiming normal (fan_out, ReLU) for
+ * convs, BN γ=1 β=0, running stats 0/1, PyTorch's Linear default for fc; momentum zeroed.
+ * ic = NULL is torchvision's default exactly. */
+void rn_model_init_params(rn_model *m, uint64_t seed, const rn_model_initcfg *ic);
 
 /* Re-initialises only the classifier head (PyTorch Linear default) from a seed. */
 void rn_model_init_head(rn_model *m, uint64_t seed);
@@ -119,6 +127,7 @@ void rn_model_forward(rn_model *m, cl_mem input, int n, int train);
 typedef struct rn_model_sgd {
     float lr, momentum, weight_decay;
     int nesterov;
+    int decay_1d; /* 0: no weight decay on BN γ/β and fc.bias (the 1-D tensors) */
 } rn_model_sgd;
 
 /* Backward pass from m->dlogits [n][classes] after a training forward of the same n images. With

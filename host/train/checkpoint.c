@@ -85,6 +85,10 @@ int rn_checkpoint_save(rn_model *m, const char *path, const rn_train_state *st, 
         char seed[32];
         snprintf(seed, sizeof seed, "%" PRIu64, st->seed);
         rn_st_add_meta(w, "seed", seed);
+        meta_num(w, "epoch_loss_sum", st->epoch_loss_sum, "%.17g");
+        meta_num(w, "epoch_correct", (double)st->epoch_correct, "%.0f");
+        meta_num(w, "epoch_seen", (double)st->epoch_seen, "%.0f");
+        if (st->history) rn_st_add_meta(w, "history", st->history);
     }
     int rc = rn_st_write(w, path);
     rn_st_writer_free(w);
@@ -212,6 +216,11 @@ int rn_checkpoint_load(rn_model *m, const char *path, rn_train_state *st, int wi
             st->best_accuracy = meta_double(&f, "best_accuracy", -1);
             const char *s = rn_st_meta(&f, "seed");
             st->seed = s ? strtoull(s, NULL, 10) : 0;
+            st->epoch_loss_sum = meta_double(&f, "epoch_loss_sum", 0);
+            st->epoch_correct = (int64_t)meta_double(&f, "epoch_correct", 0);
+            st->epoch_seen = (int64_t)meta_double(&f, "epoch_seen", 0);
+            const char *h = rn_st_meta(&f, "history");
+            st->history = h ? strdup(h) : NULL;
         }
     }
     free(buf);

@@ -17,6 +17,11 @@ typedef struct rn_train_state {
     double best_accuracy; /* best test accuracy so far (0..1), -1 if none */
     double accuracy;      /* test accuracy of this checkpoint's model, -1 if not evaluated */
     uint64_t seed;
+    double epoch_loss_sum; /* sums over the steps of the epoch in progress, so that a resumed */
+    int64_t epoch_correct; /* epoch reports the same figures as an uninterrupted one */
+    int64_t epoch_seen;
+    char *history; /* epoch records (rn_curves_history's JSON), malloc'd; NULL if none. Saved
+                    * when set; load sets it (or NULL) and the caller frees it */
 } rn_train_state;
 
 /* Writes the model (and, with_momentum, momentum buffers + state for resuming) atomically. */

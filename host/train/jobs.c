@@ -51,8 +51,9 @@ static void job_close(job *j)
 
 static void print_text(const job *j, const rn_eval_result *r)
 {
-    printf("test accuracy: %.2f%% (%zu / %zu), mean loss %.4f\n\nper class:\n",
-           r->n ? 100.0 * r->correct / r->n : 0, r->correct, r->n, r->loss);
+    printf("test accuracy: %.2f%% (%zu / %zu), mean loss %.4f, %s\n\nper class:\n",
+           r->n ? 100.0 * r->correct / r->n : 0, r->correct, r->n, r->loss,
+           r->tta ? "with test-time mirroring (mean logits of image and mirror)" : "single view");
     for (int k = 0; k < RN_CIFAR_CLASSES; k++)
         printf("  %-12s %6.2f%% (%zu / %zu)\n", j->names[k],
                r->class_total[k] ? 100.0 * r->class_correct[k] / r->class_total[k] : 0,
@@ -76,6 +77,7 @@ static void print_json(const job *j, const rn_eval_result *r)
     rn_jw_uint(&w, "correct", r->correct);
     rn_jw_fixed(&w, "accuracy", r->n ? (double)r->correct / r->n : 0, 6);
     rn_jw_fixed(&w, "loss", r->loss, 6);
+    rn_jw_str(&w, "views", r->tta ? "image+mirror" : "image");
     rn_jw_obj(&w, "per_class"); /* class names come from batches.meta.txt: escaped */
     for (int k = 0; k < RN_CIFAR_CLASSES; k++)
         rn_jw_fixed(&w, j->names[k],
@@ -97,7 +99,7 @@ int rn_eval_job(const rn_eval_cfg *c)
     int rc = job_open(j, c);
     if (!rc) {
         rn_eval_result r;
-        rc = rn_evaluate(&j->model, &j->test, 0, &r, NULL, NULL);
+        rc = rn_evaluate(&j->model, &j->test, 0, c->tta, &r, NULL, NULL);
         if (!rc && c->json) print_json(j, &r);
         else if (!rc) print_text(j, &r);
     }
@@ -171,7 +173,7 @@ int rn_predict_job(const rn_eval_cfg *c)
         float *logits = malloc(evaluated * j->model.classes * sizeof(float));
         int32_t *pred = malloc(evaluated * sizeof(int32_t));
         rn_eval_result r;
-        rc = rn_evaluate(&j->model, &j->test, evaluated, &r, logits, pred);
+        rc = rn_evaluate(&j->model, &j->test, evaluated, c->tta, &r, logits, pred);
         if (!rc) rc = report_predictions(j, c, &r, count, evaluated, logits, pred);
         free(logits);
         free(pred);

@@ -19,20 +19,22 @@
 #include "base/json.h"
 #include "tune/tune.h"
 #include "train/checkpoint.h"
+#include "train/curves.h"
 
 void rn_train_defaults(rn_train_cfg *c)
 {
     memset(c, 0, sizeof *c);
     c->epochs = 5;
     c->batch = 128;
-    c->lr = 0.02;
+    c->lr = 0.05;
     c->momentum = 0.9;
     c->weight_decay = 5e-4;
     c->nesterov = 1;
-    c->zero_init_residual = 1;
+    c->bn_decay = 0;
+    c->init = (rn_model_initcfg){.residual_gamma = 0.2, .fc_scale = 0};
     c->schedule = "cosine";
     c->warmup_epochs = 1;
-    c->label_smoothing = 0.0;
+    c->label_smoothing = 0.1;
     c->seed = 1;
     c->classes = 10;
     c->out = "./BestCheckPoint";
@@ -51,24 +53,52 @@ double rn_lr_at(const char *schedule, double lr, int64_t step, int64_t total, in
 
 /* ---- evaluation ------------------------------------------------------------------------------ */
 
-int rn_evaluate(rn_model *m, const rn_cifar *d, size_t count, rn_eval_result *r, float *logits,
-                int32_t *pred)
+/* Mirrors every image of x ([3][n][32][32]) left to right, in place. */
+static void mirror_images(float *x, size_t n)
+{
+    for (size_t row = 0; row < 3 * n * 32; row++) {
+        float *p = x + row * 32;
+        for (int i = 0; i < 16; i++) {
+            float t = p[i];
+            p[i] = p[31 - i];
+            p[31 - i] = t;
+        }
+    }
+}
+
+/* The logits of the n images in x into lg (n × classes); with tta, the mean of the logits of each
+ * image and of its mirror image (x is left mirrored), tmp holding the second view's. */
+static void infer_logits(rn_model *m, cl_mem input, float *x, size_t n, int tta, float *lg,
+                         float *tmp)
+{
+    size_t K = (size_t)m->classes, bytes = 3 * n * RN_CIFAR_PLANE * sizeof(float);
+    rn_write(m->ctx, input, 0, bytes, x);
+    rn_model_forward(m, input, (int)n, 0);
+    rn_read(m->ctx, m->logits, 0, n * K * sizeof(float), lg);
+    if (!tta) return;
+    mirror_images(x, n);
+    rn_write(m->ctx, input, 0, bytes, x);
+    rn_model_forward(m, input, (int)n, 0);
+    rn_read(m->ctx, m->logits, 0, n * K * sizeof(float), tmp);
+    for (size_t i = 0; i < n * K; i++) lg[i] = 0.5f * (lg[i] + tmp[i]);
+}
+
+int rn_evaluate(rn_model *m, const rn_cifar *d, size_t count, int tta, rn_eval_result *r,
+                float *logits, int32_t *pred)
 {
     memset(r, 0, sizeof *r);
+    r->tta = tta;
     size_t total = count && count < d->n ? count : d->n, B = (size_t)m->batch, K = m->classes;
     cl_mem input = rn_buffer(m->ctx, 3 * B * RN_CIFAR_PLANE * sizeof(float));
     if (!input) return RN_ERR_INPUT;
     rn_cifar view = *d;
     view.n = total;
     rn_loader *ld = rn_loader_create(&view, B, 0, 0, 0, 0, 0, 0);
-    float *x = malloc(3 * B * RN_CIFAR_PLANE * sizeof *x), *lg = malloc(B * K * sizeof *lg);
+    float *x = malloc(3 * B * RN_CIFAR_PLANE * sizeof *x), *lg = malloc(2 * B * K * sizeof *lg);
     int32_t *lab = malloc(B * sizeof *lab);
     size_t n, done = 0;
     while ((n = rn_loader_next(ld, x, lab)) > 0) {
-        /* The loader packs n images as [3][n][32][32]. */
-        rn_write(m->ctx, input, 0, 3 * n * RN_CIFAR_PLANE * sizeof(float), x);
-        rn_model_forward(m, input, (int)n, 0);
-        rn_read(m->ctx, m->logits, 0, n * K * sizeof(float), lg);
+        infer_logits(m, input, x, n, tta, lg, lg + B * K);
         for (size_t i = 0; i < n; i++) {
             const float *row = lg + i * K;
             size_t best = 0;
@@ -178,6 +208,8 @@ typedef struct trainer {
     char best_path[4096], last_path[4096];
     rn_batch b;
     progress prog;
+    rn_curves curves;
+    char curves_path[4096];
 } trainer;
 
 static int setup_data(trainer *t)
@@ -206,13 +238,18 @@ static int setup_model(trainer *t)
     rn_model_init(&t->model, c->classes);
     int rc = rn_model_alloc(&t->model, &t->ctx, c->batch, c->workspace_mb << 20);
     if (rc) return rc;
-    rn_model_init_params(&t->model, c->seed, c->zero_init_residual);
+    rn_model_init_params(&t->model, c->seed, &c->init);
     t->st.best_accuracy = -1;
     t->st.accuracy = -1;
     t->st.seed = c->seed;
     if (c->resume) {
         rc = rn_checkpoint_load(&t->model, c->resume, &t->st, 1);
         if (rc) return rc;
+        if (t->st.history && rn_curves_parse_history(&t->curves, t->st.history))
+            fprintf(stderr,
+                    "rn50cl: warning: the epoch history in %s is unreadable; curves.png "
+                    "starts at this run.\n",
+                    c->resume);
         printf("resuming from %s at epoch %d step %d (global step %lld, seed %llu)\n", c->resume,
                t->st.epoch + 1, t->st.step_in_epoch, (long long)t->st.global_step,
                (unsigned long long)t->st.seed);
@@ -241,6 +278,7 @@ static int setup_out(trainer *t)
     }
     snprintf(t->best_path, sizeof t->best_path, "%s/resnet50-best.safetensors", t->cfg->out);
     snprintf(t->last_path, sizeof t->last_path, "%s/resnet50-last.safetensors", t->cfg->out);
+    snprintf(t->curves_path, sizeof t->curves_path, "%s/curves.png", t->cfg->out);
     if (t->cfg->log) {
         t->prog.log = fopen(t->cfg->log, t->cfg->resume ? "a" : "w");
         if (!t->prog.log) {
@@ -259,6 +297,8 @@ static void trainer_free(trainer *t)
     rn_cifar_free(&t->train);
     rn_cifar_free(&t->test);
     if (t->prog.log) fclose(t->prog.log);
+    rn_curves_free(&t->curves);
+    free(t->st.history);
     rn_ctx_release(&t->ctx);
 }
 
@@ -298,7 +338,8 @@ rn_step_hparams rn_step_hparams_of(const rn_train_cfg *c, double lr)
                          .momentum = c->momentum,
                          .weight_decay = c->weight_decay,
                          .label_smoothing = c->label_smoothing,
-                         .nesterov = c->nesterov};
+                         .nesterov = c->nesterov,
+                         .bn_decay = c->bn_decay};
     return h;
 }
 
@@ -310,7 +351,8 @@ void rn_train_step(rn_model *m, rn_batch *b, size_t n, const rn_step_hparams *h)
     rn_model_forward(m, b->input, (int)n, 1);
     softmax_ce_forward(ctx, b->loss, b->correct, m->dlogits, m->logits, b->labels, (int)n,
                        m->classes, (float)h->label_smoothing);
-    rn_model_sgd sgd = {(float)h->lr, (float)h->momentum, (float)h->weight_decay, h->nesterov};
+    rn_model_sgd sgd = {(float)h->lr, (float)h->momentum, (float)h->weight_decay, h->nesterov,
+                        h->bn_decay};
     rn_model_backward(m, b->input, (int)n, &sgd);
     rn_read(ctx, b->loss, 0, n * sizeof(float), b->loss_h);
     rn_read(ctx, b->correct, 0, n * sizeof(int32_t), b->correct_h);
@@ -358,11 +400,29 @@ static void log_epoch(const trainer *t, int epoch, double loss, double acc, doub
 }
 
 /* Evaluates, prints the epoch line, writes best (if improved) and last. */
+/* The epoch's record and the schedule so far into the curves, the picture beside the checkpoints,
+ * and the records into the state the checkpoints carry. */
+static int update_curves(trainer *t, const rn_epoch_rec *r)
+{
+    const rn_train_cfg *c = t->cfg;
+    rn_curves_add_epoch(&t->curves, r);
+    int64_t spe = (int64_t)(t->train.n / (size_t)c->batch);
+    int64_t total = spe * c->epochs, warm = llround((double)spe * c->warmup_epochs);
+    int64_t stride = total / 2000 + 1; /* enough points for a smooth line */
+    t->curves.nlr = 0;
+    for (int64_t s = 0; s < t->st.global_step; s += stride)
+        rn_curves_add_lr(&t->curves, (double)(s + 1) / (double)spe,
+                         rn_lr_at(c->schedule, c->lr, s, total, warm));
+    free(t->st.history);
+    t->st.history = rn_curves_history(&t->curves);
+    return rn_curves_png(&t->curves, t->curves_path);
+}
+
 static int end_of_epoch(trainer *t, int epoch, double loss, double acc, double secs, double img_s)
 {
     rn_eval_result r;
     double t0 = rn_now();
-    int rc = rn_evaluate(&t->model, &t->test, 0, &r, NULL, NULL);
+    int rc = rn_evaluate(&t->model, &t->test, 0, 0, &r, NULL, NULL);
     if (rc) return rc;
     double test_acc = r.n ? (double)r.correct / r.n : 0;
     if (t->prog.tty) printf("\n");
@@ -371,6 +431,7 @@ static int end_of_epoch(trainer *t, int epoch, double loss, double acc, double s
            epoch, loss, 100 * acc, r.loss, 100 * test_acc, secs, img_s, rn_now() - t0);
     fflush(stdout);
     log_epoch(t, epoch, loss, acc, r.loss, test_acc, secs, img_s);
+    if (update_curves(t, &(rn_epoch_rec){epoch, loss, acc, r.loss, test_acc})) return RN_ERR_INPUT;
     t->st.accuracy = test_acc;
     if (test_acc > t->st.best_accuracy) {
         t->st.best_accuracy = test_acc;
@@ -384,13 +445,16 @@ static int run_epochs(trainer *t)
 {
     const rn_train_cfg *c = t->cfg;
     int64_t spe = (int64_t)(t->train.n / (size_t)c->batch);
-    int64_t total = spe * c->epochs, warm = spe * c->warmup_epochs;
+    int64_t total = spe * c->epochs, warm = llround((double)spe * c->warmup_epochs);
     for (int e = t->st.epoch; e < c->epochs; e++) {
         rn_loader *ld =
             rn_loader_create(&t->train, (size_t)c->batch, !c->no_shuffle, !c->no_augment, 1,
                              t->st.seed, (uint64_t)e, (size_t)t->st.step_in_epoch);
-        double loss_sum = 0, t0 = rn_now();
-        long seen = 0, correct = 0;
+        /* The epoch's sums so far (a resumed epoch starts from the checkpoint's), and the images
+         * this process has run for img/s. */
+        rn_train_state *st = &t->st;
+        double t0 = rn_now();
+        long ran = 0;
         t->prog.t_start = t0;
         size_t n;
         while ((n = rn_loader_next(ld, t->b.x, t->b.lab)) > 0) {
@@ -409,12 +473,14 @@ static int run_epochs(trainer *t)
                         c->lr);
                 return RN_ERR_DIVERGED;
             }
-            loss_sum += ls;
-            correct += cor;
-            seen += (long)n;
-            double img_s = seen / (rn_now() - t0);
+            st->epoch_loss_sum += ls;
+            st->epoch_correct += cor;
+            st->epoch_seen += (int64_t)n;
+            ran += (long)n;
+            double img_s = ran / (rn_now() - t0);
+            double seen = (double)st->epoch_seen;
             progress_step(&t->prog, e + 1, c->epochs, t->st.step_in_epoch, (int)spe,
-                          loss_sum / seen, (double)correct / seen, lr, img_s);
+                          st->epoch_loss_sum / seen, st->epoch_correct / seen, lr, img_s);
             log_step(&t->prog, e + 1, t->st.step_in_epoch, t->st.global_step, ls / n,
                      (double)cor / n, lr, img_s);
             int stop = c->max_steps > 0 && t->st.global_step >= c->max_steps;
@@ -428,16 +494,19 @@ static int run_epochs(trainer *t)
                 rn_loader_destroy(ld);
                 double secs = rn_now() - t0;
                 printf("\nstopping after %lld steps (--max-steps)\n", (long long)t->st.global_step);
-                return end_of_epoch(t, e + 1, loss_sum / seen, (double)correct / seen, secs,
-                                    seen / secs);
+                return end_of_epoch(t, e + 1, st->epoch_loss_sum / seen, st->epoch_correct / seen,
+                                    secs, ran / secs);
             }
         }
         rn_loader_destroy(ld);
-        double secs = rn_now() - t0;
-        t->st.epoch = e + 1;
-        t->st.step_in_epoch = 0;
-        int rc = end_of_epoch(t, e + 1, seen ? loss_sum / seen : 0,
-                              seen ? (double)correct / seen : 0, secs, seen / secs);
+        double secs = rn_now() - t0, seen = (double)st->epoch_seen;
+        double loss = seen ? st->epoch_loss_sum / seen : 0,
+               acc = seen ? st->epoch_correct / seen : 0;
+        st->epoch = e + 1;
+        st->step_in_epoch = 0;
+        st->epoch_loss_sum = 0;
+        st->epoch_correct = st->epoch_seen = 0;
+        int rc = end_of_epoch(t, e + 1, loss, acc, secs, ran / secs);
         if (rc) return rc;
         if (c->max_steps > 0 && t->st.global_step >= c->max_steps) break;
     }
@@ -462,12 +531,15 @@ int rn_train(const rn_train_cfg *c)
     if (!rc) rc = setup_out(t);
     if (!rc) rc = setup_model(t);
     if (!rc) {
-        printf("training ResNet50 (%zu parameters) for %d epochs, batch %d, lr %g (%s, %d warmup "
-               "epochs), momentum %g%s, weight decay %g, label smoothing %g, seed %llu%s\n",
+        printf("training ResNet50 (%zu parameters) for %d epochs, batch %d, lr %g (%s, %g warm-up "
+               "epochs), momentum %g%s, weight decay %g%s, label smoothing %g, seed %llu\n",
                t->model.nparams, c->epochs, c->batch, c->lr, c->schedule, c->warmup_epochs,
-               c->momentum, c->nesterov ? " nesterov" : "", c->weight_decay, c->label_smoothing,
-               (unsigned long long)t->st.seed,
-               c->zero_init_residual && !c->resume && !c->pretrained ? ", zero-init residual" : "");
+               c->momentum, c->nesterov ? " nesterov" : "", c->weight_decay,
+               c->bn_decay ? "" : " (not on BN and biases)", c->label_smoothing,
+               (unsigned long long)t->st.seed);
+        if (!c->resume && !c->pretrained)
+            printf("fresh model: last BN of each bottleneck at γ = %g, classifier init ×%g\n",
+                   c->init.residual_gamma, c->init.fc_scale);
         g_interrupted = 0;
         signal(SIGINT, on_sigint);
         rc = run_epochs(t);

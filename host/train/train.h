@@ -14,8 +14,10 @@ typedef struct rn_train_cfg {
     rn_ctx_options ctx;   /* device, caches, tuning, profiling */
     rn_data_options data; /* where CIFAR-10 is or comes from */
     const char *pretrained, *resume, *out, *log, *schedule;
-    int epochs, batch, warmup_epochs, max_steps, nesterov, no_augment, no_shuffle, classes;
-    int zero_init_residual;      /* torchvision zero_init_residual */
+    int epochs, batch, max_steps, nesterov, no_augment, no_shuffle, classes;
+    int bn_decay;                /* weight decay on BN γ/β and fc.bias too */
+    double warmup_epochs;        /* linear warm-up, in epochs (fractions allowed) */
+    rn_model_initcfg init;       /* residual γ and head scale of a fresh model */
     int limit_train, limit_test; /* 0 = whole set; for quick runs and tests */
     uint64_t seed;
     double lr, momentum, weight_decay, label_smoothing;
@@ -44,7 +46,7 @@ void rn_batch_free(rn_batch *b);
  * SGD's momentum, weight decay and Nesterov switch, and the loss's label smoothing. */
 typedef struct rn_step_hparams {
     double lr, momentum, weight_decay, label_smoothing;
-    int nesterov;
+    int nesterov, bn_decay;
 } rn_step_hparams;
 
 /* A config's step hyper-parameters at learning rate lr. */
@@ -59,23 +61,25 @@ double rn_lr_at(const char *schedule, double lr, int64_t step, int64_t total, in
 
 typedef struct rn_eval_result {
     size_t n, correct;
+    int tta;                              /* logits were averaged with the mirror image's */
     double loss;                          /* mean cross-entropy */
     size_t class_total[RN_CIFAR_CLASSES]; /* by true class (classes ≥ 10 are not tallied) */
     size_t class_correct[RN_CIFAR_CLASSES];
     size_t confusion[RN_CIFAR_CLASSES][RN_CIFAR_CLASSES]; /* [true][predicted] */
 } rn_eval_result;
 
-/* Evaluates the first `count` images of d (0 = all) in inference mode. logits (count × classes,
- * may be NULL) receives every image's logits in file order; pred (may be NULL) the argmax.
+/* Evaluates the first `count` images of d (0 = all) in inference mode; tta != 0 averages each
+ * image's logits with those of its mirror image. logits (count × classes, may be NULL) receives
+ * every image's (averaged) logits in file order; pred (may be NULL) the argmax.
  * RN_OK, or RN_ERR_INPUT after rn_buffer's sentence when the device refuses the input buffer. */
-int rn_evaluate(rn_model *m, const rn_cifar *d, size_t count, rn_eval_result *r, float *logits,
-                int32_t *pred);
+int rn_evaluate(rn_model *m, const rn_cifar *d, size_t count, int tta, rn_eval_result *r,
+                float *logits, int32_t *pred);
 
 typedef struct rn_eval_cfg {
     rn_ctx_options ctx;
     rn_data_options data;
     const char *checkpoint, *grid, *save_logits;
-    int batch, json, count, limit_test;
+    int batch, json, count, limit_test, tta;
 } rn_eval_cfg;
 
 /* `rn50cl eval`: accuracy, per-class accuracy and confusion matrix (text or JSON). */
