@@ -200,6 +200,23 @@ static int setup_data(trainer *t)
     return RN_OK;
 }
 
+/* --padding, which wins over a checkpoint's; a resumed run cannot change the rule it was
+ * trained with. */
+static int apply_padding(trainer *t)
+{
+    rn_padding p;
+    if (!t->cfg->padding || rn_padding_parse(t->cfg->padding, &p)) return RN_OK;
+    if (t->cfg->resume && p != t->model.padding) {
+        fprintf(stderr,
+                "rn50cl: error: %s was trained with %s padding; a resumed run keeps it, so drop "
+                "--padding %s.\n",
+                t->cfg->resume, rn_padding_name(t->model.padding), t->cfg->padding);
+        return RN_ERR_INPUT;
+    }
+    rn_model_set_padding(&t->model, p);
+    return RN_OK;
+}
+
 static int setup_model(trainer *t)
 {
     const rn_train_cfg *c = t->cfg;
@@ -220,6 +237,9 @@ static int setup_model(trainer *t)
         rc = rn_checkpoint_load_pretrained(&t->model, c->pretrained, c->seed);
         if (rc) return rc;
     }
+    if ((rc = apply_padding(t))) return rc;
+    if (t->model.padding == RN_PAD_SAME)
+        printf("conv and max-pool padding: same (MindSpore's pad_mode='same')\n");
     if (t->train.n < (size_t)c->batch) {
         fprintf(stderr,
                 "rn50cl: error: the training set has %zu images, fewer than one batch of "
@@ -394,7 +414,8 @@ static int run_epochs(trainer *t)
         t->prog.t_start = t0;
         size_t n;
         while ((n = rn_loader_next(ld, t->b.x, t->b.lab)) > 0) {
-            double lr = rn_lr_at(c->schedule, c->lr, t->st.global_step, total, warm);
+            double lr = c->min_lr +
+                        rn_lr_at(c->schedule, c->lr - c->min_lr, t->st.global_step, total, warm);
             double ls;
             int cor;
             train_step(t, n, lr, &ls, &cor);
