@@ -45,9 +45,7 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
         {"data", RN_OPT_STR, &f.data, "DIR", "CIFAR-10 binary folder (default: see README)"},
         {"data-url", RN_OPT_STR, &f.data_url, "URL", "mirror of cifar-10-binary.tar.gz"},
         {"recipe", RN_OPT_STR, &recipe, "NAME",
-         "default|tutorial: preset hyper-parameters under the flags given (tutorial, the "
-         "default with --pretrained: MindSpore's fine-tuning, batch 256, lr 1e-3 cosine to "
-         "1e-5, plain momentum 0.9, no weight decay, no warm-up)"},
+         "default|tutorial (MindSpore's fine-tuning, implied by --pretrained); flags override it"},
         {"epochs", RN_OPT_INT, &c.epochs, "N", "epochs to train (default 5)"},
         {"batch-size", RN_OPT_INT, &c.batch, "N", "images per step (default 128)"},
         {"lr", RN_OPT_FLOAT, &c.lr, "F", "peak learning rate (default 0.02)"},
@@ -65,8 +63,7 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
         {"no-zero-init-residual", RN_OPT_FLAG, &no_zero_init, NULL,
          "γ=1 everywhere, as torchvision's default"},
         {"padding", RN_OPT_STR, &c.padding, "P",
-         "symmetric|same: conv and max-pool padding, PyTorch's or MindSpore's pad_mode='same' "
-         "(default: the checkpoint's, else symmetric)"},
+         "symmetric|same (MindSpore's pad_mode); default: the checkpoint's, else symmetric"},
         {"seed", RN_OPT_INT, &seed, "N", "seed for init, shuffling and augmentation (default 1)"},
         {"pretrained", RN_OPT_STR, &c.pretrained, "FILE", "start from torchvision-named weights"},
         {"resume", RN_OPT_STR, &c.resume, "FILE", "continue from a resnet50-last.safetensors"},
