@@ -4,13 +4,13 @@
 // tap multiplies padding. Every element is written by one work-item; no atomics.
 
 // wd[off + ((co·Q + q)·Cin + ci)·P + p] = w[co][ci][ky][kx], the tap through which output
-// q = (oy, ox) reads input p = (iy, ix): ky = iy − oy·s + pad, kx = ix − ox·s + pad (inside the
+// q = (oy, ox) reads input p = (iy, ix): ky = iy − oy·s + ph, kx = ix − ox·s + pw (inside the
 // kernel for every pair, the condition for using this form). One work-item per (co, ci) spreads
 // its taps over the Q rows of the matrix: no per-element divisions, which CPUs pay dearly for.
 __kernel void rn_conv_dense_fwd(__global float *wd, const int off, __global const float *w,
                                 const int Cout, const int Cin, const int H, const int W,
                                 const int Ho, const int Wo, const int kh, const int kw,
-                                const int stride, const int pad)
+                                const int stride, const int pad_h, const int pad_w)
 {
     const int i = get_global_id(0); // co·Cin + ci
     if (i >= Cout * Cin) return;
@@ -24,18 +24,18 @@ __kernel void rn_conv_dense_fwd(__global float *wd, const int off, __global cons
             for (int iy = 0; iy < H; iy++)
                 for (int ix = 0; ix < W; ix++)
                     row[iy * W + ix] =
-                        taps[(iy - oy * stride + pad) * kw + ix - ox * stride + pad];
+                        taps[(iy - oy * stride + pad_h) * kw + ix - ox * stride + pad_w];
         }
 }
 
 // dw[co][ci][ky][kx] = Σ over outputs q = (oy, ox) in order, whose tap (ky, kx) reads an input
-// p = (oy·s − pad + ky, ox·s − pad + kx) inside the image, of dwd[off + ((co·Q + q)·Cin + ci)·P + p]
+// p = (oy·s − ph + ky, ox·s − pw + kx) inside the image, of dwd[off + ((co·Q + q)·Cin + ci)·P + p]
 // (layout as rn_conv_dense_fwd); 0 for a tap that only ever reads padding. One work-item per
 // (co, ci), as above.
 __kernel void rn_conv_dense_bwd(__global float *dw, __global const float *dwd, const int off,
                                 const int Cout, const int Cin, const int H, const int W,
                                 const int Ho, const int Wo, const int kh, const int kw,
-                                const int stride, const int pad)
+                                const int stride, const int pad_h, const int pad_w)
 {
     const int i = get_global_id(0); // co·Cin + ci
     if (i >= Cout * Cin) return;
@@ -45,10 +45,10 @@ __kernel void rn_conv_dense_bwd(__global float *dw, __global const float *dwd, c
         for (int kx = 0; kx < kw; kx++) {
             float sum = 0.0f;
             for (int oy = 0; oy < Ho; oy++) {
-                const int iy = oy * stride - pad + ky;
+                const int iy = oy * stride - pad_h + ky;
                 if (iy < 0 || iy >= H) continue;
                 for (int ox = 0; ox < Wo; ox++) {
-                    const int ix = ox * stride - pad + kx;
+                    const int ix = ox * stride - pad_w + kx;
                     if (ix < 0 || ix >= W) continue;
                     sum += dwd[off + (((size_t)co * Ho * Wo + oy * Wo + ox) * Cin + ci) * H * W +
                                iy * W + ix];

@@ -3,13 +3,14 @@
 // so conv forward is one GEMM W·col. col2im is a gather (each input element sums the taps that read
 // it), so no atomics are needed and results are deterministic.
 
-// col[(ci·kh + ky)·kw + kx][(nl·Ho + oy)·Wo + ox] = x[ci][n0 + nl][oy·s − p + ky][ox·s − p + kx] or 0
+// col[(ci·kh + ky)·kw + kx][(nl·Ho + oy)·Wo + ox] = x[ci][n0 + nl][oy·s − ph + ky][ox·s − pw + kx]
+// or 0 outside the image (ph, pw: the padding above and to the left; Ho, Wo imply the rest)
 // One work-item per (row, image, output row) writes Wo contiguous columns: the index arithmetic
 // (divisions are slow on CPUs) is paid once per output row instead of once per element.
 __kernel void rn_im2col_fwd(__global float *col, __global const float *x, const int Cin,
                             const int N, const int n0, const int nc, const int H, const int W,
-                            const int kh, const int kw, const int stride, const int pad,
-                            const int Ho, const int Wo)
+                            const int kh, const int kw, const int stride, const int pad_h,
+                            const int pad_w, const int Ho, const int Wo)
 {
     const int total = Cin * kh * kw * nc * Ho;
     const int i = get_global_id(0);
@@ -21,7 +22,7 @@ __kernel void rn_im2col_fwd(__global float *col, __global const float *x, const 
     const int kx = row % kw;
     const int ky = (row / kw) % kh;
     const int ci = row / (kw * kh);
-    const int iy = oy * stride - pad + ky;
+    const int iy = oy * stride - pad_h + ky;
     __global float *out = col + (size_t)row * nc * Ho * Wo + ((size_t)nl * Ho + oy) * Wo;
     if (iy < 0 || iy >= H) {
         for (int ox = 0; ox < Wo; ox++) out[ox] = 0.0f;
@@ -29,19 +30,19 @@ __kernel void rn_im2col_fwd(__global float *col, __global const float *x, const 
     }
     __global const float *in = x + (((size_t)ci * N + n0 + nl) * H + iy) * W;
     for (int ox = 0; ox < Wo; ox++) {
-        const int ix = ox * stride - pad + kx;
+        const int ix = ox * stride - pad_w + kx;
         out[ox] = (ix >= 0 && ix < W) ? in[ix] : 0.0f;
     }
 }
 
-// dx[ci][n0 + nl][iy][ix] (=|+=) Σ over taps (ky, kx) with iy = oy·s − p + ky, ix = ox·s − p + kx
+// dx[ci][n0 + nl][iy][ix] (=|+=) Σ over taps (ky, kx) with iy = oy·s − ph + ky, ix = ox·s − pw + kx
 // of dcol[(ci·kh + ky)·kw + kx][(nl·Ho + oy)·Wo + ox]. accumulate: 0 overwrite, 1 add to dx.
 // The taps are found from the ranges of oy and ox that reach this element (no division per tap)
 // and added in order of ascending ky, then kx.
 __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, const int Cin,
                             const int N, const int n0, const int nc, const int H, const int W,
-                            const int kh, const int kw, const int stride, const int pad,
-                            const int Ho, const int Wo, const int accumulate)
+                            const int kh, const int kw, const int stride, const int pad_h,
+                            const int pad_w, const int Ho, const int Wo, const int accumulate)
 {
     const int total = Cin * nc * H * W;
     const int i = get_global_id(0);
@@ -54,7 +55,7 @@ __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, cons
     const int nl = t2 - ci * nc;
     const int ncols = nc * Ho * Wo;
     // ky = ty − oy·s must lie in [0, kh) and oy in [0, Ho); likewise kx, ox.
-    const int ty = iy + pad, tx = ix + pad;
+    const int ty = iy + pad_h, tx = ix + pad_w;
     const int oy_lo = ty >= kh ? (ty - kh + stride) / stride : 0;
     const int oy_hi = min(Ho - 1, ty / stride);
     const int ox_lo = tx >= kw ? (tx - kw + stride) / stride : 0;

@@ -6,10 +6,10 @@
 // candidates, the first one always taken, later ones only if strictly greater (first maximum in
 // row-major window order wins ties) or NaN (NaN propagates, as in PyTorch). argmax is the index
 // within the (c, n) plane; a window with no in-image element (impossible when pad < k) gets −1
-// and −inf.
+// and −inf. pad_h, pad_w: the padding above and to the left (Ho, Wo imply the rest).
 __kernel void rn_maxpool_fwd(__global float *y, __global int *argmax, __global const float *x,
-                             const int planes, const int H, const int W, const int Ho,
-                             const int Wo, const int k, const int stride, const int pad)
+                             const int planes, const int H, const int W, const int Ho, const int Wo,
+                             const int k, const int stride, const int pad_h, const int pad_w)
 {
     const int o = get_global_id(0);
     if (o >= planes * Ho * Wo) return;
@@ -17,7 +17,7 @@ __kernel void rn_maxpool_fwd(__global float *y, __global int *argmax, __global c
     const int r = o - plane * (Ho * Wo);
     const int oh = r / Wo, ow = r - (r / Wo) * Wo;
     __global const float *xp = x + (size_t)plane * H * W;
-    const int h0 = oh * stride - pad, w0 = ow * stride - pad;
+    const int h0 = oh * stride - pad_h, w0 = ow * stride - pad_w;
     float best = -INFINITY;
     int arg = -1;
     for (int kh = 0; kh < k; kh++) {
@@ -40,22 +40,22 @@ __kernel void rn_maxpool_fwd(__global float *y, __global int *argmax, __global c
 // One work-item per input element: the sum of dy over every output window whose argmax is this
 // element, visiting windows in row-major order.
 __kernel void rn_maxpool_bwd(__global float *dx, __global const float *dy,
-                             __global const int *argmax, const int planes, const int H,
-                             const int W, const int Ho, const int Wo, const int k,
-                             const int stride, const int pad)
+                             __global const int *argmax, const int planes, const int H, const int W,
+                             const int Ho, const int Wo, const int k, const int stride,
+                             const int pad_h, const int pad_w)
 {
     const int i = get_global_id(0);
     if (i >= planes * H * W) return;
     const int plane = i / (H * W);
     const int r = i - plane * (H * W);
     const int ih = r / W, iw = r - (r / W) * W;
-    // Windows oh with oh·stride − pad ≤ ih ≤ oh·stride − pad + k − 1. The +stride·k keeps the
-    // dividend non-negative so integer division is a floor.
+    // Windows oh with oh·stride − pad_h ≤ ih ≤ oh·stride − pad_h + k − 1, likewise ow. The
+    // +stride·k keeps the dividend non-negative so integer division is a floor.
     const int big = stride * k;
-    const int oh_lo = max(0, (ih + pad - k + 1 + stride - 1 + big) / stride - k);
-    const int oh_hi = min(Ho - 1, (ih + pad) / stride);
-    const int ow_lo = max(0, (iw + pad - k + 1 + stride - 1 + big) / stride - k);
-    const int ow_hi = min(Wo - 1, (iw + pad) / stride);
+    const int oh_lo = max(0, (ih + pad_h - k + 1 + stride - 1 + big) / stride - k);
+    const int oh_hi = min(Ho - 1, (ih + pad_h) / stride);
+    const int ow_lo = max(0, (iw + pad_w - k + 1 + stride - 1 + big) / stride - k);
+    const int ow_hi = min(Wo - 1, (iw + pad_w) / stride);
     const size_t ob = (size_t)plane * Ho * Wo;
     float s = 0.0f;
     for (int oh = oh_lo; oh <= oh_hi; oh++)

@@ -6,13 +6,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+ref_conv_shape ref_conv_shape_pads(int N, int Cin, int H, int W, int Cout, int k, int stride,
+                                   int pt, int pb, int pl, int pr)
+{
+    ref_conv_shape s = {N, Cin, H, W, Cout, k, stride, pt, pb, pl, pr, 0, 0};
+    s.Ho = (H + pt + pb - k) / stride + 1;
+    s.Wo = (W + pl + pr - k) / stride + 1;
+    return s;
+}
+
 ref_conv_shape ref_conv_shape_make(int N, int Cin, int H, int W, int Cout, int k, int stride,
                                    int pad)
 {
-    ref_conv_shape s = {N, Cin, H, W, Cout, k, stride, pad, 0, 0};
-    s.Ho = (H + 2 * pad - k) / stride + 1;
-    s.Wo = (W + 2 * pad - k) / stride + 1;
-    return s;
+    return ref_conv_shape_pads(N, Cin, H, W, Cout, k, stride, pad, pad, pad, pad);
+}
+
+int ref_same_pads(int size, int k, int stride, int *before, int *after)
+{
+    int out = (int)ceil((double)size / stride);
+    int total = (out - 1) * stride + k - size;
+    if (total < 0) total = 0;
+    *before = total / 2;
+    *after = total - *before;
+    return out;
+}
+
+ref_conv_shape ref_conv_shape_same(int N, int Cin, int H, int W, int Cout, int k, int stride)
+{
+    int pt, pb, pl, pr;
+    ref_same_pads(H, k, stride, &pt, &pb);
+    ref_same_pads(W, k, stride, &pl, &pr);
+    return ref_conv_shape_pads(N, Cin, H, W, Cout, k, stride, pt, pb, pl, pr);
 }
 
 static size_t xi(const ref_conv_shape *s, int c, int n, int y, int x)
@@ -36,10 +60,10 @@ static int window(const ref_conv_shape *s, int co, int n, int oy, int ox, size_t
     int t = 0;
     for (int ci = 0; ci < s->Cin; ci++)
         for (int ky = 0; ky < s->k; ky++) {
-            int iy = oy * s->stride - s->pad + ky;
+            int iy = oy * s->stride - s->pad_top + ky;
             if (iy < 0 || iy >= s->H) continue;
             for (int kx = 0; kx < s->k; kx++) {
-                int ix = ox * s->stride - s->pad + kx;
+                int ix = ox * s->stride - s->pad_left + kx;
                 if (ix < 0 || ix >= s->W) continue;
                 wt[t] = wi(s, co, ci, ky, kx);
                 xt[t++] = xi(s, ci, n, iy, ix);

@@ -7,14 +7,26 @@
 #include <stddef.h>
 
 typedef struct ref_conv_shape {
-    int N, Cin, H, W, Cout, k, stride, pad, Ho, Wo;
+    int N, Cin, H, W, Cout, k, stride;
+    int pad_top, pad_bottom, pad_left, pad_right; /* zero rows / columns around the image */
+    int Ho, Wo;
 } ref_conv_shape;
 
-/* Fills Ho/Wo with PyTorch's rule floor((H + 2p − k)/s) + 1. */
+/* Padding pt, pb above and below, pl, pr left and right: Ho = floor((H + pt + pb − k)/s) + 1,
+ * Wo likewise. */
+ref_conv_shape ref_conv_shape_pads(int N, int Cin, int H, int W, int Cout, int k, int stride,
+                                   int pt, int pb, int pl, int pr);
+/* PyTorch's symmetric padding p on every side. */
 ref_conv_shape ref_conv_shape_make(int N, int Cin, int H, int W, int Cout, int k, int stride,
                                    int pad);
+/* TensorFlow's / MindSpore's pad_mode='same': per axis out = ceil(size/s), total padding
+ * max((out − 1)·s + k − size, 0), its floor half above (left), the rest below (right). */
+ref_conv_shape ref_conv_shape_same(int N, int Cin, int H, int W, int Cout, int k, int stride);
+/* The 'same' padding of one axis: *before and *after; returns out. */
+int ref_same_pads(int size, int k, int stride, int *before, int *after);
 
-/* y[Cout][N][Ho][Wo] = Σ_ci,ky,kx w[co][ci][ky][kx] · x[ci][n][oy·s−p+ky][ox·s−p+kx] (zero pad) */
+/* y[Cout][N][Ho][Wo] = Σ_ci,ky,kx w[co][ci][ky][kx] · x[ci][n][oy·s−pt+ky][ox·s−pl+kx] (zero pad)
+ */
 void ref_conv2d_forward(double *y, const double *x, const double *w, const ref_conv_shape *s);
 /* dx[Cin][N][H][W] and dw[Cout][Cin][k][k], both overwritten; either may be NULL. */
 void ref_conv2d_backward(double *dx, double *dw, const double *dy, const double *x, const double *w,

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ref_a.h"
+
 static void channel_stats(const double *xc, int M, double *mean, double *var)
 {
     double s = 0;
@@ -100,40 +102,61 @@ void refb_add_relu_backward(double *d, const double *dy, const double *y, long n
     refb_relu_backward(d, dy, y, n);
 }
 
-void refb_maxpool_forward(double *y, int *argmax, const double *x, int C, int N, int H, int W,
-                          int k, int stride, int pad)
+static refb_pool pool_pads(int C, int N, int H, int W, int k, int stride, int pt, int pb, int pl,
+                           int pr)
 {
-    int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
-    for (int p = 0; p < C * N; p++)
+    refb_pool p = {C, N, H, W, k, stride, pt, pb, pl, pr, 0, 0};
+    p.Ho = (H + pt + pb - k) / stride + 1;
+    p.Wo = (W + pl + pr - k) / stride + 1;
+    return p;
+}
+
+refb_pool refb_pool_make(int C, int N, int H, int W, int k, int stride, int pad)
+{
+    return pool_pads(C, N, H, W, k, stride, pad, pad, pad, pad);
+}
+
+refb_pool refb_pool_same(int C, int N, int H, int W, int k, int stride)
+{
+    int pt, pb, pl, pr;
+    ref_same_pads(H, k, stride, &pt, &pb);
+    ref_same_pads(W, k, stride, &pl, &pr);
+    return pool_pads(C, N, H, W, k, stride, pt, pb, pl, pr);
+}
+
+void refb_maxpool_forward(double *y, int *argmax, const double *x, const refb_pool *p)
+{
+    const int H = p->H, W = p->W, Ho = p->Ho, Wo = p->Wo;
+    for (int pl = 0; pl < p->C * p->N; pl++)
         for (int oh = 0; oh < Ho; oh++)
             for (int ow = 0; ow < Wo; ow++) {
                 double best = -INFINITY;
                 int arg = -1;
-                for (int kh = 0; kh < k; kh++)
-                    for (int kw = 0; kw < k; kw++) {
-                        int ih = oh * stride - pad + kh, iw = ow * stride - pad + kw;
+                for (int kh = 0; kh < p->k; kh++)
+                    for (int kw = 0; kw < p->k; kw++) {
+                        int ih = oh * p->stride - p->pad_top + kh;
+                        int iw = ow * p->stride - p->pad_left + kw;
                         if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue; /* padding */
-                        double v = x[(size_t)p * H * W + ih * W + iw];
+                        double v = x[(size_t)pl * H * W + ih * W + iw];
                         if (arg < 0 || v > best) {
                             best = v;
                             arg = ih * W + iw;
                         }
                     }
-                size_t o = (size_t)p * Ho * Wo + oh * Wo + ow;
+                size_t o = (size_t)pl * Ho * Wo + oh * Wo + ow;
                 y[o] = best;
                 if (argmax) argmax[o] = arg;
             }
 }
 
-void refb_maxpool_backward(double *dx, const double *dy, const int *argmax, int C, int N, int H,
-                           int W, int k, int stride, int pad)
+void refb_maxpool_backward(double *dx, const double *dy, const int *argmax, const refb_pool *p)
 {
-    int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
-    memset(dx, 0, (size_t)C * N * H * W * sizeof *dx);
-    for (int p = 0; p < C * N; p++)
-        for (int o = 0; o < Ho * Wo; o++) {
-            int a = argmax[(size_t)p * Ho * Wo + o];
-            if (a >= 0) dx[(size_t)p * H * W + a] += dy[(size_t)p * Ho * Wo + o];
+    const size_t HW = (size_t)p->H * p->W, HoWo = (size_t)p->Ho * p->Wo;
+    memset(dx, 0, (size_t)p->C * p->N * HW * sizeof *dx);
+    for (size_t pl = 0; pl < (size_t)p->C * p->N; pl++)
+        for (size_t o = 0; o < HoWo; o++) {
+            int a = argmax[pl * HoWo + o];
+            if (a >= 0) dx[pl * HW + a] += dy[pl * HoWo + o];
         }
 }
 

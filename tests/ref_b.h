@@ -27,14 +27,23 @@ void refb_add_relu_forward(double *y, const double *a, const double *b, long n);
 /* d = dy·[y > 0], the gradient of both summands. */
 void refb_add_relu_backward(double *d, const double *dy, const double *y, long n);
 
-/* Max-pool over x[C][N][H][W] → y[C][N][Ho][Wo] (Ho = (H + 2·pad − k)/stride + 1), padding never
- * wins, first maximum in row-major window order wins ties, argmax = index within the (c, n)
- * plane. argmax may be NULL. */
-void refb_maxpool_forward(double *y, int *argmax, const double *x, int C, int N, int H, int W,
-                          int k, int stride, int pad);
+/* A max-pool's geometry: window k, stride, padding on each side (−inf in effect: never wins). */
+typedef struct refb_pool {
+    int C, N, H, W, k, stride;
+    int pad_top, pad_bottom, pad_left, pad_right;
+    int Ho, Wo; /* floor((H + pt + pb − k)/stride) + 1, likewise */
+} refb_pool;
+
+/* PyTorch's MaxPool2d: pad on every side. */
+refb_pool refb_pool_make(int C, int N, int H, int W, int k, int stride, int pad);
+/* MindSpore's MaxPool2d(pad_mode="same"): the padding of ref_same_pads (ref_a.h) per axis. */
+refb_pool refb_pool_same(int C, int N, int H, int W, int k, int stride);
+
+/* Max-pool over x[C][N][H][W] → y[C][N][Ho][Wo], padding never wins, first maximum in row-major
+ * window order wins ties, argmax = index within the (c, n) plane. argmax may be NULL. */
+void refb_maxpool_forward(double *y, int *argmax, const double *x, const refb_pool *p);
 /* Scatter form (independent of the device's gather): dx[plane][argmax] += dy. */
-void refb_maxpool_backward(double *dx, const double *dy, const int *argmax, int C, int N, int H,
-                           int W, int k, int stride, int pad);
+void refb_maxpool_backward(double *dx, const double *dy, const int *argmax, const refb_pool *p);
 
 void refb_avgpool_forward(double *y, const double *x, int C, int N, int HW);
 void refb_avgpool_backward(double *dx, const double *dy, int C, int N, int HW);

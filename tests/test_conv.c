@@ -4,7 +4,9 @@
  * 3, stride 2 on odd inputs, padding 2 and 3, 7×7/2), the accumulate / no-dx / chunked-workspace /
  * pointwise paths, small images whose conv is one dense GEMM without padding taps (GEMM FLOPs of
  * exactly the taps that read the image), that rn_conv_gemm_shapes lists the GEMMs a run issues,
- * and every conv shape of the model's case list at batch 8. Every output starts NaN-poisoned. */
+ * and every conv shape of the model's case list at batch 8; all of it again with MindSpore's
+ * 'same' padding (more below and right than above and left at stride 2). Every output starts
+ * NaN-poisoned. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,9 +45,9 @@ static double fd_loss(void *arg)
 
 /* Claim: ref_conv2d_backward equals central finite differences of ref_conv2d_forward, at sampled
  * input and weight elements (corners and padded borders included). */
-static void check_ref_backward_fd(int N, int Cin, int H, int W, int Cout, int k, int st, int p)
+static void check_ref_backward_fd_shape(ref_conv_shape s)
 {
-    ref_conv_shape s = ref_conv_shape_make(N, Cin, H, W, Cout, k, st, p);
+    const int N = s.N, Cin = s.Cin, H = s.H, W = s.W, Cout = s.Cout, k = s.k;
     size_t nx = (size_t)Cin * N * H * W, nw = (size_t)Cout * Cin * k * k,
            ny = (size_t)Cout * N * s.Ho * s.Wo;
     double *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *g = malloc(ny * sizeof *g);
@@ -67,15 +69,22 @@ static void check_ref_backward_fd(int N, int Cin, int H, int W, int Cout, int k,
         fdw[t] = tu_central_diff(&w[j], h, fd_loss, &in);
         gw[t] = dw[j];
     }
-    tu_compare_dd(
-        tu_name("ref conv backward dx == finite differences, N%d C%d %dx%d -> %d k%d s%d p%d", N,
-                Cin, H, W, Cout, k, st, p),
-        gx, fdx, SAMPLES + 2, 1e-8, 1e-8);
-    tu_compare_dd(
-        tu_name("ref conv backward dw == finite differences, N%d C%d %dx%d -> %d k%d s%d p%d", N,
-                Cin, H, W, Cout, k, st, p),
-        gw, fdw, SAMPLES + 2, 1e-8, 1e-8);
+    tu_compare_dd(tu_name("ref conv backward dx == finite differences, N%d C%d %dx%d -> %d k%d "
+                          "s%d pads %d/%d %d/%d",
+                          N, Cin, H, W, Cout, k, s.stride, s.pad_top, s.pad_bottom, s.pad_left,
+                          s.pad_right),
+                  gx, fdx, SAMPLES + 2, 1e-8, 1e-8);
+    tu_compare_dd(tu_name("ref conv backward dw == finite differences, N%d C%d %dx%d -> %d k%d "
+                          "s%d pads %d/%d %d/%d",
+                          N, Cin, H, W, Cout, k, s.stride, s.pad_top, s.pad_bottom, s.pad_left,
+                          s.pad_right),
+                  gw, fdw, SAMPLES + 2, 1e-8, 1e-8);
     free(x), free(w), free(g), free(dx), free(dw);
+}
+
+static void check_ref_backward_fd(int N, int Cin, int H, int W, int Cout, int k, int st, int p)
+{
+    check_ref_backward_fd_shape(ref_conv_shape_make(N, Cin, H, W, Cout, k, st, p));
 }
 
 typedef struct {
@@ -103,15 +112,15 @@ static long gemm_calls(const rn_ctx *ctx)
     return n;
 }
 
-/* Claim: conv2d_forward / conv2d_backward on the device equal the double reference. */
-static void check_device(const char *tag, int N, int Cin, int H, int W, int Cout, int k, int st,
-                         int p, conv_opts o)
+/* Claim: conv2d_forward / conv2d_backward of c on the device equal the double reference of s
+ * (the same conv, described independently). */
+static void check_device_shape(const char *tag, rn_conv c, ref_conv_shape s, conv_opts o)
 {
     rn_ctx *ctx = tu_ctx();
-    rn_conv c = rn_conv_init(N, Cin, H, W, Cout, k, st, p);
-    ref_conv_shape s = ref_conv_shape_make(N, Cin, H, W, Cout, k, st, p);
-    TU_CHECK(c.Ho == s.Ho && c.Wo == s.Wo, "%s: rn_conv_init output size %dx%d, expected %dx%d",
-             tag, c.Ho, c.Wo, s.Ho, s.Wo);
+    const int N = s.N, Cin = s.Cin, H = s.H, W = s.W, Cout = s.Cout, k = s.k, st = s.stride;
+    TU_CHECK(c.Ho == s.Ho && c.Wo == s.Wo && c.pad_h == s.pad_top && c.pad_w == s.pad_left,
+             "%s: rn_conv output size %dx%d, padding above/left %d/%d; expected %dx%d, %d/%d", tag,
+             c.Ho, c.Wo, c.pad_h, c.pad_w, s.Ho, s.Wo, s.pad_top, s.pad_left);
     size_t nx = (size_t)Cin * N * H * W, nw = (size_t)Cout * Cin * k * k,
            ny = (size_t)Cout * N * s.Ho * s.Wo;
     float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *g = malloc(ny * sizeof *g);
@@ -158,8 +167,8 @@ static void check_device(const char *tag, int N, int Cin, int H, int W, int Cout
                  ws.floats);
     float *y = tu_download_new(by, ny), *dw = tu_download_new(bdw, nw);
     size_t kred = (size_t)Cin * k * k, nred = (size_t)N * s.Ho * s.Wo;
-    tu_compare(tu_name("%s: forward y == ref (N%d C%d %dx%d -> %d k%d s%d p%d)", tag, N, Cin, H, W,
-                       Cout, k, st, p),
+    tu_compare(tu_name("%s: forward y == ref (N%d C%d %dx%d -> %d k%d s%d pads %d/%d %d/%d)", tag,
+                       N, Cin, H, W, Cout, k, st, s.pad_top, s.pad_bottom, s.pad_left, s.pad_right),
                y, yr, ny, tol_for(kred), 1e-4);
     tu_compare(tu_name("%s: backward dw == ref", tag), dw, dwr, nw, tol_for(nred), 1e-4);
     if (bdx) {
@@ -176,6 +185,22 @@ static void check_device(const char *tag, int N, int Cin, int H, int W, int Cout
     free(dwr), free(y), free(dw);
 }
 
+/* check_device_shape with PyTorch's symmetric padding p */
+static void check_device(const char *tag, int N, int Cin, int H, int W, int Cout, int k, int st,
+                         int p, conv_opts o)
+{
+    check_device_shape(tag, rn_conv_init(N, Cin, H, W, Cout, k, st, p),
+                       ref_conv_shape_make(N, Cin, H, W, Cout, k, st, p), o);
+}
+
+/* check_device_shape with MindSpore's pad_mode='same' */
+static void check_same(const char *tag, int N, int Cin, int H, int W, int Cout, int k, int st,
+                       conv_opts o)
+{
+    check_device_shape(tag, rn_conv_init_same(N, Cin, H, W, Cout, k, st),
+                       ref_conv_shape_same(N, Cin, H, W, Cout, k, st), o);
+}
+
 /* Multiply-adds of the taps that read the image rather than its padding, from the definition. */
 static double live_macs(const rn_conv *c)
 {
@@ -184,7 +209,7 @@ static double live_macs(const rn_conv *c)
         for (int ox = 0; ox < c->Wo; ox++)
             for (int ky = 0; ky < c->kh; ky++)
                 for (int kx = 0; kx < c->kw; kx++) {
-                    int iy = oy * c->stride - c->pad + ky, ix = ox * c->stride - c->pad + kx;
+                    int iy = oy * c->stride - c->pad_h + ky, ix = ox * c->stride - c->pad_w + kx;
                     live += iy >= 0 && iy < c->H && ix >= 0 && ix < c->W;
                 }
     return live * c->Cin * c->Cout * c->N;
@@ -200,16 +225,16 @@ static double listed_flops(const rn_conv *c, int backward)
     return f;
 }
 
-/* Every output reads every input through some tap (and padding fills the rest of its window). */
+/* Every output reads every input through some tap, and padding fills the rest of some window. */
 static int reads_all(const rn_conv *c)
 {
     for (int o = 0; o < c->Ho; o++)
         for (int i = 0; i < c->H; i++)
-            if (i - o * c->stride + c->pad < 0 || i - o * c->stride + c->pad >= c->kh) return 0;
+            if (i - o * c->stride + c->pad_h < 0 || i - o * c->stride + c->pad_h >= c->kh) return 0;
     for (int o = 0; o < c->Wo; o++)
         for (int i = 0; i < c->W; i++)
-            if (i - o * c->stride + c->pad < 0 || i - o * c->stride + c->pad >= c->kw) return 0;
-    return c->pad > 0;
+            if (i - o * c->stride + c->pad_w < 0 || i - o * c->stride + c->pad_w >= c->kw) return 0;
+    return live_macs(c) < (double)c->Cin * c->kh * c->kw * c->Cout * c->N * c->Ho * c->Wo;
 }
 
 /* Claim: a conv whose every output reads every input multiplies only the taps that read the image:
@@ -229,6 +254,105 @@ static void check_flops(const char *tag, const rn_conv *c)
              tag, fwd, both, want, 3 * want, skips ? "live taps only" : "every tap");
 }
 
+/* Claim: rn_same_padding is the rule ref_same_pads spells out, and gives ResNet50's layers at
+ * 32×32 input the padding MindSpore computes: stem 7×7/2 2 above and 3 below, max-pool 3×3/2 on
+ * 16×16 and the 3×3/2 convs on 8, 4 and 2 rows 0 and 1, 3×3/1 1 and 1, 1×1/2 none. */
+static void check_same_rule(void)
+{
+    static const struct {
+        int size, k, s, out, before, after;
+    } net[] = {{32, 7, 2, 16, 2, 3}, {16, 3, 2, 8, 0, 1}, {8, 3, 2, 4, 0, 1}, {4, 3, 2, 2, 0, 1},
+               {2, 3, 2, 1, 0, 1},   {8, 3, 1, 8, 1, 1},  {1, 3, 1, 1, 1, 1}, {8, 1, 2, 4, 0, 0}};
+    for (size_t i = 0; i < sizeof net / sizeof net[0]; i++) {
+        int b, a, out = ref_same_pads(net[i].size, net[i].k, net[i].s, &b, &a);
+        TU_CHECK(out == net[i].out && b == net[i].before && a == net[i].after,
+                 "'same' %dx%d/%d on %d: %d outputs, pads %d/%d (reference: %d, %d/%d)", net[i].k,
+                 net[i].k, net[i].s, net[i].size, net[i].out, net[i].before, net[i].after, out, b,
+                 a);
+    }
+    for (int size = 1; size <= 40; size++)
+        for (int k = 1; k <= 7; k++)
+            for (int st = 1; st <= 3; st++) {
+                int b, a, rb, out = rn_same_padding(size, k, st, &b);
+                int rout = ref_same_pads(size, k, st, &rb, &a);
+                TU_CHECK(out == rout && b == rb,
+                         "rn_same_padding(%d, k%d, s%d) = %d, before %d; reference %d, %d", size, k,
+                         st, out, b, rout, rb);
+            }
+}
+
+/* Claim: with MindSpore's 'same' padding every conv path equals the reference: im2col on each
+ * pad pattern (more below than above, non-square, odd sizes where 'same' is symmetric, 1×1/2),
+ * accumulate, no dx, chunks, and the dense form on small images, which still multiplies only the
+ * taps inside the image. */
+static void check_same_paths(void)
+{
+    conv_opts plain = {0, 0, 0, 0}, acc = {0, 1, 0, 0}, nodx = {0, 0, 1, 0};
+    check_same("same 7x7/2 10x10 (2/3)", 3, 3, 10, 10, 5, 7, 2, plain);
+    check_same("same 3x3/2 8x8 (0/1)", 3, 5, 8, 8, 6, 3, 2, plain);
+    check_same("same 3x3/2 6x9 (0/1, 1/1)", 3, 5, 6, 9, 7, 3, 2, plain);
+    check_same("same 3x3/2 7x7 (1/1)", 3, 5, 7, 7, 6, 3, 2, plain);
+    check_same("same 5x5/2 6x6 (1/2)", 3, 4, 6, 6, 5, 5, 2, plain);
+    check_same("same 2x2/2 7x7 (0/1)", 3, 4, 7, 7, 5, 2, 2, plain);
+    check_same("same 3x3/1 7x5", 3, 5, 7, 5, 6, 3, 1, plain);
+    check_same("same 1x1/2 8x8", 3, 7, 8, 8, 5, 1, 2, plain);
+    check_same("same 3x3/2 8x8 accumulate", 3, 5, 8, 8, 6, 3, 2, acc);
+    check_same("same 3x3/2 8x8 dx=NULL", 3, 5, 8, 8, 6, 3, 2, nodx);
+    size_t per = (size_t)5 * 9 * 4 * 4; /* Cin·k·k·Ho·Wo of 3x3/2 on 8x8 -> 4x4 */
+    check_same("same 3x3/2 8x8 chunks of 1", 3, 5, 8, 8, 6, 3, 2, (conv_opts){per, 0, 0, 1});
+    check_same("same 3x3/2 8x8 chunks of 2+1 accumulate", 3, 5, 8, 8, 6, 3, 2,
+               (conv_opts){2 * per + 7, 1, 0, 1});
+    struct {
+        const char *tag;
+        int H, W, k, st, dense;
+    } small[] = {{"same 3x3/2 on 2x2 (0/1)", 2, 2, 3, 2, 1},
+                 {"same 3x3/1 on 1x1", 1, 1, 3, 1, 1},
+                 {"same 3x3/1 on 2x2", 2, 2, 3, 1, 1},
+                 {"same 3x3/2 on 2x1", 2, 1, 3, 2, 1},
+                 {"same 3x3/2 on 4x4 (0/1)", 4, 4, 3, 2, 0}};
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
+        rn_conv t = rn_conv_init_same(3, 5, small[i].H, small[i].W, 7, small[i].k, small[i].st);
+        TU_CHECK(reads_all(&t) == small[i].dense, "%s: every output reads every input: %d",
+                 small[i].tag, small[i].dense);
+        check_flops(small[i].tag, &t);
+        check_same(small[i].tag, 3, 5, small[i].H, small[i].W, 7, small[i].k, small[i].st, plain);
+    }
+    rn_conv d = rn_conv_init_same(3, 6, 2, 2, 5, 3, 2);
+    check_same("same dense 2x2/2 accumulate", 3, 6, 2, 2, 5, 3, 2, acc);
+    check_same("same dense 2x2/2 dx=NULL", 3, 6, 2, 2, 5, 3, 2, nodx);
+    check_same("same dense 2x2/2 chunks of 1", 3, 6, 2, 2, 5, 3, 2,
+               (conv_opts){rn_conv_workspace_floats(&d, 1), 0, 0, 1});
+}
+
+/* Claim: every conv shape of the model at batch Nb, with 'same' padding instead, keeps its output
+ * size (so the network's activations are those of the symmetric model), runs the same path with
+ * the same GEMM work, and equals the reference. */
+static void check_same_model(int Nb)
+{
+    rn_opcase *cases;
+    int nc = tu_model_cases(RN_OP_CONV, Nb, &cases), ndense = 0;
+    for (int i = 0; i < nc; i++) {
+        const rn_conv *v = &cases[i].conv;
+        rn_conv t = rn_conv_init_same(Nb, v->Cin, v->H, v->W, v->Cout, v->kh, v->stride);
+        char tag[96];
+        snprintf(tag, sizeof tag, "same %s", cases[i].name);
+        TU_CHECK(t.Ho == v->Ho && t.Wo == v->Wo,
+                 "%s: 'same' output %dx%d equals the symmetric %dx%d", tag, t.Ho, t.Wo, v->Ho,
+                 v->Wo);
+        TU_CHECK(rn_conv_is_dense(&t) == rn_conv_is_dense(v) &&
+                     rn_conv_is_pointwise(&t) == rn_conv_is_pointwise(v),
+                 "%s: the same conv path as symmetric padding", tag);
+        ndense += reads_all(&t);
+        check_flops(tag, &t);
+        check_same(tag, Nb, v->Cin, v->H, v->W, v->Cout, v->kh, v->stride, (conv_opts){0, 0, 0, 0});
+    }
+    free(cases);
+    TU_CHECK(ndense == 3,
+             "with 'same' padding the model's 3x3 convs on 2x2 and 1x1 images skip "
+             "the padding too (%d shapes)",
+             ndense);
+}
+
 int main(void)
 {
     tu_seed(20240611);
@@ -238,12 +362,15 @@ int main(void)
     TU_CHECK(a.Ho == 16 && a.Wo == 16 && a.kh == 7 && a.kw == 7, "stem 7x7/2 p3 on 32x32 -> 16x16");
     rn_conv b = rn_conv_init(3, 5, 7, 7, 4, 3, 2, 2);
     TU_CHECK(b.Ho == 5 && b.Wo == 5, "3x3/2 p2 on 7x7 -> 5x5 (floor rule), got %dx%d", b.Ho, b.Wo);
-    TU_CHECK(rn_conv_is_pointwise(&(rn_conv){1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1}),
+    TU_CHECK(rn_conv_is_pointwise(&(rn_conv){1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1}),
              "1x1/1 p0 is pointwise");
-    TU_CHECK(!rn_conv_is_pointwise(&(rn_conv){1, 1, 2, 2, 1, 1, 1, 2, 0, 1, 1}),
+    TU_CHECK(!rn_conv_is_pointwise(&(rn_conv){1, 1, 2, 2, 1, 1, 1, 2, 0, 0, 1, 1}),
              "1x1/2 is not pointwise");
-    TU_CHECK(!rn_conv_is_pointwise(&(rn_conv){1, 1, 2, 2, 1, 1, 1, 1, 1, 4, 4}),
+    TU_CHECK(!rn_conv_is_pointwise(&(rn_conv){1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 4, 4}),
              "1x1 p1 is not pointwise");
+    TU_CHECK(rn_conv_is_pointwise(&(rn_conv){1, 1, 3, 3, 1, 1, 1, 1, 0, 0, 3, 3}) &&
+                 !rn_conv_is_pointwise(&(rn_conv){1, 1, 3, 3, 1, 1, 1, 1, 0, 0, 4, 4}),
+             "1x1/1 with padding only below/right (a 4x4 output of a 3x3 image) is not pointwise");
     TU_CHECK(rn_conv_workspace_floats(&b, 3) == (size_t)3 * 5 * 9 * 25,
              "a plain conv's workspace: Cin*k*k*Ho*Wo per image");
 
@@ -256,6 +383,17 @@ int main(void)
     check_ref_backward_fd(3, 4, 1, 1, 3, 3, 1, 1);
     check_ref_backward_fd(3, 4, 2, 2, 3, 3, 1, 1);
     check_ref_backward_fd(3, 3, 4, 4, 2, 3, 2, 1);
+    /* ... with padding of different widths on each side, and MindSpore's 'same' of each conv
+     * class of the model (pads above/below, left/right): 7×7/2 on an even image (2/3), 3×3/2 on
+     * an even one (0/1), non-square (0/1 rows, 1/1 columns), on 2×2 and 1×1 images, 1×1/2 */
+    check_ref_backward_fd_shape(ref_conv_shape_pads(2, 3, 7, 5, 4, 3, 2, 0, 2, 1, 0));
+    check_ref_backward_fd_shape(ref_conv_shape_same(2, 3, 10, 10, 4, 7, 2));
+    check_ref_backward_fd_shape(ref_conv_shape_same(2, 3, 8, 8, 3, 3, 2));
+    check_ref_backward_fd_shape(ref_conv_shape_same(2, 3, 6, 9, 3, 3, 2));
+    check_ref_backward_fd_shape(ref_conv_shape_same(3, 4, 2, 2, 3, 3, 2));
+    check_ref_backward_fd_shape(ref_conv_shape_same(3, 4, 1, 1, 3, 3, 1));
+    check_ref_backward_fd_shape(ref_conv_shape_same(3, 4, 5, 5, 3, 1, 2));
+    check_same_rule();
 
     /* (b) device == reference on awkward shapes */
     conv_opts plain = {0, 0, 0, 0};
@@ -307,6 +445,7 @@ int main(void)
                      small[i].p, plain);
     }
     TU_CHECK(ndense == 8, "8 of the small convs read every input from every output (%d)", ndense);
+    check_same_paths();
     check_device("dense 1x1 accumulate", 3, 6, 1, 1, 5, 3, 1, 1, acc);
     check_device("dense 2x2/1 accumulate", 3, 6, 2, 2, 5, 3, 1, 1, acc);
     check_device("dense 1x1 dx=NULL", 3, 6, 1, 1, 5, 3, 1, 1, nodx);
@@ -333,7 +472,7 @@ int main(void)
         TU_CHECK(v->kh == v->kw, "%s: square kernel", cases[i].name);
         ndense_model += reads_all(v);
         check_flops(cases[i].name, v);
-        check_device(cases[i].name, Nb, v->Cin, v->H, v->W, v->Cout, v->kh, v->stride, v->pad,
+        check_device(cases[i].name, Nb, v->Cin, v->H, v->W, v->Cout, v->kh, v->stride, v->pad_h,
                      plain);
     }
     free(cases);
@@ -344,5 +483,8 @@ int main(void)
     /* the stem as the model runs it: no dx, chunked through a workspace of 3 images */
     check_device("stem chunked dx=NULL", Nb, 3, 32, 32, 64, 7, 2, 3,
                  (conv_opts){3 * (size_t)3 * 49 * 256, 0, 1, 1});
+    check_same_model(Nb);
+    check_same("same stem chunked dx=NULL", Nb, 3, 32, 32, 64, 7, 2,
+               (conv_opts){3 * (size_t)3 * 49 * 256, 0, 1, 1});
     return tu_finish("test_conv");
 }

@@ -2,8 +2,10 @@
  * double reference in ref_b.c; the reference backward against central finite differences.
  * Shapes: odd inputs (7×7, 5×5, 6×9) with k3 s2 p1, k2 s2 p0 and k3 s1 p1, batch 1 and 3, odd
  * channel counts, plus ResNet50-CIFAR's max-pool (64 ch, 16×16 → 8×8, batch 8) and average
- * pool (2048 ch at 1×1 and 2×2). Ties and all-negative inputs prove the tie rule and that
- * padding never wins. Every output is poisoned (NaN, or −7777 for argmax). */
+ * pool (2048 ch at 1×1 and 2×2); the max-pool again with MindSpore's pad_mode="same" (padding
+ * below and right only at stride 2 on even sizes, different per axis on 6×9). Ties and all-negative
+ * inputs prove the tie rule and that padding never wins. Every output is poisoned (NaN, or −7777
+ * for argmax). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,13 +55,18 @@ static cl_mem int_poisoned(size_t n)
     return m;
 }
 
-static void check_maxpool(const char *label, int C, int N, int H, int W, int k, int s, int pad,
-                          int ties, uint64_t seed)
+/* Claim: the device max-pool p equals the reference r (the same pool, described independently):
+ * geometry, values, argmax and the backward gather. */
+static void check_pool_shape(const char *label, rn_pool p, refb_pool rp, int ties, uint64_t seed)
 {
-    rn_pool p = rn_pool_init(C, N, H, W, k, s, pad);
+    const int C = rp.C, N = rp.N, H = rp.H, W = rp.W;
+    TU_CHECK(p.Ho == rp.Ho && p.Wo == rp.Wo && p.pad_h == rp.pad_top && p.pad_w == rp.pad_left,
+             "maxpool %s: output %dx%d, padding above/left %d/%d; expected %dx%d, %d/%d", label,
+             p.Ho, p.Wo, p.pad_h, p.pad_w, rp.Ho, rp.Wo, rp.pad_top, rp.pad_left);
     const size_t nx = (size_t)C * N * H * W, ny = (size_t)C * N * p.Ho * p.Wo;
-    printf("  maxpool %s: C=%d N=%d %dx%d k%d s%d p%d -> %dx%d%s\n", label, C, N, H, W, k, s, pad,
-           p.Ho, p.Wo, ties ? " (ties, all negative)" : "");
+    printf("  maxpool %s: C=%d N=%d %dx%d k%d s%d pads %d/%d %d/%d -> %dx%d%s\n", label, C, N, H, W,
+           rp.k, rp.stride, rp.pad_top, rp.pad_bottom, rp.pad_left, rp.pad_right, p.Ho, p.Wo,
+           ties ? " (ties, all negative)" : "");
     tu_seed(seed);
     float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
     if (ties) fill_ties_negative(x, nx);
@@ -74,8 +81,8 @@ static void check_maxpool(const char *label, int C, int N, int H, int W, int k, 
     double *xd = to_double(x, nx), *dyd = to_double(dy, ny);
     double *yr = malloc(ny * sizeof *yr), *dxr = malloc(nx * sizeof *dxr);
     int *ar = malloc(ny * sizeof *ar), *ag = malloc(ny * sizeof *ag);
-    refb_maxpool_forward(yr, ar, xd, C, N, H, W, k, s, pad);
-    refb_maxpool_backward(dxr, dyd, ar, C, N, H, W, k, s, pad);
+    refb_maxpool_forward(yr, ar, xd, &rp);
+    refb_maxpool_backward(dxr, dyd, ar, &rp);
     float *got = tu_download_new(dY, ny);
     tu_compare(tu_name("maxpool %s fwd y (exact)", label), got, yr, ny, 0, 0);
     rn_read(ctx, dA, 0, ny * sizeof(int), ag);
@@ -100,6 +107,22 @@ static void check_maxpool(const char *label, int C, int N, int H, int W, int k, 
     cl_mem bufs[] = {dX, dY, dA, dDY, dDX};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
     free(x), free(dy), free(xd), free(dyd), free(yr), free(dxr), free(ar), free(ag), free(got);
+}
+
+/* check_pool_shape with PyTorch's symmetric padding */
+static void check_maxpool(const char *label, int C, int N, int H, int W, int k, int s, int pad,
+                          int ties, uint64_t seed)
+{
+    check_pool_shape(label, rn_pool_init(C, N, H, W, k, s, pad),
+                     refb_pool_make(C, N, H, W, k, s, pad), ties, seed);
+}
+
+/* check_pool_shape with MindSpore's pad_mode="same" */
+static void check_maxpool_same(const char *label, int C, int N, int H, int W, int k, int s,
+                               int ties, uint64_t seed)
+{
+    check_pool_shape(label, rn_pool_init_same(C, N, H, W, k, s), refb_pool_same(C, N, H, W, k, s),
+                     ties, seed);
 }
 
 static void check_avgpool(const char *label, int C, int N, int HW, uint64_t seed)
@@ -134,8 +157,8 @@ typedef struct {
     const double *x, *r;
     double *y;
     size_t ny;
-    int C, N, H, W, k, s, pad; /* max-pool */
-    int HW;                    /* average pool */
+    const refb_pool *p; /* max-pool */
+    int C, N, HW;       /* average pool */
 } pool_loss_in;
 
 static double dot(const double *r, const double *y, size_t n)
@@ -148,7 +171,7 @@ static double dot(const double *r, const double *y, size_t n)
 static double maxpool_loss(void *arg)
 {
     const pool_loss_in *a = arg;
-    refb_maxpool_forward(a->y, NULL, a->x, a->C, a->N, a->H, a->W, a->k, a->s, a->pad);
+    refb_maxpool_forward(a->y, NULL, a->x, a->p);
     return dot(a->r, a->y, a->ny);
 }
 
@@ -160,36 +183,27 @@ static double avgpool_loss(void *arg)
 }
 
 /* Reference backward vs central differences of Σ r·y (distinct inputs: max is locally linear). */
-static void check_fd_maxpool(int C, int N, int H, int W, int k, int s, int pad, uint64_t seed)
+static void check_fd_maxpool(refb_pool p, uint64_t seed)
 {
-    printf("  maxpool reference backward vs finite differences: C=%d N=%d %dx%d k%d s%d p%d\n", C,
-           N, H, W, k, s, pad);
+    printf("  maxpool reference backward vs finite differences: C=%d N=%d %dx%d k%d s%d pads "
+           "%d/%d %d/%d\n",
+           p.C, p.N, p.H, p.W, p.k, p.stride, p.pad_top, p.pad_bottom, p.pad_left, p.pad_right);
     tu_seed(seed);
-    const int Ho = (H + 2 * pad - k) / s + 1, Wo = (W + 2 * pad - k) / s + 1;
-    const size_t nx = (size_t)C * N * H * W, ny = (size_t)C * N * Ho * Wo;
+    const size_t nx = (size_t)p.C * p.N * p.H * p.W, ny = (size_t)p.C * p.N * p.Ho * p.Wo;
     float *xf = malloc(nx * sizeof *xf);
     fill_distinct(xf, nx);
     double *x = to_double(xf, nx), *r = malloc(ny * sizeof *r), *y = malloc(ny * sizeof *y);
     for (size_t i = 0; i < ny; i++) r[i] = tu_uniform(-1, 1);
     int *am = malloc(ny * sizeof *am);
     double *g = malloc(nx * sizeof *g), *fd = malloc(nx * sizeof *fd);
-    refb_maxpool_forward(y, am, x, C, N, H, W, k, s, pad);
-    refb_maxpool_backward(g, r, am, C, N, H, W, k, s, pad);
+    refb_maxpool_forward(y, am, x, &p);
+    refb_maxpool_backward(g, r, am, &p);
     const double h = 1e-4; /* well under the 1/64 spacing of the inputs */
-    pool_loss_in in = {.x = x,
-                       .r = r,
-                       .y = y,
-                       .ny = ny,
-                       .C = C,
-                       .N = N,
-                       .H = H,
-                       .W = W,
-                       .k = k,
-                       .s = s,
-                       .pad = pad};
+    pool_loss_in in = {.x = x, .r = r, .y = y, .ny = ny, .p = &p};
     for (size_t i = 0; i < nx; i++) fd[i] = tu_central_diff(&x[i], h, maxpool_loss, &in);
-    tu_compare_dd(tu_name("fd maxpool %dx%d k%d s%d p%d dx", H, W, k, s, pad), g, fd, nx, 1e-9,
-                  1e-8);
+    tu_compare_dd(tu_name("fd maxpool %dx%d k%d s%d pads %d/%d %d/%d dx", p.H, p.W, p.k, p.stride,
+                          p.pad_top, p.pad_bottom, p.pad_left, p.pad_right),
+                  g, fd, nx, 1e-9, 1e-8);
     free(xf), free(x), free(r), free(y), free(am), free(g), free(fd);
 }
 
@@ -222,11 +236,34 @@ int main(void)
     rn_opcase *mp;
     TU_CHECK(tu_model_cases(RN_OP_MAXPOOL, 8, &mp) == 1, "the model has one max-pool");
     const rn_pool *p = &mp->pool;
-    check_maxpool(mp->name, p->C, p->N, p->H, p->W, p->k, p->stride, p->pad, 0, 7);
+    check_maxpool(mp->name, p->C, p->N, p->H, p->W, p->k, p->stride, p->pad_h, 0, 7);
     free(mp);
-    check_fd_maxpool(3, 1, 7, 7, 3, 2, 1, 11);
-    check_fd_maxpool(2, 3, 5, 5, 2, 2, 0, 12);
-    check_fd_maxpool(2, 1, 6, 5, 3, 1, 1, 13);
+    check_fd_maxpool(refb_pool_make(3, 1, 7, 7, 3, 2, 1), 11);
+    check_fd_maxpool(refb_pool_make(2, 3, 5, 5, 2, 2, 0), 12);
+    check_fd_maxpool(refb_pool_make(2, 1, 6, 5, 3, 1, 1), 13);
+
+    /* MindSpore's pad_mode="same": more padding below and right than above and left at stride 2
+     * (the stem's pool on 16×16 pads 0 above and 1 below), non-square with different pads per
+     * axis, odd sizes where it is symmetric, k2, stride 1, ties; and the model's pool shape */
+    printf("max-pool, pad_mode same:\n");
+    check_maxpool_same("same C3 N1 8x8", 3, 1, 8, 8, 3, 2, 0, 41);
+    check_maxpool_same("same C5 N3 6x9", 5, 3, 6, 9, 3, 2, 0, 42);
+    check_maxpool_same("same C7 N3 7x7", 7, 3, 7, 7, 3, 2, 0, 43);
+    check_maxpool_same("same C13 N3 7x7 k2", 13, 3, 7, 7, 2, 2, 0, 44);
+    check_maxpool_same("same C5 N3 6x9 k3s1", 5, 3, 6, 9, 3, 1, 0, 45);
+    check_maxpool_same("same C3 N3 8x8 ties", 3, 3, 8, 8, 3, 2, 1, 46);
+    TU_CHECK(tu_model_cases(RN_OP_MAXPOOL, 8, &mp) == 1, "the model has one max-pool");
+    p = &mp->pool;
+    rn_pool ps = rn_pool_init_same(p->C, p->N, p->H, p->W, p->k, p->stride);
+    TU_CHECK(ps.Ho == p->Ho && ps.Wo == p->Wo && ps.pad_h == 0 && ps.pad_w == 0,
+             "'same' max-pool on %dx%d: output %dx%d as the symmetric one (%dx%d), no padding "
+             "above or left (%d, %d)",
+             p->H, p->W, ps.Ho, ps.Wo, p->Ho, p->Wo, ps.pad_h, ps.pad_w);
+    check_maxpool_same("same maxpool (model)", p->C, p->N, p->H, p->W, p->k, p->stride, 0, 47);
+    free(mp);
+    check_fd_maxpool(refb_pool_same(3, 1, 8, 8, 3, 2), 51);
+    check_fd_maxpool(refb_pool_same(2, 2, 6, 9, 3, 2), 52);
+    check_fd_maxpool(refb_pool_same(2, 3, 7, 7, 2, 2), 53);
 
     printf("global average pool:\n");
     check_avgpool("C7 N3 5x5", 7, 3, 25, 21);

@@ -229,10 +229,11 @@ static void shape_key(const rn_opcase *c, char *buf, size_t len)
 {
     const rn_conv *v = &c->conv;
     const rn_pool *p = &c->pool;
-    snprintf(buf, len, "%d|%d %d %d %d %d %d %d %d %d|%d %zu %d %d %d %d|%d %d %d %d %d %d %d|%zu",
-             (int)c->op, v->N, v->Cin, v->H, v->W, v->Cout, v->kh, v->kw, v->stride, v->pad, c->C,
-             c->M, c->relu, c->N, c->HW, c->classes, p->C, p->N, p->H, p->W, p->k, p->stride,
-             p->pad, c->nparams);
+    snprintf(buf, len,
+             "%d|%d %d %d %d %d %d %d %d %d %d|%d %zu %d %d %d %d|%d %d %d %d %d %d %d %d|%zu",
+             (int)c->op, v->N, v->Cin, v->H, v->W, v->Cout, v->kh, v->kw, v->stride, v->pad_h,
+             v->pad_w, c->C, c->M, c->relu, c->N, c->HW, c->classes, p->C, p->N, p->H, p->W, p->k,
+             p->stride, p->pad_h, p->pad_w, c->nparams);
 }
 
 int tu_model_cases(enum rn_op op, int batch, rn_opcase **out)

@@ -36,17 +36,21 @@ static void apply_flags(const edge_flags *f, const rn_env *env, rn_ctx_options *
 int rn_cmd_train(int argc, char **argv, const rn_env *env)
 {
     rn_train_cfg c;
-    rn_train_defaults(&c);
-    edge_flags f = {0};
-    int seed = (int)c.seed, ws = (int)c.workspace_mb, no_nesterov = 0, no_bn_decay = 0;
+    edge_flags f;
+    int seed, ws, no_nesterov, no_bn_decay;
+    const char *recipe;
     const rn_opt opts[] = {
         {"device", RN_OPT_STR, &f.device, "SEL",
          "device index, gpu|cpu|accel, or part of its name"},
         {"data", RN_OPT_STR, &f.data, "DIR", "CIFAR-10 binary folder (default: see README)"},
         {"data-url", RN_OPT_STR, &f.data_url, "URL", "mirror of cifar-10-binary.tar.gz"},
+        {"recipe", RN_OPT_STR, &recipe, "NAME",
+         "default|tutorial (MindSpore's fine-tuning, implied by --pretrained); flags override it"},
         {"epochs", RN_OPT_INT, &c.epochs, "N", "epochs to train (default 5)"},
         {"batch-size", RN_OPT_INT, &c.batch, "N", "images per step (default 128)"},
         {"lr", RN_OPT_FLOAT, &c.lr, "F", "peak learning rate (default 0.05)"},
+        {"min-lr", RN_OPT_FLOAT, &c.min_lr, "F",
+         "learning rate the schedule decays towards instead of 0 (default 0)"},
         {"momentum", RN_OPT_FLOAT, &c.momentum, "F", "SGD momentum (default 0.9)"},
         {"weight-decay", RN_OPT_FLOAT, &c.weight_decay, "F", "L2 weight decay (default 5e-4)"},
         {"bn-decay", RN_OPT_FLAG, &c.bn_decay, NULL, "weight decay on BN γ/β and fc.bias too"},
@@ -62,6 +66,8 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
          "initial γ of each bottleneck's last BN (default 0.2; 1 = torchvision)"},
         {"fc-init-scale", RN_OPT_FLOAT, &c.init.fc_scale, "F",
          "classifier init × PyTorch's default (default 0: zeros)"},
+        {"padding", RN_OPT_STR, &c.padding, "P",
+         "symmetric|same (MindSpore's pad_mode); default: the checkpoint's, else symmetric"},
         {"seed", RN_OPT_INT, &seed, "N", "seed for init, shuffling and augmentation (default 1)"},
         {"pretrained", RN_OPT_STR, &c.pretrained, "FILE", "start from torchvision-named weights"},
         {"resume", RN_OPT_STR, &c.resume, "FILE", "continue from a resnet50-last.safetensors"},
@@ -79,9 +85,21 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
          "ignore the GEMM choices stored by `rn50cl tune` (CLBlast everywhere)"},
         {NULL, 0, NULL, NULL, NULL},
     };
-    int rc = rn_parse_opts(argc, argv, opts, "usage: rn50cl train [options]",
-                           "Train ResNet50 on CIFAR-10, evaluating after every epoch.");
-    if (rc) return rc < 0 ? RN_OK : rc;
+    /* The first pass finds the recipe (named, else the tutorial's with --pretrained); the second
+     * lays the flags over it, so that a flag wins wherever it stands. */
+    const char *use = "default";
+    for (int pass = 0; pass < 2; pass++) {
+        rn_train_defaults(&c);
+        if (rn_train_recipe(&c, use)) return bad("--recipe must be default or tutorial.");
+        f = (edge_flags){0};
+        seed = (int)c.seed, ws = (int)c.workspace_mb, no_nesterov = 0, no_bn_decay = 0;
+        recipe = NULL;
+        int rc = rn_parse_opts(argc, argv, opts, "usage: rn50cl train [options]",
+                               "Train ResNet50 on CIFAR-10, evaluating after every epoch.");
+        if (rc) return rc < 0 ? RN_OK : rc;
+        use = recipe ? recipe : c.pretrained ? "tutorial" : "default";
+    }
+    if (strcmp(use, "default")) printf("recipe: %s (the flags given override it)\n", use);
     if (no_nesterov) c.nesterov = 0;
     if (no_bn_decay) c.bn_decay = 0;
     apply_flags(&f, env, &c.ctx, &c.data);
@@ -90,6 +108,7 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
     if (c.epochs < 1) return bad("--epochs must be at least 1.");
     if (c.batch < 2) return bad("--batch-size must be at least 2 (batch-norm needs two images).");
     if (!(c.lr > 0)) return bad("--lr must be positive.");
+    if (c.min_lr < 0 || c.min_lr > c.lr) return bad("--min-lr must be between 0 and --lr.");
     if (c.momentum < 0 || c.momentum >= 1) return bad("--momentum must be in [0, 1).");
     if (c.weight_decay < 0) return bad("--weight-decay must not be negative.");
     if (c.label_smoothing < 0 || c.label_smoothing >= 1)
@@ -97,6 +116,9 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
     if (strcmp(c.schedule, "cosine") && strcmp(c.schedule, "step") &&
         strcmp(c.schedule, "constant"))
         return bad("--schedule must be cosine, step or constant.");
+    rn_padding padding;
+    if (c.padding && rn_padding_parse(c.padding, &padding))
+        return bad("--padding must be symmetric or same.");
     if (!(c.warmup_epochs >= 0) || c.warmup_epochs > c.epochs)
         return bad("--warmup-epochs must be between 0 and --epochs.");
     if (!(c.init.residual_gamma >= 0) || c.init.residual_gamma > 10)

@@ -124,12 +124,41 @@ void rn_model_init(rn_model *m, int classes)
 
 rn_conv rn_cbr_conv(const rn_cbr *c, int n)
 {
+    if (c->padding == RN_PAD_SAME)
+        return rn_conv_init_same(n, c->cin, c->h, c->w, c->cout, c->k, c->stride);
     return rn_conv_init(n, c->cin, c->h, c->w, c->cout, c->k, c->stride, c->pad);
 }
 
 rn_pool rn_model_maxpool(const rn_model *m, int n)
 {
+    if (m->padding == RN_PAD_SAME)
+        return rn_pool_init_same(m->stem.cout, n, m->stem.ho, m->stem.wo, 3, 2);
     return rn_pool_init(m->stem.cout, n, m->stem.ho, m->stem.wo, 3, 2, 1);
+}
+
+/* Sets c's rule; the activations were sized by the symmetric rule, which must give the same. */
+static void set_cbr_padding(rn_cbr *c, rn_padding p)
+{
+    c->padding = p;
+    rn_conv v = rn_cbr_conv(c, 1);
+    if (v.Ho != c->ho || v.Wo != c->wo)
+        rn_fatal("%s padding changes a %dx%d conv's output from %dx%d to %dx%d", rn_padding_name(p),
+                 c->h, c->w, c->ho, c->wo, v.Ho, v.Wo);
+}
+
+void rn_model_set_padding(rn_model *m, rn_padding p)
+{
+    m->padding = p;
+    set_cbr_padding(&m->stem, p);
+    for (int i = 0; i < m->nblocks; i++) {
+        rn_block *bl = &m->blocks[i];
+        set_cbr_padding(&bl->c1, p);
+        set_cbr_padding(&bl->c2, p);
+        set_cbr_padding(&bl->c3, p);
+        if (bl->has_down) set_cbr_padding(&bl->down, p);
+    }
+    if (rn_model_maxpool(m, 1).Ho != m->pool_h)
+        rn_fatal("%s padding changes the max-pool's output size", rn_padding_name(p));
 }
 
 int rn_model_find(const rn_model *m, const char *name)

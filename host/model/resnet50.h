@@ -36,7 +36,8 @@ typedef struct rn_entry {
 
 /* One convolution followed by batch-norm (and ReLU when relu != 0). */
 typedef struct rn_cbr {
-    int cin, cout, k, stride, pad, h, w, ho, wo, relu;
+    int cin, cout, k, stride, pad, h, w, ho, wo, relu; /* pad: torchvision's (symmetric) */
+    rn_padding padding; /* the rule the conv runs with (rn_model_set_padding) */
     int conv_w, bn_w, bn_b, bn_rm, bn_rv, bn_nbt; /* entry indices */
     cl_mem t; /* conv output [cout][N][ho][wo] (batch-norm input) */
     cl_mem a; /* batch-norm+ReLU output, kept for the next conv's and the ReLU's backward; NULL
@@ -63,6 +64,7 @@ typedef struct rn_model {
      * the gradient slab holds one layer's gradients, which the fused SGD step consumes at once. */
     int keep_gradients;
     int64_t num_batches_tracked;
+    rn_padding padding; /* of every conv and the max-pool: rn_model_set_padding */
 
     rn_cbr stem;
     int pool_h; /* 8: after the 3×3/2 max-pool of the 16×16 stem output */
@@ -78,8 +80,13 @@ typedef struct rn_model {
     rn_workspace ws;
 } rn_model;
 
-/* Builds the topology and parameter table (no device work). */
+/* Builds the topology and parameter table (no device work), with symmetric padding. */
 void rn_model_init(rn_model *m, int classes);
+
+/* Switches every conv and the max-pool to padding p (MindSpore-trained weights want RN_PAD_SAME:
+ * a loader of MindSpore checkpoints calls this). At 32×32 input both rules give every layer the
+ * same output size, so this may be called at any time, also after rn_model_alloc. */
+void rn_model_set_padding(rn_model *m, rn_padding p);
 
 /* Allocates slabs and activations for `batch` images on ctx. Returns 0, or RN_ERR_INPUT after one
  * sentence when the device cannot hold it (with the largest batch that would fit). */

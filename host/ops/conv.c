@@ -8,7 +8,8 @@
 
 #include "rn50cl/rn50cl.h"
 
-rn_conv rn_conv_init(int N, int Cin, int H, int W, int Cout, int k, int stride, int pad)
+/* Everything but the padding and output size. */
+static rn_conv conv_base(int N, int Cin, int H, int W, int Cout, int k, int stride)
 {
     rn_conv c = {0};
     c.N = N;
@@ -19,15 +20,37 @@ rn_conv rn_conv_init(int N, int Cin, int H, int W, int Cout, int k, int stride, 
     c.kh = k;
     c.kw = k;
     c.stride = stride;
-    c.pad = pad;
+    return c;
+}
+
+rn_conv rn_conv_init(int N, int Cin, int H, int W, int Cout, int k, int stride, int pad)
+{
+    rn_conv c = conv_base(N, Cin, H, W, Cout, k, stride);
+    c.pad_h = c.pad_w = pad;
     c.Ho = (H + 2 * pad - k) / stride + 1;
     c.Wo = (W + 2 * pad - k) / stride + 1;
     return c;
 }
 
+rn_conv rn_conv_init_same(int N, int Cin, int H, int W, int Cout, int k, int stride)
+{
+    rn_conv c = conv_base(N, Cin, H, W, Cout, k, stride);
+    c.Ho = rn_same_padding(H, k, stride, &c.pad_h);
+    c.Wo = rn_same_padding(W, k, stride, &c.pad_w);
+    return c;
+}
+
+/* Some tap of some window lies outside the image: padding before it, or the last window running
+ * past its end (the padding after it, which Ho/Wo imply). */
+static int reads_padding(const rn_conv *c)
+{
+    return c->pad_h > 0 || c->pad_w > 0 || (c->Ho - 1) * c->stride - c->pad_h + c->kh > c->H ||
+           (c->Wo - 1) * c->stride - c->pad_w + c->kw > c->W;
+}
+
 int rn_conv_is_pointwise(const rn_conv *c)
 {
-    return c->kh == 1 && c->kw == 1 && c->stride == 1 && c->pad == 0;
+    return c->kh == 1 && c->kw == 1 && c->stride == 1 && !reads_padding(c);
 }
 
 /* The first and last output rows' windows both cover every input row, likewise columns, and some
@@ -37,8 +60,8 @@ int rn_conv_is_pointwise(const rn_conv *c)
  * positions with the same taps) ran 15-25 % slower, its GEMMs smaller and its passes more. */
 int rn_conv_is_dense(const rn_conv *c)
 {
-    return c->pad > 0 && (c->Ho - 1) * c->stride <= c->pad && c->H - 1 + c->pad < c->kh &&
-           (c->Wo - 1) * c->stride <= c->pad && c->W - 1 + c->pad < c->kw;
+    return reads_padding(c) && (c->Ho - 1) * c->stride <= c->pad_h && c->H - 1 + c->pad_h < c->kh &&
+           (c->Wo - 1) * c->stride <= c->pad_w && c->W - 1 + c->pad_w < c->kw;
 }
 
 /* Dense form: per image, y (Cout·Q) = Wd (Cout·Q × Cin·P) · x (Cin·P) with P = H·W inputs and
@@ -142,7 +165,8 @@ static void geometry_args(rn_args *a, const rn_conv *c, int n0, int nc)
     rn_arg_int(a, c->kh);
     rn_arg_int(a, c->kw);
     rn_arg_int(a, c->stride);
-    rn_arg_int(a, c->pad);
+    rn_arg_int(a, c->pad_h);
+    rn_arg_int(a, c->pad_w);
     rn_arg_int(a, c->Ho);
     rn_arg_int(a, c->Wo);
 }
@@ -183,7 +207,8 @@ static void dense_args(rn_args *a, const rn_conv *c)
     rn_arg_int(a, c->kh);
     rn_arg_int(a, c->kw);
     rn_arg_int(a, c->stride);
-    rn_arg_int(a, c->pad);
+    rn_arg_int(a, c->pad_h);
+    rn_arg_int(a, c->pad_w);
 }
 
 /* wd = the dense matrix of w (cl/conv.cl) */

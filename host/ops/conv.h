@@ -1,4 +1,5 @@
-/* 2-D convolution without bias on CNHW activations (PyTorch semantics, symmetric zero padding):
+/* 2-D convolution without bias on CNHW activations (PyTorch semantics; zero padding symmetric, or
+ * MindSpore's 'same', see ops/padding.h):
  * im2col + one SGEMM per batch chunk forward; weight gradient by GEMM, input gradient by GEMM +
  * col2im (a gather, no float atomics, so results are deterministic). A conv whose every output
  * reads every input (3×3 pad 1 on 1×1 and 2×2 images) is one dense GEMM on whole images instead,
@@ -6,23 +7,29 @@
 #ifndef RN_OPS_CONV_H
 #define RN_OPS_CONV_H
 
+#include "ops/padding.h"
 #include "runtime/rt.h"
 
 typedef struct rn_conv {
     int N, Cin, H, W; /* input  x: [Cin][N][H][W] */
     int Cout, kh, kw; /* weight w: [Cout][Cin][kh][kw] (PyTorch order) */
-    int stride, pad;  /* same in both directions */
+    int stride;       /* same in both directions */
+    int pad_h, pad_w; /* zero rows above and columns left of the image; how many lie below and
+                       * to the right follows from Ho and Wo (kernels read only in-image taps) */
     int Ho, Wo;       /* output y: [Cout][N][Ho][Wo], filled by rn_conv_init */
 } rn_conv;
 
-/* Fills a conv description; Ho = (H + 2·pad − kh)/stride + 1, likewise Wo. */
+/* Fills a conv description with symmetric padding pad (PyTorch); Ho = (H + 2·pad − kh)/stride
+ * + 1, likewise Wo. */
 rn_conv rn_conv_init(int N, int Cin, int H, int W, int Cout, int k, int stride, int pad);
+/* The same with MindSpore's pad_mode='same' (rn_same_padding along each axis): Ho = ceil(H/s). */
+rn_conv rn_conv_init_same(int N, int Cin, int H, int W, int Cout, int k, int stride);
 
-/* True when the input itself is the column matrix (1×1, stride 1, pad 0): no im2col needed. */
+/* True when the input itself is the column matrix (1×1, stride 1, no padding): no im2col needed. */
 int rn_conv_is_pointwise(const rn_conv *c);
-/* True when every output reads every input through some tap and the image has padding (3×3 pad 1
- * on a 1×1 or 2×2 image): the conv runs as one dense GEMM on whole images, which multiplies only
- * the taps inside the image, instead of im2col. */
+/* True when every output reads every input through some tap and some tap reads padding (3×3 pad 1
+ * on a 1×1 or 2×2 image, or 'same' 3×3/2 on 2×2): the conv runs as one dense GEMM on whole images,
+ * which multiplies only the taps inside the image, instead of im2col. */
 int rn_conv_is_dense(const rn_conv *c);
 
 /* The im2col workspace shared by all convolutions of a model. Its size is fixed at creation

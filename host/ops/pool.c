@@ -2,18 +2,33 @@
  * over the output windows that cover each input element, so no atomics are needed. */
 #include "ops/pool.h"
 
+static void check_shape(int C, int N, int H, int W, int k, int stride)
+{
+    if (C < 1 || N < 1 || H < 1 || W < 1 || k < 1 || stride < 1)
+        rn_fatal("bad pool shape C=%d N=%d H=%d W=%d k=%d stride=%d", C, N, H, W, k, stride);
+}
+
 rn_pool rn_pool_init(int C, int N, int H, int W, int k, int stride, int pad)
 {
     /* PyTorch's rules (ceil_mode=False): pad at most half the window, so every window holds at
      * least one in-image element. */
-    if (C < 1 || N < 1 || H < 1 || W < 1 || k < 1 || stride < 1 || pad < 0 || 2 * pad > k ||
-        H + 2 * pad < k || W + 2 * pad < k) {
-        rn_fatal("bad pool shape C=%d N=%d H=%d W=%d k=%d stride=%d pad=%d", C, N, H, W, k, stride,
-                 pad);
-    }
-    rn_pool p = {C, N, H, W, k, stride, pad, 0, 0};
+    check_shape(C, N, H, W, k, stride);
+    if (pad < 0 || 2 * pad > k || H + 2 * pad < k || W + 2 * pad < k)
+        rn_fatal("bad pool padding %d for k=%d on %dx%d", pad, k, H, W);
+    rn_pool p = {C, N, H, W, k, stride, pad, pad, 0, 0};
     p.Ho = (H + 2 * pad - k) / stride + 1;
     p.Wo = (W + 2 * pad - k) / stride + 1;
+    return p;
+}
+
+rn_pool rn_pool_init_same(int C, int N, int H, int W, int k, int stride)
+{
+    /* Every window holds an in-image element: the padding before is at most (k − 1)/2, and the
+     * last window starts at (out − 1)·stride − before < H. */
+    check_shape(C, N, H, W, k, stride);
+    rn_pool p = {C, N, H, W, k, stride, 0, 0, 0, 0};
+    p.Ho = rn_same_padding(H, k, stride, &p.pad_h);
+    p.Wo = rn_same_padding(W, k, stride, &p.pad_w);
     return p;
 }
 
@@ -26,7 +41,8 @@ static void set_geometry(rn_args *a, const rn_pool *p)
     rn_arg_int(a, p->Wo);
     rn_arg_int(a, p->k);
     rn_arg_int(a, p->stride);
-    rn_arg_int(a, p->pad);
+    rn_arg_int(a, p->pad_h);
+    rn_arg_int(a, p->pad_w);
 }
 
 void maxpool_forward(rn_ctx *ctx, cl_mem y, cl_mem argmax, cl_mem x, const rn_pool *p)

@@ -75,6 +75,7 @@ int rn_checkpoint_save(rn_model *m, const char *path, const rn_train_state *st, 
     rn_st_add_meta(w, "format", "pt");
     rn_st_add_meta(w, "producer", "rn50cl " RN50CL_VERSION);
     rn_st_add_meta(w, "model", "torchvision.models.resnet50");
+    rn_st_add_meta(w, "padding", rn_padding_name(m->padding));
     meta_num(w, "classes", m->classes, "%.0f");
     if (st) {
         meta_num(w, "epoch", st->epoch, "%.0f");
@@ -157,6 +158,23 @@ static double meta_double(const rn_st_file *f, const char *key, double dflt)
     return v ? strtod(v, NULL) : dflt;
 }
 
+/* The padding rule a file records (rn50cl writes "padding"; a file without it, such as
+ * torchvision's, is symmetric). *recorded tells whether the file says. */
+static int meta_padding(const rn_st_file *f, const char *path, rn_padding *p, int *recorded)
+{
+    const char *v = rn_st_meta(f, "padding");
+    *p = RN_PAD_SYMMETRIC;
+    *recorded = v != NULL;
+    if (v && rn_padding_parse(v, p)) {
+        fprintf(stderr,
+                "rn50cl: error: %s records the padding '%s', which rn50cl does not know "
+                "(same or symmetric).\n",
+                path, v);
+        return RN_ERR_INPUT;
+    }
+    return RN_OK;
+}
+
 /* A host buffer for the largest entry: loading goes entry by entry through it. */
 static float *entry_buffer(const rn_model *m)
 {
@@ -205,9 +223,13 @@ int rn_checkpoint_load(rn_model *m, const char *path, rn_train_state *st, int wi
     rn_st_file f;
     if (rn_st_open(&f, path) != RN_OK) return RN_ERR_INPUT;
     float *buf = entry_buffer(m);
-    int rc = load_pass(m, &f, path, with_momentum, buf, 0);
+    rn_padding pad;
+    int recorded;
+    int rc = meta_padding(&f, path, &pad, &recorded);
+    if (rc == RN_OK) rc = load_pass(m, &f, path, with_momentum, buf, 0);
     if (rc == RN_OK) {
         load_pass(m, &f, path, with_momentum, buf, 1);
+        rn_model_set_padding(m, pad);
         if (st) {
             st->epoch = (int)meta_double(&f, "epoch", 0);
             st->step_in_epoch = (int)meta_double(&f, "step_in_epoch", 0);
@@ -271,7 +293,10 @@ int rn_checkpoint_load_pretrained(rn_model *m, const char *path, uint64_t seed)
     if (rn_st_open(&f, path) != RN_OK) return RN_ERR_INPUT;
     float *buf = entry_buffer(m);
     pretrained_tally n;
-    int rc = pretrained_pass(m, &f, buf, 0, &n);
+    rn_padding pad;
+    int recorded;
+    int rc = meta_padding(&f, path, &pad, &recorded);
+    if (rc == RN_OK) rc = pretrained_pass(m, &f, buf, 0, &n);
     if (rc == RN_OK && n.loaded == 0) {
         fprintf(stderr,
                 "rn50cl: error: %s shares no tensor name and shape with ResNet50; pass "
@@ -282,6 +307,7 @@ int rn_checkpoint_load_pretrained(rn_model *m, const char *path, uint64_t seed)
     if (rc == RN_OK) {
         pretrained_pass(m, &f, buf, 1, &n);
         fprintf(stderr, "rn50cl: loaded %d of %zu tensors from %s\n", n.loaded, n.wanted, path);
+        if (recorded) rn_model_set_padding(m, pad);
         if (n.head_reinit) {
             rn_model_init_head(m, seed);
             fprintf(stderr,

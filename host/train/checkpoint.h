@@ -24,18 +24,22 @@ typedef struct rn_train_state {
                     * when set; load sets it (or NULL) and the caller frees it */
 } rn_train_state;
 
-/* Writes the model (and, with_momentum, momentum buffers + state for resuming) atomically. */
+/* Writes the model (and, with_momentum, momentum buffers + state for resuming) atomically; the
+ * metadata records the model's padding rule ("padding": "symmetric" or "same"). */
 int rn_checkpoint_save(rn_model *m, const char *path, const rn_train_state *st, int with_momentum);
 
 /* Number of classes of a checkpoint (from fc.weight), or RN_ERR_INPUT-style -1 after a message. */
 int rn_checkpoint_classes(const char *path);
 
 /* Loads every model tensor strictly: each entry must be present with its shape (with_momentum:
- * the momentum buffers and training state too). Returns 0 or RN_ERR_INPUT after one sentence. */
+ * the momentum buffers and training state too), and sets the model's padding to the one the
+ * file records (symmetric when it records none). Returns 0 or RN_ERR_INPUT after one sentence. */
 int rn_checkpoint_load(rn_model *m, const char *path, rn_train_state *st, int with_momentum);
 
 /* Loads every tensor whose name and shape match (torchvision/timm weights); a classifier head
- * of another class count is re-initialised from seed and said so. Returns 0 or RN_ERR_INPUT. */
+ * of another class count is re-initialised from seed and said so. A file that records a padding
+ * rule sets the model's; one that records none (torchvision's) leaves it. Returns 0 or
+ * RN_ERR_INPUT. */
 int rn_checkpoint_load_pretrained(rn_model *m, const char *path, uint64_t seed);
 
 #endif

@@ -232,6 +232,23 @@ static int setup_data(trainer *t)
     return RN_OK;
 }
 
+/* --padding, which wins over a checkpoint's; a resumed run cannot change the rule it was
+ * trained with. */
+static int apply_padding(trainer *t)
+{
+    rn_padding p;
+    if (!t->cfg->padding || rn_padding_parse(t->cfg->padding, &p)) return RN_OK;
+    if (t->cfg->resume && p != t->model.padding) {
+        fprintf(stderr,
+                "rn50cl: error: %s was trained with %s padding; a resumed run keeps it, so drop "
+                "--padding %s.\n",
+                t->cfg->resume, rn_padding_name(t->model.padding), t->cfg->padding);
+        return RN_ERR_INPUT;
+    }
+    rn_model_set_padding(&t->model, p);
+    return RN_OK;
+}
+
 static int setup_model(trainer *t)
 {
     const rn_train_cfg *c = t->cfg;
@@ -257,6 +274,9 @@ static int setup_model(trainer *t)
         rc = rn_checkpoint_load_pretrained(&t->model, c->pretrained, c->seed);
         if (rc) return rc;
     }
+    if ((rc = apply_padding(t))) return rc;
+    if (t->model.padding == RN_PAD_SAME)
+        printf("conv and max-pool padding: same (MindSpore's pad_mode='same')\n");
     if (t->train.n < (size_t)c->batch) {
         fprintf(stderr,
                 "rn50cl: error: the training set has %zu images, fewer than one batch of "
@@ -402,17 +422,22 @@ static void log_epoch(const trainer *t, int epoch, double loss, double acc, doub
 /* Evaluates, prints the epoch line, writes best (if improved) and last. */
 /* The epoch's record and the schedule so far into the curves, the picture beside the checkpoints,
  * and the records into the state the checkpoints carry. */
+/* The learning rate of optimizer step `step` of a run of spe steps per epoch. */
+static double step_lr(const rn_train_cfg *c, int64_t step, int64_t spe)
+{
+    int64_t total = spe * c->epochs, warm = llround((double)spe * c->warmup_epochs);
+    return c->min_lr + rn_lr_at(c->schedule, c->lr - c->min_lr, step, total, warm);
+}
+
 static int update_curves(trainer *t, const rn_epoch_rec *r)
 {
     const rn_train_cfg *c = t->cfg;
     rn_curves_add_epoch(&t->curves, r);
     int64_t spe = (int64_t)(t->train.n / (size_t)c->batch);
-    int64_t total = spe * c->epochs, warm = llround((double)spe * c->warmup_epochs);
-    int64_t stride = total / 2000 + 1; /* enough points for a smooth line */
+    int64_t stride = spe * c->epochs / 2000 + 1; /* enough points for a smooth line */
     t->curves.nlr = 0;
     for (int64_t s = 0; s < t->st.global_step; s += stride)
-        rn_curves_add_lr(&t->curves, (double)(s + 1) / (double)spe,
-                         rn_lr_at(c->schedule, c->lr, s, total, warm));
+        rn_curves_add_lr(&t->curves, (double)(s + 1) / (double)spe, step_lr(c, s, spe));
     free(t->st.history);
     t->st.history = rn_curves_history(&t->curves);
     return rn_curves_png(&t->curves, t->curves_path);
@@ -445,7 +470,6 @@ static int run_epochs(trainer *t)
 {
     const rn_train_cfg *c = t->cfg;
     int64_t spe = (int64_t)(t->train.n / (size_t)c->batch);
-    int64_t total = spe * c->epochs, warm = llround((double)spe * c->warmup_epochs);
     for (int e = t->st.epoch; e < c->epochs; e++) {
         rn_loader *ld =
             rn_loader_create(&t->train, (size_t)c->batch, !c->no_shuffle, !c->no_augment, 1,
@@ -458,7 +482,7 @@ static int run_epochs(trainer *t)
         t->prog.t_start = t0;
         size_t n;
         while ((n = rn_loader_next(ld, t->b.x, t->b.lab)) > 0) {
-            double lr = rn_lr_at(c->schedule, c->lr, t->st.global_step, total, warm);
+            double lr = step_lr(c, t->st.global_step, spe);
             double ls;
             int cor;
             train_step(t, n, lr, &ls, &cor);

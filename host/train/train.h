@@ -14,6 +14,8 @@ typedef struct rn_train_cfg {
     rn_ctx_options ctx;   /* device, caches, tuning, profiling */
     rn_data_options data; /* where CIFAR-10 is or comes from */
     const char *pretrained, *resume, *out, *log, *schedule;
+    const char
+        *padding; /* --padding "same" | "symmetric"; NULL: the checkpoint's, else symmetric */
     int epochs, batch, max_steps, nesterov, no_augment, no_shuffle, classes;
     int bn_decay;                /* weight decay on BN γ/β and fc.bias too */
     double warmup_epochs;        /* linear warm-up, in epochs (fractions allowed) */
@@ -21,11 +23,16 @@ typedef struct rn_train_cfg {
     int limit_train, limit_test; /* 0 = whole set; for quick runs and tests */
     uint64_t seed;
     double lr, momentum, weight_decay, label_smoothing;
+    double min_lr; /* the schedule decays lr − min_lr and adds min_lr (--min-lr) */
     size_t workspace_mb;
 } rn_train_cfg;
 
 /* The documented defaults (README and --help show the same numbers). */
 void rn_train_defaults(rn_train_cfg *c);
+
+/* Lays recipe `name` over c fresh from rn_train_defaults (host/train/recipe.c): "default" leaves
+ * it, "tutorial" is MindSpore's ResNet50 fine-tuning. Returns 0, or -1 for an unknown name. */
+int rn_train_recipe(rn_train_cfg *c, const char *name);
 
 /* Runs training; returns an exit code (0, RN_ERR_INPUT, RN_ERR_DIVERGED, RN_ERR_INTERRUPTED). */
 int rn_train(const rn_train_cfg *c);
