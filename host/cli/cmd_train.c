@@ -39,9 +39,11 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
     rn_train_defaults(&c);
     edge_flags f = {0};
     int seed = (int)c.seed, ws = (int)c.workspace_mb, no_nesterov = 0, no_zero_init = 0;
+    int bucket = (int)c.bucket_mb;
     const rn_opt opts[] = {
         {"device", RN_OPT_STR, &f.device, "SEL",
-         "device index, gpu|cpu|accel, or part of its name"},
+         "device index, gpu|cpu|accel, or part of its name; under mpirun a list SEL,SEL,... "
+         "gives one per node-local rank"},
         {"data", RN_OPT_STR, &f.data, "DIR", "CIFAR-10 binary folder (default: see README)"},
         {"data-url", RN_OPT_STR, &f.data_url, "URL", "mirror of cifar-10-binary.tar.gz"},
         {"epochs", RN_OPT_INT, &c.epochs, "N", "epochs to train (default 5)"},
@@ -73,6 +75,8 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
          "im2col workspace in MiB (default " RN_STR(RN_WORKSPACE_MB) ")"},
         {"no-tune", RN_OPT_FLAG, &f.no_tune, NULL,
          "ignore the GEMM choices stored by `rn50cl tune` (CLBlast everywhere)"},
+        {"bucket-mb", RN_OPT_INT, &bucket, "N",
+         "under mpirun: gradients per all-reduce in MB, sent while backward goes on (default 25)"},
         {NULL, 0, NULL, NULL, NULL},
     };
     int rc = rn_parse_opts(argc, argv, opts, "usage: rn50cl train [options]",
@@ -83,6 +87,7 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
     apply_flags(&f, env, &c.ctx, &c.data);
     c.seed = (uint64_t)(unsigned)seed;
     c.workspace_mb = (size_t)ws;
+    c.bucket_mb = (size_t)bucket;
     if (c.epochs < 1) return bad("--epochs must be at least 1.");
     if (c.batch < 2) return bad("--batch-size must be at least 2 (batch-norm needs two images).");
     if (!(c.lr > 0)) return bad("--lr must be positive.");
@@ -99,6 +104,7 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
     if (c.limit_train < 0) return bad("--train-limit must be 0 (all images) or more.");
     if (c.limit_test < 0) return bad("--test-limit must be 0 (all images) or more.");
     if (ws < 1) return bad("--workspace-mb must be at least 1.");
+    if (bucket < 1) return bad("--bucket-mb must be at least 1.");
     if (c.resume && c.pretrained) return bad("--resume and --pretrained cannot be combined.");
     return rn_train(&c);
 }

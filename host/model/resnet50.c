@@ -539,6 +539,10 @@ void rn_model_forward(rn_model *m, cl_mem input, int n, int train)
  * weights it no longer reads. */
 static void group_step(rn_model *m, int first, int last, const rn_model_sgd *o)
 {
+    if (m->grad_hook) {
+        m->grad_hook->ready(m->grad_hook->user, m->e[first].off, group_floats(m, first, last));
+        return;
+    }
     if (!o) return;
     for (int i = first; i <= last; i++) {
         const rn_entry *e = &m->e[i];
@@ -581,9 +585,9 @@ static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n, const rn_
 
 void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd)
 {
-    if (!sgd && !m->keep_gradients)
-        rn_fatal("rn_model_backward without an SGD step would lose the gradients (keep_gradients "
-                 "is off)");
+    if ((!sgd || m->grad_hook) && !m->keep_gradients)
+        rn_fatal("rn_model_backward without an SGD step or with a gradient hook needs "
+                 "keep_gradients");
     const rn_cbr *lc = &m->blocks[m->nblocks - 1].c3;
     fc_backward(m->ctx, m->dfeat, m->e[m->fc_w].g, m->e[m->fc_b].g, m->dlogits, m->feat,
                 m->e[m->fc_w].w, n, lc->cout, m->classes);
@@ -594,4 +598,11 @@ void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd
     rn_pool p = rn_model_maxpool(m, n);
     maxpool_backward(m->ctx, m->scratch[1], m->scratch[0], m->pool_arg, &p);
     cbr_backward(m, &m->stem, input, m->scratch[1], m->scratch[2], NULL, 0, n, sgd);
+    if (m->grad_hook) {
+        m->grad_hook->finish(m->grad_hook->user);
+        /* the slab's alignment gaps hold zeros in all three slabs, so they stay zero */
+        if (sgd)
+            sgd_step(m->ctx, m->wslab, m->vslab, m->gslab, m->param_floats, sgd->lr, sgd->momentum,
+                     sgd->weight_decay, sgd->nesterov);
+    }
 }

@@ -20,6 +20,7 @@ typedef struct rn_train_cfg {
     uint64_t seed;
     double lr, momentum, weight_decay, label_smoothing;
     size_t workspace_mb;
+    size_t bucket_mb; /* gradients per all-reduce when several ranks train (MPI) */
 } rn_train_cfg;
 
 /* The documented defaults (README and --help show the same numbers). */
