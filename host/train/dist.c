@@ -63,12 +63,18 @@ static int device_from_list(rn_dist *d, rn_ctx_options *o)
     for (const char *q = p; *q; q++) entries += *q == ',';
     for (int i = 0; i < d->local_rank && p; i++)
         if ((p = strchr(p, ','))) p++;
-    size_t len = p ? strcspn(p, ",") : 0;
-    if (!p || !len || len >= sizeof d->device) {
+    const char *from = o->device_from ? o->device_from : "--device";
+    if (!p) {
         fprintf(stderr,
                 "rn50cl: error: %s \"%s\" has %d entries but this node runs %d ranks; give one "
-                "non-empty device per rank (the node's ranks take them in order).\n",
-                o->device_from ? o->device_from : "--device", o->device, entries, d->local_size);
+                "device per rank (the node's ranks take them in order).\n",
+                from, o->device, entries, d->local_size);
+        return RN_ERR_INPUT;
+    }
+    size_t len = strcspn(p, ",");
+    if (!len || len >= sizeof d->device) {
+        fprintf(stderr, "rn50cl: error: entry %d of %s \"%s\" is %s; give a device per rank.\n",
+                d->local_rank + 1, from, o->device, len ? "too long" : "empty");
         return RN_ERR_INPUT;
     }
     memcpy(d->device, p, len);
@@ -97,6 +103,22 @@ int rn_dist_device(rn_dist *d, rn_ctx_options *o)
     return RN_OK;
 }
 
+static void set_share(rn_dist *d, size_t k, size_t n);
+
+size_t rn_dist_take_shard(rn_dist *d, float *x, int32_t *lab, size_t n)
+{
+    if (d->size < 2) return n;
+    size_t off, k;
+    shard_of(n, d->size, d->rank, &off, &k);
+    /* channel c's rows move down to c·k: never over a later channel's rows still to move */
+    for (size_t c = 0; c < 3; c++)
+        memmove(x + c * k * RN_CIFAR_PLANE, x + (c * n + off) * RN_CIFAR_PLANE,
+                k * RN_CIFAR_PLANE * sizeof *x);
+    memmove(lab, lab + off, k * sizeof *lab);
+    set_share(d, k, n);
+    return k;
+}
+
 #ifndef RN50CL_MPI
 
 const char *rn_dist_build_info(void)
@@ -116,12 +138,11 @@ void rn_dist_announce(const rn_dist *d, const rn_ctx *ctx)
     (void)ctx;
 }
 
-size_t rn_dist_take_shard(rn_dist *d, float *x, int32_t *lab, size_t n)
+static void set_share(rn_dist *d, size_t k, size_t n)
 {
     (void)d;
-    (void)x;
-    (void)lab;
-    return n;
+    (void)k;
+    (void)n;
 }
 
 void rn_dist_attach(rn_dist *d, rn_model *m, size_t bucket_bytes)
@@ -248,18 +269,9 @@ void rn_dist_announce(const rn_dist *d, const rn_ctx *ctx)
     free(all);
 }
 
-size_t rn_dist_take_shard(rn_dist *d, float *x, int32_t *lab, size_t n)
+static void set_share(rn_dist *d, size_t k, size_t n)
 {
-    if (d->size < 2) return n;
-    size_t off, k;
-    shard_of(n, d->size, d->rank, &off, &k);
-    /* channel c's rows move down to c·k: never over a later channel's rows still to move */
-    for (size_t c = 0; c < 3; c++)
-        memmove(x + c * k * RN_CIFAR_PLANE, x + (c * n + off) * RN_CIFAR_PLANE,
-                k * RN_CIFAR_PLANE * sizeof *x);
-    memmove(lab, lab + off, k * sizeof *lab);
     if (d->grad) d->grad->share = (float)k / (float)n;
-    return k;
 }
 
 static void send_bucket(rn_dist_grad *g)
