@@ -18,6 +18,10 @@ ok()  { pass=$((pass+1)); }
 bad() { fail=$((fail+1)); echo "FAIL: $*"; }
 check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
 py() { "$PY" - "$@"; }
+# Process queries through /proc (a minimal image has no procps): the children of a pid, and
+# whether a pid still runs (a zombie, state Z, has exited).
+children() { local p; for p in /proc/[0-9]*; do [ "$(cut -d' ' -f4 "$p/stat" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"; done; }
+running() { local s; s=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) && [ "$s" != Z ]; }
 # Two ranks share this machine's cores: one PoCL thread each. Open MPI refuses root without a flag.
 export POCL_MAX_PTHREAD_COUNT=1
 # Containers often forbid the cross-process reads of Open MPI's default single-copy transfers.
@@ -140,7 +144,7 @@ P
 "${MPI[@]}" -np 2 "$BIN" train "${LONG[@]}" --out "$T/kill" > "$T/kill.out" 2>&1 &
 mp=$!
 for _ in $(seq 600); do [ -s "$T/kill/resnet50-last.safetensors" ] && break; sleep 0.5; done
-ranks=$(pgrep -P $mp)
+ranks=$(children $mp)
 victim=$(tail -n 1 <<<"$ranks")
 check "found the 2 ranks" [ "$(wc -w <<<"$ranks")" -eq 2 ]
 [ -n "$victim" ] && kill -KILL "$victim"
@@ -149,8 +153,7 @@ if kill -0 $mp 2>/dev/null; then bad "mpirun still runs 60 s after a rank was ki
 wait $mp
 rc=$?
 check "the job ends non-zero when a rank is killed (rc $rc)" [ $rc -ne 0 ]
-# a rank may take a moment to exit after mpirun; a zombie (stat Z) has exited
-running() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null) && [ "${s#Z}" = "$s" ]; }
+# a rank may take a moment to exit after mpirun
 alive=$ranks
 for _ in $(seq 60); do
   alive=""; for p in $ranks; do running "$p" && alive="$alive $p"; done
