@@ -3,6 +3,8 @@
 # installed packages are left alone). Runs as root, or through sudo otherwise.
 # --with-torch adds Debian's CPU PyTorch + torchvision, which the parity test and the PyTorch
 # comparison benchmark use.
+# --with-mpi adds Open MPI (libopenmpi-dev, openmpi-bin): CMake then builds data-parallel training
+# (`mpirun -np N rn50cl train`), and its test runs.
 # --with-intel-opencl adds Intel's OpenCL CPU runtime (PyPI wheels, unpacked into /opt/intel-opencl
 # and registered with the ICD loader): a second, independent OpenCL compiler to check kernels on.
 set -euo pipefail
@@ -12,8 +14,9 @@ PKGS=(build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-op
 for arg in "$@"; do
   case "$arg" in
     --with-torch) PKGS+=(python3-torch python3-torchvision) ;;
+    --with-mpi) PKGS+=(libopenmpi-dev openmpi-bin) ;;
     --with-intel-opencl) INTEL_OCL=1; PKGS+=(python3-pip) ;;
-    *) echo "install-deps: unknown option $arg (known: --with-torch, --with-intel-opencl)" >&2
+    *) echo "install-deps: unknown option $arg (known: --with-torch, --with-mpi, --with-intel-opencl)" >&2
        exit 2 ;;
   esac
 done

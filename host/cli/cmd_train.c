@@ -39,9 +39,11 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
     edge_flags f;
     int seed, ws, no_nesterov, no_bn_decay;
     const char *recipe;
+    int bucket;
     const rn_opt opts[] = {
         {"device", RN_OPT_STR, &f.device, "SEL",
-         "device index, gpu|cpu|accel, or part of its name"},
+         "device index, gpu|cpu|accel, or part of its name; under mpirun a list SEL,SEL,... "
+         "gives one per node-local rank"},
         {"data", RN_OPT_STR, &f.data, "DIR", "CIFAR-10 binary folder (default: see README)"},
         {"data-url", RN_OPT_STR, &f.data_url, "URL", "mirror of cifar-10-binary.tar.gz"},
         {"recipe", RN_OPT_STR, &recipe, "NAME",
@@ -83,6 +85,8 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
          "im2col workspace in MiB (default " RN_STR(RN_WORKSPACE_MB) ")"},
         {"no-tune", RN_OPT_FLAG, &f.no_tune, NULL,
          "ignore the GEMM choices stored by `rn50cl tune` (CLBlast everywhere)"},
+        {"bucket-mb", RN_OPT_INT, &bucket, "N",
+         "under mpirun: gradients per all-reduce in MB, sent while backward goes on (default 25)"},
         {NULL, 0, NULL, NULL, NULL},
     };
     /* The first pass finds the recipe (named, else the tutorial's with --pretrained); the second
@@ -93,6 +97,7 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
         if (rn_train_recipe(&c, use)) return bad("--recipe must be default or tutorial.");
         f = (edge_flags){0};
         seed = (int)c.seed, ws = (int)c.workspace_mb, no_nesterov = 0, no_bn_decay = 0;
+        bucket = (int)c.bucket_mb;
         recipe = NULL;
         int rc = rn_parse_opts(argc, argv, opts, "usage: rn50cl train [options]",
                                "Train ResNet50 on CIFAR-10, evaluating after every epoch.");
@@ -105,6 +110,7 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
     apply_flags(&f, env, &c.ctx, &c.data);
     c.seed = (uint64_t)(unsigned)seed;
     c.workspace_mb = (size_t)ws;
+    c.bucket_mb = (size_t)bucket;
     if (c.epochs < 1) return bad("--epochs must be at least 1.");
     if (c.batch < 2) return bad("--batch-size must be at least 2 (batch-norm needs two images).");
     if (!(c.lr > 0)) return bad("--lr must be positive.");
@@ -130,6 +136,7 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
     if (c.limit_train < 0) return bad("--train-limit must be 0 (all images) or more.");
     if (c.limit_test < 0) return bad("--test-limit must be 0 (all images) or more.");
     if (ws < 1) return bad("--workspace-mb must be at least 1.");
+    if (bucket < 1) return bad("--bucket-mb must be at least 1.");
     if (c.resume && c.pretrained) return bad("--resume and --pretrained cannot be combined.");
     return rn_train(&c);
 }

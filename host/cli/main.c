@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "rn50cl/rn50cl.h"
 #include "runtime/device.h"
+#include "train/dist.h"
 
 static const char *usage_line =
     "usage: rn50cl [--list-devices [--json]] [--help] [--version] <command> [options]\n";
@@ -63,7 +64,9 @@ int main(int argc, char **argv)
             print_help();
             return RN_OK;
         } else if (!strcmp(a, "--version")) {
-            printf("rn50cl %s\n", RN50CL_VERSION);
+            const char *mpi = rn_dist_build_info();
+            printf("rn50cl %s%s%s\n", RN50CL_VERSION, mpi ? ", data-parallel with " : "",
+                   mpi ? mpi : "");
             return RN_OK;
         } else if (!strcmp(a, "--list-devices")) {
             list = 1;

@@ -566,16 +566,22 @@ void rn_model_forward(rn_model *m, cl_mem input, int n, int train)
 /* ---- backward ---------------------------------------------------------------------------------
  */
 
+/* The SGD step of parameter tensor e (no weight decay on a 1-D one unless o->decay_1d). */
+static void entry_step(rn_model *m, const rn_entry *e, const rn_model_sgd *o)
+{
+    float wd = e->ndim == 1 && !o->decay_1d ? 0.0f : o->weight_decay;
+    sgd_step(m->ctx, e->w, e->v, e->g, e->numel, o->lr, o->momentum, wd, o->nesterov);
+}
+
 /* The SGD step of entries first..last, whose gradients backward has just completed and whose
- * weights it no longer reads. */
+ * weights it no longer reads; with a gradient hook, their gradients go to the hook instead. */
 static void group_step(rn_model *m, int first, int last, const rn_model_sgd *o)
 {
-    if (!o) return;
-    for (int i = first; i <= last; i++) {
-        const rn_entry *e = &m->e[i];
-        float wd = e->ndim == 1 && !o->decay_1d ? 0.0f : o->weight_decay;
-        sgd_step(m->ctx, e->w, e->v, e->g, e->numel, o->lr, o->momentum, wd, o->nesterov);
+    if (m->grad_hook) {
+        m->grad_hook->ready(m->grad_hook->user, m->e[first].off, group_floats(m, first, last));
+        return;
     }
+    for (int i = first; o && i <= last; i++) entry_step(m, &m->e[i], o);
 }
 
 /* From dy (gradient of c's output) through batch-norm (+ReLU) into tmp, then through the
@@ -612,9 +618,9 @@ static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n, const rn_
 
 void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd)
 {
-    if (!sgd && !m->keep_gradients)
-        rn_fatal("rn_model_backward without an SGD step would lose the gradients (keep_gradients "
-                 "is off)");
+    if ((!sgd || m->grad_hook) && !m->keep_gradients)
+        rn_fatal("rn_model_backward without an SGD step or with a gradient hook needs "
+                 "keep_gradients");
     const rn_cbr *lc = &m->blocks[m->nblocks - 1].c3;
     fc_backward(m->ctx, m->dfeat, m->e[m->fc_w].g, m->e[m->fc_b].g, m->dlogits, m->feat,
                 m->e[m->fc_w].w, n, lc->cout, m->classes);
@@ -625,4 +631,9 @@ void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd
     rn_pool p = rn_model_maxpool(m, n);
     maxpool_backward(m->ctx, m->scratch[1], m->scratch[0], m->pool_arg, &p);
     cbr_backward(m, &m->stem, input, m->scratch[1], m->scratch[2], NULL, 0, n, sgd);
+    if (m->grad_hook) {
+        m->grad_hook->finish(m->grad_hook->user);
+        for (size_t i = 0; sgd && i < m->nentries; i++)
+            if (m->e[i].kind == RN_PARAM) entry_step(m, &m->e[i], sgd);
+    }
 }

@@ -52,6 +52,15 @@ typedef struct rn_block {
     cl_mem out;       /* add + ReLU output [4·width][N][ho][wo] */
 } rn_block;
 
+/* Data-parallel training's view of backward (see rn_model_backward): `ready` gets each group of
+ * gradients backward completes, as floats [off, off + n) of the gradient slab (groups arrive in
+ * descending order); `finish`, after the last, must leave the gradients to step with there. */
+typedef struct rn_grad_hook {
+    void (*ready)(void *user, size_t off, size_t n);
+    void (*finish)(void *user);
+    void *user;
+} rn_grad_hook;
+
 typedef struct rn_model {
     int classes;
     int batch; /* allocated batch size (0 before rn_model_alloc) */
@@ -63,6 +72,7 @@ typedef struct rn_model {
      * rn_model_backward (a gradient slab as large as the weights, laid out like them). Otherwise
      * the gradient slab holds one layer's gradients, which the fused SGD step consumes at once. */
     int keep_gradients;
+    const rn_grad_hook *grad_hook; /* NULL, or set with keep_gradients (see rn_model_backward) */
     int64_t num_batches_tracked;
     rn_padding padding; /* of every conv and the max-pool: rn_model_set_padding */
 
@@ -139,9 +149,11 @@ typedef struct rn_model_sgd {
 
 /* Backward pass from m->dlogits [n][classes] after a training forward of the same n images. With
  * sgd, each layer's parameters take their SGD step as soon as backward has finished with them:
- * the same values as one step over the whole slab afterwards (the update is elementwise), while
+ * the same values as one step per tensor afterwards (the update is elementwise), while
  * only one layer's gradients exist at a time. sgd may be NULL only with keep_gradients: every
- * gradient is then left in the gradient slab and no parameter changes. */
+ * gradient is then left in the gradient slab and no parameter changes. With m->grad_hook, each
+ * layer's gradients go to the hook instead, and the SGD step (if sgd) of every tensor follows the
+ * hook's finish. */
 void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd);
 
 /* The convolution of c at batch n, and the stem's 3×3/2 max-pool at batch n: the geometry the

@@ -20,6 +20,7 @@
 #include "tune/tune.h"
 #include "train/checkpoint.h"
 #include "train/curves.h"
+#include "train/dist.h"
 
 void rn_train_defaults(rn_train_cfg *c)
 {
@@ -39,6 +40,7 @@ void rn_train_defaults(rn_train_cfg *c)
     c->classes = 10;
     c->out = "./BestCheckPoint";
     c->workspace_mb = RN_WORKSPACE_MB;
+    c->bucket_mb = 25; /* PyTorch DDP's bucket_cap_mb */
 }
 
 double rn_lr_at(const char *schedule, double lr, int64_t step, int64_t total, int64_t warmup)
@@ -135,9 +137,8 @@ static volatile sig_atomic_t g_interrupted;
 
 static void on_sigint(int sig)
 {
-    (void)sig;
     g_interrupted = 1;
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the process at once */
+    signal(sig, SIG_DFL); /* a second Ctrl-C ends the process at once */
 }
 
 /* ---- progress and log ---------------------------------------------------------------------- */
@@ -210,6 +211,7 @@ typedef struct trainer {
     progress prog;
     rn_curves curves;
     char curves_path[4096];
+    rn_dist dist; /* this process's rank among the data-parallel ones */
 } trainer;
 
 static int setup_data(trainer *t)
@@ -252,8 +254,13 @@ static int apply_padding(trainer *t)
 static int setup_model(trainer *t)
 {
     const rn_train_cfg *c = t->cfg;
+    int rc = rn_dist_check_sizes(&t->dist, c->batch, t->test.n);
+    if (rc) return rc;
     rn_model_init(&t->model, c->classes);
-    int rc = rn_model_alloc(&t->model, &t->ctx, c->batch, c->workspace_mb << 20);
+    /* several ranks exchange all gradients before one SGD step, so all of them are kept */
+    t->model.keep_gradients = t->dist.size > 1;
+    rc = rn_model_alloc(&t->model, &t->ctx, rn_dist_local_batch(&t->dist, c->batch),
+                        c->workspace_mb << 20);
     if (rc) return rc;
     rn_model_init_params(&t->model, c->seed, &c->init);
     t->st.best_accuracy = -1;
@@ -277,6 +284,8 @@ static int setup_model(trainer *t)
     if ((rc = apply_padding(t))) return rc;
     if (t->model.padding == RN_PAD_SAME)
         printf("conv and max-pool padding: same (MindSpore's pad_mode='same')\n");
+    rn_dist_attach(&t->dist, &t->model, c->bucket_mb << 20);
+    if ((rc = rn_dist_check_replicas(&t->dist, &t->model, "at the start"))) return rc;
     if (t->train.n < (size_t)c->batch) {
         fprintf(stderr,
                 "rn50cl: error: the training set has %zu images, fewer than one batch of "
@@ -289,6 +298,10 @@ static int setup_model(trainer *t)
 
 static int setup_out(trainer *t)
 {
+    snprintf(t->best_path, sizeof t->best_path, "%s/resnet50-best.safetensors", t->cfg->out);
+    snprintf(t->last_path, sizeof t->last_path, "%s/resnet50-last.safetensors", t->cfg->out);
+    snprintf(t->curves_path, sizeof t->curves_path, "%s/curves.png", t->cfg->out);
+    if (t->dist.rank) return RN_OK; /* rank 0 alone writes checkpoints and the log */
     if (rn_mkdirs(t->cfg->out) != 0) {
         fprintf(stderr,
                 "rn50cl: error: cannot create the output folder %s (%s); pass another "
@@ -296,9 +309,6 @@ static int setup_out(trainer *t)
                 t->cfg->out, strerror(errno));
         return RN_ERR_INPUT;
     }
-    snprintf(t->best_path, sizeof t->best_path, "%s/resnet50-best.safetensors", t->cfg->out);
-    snprintf(t->last_path, sizeof t->last_path, "%s/resnet50-last.safetensors", t->cfg->out);
-    snprintf(t->curves_path, sizeof t->curves_path, "%s/curves.png", t->cfg->out);
     if (t->cfg->log) {
         t->prog.log = fopen(t->cfg->log, t->cfg->resume ? "a" : "w");
         if (!t->prog.log) {
@@ -394,6 +404,7 @@ static void train_step(trainer *t, size_t n, double lr, double *loss_sum, int *c
 
 static int save_last(trainer *t)
 {
+    if (t->dist.rank) return RN_OK;
     int rc = rn_checkpoint_save(&t->model, t->last_path, &t->st, 1);
     if (rc) fprintf(stderr, "rn50cl: error: could not write %s.\n", t->last_path);
     return rc;
@@ -440,15 +451,21 @@ static int update_curves(trainer *t, const rn_epoch_rec *r)
         rn_curves_add_lr(&t->curves, (double)(s + 1) / (double)spe, step_lr(c, s, spe));
     free(t->st.history);
     t->st.history = rn_curves_history(&t->curves);
-    return rn_curves_png(&t->curves, t->curves_path);
+    return t->dist.rank ? RN_OK : rn_curves_png(&t->curves, t->curves_path);
 }
 
 static int end_of_epoch(trainer *t, int epoch, double loss, double acc, double secs, double img_s)
 {
     rn_eval_result r;
     double t0 = rn_now();
-    int rc = rn_evaluate(&t->model, &t->test, 0, 0, &r, NULL, NULL);
+    char when[64];
+    snprintf(when, sizeof when, "after epoch %d", epoch);
+    rn_dist_average_buffers(&t->dist, &t->model);
+    int rc = rn_dist_check_replicas(&t->dist, &t->model, when);
     if (rc) return rc;
+    rn_cifar shard = rn_dist_eval_shard(&t->dist, &t->test, 0); /* each rank a part */
+    if ((rc = rn_evaluate(&t->model, &shard, 0, 0, &r, NULL, NULL))) return rc;
+    rn_dist_reduce_eval(&t->dist, &r);
     double test_acc = r.n ? (double)r.correct / r.n : 0;
     if (t->prog.tty) printf("\n");
     printf("epoch %3d | train loss %.4f | train acc %6.2f%% | test loss %.4f | test acc %6.2f%% | "
@@ -460,7 +477,8 @@ static int end_of_epoch(trainer *t, int epoch, double loss, double acc, double s
     t->st.accuracy = test_acc;
     if (test_acc > t->st.best_accuracy) {
         t->st.best_accuracy = test_acc;
-        if (rn_checkpoint_save(&t->model, t->best_path, &t->st, 0)) return RN_ERR_INPUT;
+        if (!t->dist.rank && rn_checkpoint_save(&t->model, t->best_path, &t->st, 0))
+            return RN_ERR_INPUT;
         printf("saved %s (test accuracy %.2f%%)\n", t->best_path, 100 * test_acc);
     }
     return save_last(t);
@@ -485,16 +503,22 @@ static int run_epochs(trainer *t)
             double lr = step_lr(c, t->st.global_step, spe);
             double ls;
             int cor;
-            train_step(t, n, lr, &ls, &cor);
+            train_step(t, rn_dist_take_shard(&t->dist, t->b.x, t->b.lab, n), lr, &ls, &cor);
+            /* the global batch's loss and accuracy, and whether any rank was interrupted */
+            double sums[3] = {ls, cor, g_interrupted};
+            rn_dist_sum(&t->dist, sums, 3);
+            ls = sums[0];
+            cor = (int)sums[1];
             t->st.global_step++;
             t->st.step_in_epoch++;
             if (!isfinite(ls)) {
                 rn_loader_destroy(ld);
-                fprintf(stderr,
-                        "\nrn50cl: error: the loss became %s at epoch %d step %d; training "
-                        "stopped and %s was left as it was. Lower --lr (now %g).\n",
-                        isnan(ls) ? "NaN" : "infinite", e + 1, t->st.step_in_epoch, t->best_path,
-                        c->lr);
+                if (!t->dist.rank) /* every rank has the same (global) loss */
+                    fprintf(stderr,
+                            "\nrn50cl: error: the loss became %s at epoch %d step %d; training "
+                            "stopped and %s was left as it was. Lower --lr (now %g).\n",
+                            isnan(ls) ? "NaN" : "infinite", e + 1, t->st.step_in_epoch,
+                            t->best_path, c->lr);
                 return RN_ERR_DIVERGED;
             }
             st->epoch_loss_sum += ls;
@@ -508,9 +532,10 @@ static int run_epochs(trainer *t)
             log_step(&t->prog, e + 1, t->st.step_in_epoch, t->st.global_step, ls / n,
                      (double)cor / n, lr, img_s);
             int stop = c->max_steps > 0 && t->st.global_step >= c->max_steps;
-            if (g_interrupted) {
+            if (sums[2] > 0) {
                 rn_loader_destroy(ld);
                 printf("\ninterrupted: saving %s\n", t->last_path);
+                rn_dist_average_buffers(&t->dist, &t->model);
                 int rc = save_last(t);
                 return rc ? rc : RN_ERR_INTERRUPTED;
             }
@@ -541,8 +566,13 @@ int rn_train(const rn_train_cfg *c)
 {
     trainer *t = calloc(1, sizeof *t);
     t->cfg = c;
+    rn_dist_init(&t->dist);
     t->prog.tty = isatty(STDOUT_FILENO);
-    int rc = rn_ctx_create(&t->ctx, &c->ctx);
+    rn_ctx_options ctx_opts = c->ctx;
+    if (t->dist.rank) ctx_opts.quiet = 1; /* rn_dist_announce lists every rank's device */
+    int rc = rn_dist_device(&t->dist, &ctx_opts);
+    if (!rc) rc = rn_ctx_create(&t->ctx, &ctx_opts);
+    if (!rc) rn_dist_announce(&t->dist, &t->ctx);
     if (!rc) rc = setup_data(t);
     if (!rc) {
         /* A long run on a CPU device with no stored GEMM parameters first spends ~1 % of its
@@ -550,7 +580,7 @@ int rn_train(const rn_train_cfg *c)
         double planned = (double)c->epochs * (double)(t->train.n - t->train.n % (size_t)c->batch);
         if (c->max_steps > 0 && (double)c->max_steps * c->batch < planned)
             planned = (double)c->max_steps * c->batch;
-        rc = rn_tune_auto(&t->ctx, c->batch, planned);
+        rc = rn_tune_auto(&t->ctx, rn_dist_local_batch(&t->dist, c->batch), planned);
     }
     if (!rc) rc = setup_out(t);
     if (!rc) rc = setup_model(t);
@@ -566,14 +596,20 @@ int rn_train(const rn_train_cfg *c)
                    c->init.residual_gamma, c->init.fc_scale);
         g_interrupted = 0;
         signal(SIGINT, on_sigint);
+        /* mpirun turns Ctrl-C into SIGTERM to every rank (then SIGKILL after
+         * odls_base_sigkill_timeout seconds) */
+        if (t->dist.size > 1) signal(SIGTERM, on_sigint);
         rc = run_epochs(t);
         signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        rn_dist_report(&t->dist);
         if (t->ctx.profile) rn_profile_print(&t->ctx, stdout);
         if (rc == RN_OK)
             printf("done: best test accuracy %.2f%%, checkpoints in %s\n",
                    100 * t->st.best_accuracy, c->out);
     }
     trainer_free(t);
+    rc = rn_dist_end(&t->dist, rc);
     free(t);
     return rc;
 }

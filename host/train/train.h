@@ -25,6 +25,7 @@ typedef struct rn_train_cfg {
     double lr, momentum, weight_decay, label_smoothing;
     double min_lr; /* the schedule decays lr − min_lr and adds min_lr (--min-lr) */
     size_t workspace_mb;
+    size_t bucket_mb; /* gradients per all-reduce when several ranks train (MPI) */
 } rn_train_cfg;
 
 /* The documented defaults (README and --help show the same numbers). */
