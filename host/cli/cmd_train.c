@@ -62,7 +62,7 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
         {"no-nesterov", RN_OPT_FLAG, &no_nesterov, NULL, "plain momentum"},
         {"schedule", RN_OPT_STR, &c.schedule, "S", "cosine|step|constant (default cosine)"},
         {"warmup-epochs", RN_OPT_FLOAT, &c.warmup_epochs, "F",
-         "linear warm-up epochs, fractions allowed (default 1)"},
+         "linear warm-up epochs, fractions allowed (default 0.25)"},
         {"label-smoothing", RN_OPT_FLOAT, &c.label_smoothing, "F", "label smoothing (default 0.1)"},
         {"residual-gamma", RN_OPT_FLOAT, &c.init.residual_gamma, "F",
          "initial γ of each bottleneck's last BN (default 0.2; 1 = torchvision)"},

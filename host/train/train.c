@@ -34,7 +34,7 @@ void rn_train_defaults(rn_train_cfg *c)
     c->bn_decay = 0;
     c->init = (rn_model_initcfg){.residual_gamma = 0.2, .fc_scale = 0};
     c->schedule = "cosine";
-    c->warmup_epochs = 1;
+    c->warmup_epochs = 0.25;
     c->label_smoothing = 0.1;
     c->seed = 1;
     c->classes = 10;
