@@ -9,6 +9,7 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env);
 int rn_cmd_eval(int argc, char **argv, const rn_env *env);
 int rn_cmd_predict(int argc, char **argv, const rn_env *env);
 int rn_cmd_tune(int argc, char **argv, const rn_env *env);
+int rn_cmd_convert(int argc, char **argv, const rn_env *env);
 
 const rn_command rn_commands[] = {
     {"train", "train ResNet50 on CIFAR-10, evaluating after every epoch", rn_cmd_train},
@@ -16,5 +17,7 @@ const rn_command rn_commands[] = {
     {"predict", "predictions for the first test images, a picture of them, logits", rn_cmd_predict},
     {"info", "select a device, build all kernels, report start-up time", rn_cmd_info},
     {"tune", "choose the GEMM back-end and parameters per shape for this device", rn_cmd_tune},
+    {"convert", "convert weights between safetensors, PyTorch .pth and MindSpore .ckpt",
+     rn_cmd_convert},
     {NULL, NULL, NULL},
 };
