@@ -283,8 +283,22 @@ static void names(void)
     TU_CHECK(!rn_ms_to_torchvision("global_step", tv, sizeof tv), "global_step is optimizer state");
 }
 
+/* The format from a file's first 16 bytes alone, as rn_checkpoint_source reads them. */
+static void detection(void)
+{
+    const uint8_t st[16] = "\x58\x01\0\0\0\0\0\0{\"conv1.", zip[16] = "PK\3\4\x14",
+                  ms[16] = "\x0a\x90\x02\x0a\x0c"
+                           "conv1.w",
+                  legacy[16] = "\x80\x02\x8a\x0a";
+    TU_CHECK(rn_ts_detect(st, 16) == RN_TS_SAFETENSORS, "safetensors recognised");
+    TU_CHECK(rn_ts_detect(zip, 16) == RN_TS_PTH, "a zip is a .pth");
+    TU_CHECK(rn_ts_detect(ms, 16) == RN_TS_MINDSPORE, "a protobuf value is a MindSpore .ckpt");
+    TU_CHECK(rn_ts_detect(legacy, 16) == RN_TS_UNKNOWN, "a bare pickle is none of them");
+}
+
 int main(void)
 {
+    detection();
     pth_case(0);
     pth_case(1);
     pth_refusals();

@@ -20,11 +20,8 @@ static int is_legacy_torch(const uint8_t *h, size_t n)
 rn_ts_source rn_ts_detect(const uint8_t *h, size_t n)
 {
     if (n >= 4 && !memcmp(h, "PK\3\4", 4)) return RN_TS_PTH;
-    if (n >= 9 && h[8] == '{') {
-        uint64_t len = 0;
-        for (int i = 7; i >= 0; i--) len = len << 8 | h[i];
-        if (len <= n - 8 || n < 16) return RN_TS_SAFETENSORS;
-    }
+    /* A header length under 4 GB, then the JSON header's brace. */
+    if (n >= 9 && h[8] == '{' && !h[4] && !h[5] && !h[6] && !h[7]) return RN_TS_SAFETENSORS;
     if (n >= 2 && h[0] == 0x0a) return RN_TS_MINDSPORE; /* field 1 (value), length-delimited */
     return RN_TS_UNKNOWN;
 }
@@ -93,7 +90,8 @@ static int from_safetensors(rn_tensors *ts, const char *path, uint8_t *buf, size
             stride *= s->shape[d] ? s->shape[d] : 1;
         }
         if (rn_tensors_add(ts, s->name, s->name, &t)) {
-            fprintf(stderr, "rn50cl: error: out of memory reading %s.\n", path);
+            fprintf(stderr, "rn50cl: error: %s names tensor %s twice (or memory ran out).\n", path,
+                    s->name);
             rn_tensors_free(ts);
             return RN_ERR_INPUT;
         }
