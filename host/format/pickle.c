@@ -229,7 +229,9 @@ static int memo_put(pm *m, uint64_t idx)
 {
     uint32_t x;
     if (top(m, &x)) return -1;
-    if (idx >= MAX_MEMO)
+    /* Picklers number memo entries in order, so an index beyond the input's length is hostile and
+     * would only make the memo table huge. */
+    if (idx >= MAX_MEMO || idx > (uint64_t)(m->end - m->start))
         return fail(m, "its pickle memo index %llu is too large", (unsigned long long)idx);
     size_t old = m->capmemo;
     if (grow((void **)&m->memo, &m->capmemo, (size_t)idx + 1, sizeof *m->memo))
