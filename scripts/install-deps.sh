@@ -7,8 +7,11 @@
 # (`mpirun -np N rn50cl train`), and its test runs.
 # --with-intel-opencl adds Intel's OpenCL CPU runtime (PyPI wheels, unpacked into /opt/intel-opencl
 # and registered with the ICD loader): a second, independent OpenCL compiler to check kernels on.
+# --with-mindspore adds the MindSpore CPU wheel (about 2.8 GB installed) in its own virtual
+# environment, /opt/rn50cl-mindspore, for the optional comparison test against real MindSpore.
 set -euo pipefail
 INTEL_OCL=0
+MINDSPORE=0
 PKGS=(build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
       libclblast-dev clinfo libcurl4-openssl-dev libarchive-dev zlib1g-dev python3 python3-numpy)
 for arg in "$@"; do
@@ -16,7 +19,9 @@ for arg in "$@"; do
     --with-torch) PKGS+=(python3-torch python3-torchvision) ;;
     --with-mpi) PKGS+=(libopenmpi-dev openmpi-bin) ;;
     --with-intel-opencl) INTEL_OCL=1; PKGS+=(python3-pip) ;;
-    *) echo "install-deps: unknown option $arg (known: --with-torch, --with-mpi, --with-intel-opencl)" >&2
+    --with-mindspore) MINDSPORE=1; PKGS+=(python3-venv) ;;
+    *) echo "install-deps: unknown option $arg (known: --with-torch, --with-mpi," \
+            "--with-intel-opencl, --with-mindspore)" >&2
        exit 2 ;;
   esac
 done
@@ -86,3 +91,20 @@ install_intel_opencl() {
   echo "install-deps: Intel OpenCL CPU runtime installed in $INTEL_PREFIX ($INTEL_ICD)"
 }
 if [ "$INTEL_OCL" -eq 1 ]; then install_intel_opencl; fi
+
+# A venv of its own: MindSpore pulls numpy 2, which Debian's PyTorch is not built for. The marker
+# is written last, so an interrupted install is redone.
+MINDSPORE_VENV=/opt/rn50cl-mindspore
+MINDSPORE_WHEEL=mindspore==2.10.0
+install_mindspore() {
+  if [ "$(cat "$MINDSPORE_VENV/wheel" 2>/dev/null)" = "$MINDSPORE_WHEEL" ]; then
+    echo "install-deps: MindSpore present in $MINDSPORE_VENV"
+    return
+  fi
+  echo "install-deps: installing $MINDSPORE_WHEEL into $MINDSPORE_VENV (about 800 MB download)"
+  $SUDO rm -rf "$MINDSPORE_VENV"
+  $SUDO python3 -m venv "$MINDSPORE_VENV"
+  $SUDO "$MINDSPORE_VENV/bin/python" -m pip install -q --disable-pip-version-check "$MINDSPORE_WHEEL"
+  echo "$MINDSPORE_WHEEL" | $SUDO tee "$MINDSPORE_VENV/wheel" >/dev/null
+}
+if [ "$MINDSPORE" -eq 1 ]; then install_mindspore; fi

@@ -71,7 +71,8 @@ int rn_cmd_train(int argc, char **argv, const rn_env *env)
         {"padding", RN_OPT_STR, &c.padding, "P",
          "symmetric|same (MindSpore's pad_mode); default: the checkpoint's, else symmetric"},
         {"seed", RN_OPT_INT, &seed, "N", "seed for init, shuffling and augmentation (default 1)"},
-        {"pretrained", RN_OPT_STR, &c.pretrained, "FILE", "start from torchvision-named weights"},
+        {"pretrained", RN_OPT_STR, &c.pretrained, "FILE",
+         "start from ResNet50 weights: safetensors, PyTorch .pth or MindSpore .ckpt"},
         {"resume", RN_OPT_STR, &c.resume, "FILE", "continue from a resnet50-last.safetensors"},
         {"out", RN_OPT_STR, &c.out, "DIR", "checkpoint folder (default ./BestCheckPoint)"},
         {"max-steps", RN_OPT_INT, &c.max_steps, "N", "stop after N optimizer steps in all"},
@@ -146,7 +147,8 @@ static int eval_like(int argc, char **argv, const rn_env *env, int predict)
     rn_eval_cfg c = {.batch = 128, .count = 6};
     edge_flags f = {0};
     rn_opt opts[13] = {
-        {"checkpoint", RN_OPT_STR, &c.checkpoint, "FILE", "model to use (safetensors)"},
+        {"checkpoint", RN_OPT_STR, &c.checkpoint, "FILE",
+         "model to use (safetensors, PyTorch .pth or MindSpore .ckpt)"},
         {"device", RN_OPT_STR, &f.device, "SEL",
          "device index, gpu|cpu|accel, or part of its name"},
         {"data", RN_OPT_STR, &f.data, "DIR", "CIFAR-10 binary folder (default: see README)"},

@@ -10,6 +10,7 @@ int rn_cmd_eval(int argc, char **argv, const rn_env *env);
 int rn_cmd_predict(int argc, char **argv, const rn_env *env);
 int rn_cmd_tune(int argc, char **argv, const rn_env *env);
 int rn_cmd_plot(int argc, char **argv, const rn_env *env);
+int rn_cmd_convert(int argc, char **argv, const rn_env *env);
 
 const rn_command rn_commands[] = {
     {"train", "train ResNet50 on CIFAR-10, evaluating after every epoch", rn_cmd_train},
@@ -19,5 +20,7 @@ const rn_command rn_commands[] = {
     {"tune", "choose the GEMM back-end and parameters per shape for this device", rn_cmd_tune},
     {"plot", "draw loss, accuracy and learning rate per epoch from a train --log file",
      rn_cmd_plot},
+    {"convert", "convert weights between safetensors, PyTorch .pth and MindSpore .ckpt",
+     rn_cmd_convert},
     {NULL, NULL, NULL},
 };

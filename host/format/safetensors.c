@@ -383,20 +383,31 @@ static int parse_file(rn_st_file *f)
     return rc;
 }
 
-int rn_st_open(rn_st_file *f, const char *path)
+int rn_st_adopt(rn_st_file *f, const char *path, uint8_t *buf, size_t size)
 {
     memset(f, 0, sizeof *f);
-    f->path = strdup(path);
-    f->buf = f->path ? rn_read_file(path, &f->size) : NULL;
-    if (!f->buf) {
-        fprintf(stderr, "rn50cl: error: cannot read the checkpoint %s (%s); check the path.\n",
-                path, strerror(errno));
+    f->buf = buf;
+    f->size = size;
+    if (!(f->path = strdup(path))) {
         rn_st_close(f);
-        return RN_ERR_INPUT;
+        return st_fail(path, "out of memory");
     }
     int rc = parse_file(f);
     if (rc != RN_OK) rn_st_close(f);
     return rc;
+}
+
+int rn_st_open(rn_st_file *f, const char *path)
+{
+    size_t size;
+    uint8_t *buf = rn_read_file(path, &size);
+    if (!buf) {
+        fprintf(stderr, "rn50cl: error: cannot read the checkpoint %s (%s); check the path.\n",
+                path, strerror(errno));
+        memset(f, 0, sizeof *f);
+        return RN_ERR_INPUT;
+    }
+    return rn_st_adopt(f, path, buf, size);
 }
 
 const rn_st_tensor *rn_st_find(const rn_st_file *f, const char *name)
@@ -406,7 +417,7 @@ const rn_st_tensor *rn_st_find(const rn_st_file *f, const char *name)
     return NULL;
 }
 
-static float half_to_float(uint16_t h)
+float rn_st_half_to_float(uint16_t h)
 {
     int sign = h >> 15, exp = (h >> 10) & 0x1f;
     uint32_t mant = h & 0x3ff;
@@ -432,7 +443,7 @@ int rn_st_read_f32(const rn_st_file *f, const rn_st_tensor *t, float *dst)
             uint16_t h;
             memcpy(&h, src + 2 * i, 2);
             uint32_t bits = (uint32_t)h << 16;
-            if (t->dtype == RN_ST_F16) dst[i] = half_to_float(h);
+            if (t->dtype == RN_ST_F16) dst[i] = rn_st_half_to_float(h);
             else memcpy(&dst[i], &bits, 4);
         }
         return RN_OK;

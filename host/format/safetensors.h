@@ -64,6 +64,8 @@ typedef struct rn_st_file {
 /* Reads and validates path. RN_OK, or RN_ERR_INPUT after one "rn50cl: error:" sentence (and *f
  * needs no closing). */
 int rn_st_open(rn_st_file *f, const char *path);
+/* The same for a file already read into buf (malloc'd; f owns it from here on, also on failure). */
+int rn_st_adopt(rn_st_file *f, const char *path, uint8_t *buf, size_t size);
 const rn_st_tensor *rn_st_find(const rn_st_file *f, const char *name); /* NULL if absent */
 /* Converts F32/F16/BF16/F64 to float (numel values); integer tensors are refused (RN_ERR_INPUT). */
 int rn_st_read_f32(const rn_st_file *f, const rn_st_tensor *t, float *dst);
@@ -71,5 +73,7 @@ int rn_st_read_f32(const rn_st_file *f, const rn_st_tensor *t, float *dst);
 int rn_st_read_i64(const rn_st_file *f, const rn_st_tensor *t, int64_t *dst);
 const char *rn_st_meta(const rn_st_file *f, const char *key); /* NULL if absent */
 void rn_st_close(rn_st_file *f);
+
+float rn_st_half_to_float(uint16_t h); /* IEEE binary16 to float, exactly */
 
 #endif

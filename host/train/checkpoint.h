@@ -1,11 +1,13 @@
 /* Model checkpoints as safetensors with torchvision state_dict names, so a file moves between
  * rn50cl and PyTorch unchanged. "last" files also carry momentum buffers and the position in
- * training (epoch, step) for --resume; "best" files hold only the model. */
+ * training (epoch, step) for --resume; "best" files hold only the model. Loading also takes
+ * PyTorch .pth and MindSpore .ckpt weights (format/tensors.h). */
 #ifndef RN_TRAIN_CHECKPOINT_H
 #define RN_TRAIN_CHECKPOINT_H
 
 #include <stdint.h>
 
+#include "format/tensors.h"
 #include "model/resnet50.h"
 
 #define RN_MOMENTUM_PREFIX "momentum."
@@ -27,6 +29,10 @@ typedef struct rn_train_state {
 /* Writes the model (and, with_momentum, momentum buffers + state for resuming) atomically; the
  * metadata records the model's padding rule ("padding": "symmetric" or "same"). */
 int rn_checkpoint_save(rn_model *m, const char *path, const rn_train_state *st, int with_momentum);
+
+/* The format of a weights file from its first bytes (RN_TS_UNKNOWN if unreadable): a MindSpore
+ * checkpoint's model padded 'same'. Loading below accepts safetensors, .pth and .ckpt alike. */
+rn_ts_source rn_checkpoint_source(const char *path);
 
 /* Number of classes of a checkpoint (from fc.weight), or RN_ERR_INPUT-style -1 after a message. */
 int rn_checkpoint_classes(const char *path);
