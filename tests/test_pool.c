@@ -219,11 +219,13 @@ int main(void)
     check_maxpool("C5 N3 6x9 k3s1", 5, 3, 6, 9, 3, 1, 1, 0, 4);
     check_maxpool("C3 N3 7x7 ties", 3, 3, 7, 7, 3, 2, 1, 1, 5);
     check_maxpool("C7 N1 5x5 k3s1 ties", 7, 1, 5, 5, 3, 1, 1, 1, 6);
-    rn_opcase *mp;
-    TU_CHECK(tu_model_cases(RN_OP_MAXPOOL, 8, &mp) == 1, "the model has one max-pool");
-    const rn_pool *p = &mp->pool;
-    check_maxpool(mp->name, p->C, p->N, p->H, p->W, p->k, p->stride, p->pad, 0, 7);
-    free(mp);
+    if (!tu_small()) {
+        rn_opcase *mp;
+        TU_CHECK(tu_model_cases(RN_OP_MAXPOOL, 8, &mp) == 1, "the model has one max-pool");
+        const rn_pool *p = &mp->pool;
+        check_maxpool(mp->name, p->C, p->N, p->H, p->W, p->k, p->stride, p->pad, 0, 7);
+        free(mp);
+    }
     check_fd_maxpool(3, 1, 7, 7, 3, 2, 1, 11);
     check_fd_maxpool(2, 3, 5, 5, 2, 2, 0, 12);
     check_fd_maxpool(2, 1, 6, 5, 3, 1, 1, 13);
@@ -231,11 +233,13 @@ int main(void)
     printf("global average pool:\n");
     check_avgpool("C7 N3 5x5", 7, 3, 25, 21);
     check_avgpool("C13 N1 7x7", 13, 1, 49, 22);
-    rn_opcase *ap;
-    TU_CHECK(tu_model_cases(RN_OP_AVGPOOL, 8, &ap) == 1, "the model has one average pool");
-    check_avgpool(ap->name, ap->C, ap->N, ap->HW, 23);
-    free(ap);
-    check_avgpool("resnet 2048@2x2", 2048, 8, 4, 24);
+    if (!tu_small()) {
+        rn_opcase *ap;
+        TU_CHECK(tu_model_cases(RN_OP_AVGPOOL, 8, &ap) == 1, "the model has one average pool");
+        check_avgpool(ap->name, ap->C, ap->N, ap->HW, 23);
+        free(ap);
+        check_avgpool("resnet 2048@2x2", 2048, 8, 4, 24);
+    }
     check_fd_avgpool(3, 2, 25, 31);
     check_fd_avgpool(5, 3, 1, 32);
     return tu_finish("test_pool");
