@@ -12,7 +12,7 @@
 set(RN50CL_TEST_DEVICES ""
     CACHE STRING "Comma-separated --device selectors the device tests run on (empty: all)")
 set(rn_wanted "${RN50CL_TEST_DEVICES}")
-if(NOT rn_wanted)
+if(rn_wanted STREQUAL "")
   set(rn_wanted "$ENV{RN50CL_TEST_DEVICES}")
 endif()
 
@@ -45,7 +45,7 @@ endfunction()
 
 set(RN_TEST_DEVICE_TAGS)
 set(RN_TEST_DEVICE_SELECTORS)
-if(rn_wanted)
+if(NOT rn_wanted STREQUAL "")
   string(REPLACE "," ";" sels "${rn_wanted}")
   foreach(sel ${sels})
     rn_name_safe(tag "${sel}")
