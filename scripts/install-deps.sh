@@ -5,6 +5,8 @@
 # comparison benchmark use.
 # --with-intel-opencl adds Intel's OpenCL CPU runtime (PyPI wheels, unpacked into /opt/intel-opencl
 # and registered with the ICD loader): a second, independent OpenCL compiler to check kernels on.
+# --with-checks adds Oclgrind (the kernels@oclgrind test) and clang with its libFuzzer runtime
+# (tests/fuzz.sh).
 set -euo pipefail
 INTEL_OCL=0
 PKGS=(build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
@@ -13,7 +15,9 @@ for arg in "$@"; do
   case "$arg" in
     --with-torch) PKGS+=(python3-torch python3-torchvision) ;;
     --with-intel-opencl) INTEL_OCL=1; PKGS+=(python3-pip) ;;
-    *) echo "install-deps: unknown option $arg (known: --with-torch, --with-intel-opencl)" >&2
+    --with-checks) PKGS+=(oclgrind clang libclang-rt-14-dev) ;;
+    *) echo "install-deps: unknown option $arg (known: --with-torch, --with-intel-opencl," \
+            "--with-checks)" >&2
        exit 2 ;;
   esac
 done
