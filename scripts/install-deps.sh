@@ -9,6 +9,8 @@
 # and registered with the ICD loader): a second, independent OpenCL compiler to check kernels on.
 # --with-mindspore adds the MindSpore CPU wheel (about 2.8 GB installed) in its own virtual
 # environment, /opt/rn50cl-mindspore, for the optional comparison test against real MindSpore.
+# --with-checks adds Oclgrind (the kernels@oclgrind test) and clang with its libFuzzer runtime
+# (tests/fuzz.sh).
 set -euo pipefail
 INTEL_OCL=0
 MINDSPORE=0
@@ -20,8 +22,9 @@ for arg in "$@"; do
     --with-mpi) PKGS+=(libopenmpi-dev openmpi-bin) ;;
     --with-intel-opencl) INTEL_OCL=1; PKGS+=(python3-pip) ;;
     --with-mindspore) MINDSPORE=1; PKGS+=(python3-venv) ;;
+    --with-checks) PKGS+=(oclgrind clang libclang-rt-14-dev) ;;
     *) echo "install-deps: unknown option $arg (known: --with-torch, --with-mpi," \
-            "--with-intel-opencl, --with-mindspore)" >&2
+            "--with-intel-opencl, --with-mindspore, --with-checks)" >&2
        exit 2 ;;
   esac
 done

@@ -156,11 +156,13 @@ int main(void)
     check_device(1, 1);
     check_device(7 * 3 * 5 * 5, 2);
     check_device(12345, 3);
-    rn_opcase *joins; /* every residual join shape of the model at batch 8 */
-    int nj = tu_model_cases(RN_OP_ADD_RELU, 8, &joins);
-    TU_CHECK(nj == 4, "the model has 4 distinct residual join shapes (%d)", nj);
-    for (int i = 0; i < nj; i++) check_device((size_t)joins[i].C * joins[i].M, 4 + i);
-    free(joins);
+    if (!tu_small()) {
+        rn_opcase *joins; /* every residual join shape of the model at batch 8 */
+        int nj = tu_model_cases(RN_OP_ADD_RELU, 8, &joins);
+        TU_CHECK(nj == 4, "the model has 4 distinct residual join shapes (%d)", nj);
+        for (int i = 0; i < nj; i++) check_device((size_t)joins[i].C * joins[i].M, 4 + i);
+        free(joins);
+    }
     check_fd(1001, 5);
     check_nan();
     return tu_finish("test_eltwise");

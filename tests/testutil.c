@@ -224,6 +224,12 @@ int tu_run(const char *cmd, char **out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+int tu_small(void)
+{
+    const char *v = getenv("RN50CL_TEST_SMALL");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 /* The fields that make a case's shape (its name aside), as text, so two cases compare simply. */
 static void shape_key(const rn_opcase *c, char *buf, size_t len)
 {

@@ -51,6 +51,10 @@ cl_mem tu_poisoned(size_t n); /* n floats, all NaN: an element nobody writes fai
 void tu_download(cl_mem m, float *x, size_t n);
 float *tu_download_new(cl_mem m, size_t n); /* malloc'd */
 
+/* 1 when $RN50CL_TEST_SMALL is set (to anything but "0"): the op tests then check only their small
+ * shapes and skip the model's, so they finish on a simulated device (tests/oclgrind.sh). */
+int tu_small(void);
+
 /* The model's op cases of kind op at `batch` (rn_model_cases of a 10-class ResNet50), one per
  * distinct shape, in forward order: the model shapes every op test checks. *out is malloc'd. */
 int tu_model_cases(enum rn_op op, int batch, rn_opcase **out);

@@ -408,7 +408,7 @@ void rn_jw_arr(rn_jw *j, const char *key)
 void rn_jw_end(rn_jw *j)
 {
     if (!j->f) return;
-    if (j->depth == 0) abort(); /* a caller's bug: more ends than opens */
+    if (j->depth <= 0) abort(); /* a caller's bug: more ends than opens */
     int lines = on_lines(j, j->depth) && !j->first[j->depth];
     char close = j->close[j->depth--];
     if (lines) fprintf(j->f, "\n%*s", 2 * j->depth, "");
