@@ -13,7 +13,7 @@ FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
 FLAGS+=" -fno-omit-frame-pointer -Wno-unknown-warning-option"
 CC=clang cmake -S "$SRC" -B "$B" -DRN50CL_WERROR=ON -DRN50CL_FUZZ=ON -DCMAKE_C_FLAGS="$FLAGS" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
-HARNESSES=(cifar safetensors tuning json)
+HARNESSES=(cifar safetensors tuning json weights)
 cmake --build "$B" -j2 --target "${HARNESSES[@]/#/fuzz_}"
 for h in "${HARNESSES[@]}"; do
   # new inputs go to a scratch corpus; the committed one is only read. -close_fd_mask=2 silences
