@@ -42,8 +42,19 @@ check "train --pretrained X.pth exits 0" [ -s "$T/ft/resnet50-last.safetensors" 
 check "train --pretrained X.pth says what it loaded and re-initialised" \
   grep -qzE "loaded 265 of 267 tensors from .*rn1000.pth \(PyTorch .pth\).*fc was re-initialised for 10" "$T/ft.out"
 
-# 2. MindSpore: both naming schemes load into the logits of the same weights in safetensors.
-logits "$T/rn10.safetensors" "$T/st.npy"
+# 2. MindSpore: both naming schemes load into the logits of the same weights in safetensors that
+# record MindSpore's 'same' padding, which a .ckpt implies.
+"$PY" - "$T/rn10.safetensors" "$T/rn10same.safetensors" <<'P'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n, = struct.unpack("<Q", b[:8]); h = json.loads(b[8:8 + n])
+h.setdefault("__metadata__", {})["padding"] = "same"
+hb = json.dumps(h).encode(); hb += b" " * (-len(hb) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])
+P
+logits "$T/rn10same.safetensors" "$T/st.npy"
+logits "$T/rn10.safetensors" "$T/st_sym.npy"
+check "'same' padding changes the logits (the comparison below can fail)" \
+  bash -c '! "$0" "$1" same "$2" "$3"' "$PY" "$W" "$T/st.npy" "$T/st_sym.npy"
 for f in tutorial models_repo; do
   logits "$T/$f.ckpt" "$T/$f.npy"
   check "$f.ckpt logits equal the safetensors' bit for bit" "$PY" "$W" same "$T/$f.npy" "$T/st.npy"

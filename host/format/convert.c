@@ -68,6 +68,9 @@ static int to_safetensors(const rn_tensors *ts, const conv *c, const char *out)
         rn_st_add_meta(w, "format", "pt");
         rn_st_add_meta(w, "producer", "rn50cl " RN50CL_VERSION " convert");
         rn_st_add_meta(w, "converted_from", rn_ts_source_name(ts->source));
+        /* the padding rule travels with the weights: MindSpore's layers pad 'same' */
+        const char *pad = ts->source == RN_TS_MINDSPORE ? "same" : rn_tensors_meta(ts, "padding");
+        if (pad) rn_st_add_meta(w, "padding", pad);
         rc = rn_st_write(w, out);
     } else {
         fprintf(stderr, "rn50cl: error: out of memory converting to %s.\n", out);
