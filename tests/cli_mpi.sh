@@ -49,8 +49,11 @@ with open(dst + "/data_batch_1.bin", "wb") as f:
 for n in ("test_batch.bin", "batches.meta.txt"):
     shutil.copy(src + "/" + n, dst)
 P
+# (torchvision's init, plain cross-entropy and decay on every tensor: with a zero head the convs
+# get no gradient in step 1, and the momentum compared below would be step 2's alone)
+OLD=(--residual-gamma 0 --fc-init-scale 1 --label-smoothing 0 --bn-decay)
 COMMON=(--data "$T/data" --no-augment --no-shuffle --batch-size 8 --epochs 1 --lr 0.001
-        --schedule constant --warmup-epochs 0 --test-limit 8)
+        --schedule constant --warmup-epochs 0 --test-limit 8 "${OLD[@]}")
 
 # 1. Two optimizer steps: 1 process, 2 ranks, and 1 rank under mpirun.
 "$BIN" train "${COMMON[@]}" --max-steps 2 --out "$T/one" --log "$T/one.log" > "$T/one.out" 2>&1
@@ -117,7 +120,9 @@ P
 
 # 3. Ctrl-C: mpirun sends every rank SIGTERM; they finish the step, rank 0 saves, and a 1-process
 # --resume continues from that step. (The kill delay is raised so that a slow save is not cut.)
-LONG=(--data "$T/data" --no-augment --batch-size 4 --train-limit 8 --epochs 1000 --test-limit 2)
+# (a small lr: at the default 0.05 this tiny batch can diverge before the interrupt comes)
+LONG=(--data "$T/data" --no-augment --batch-size 4 --train-limit 8 --epochs 1000 --test-limit 2
+      --lr 0.002 "${OLD[@]}")
 OMPI_MCA_odls_base_sigkill_timeout=60 "${MPI[@]}" -np 2 "$BIN" train "${LONG[@]}" --out "$T/int" --log "$T/int.log" > "$T/int.out" 2>&1 &
 mp=$!
 for _ in $(seq 600); do [ -s "$T/int/resnet50-last.safetensors" ] && break; sleep 0.5; done
