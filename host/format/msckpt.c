@@ -4,7 +4,6 @@
 #include "format/msckpt.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,22 +32,12 @@ typedef struct msval {
     size_t at;
 } msval;
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static int add_dim(msval *v, uint64_t d, char *err, size_t errlen)
 {
     if (v->ndim >= RN_ST_MAX_DIMS || d > INT64_MAX)
-        return fail(err, errlen, "the value at byte %zu has more than %d dims or a negative one",
-                    v->at, RN_ST_MAX_DIMS);
+        return rn_ts_fail(err, errlen,
+                          "the value at byte %zu has more than %d dims or a negative one", v->at,
+                          RN_ST_MAX_DIMS);
     v->dims[v->ndim++] = (int64_t)d;
     return 0;
 }
@@ -57,12 +46,13 @@ static int add_dim(msval *v, uint64_t d, char *err, size_t errlen)
 static int read_dims(rn_pb *r, const rn_pb_field *f, msval *v, char *err, size_t errlen)
 {
     if (f->wire == RN_PB_VARINT) return add_dim(v, f->v, err, errlen);
-    if (f->wire != RN_PB_LEN) return fail(err, errlen, "dims at byte %zu are not integers", f->at);
+    if (f->wire != RN_PB_LEN)
+        return rn_ts_fail(err, errlen, "dims at byte %zu are not integers", f->at);
     rn_pb s = rn_pb_sub(r, f);
     while (s.p < s.end) {
         uint64_t d;
         if (rn_pb_varint(&s, &d))
-            return fail(err, errlen, "the packed dims at byte %zu hold a bad varint", f->at);
+            return rn_ts_fail(err, errlen, "the packed dims at byte %zu hold a bad varint", f->at);
         if (add_dim(v, d, err, errlen)) return -1;
     }
     return 0;
@@ -82,8 +72,8 @@ static int read_tensor(rn_pb *r, const rn_pb_field *tf, msval *v, char *err, siz
     }
     if (rc < 0) return -1;
     if (!v->type || !v->content)
-        return fail(err, errlen, "the tensor at byte %zu has no tensor_type or no tensor_content",
-                    tf->at);
+        return rn_ts_fail(err, errlen,
+                          "the tensor at byte %zu has no tensor_type or no tensor_content", tf->at);
     return 0;
 }
 
@@ -101,7 +91,8 @@ static int read_value(rn_pb *r, const rn_pb_field *vf, msval *v, char *err, size
     }
     if (rc < 0) return -1;
     if (!v->tag || v->taglen == 0 || v->taglen > 400 || memchr(v->tag, 0, v->taglen))
-        return fail(err, errlen, "the value at byte %zu has no usable tag (parameter name)", v->at);
+        return rn_ts_fail(err, errlen, "the value at byte %zu has no usable tag (parameter name)",
+                          v->at);
     return 0;
 }
 
@@ -127,35 +118,36 @@ static int add_group(rn_tensors *ts, const msval *v, size_t n, char *err, size_t
     snprintf(name, sizeof name, "%.*s", (int)v->taglen, (const char *)v->tag);
     rn_tensor t = {.ndim = v->ndim, .numel = 1};
     if (!v->has_tensor || find_type(v, &t.dtype) || !rn_ms_to_torchvision(name, tv, sizeof tv))
-        return rn_tensors_ignore(ts, name) ? fail(err, errlen, "out of memory") : 0;
+        return rn_tensors_ignore(ts, name) ? rn_ts_fail(err, errlen, "out of memory") : 0;
     size_t total = 0, es = rn_st_dtype_size(t.dtype);
     for (size_t i = 0; i < n; i++) {
         if (v[i].ndim != v->ndim || memcmp(v[i].dims, v->dims, sizeof v->dims) ||
             v[i].typelen != v->typelen || memcmp(v[i].type, v->type, v->typelen))
-            return fail(err, errlen, "the slices of %s disagree on its dims or type", name);
+            return rn_ts_fail(err, errlen, "the slices of %s disagree on its dims or type", name);
         total += v[i].clen;
     }
     for (int d = t.ndim - 1; d >= 0; d--) {
         t.shape[d] = v->dims[d];
         t.stride[d] = (int64_t)t.numel;
         if (v->dims[d] && t.numel > (SIZE_MAX / 16) / (size_t)v->dims[d])
-            return fail(err, errlen, "%s has dims whose product overflows", name);
+            return rn_ts_fail(err, errlen, "%s has dims whose product overflows", name);
         t.numel *= (size_t)v->dims[d];
     }
     if (t.ndim == 1 && t.shape[0] == 0 && total == es) t.ndim = 0, t.numel = 1; /* a scalar */
     if (total != t.numel * es)
-        return fail(err, errlen, "%s has %zu content bytes but its dims and type %.*s need %zu",
-                    name, total, (int)v->typelen, (const char *)v->type, t.numel * es);
+        return rn_ts_fail(err, errlen,
+                          "%s has %zu content bytes but its dims and type %.*s need %zu", name,
+                          total, (int)v->typelen, (const char *)v->type, t.numel * es);
     t.data = v->content;
     if (n > 1) {
-        if (!(t.own = malloc(total))) return fail(err, errlen, "out of memory");
+        if (!(t.own = malloc(total))) return rn_ts_fail(err, errlen, "out of memory");
         for (size_t i = 0, o = 0; i < n; o += v[i].clen, i++)
             memcpy(t.own + o, v[i].content, v[i].clen);
         t.data = t.own;
     }
     if (rn_tensors_add(ts, tv, name, &t)) {
         free(t.own);
-        return fail(err, errlen, "%s maps to %s, which appears twice", name, tv);
+        return rn_ts_fail(err, errlen, "%s maps to %s, which appears twice", name, tv);
     }
     return 0;
 }
@@ -171,18 +163,18 @@ static int read_values(const uint8_t *buf, size_t size, msval **out, size_t *cou
     *count = 0;
     while ((rc = rn_pb_next(&r, &f, err, errlen)) == 1) {
         if (f.num != 1 || f.wire != RN_PB_LEN)
-            return fail(err, errlen,
-                        "it has field %u (wire type %d) at byte %zu where a "
-                        "MindSpore checkpoint has only values",
-                        f.num, f.wire, f.at);
+            return rn_ts_fail(err, errlen,
+                              "it has field %u (wire type %d) at byte %zu where a "
+                              "MindSpore checkpoint has only values",
+                              f.num, f.wire, f.at);
         if (*count == cap) {
             msval *n = realloc(*out, (cap = cap ? 2 * cap : 256) * sizeof *n);
-            if (!n) return fail(err, errlen, "out of memory");
+            if (!n) return rn_ts_fail(err, errlen, "out of memory");
             *out = n;
         }
         if (read_value(&r, &f, &(*out)[(*count)++], err, errlen)) return -1;
     }
-    if (rc == 0 && *count == 0) return fail(err, errlen, "it holds no values");
+    if (rc == 0 && *count == 0) return rn_ts_fail(err, errlen, "it holds no values");
     return rc;
 }
 

@@ -2,19 +2,9 @@
  * enclosing message, so a corrupt length can never point outside the buffer. */
 #include "format/protobuf.h"
 
-#include <stdarg.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#include "format/tensors.h"
 
 int rn_pb_varint(rn_pb *r, uint64_t *v)
 {
@@ -36,44 +26,45 @@ int rn_pb_next(rn_pb *r, rn_pb_field *f, char *err, size_t errlen)
     memset(f, 0, sizeof *f);
     f->at = (size_t)(r->p - r->base);
     if (rn_pb_varint(r, &tag))
-        return fail(err, errlen, "its field tag at byte %zu is a bad or cut-off varint", f->at);
+        return rn_ts_fail(err, errlen, "its field tag at byte %zu is a bad or cut-off varint",
+                          f->at);
     f->num = (uint32_t)(tag >> 3);
     f->wire = (int)(tag & 7);
     if (f->num == 0 || tag >> 32)
-        return fail(err, errlen, "its field number at byte %zu is out of range", f->at);
+        return rn_ts_fail(err, errlen, "its field number at byte %zu is out of range", f->at);
     size_t left;
     switch (f->wire) {
     case RN_PB_VARINT:
         if (rn_pb_varint(r, &f->v))
-            return fail(err, errlen, "field %u at byte %zu has a bad or cut-off varint", f->num,
-                        f->at);
+            return rn_ts_fail(err, errlen, "field %u at byte %zu has a bad or cut-off varint",
+                              f->num, f->at);
         return 1;
     case RN_PB_I64:
     case RN_PB_I32:
         f->len = f->wire == RN_PB_I64 ? 8 : 4;
         if ((size_t)(r->end - r->p) < f->len)
-            return fail(err, errlen, "field %u at byte %zu is cut off", f->num, f->at);
+            return rn_ts_fail(err, errlen, "field %u at byte %zu is cut off", f->num, f->at);
         for (size_t i = f->len; i-- > 0;) f->v = f->v << 8 | r->p[i];
         r->p += f->len;
         return 1;
     case RN_PB_LEN:
         if (rn_pb_varint(r, &f->v))
-            return fail(err, errlen, "field %u at byte %zu has a bad or cut-off length", f->num,
-                        f->at);
+            return rn_ts_fail(err, errlen, "field %u at byte %zu has a bad or cut-off length",
+                              f->num, f->at);
         left = (size_t)(r->end - r->p);
         if (f->v > left)
-            return fail(err, errlen,
-                        "field %u at byte %zu has length %llu but only %zu bytes are left of "
-                        "its message, so the file is truncated or corrupt",
-                        f->num, f->at, (unsigned long long)f->v, left);
+            return rn_ts_fail(err, errlen,
+                              "field %u at byte %zu has length %llu but only %zu bytes are left of "
+                              "its message, so the file is truncated or corrupt",
+                              f->num, f->at, (unsigned long long)f->v, left);
         f->data = r->p;
         f->len = (size_t)f->v;
         r->p += f->len;
         return 1;
     default:
-        return fail(err, errlen,
-                    "field %u at byte %zu has wire type %d, which rn50cl does not read", f->num,
-                    f->at, f->wire);
+        return rn_ts_fail(err, errlen,
+                          "field %u at byte %zu has wire type %d, which rn50cl does not read",
+                          f->num, f->at, f->wire);
     }
 }
 

@@ -3,24 +3,12 @@
  * every name (a model saved through DataParallel) is dropped. */
 #include "format/pth.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "format/pickle.h"
 #include "format/zip.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* The one "<dir>/data.pkl" entry; its folder is the prefix of every other entry. */
 static const rn_zip_entry *find_pickle(const rn_zip *z, char *prefix, size_t len)
@@ -49,14 +37,15 @@ static int add_view(rn_tensors *ts, const rn_zip *z, const char *prefix, const r
     snprintf(key, sizeof key, "%sdata/%s", prefix, p->storage);
     const rn_zip_entry *e = rn_zip_find(z, key);
     if (!e)
-        return fail(err, errlen, "tensor %s's storage %s is missing from the zip", p->name, key);
+        return rn_ts_fail(err, errlen, "tensor %s's storage %s is missing from the zip", p->name,
+                          key);
     size_t es = rn_st_dtype_size(p->dtype);
     uint64_t cap = e->size / es;
     if (cap < p->storage_numel || p->offset > cap || p->span > cap - p->offset)
-        return fail(err, errlen,
-                    "tensor %s needs %llu elements of storage %s but the zip entry holds %zu "
-                    "bytes",
-                    p->name, (unsigned long long)(p->offset + p->span), key, e->size);
+        return rn_ts_fail(err, errlen,
+                          "tensor %s needs %llu elements of storage %s but the zip entry holds %zu "
+                          "bytes",
+                          p->name, (unsigned long long)(p->offset + p->span), key, e->size);
     rn_tensor t = {.dtype = p->dtype, .ndim = p->ndim, .numel = 1};
     for (int d = 0; d < p->ndim; d++) {
         t.shape[d] = p->shape[d];
@@ -65,7 +54,7 @@ static int add_view(rn_tensors *ts, const rn_zip *z, const char *prefix, const r
     }
     t.data = e->data + p->offset * es;
     if (rn_tensors_add(ts, p->name + strip, p->name, &t))
-        return fail(err, errlen, "out of memory or tensor %s appears twice", p->name + strip);
+        return rn_ts_fail(err, errlen, "out of memory or tensor %s appears twice", p->name + strip);
     return 0;
 }
 
@@ -75,7 +64,7 @@ static int check_byteorder(const rn_zip *z, const char *prefix, char *err, size_
     snprintf(key, sizeof key, "%sbyteorder", prefix);
     const rn_zip_entry *e = rn_zip_find(z, key);
     if (e && !(e->size == 6 && !memcmp(e->data, "little", 6)))
-        return fail(err, errlen, "its tensors are stored big-endian");
+        return rn_ts_fail(err, errlen, "its tensors are stored big-endian");
     return 0;
 }
 
@@ -87,15 +76,15 @@ int rn_pth_parse(rn_tensors *ts, const uint8_t *buf, size_t size, char *err, siz
     if (rn_zip_parse(&z, buf, size, err, errlen)) return -1;
     const rn_zip_entry *pkl = find_pickle(&z, prefix, sizeof prefix);
     int rc = pkl ? check_byteorder(&z, prefix, err, errlen)
-                 : fail(err, errlen,
-                        "its zip has no <name>/data.pkl entry, so torch.save did not "
-                        "write it");
+                 : rn_ts_fail(err, errlen,
+                              "its zip has no <name>/data.pkl entry, so torch.save did not "
+                              "write it");
     if (rc == 0) rc = rn_pickle_state_dict(&d, pkl->data, pkl->size, err, errlen);
     size_t strip = rc == 0 && all_prefixed(&d, "module.") ? strlen("module.") : 0;
     for (size_t i = 0; rc == 0 && i < d.count; i++)
         rc = add_view(ts, &z, prefix, &d.t[i], strip, err, errlen);
     for (size_t i = 0; rc == 0 && i < d.ignored_count; i++)
-        if (rn_tensors_ignore(ts, d.ignored[i])) rc = fail(err, errlen, "out of memory");
+        if (rn_tensors_ignore(ts, d.ignored[i])) rc = rn_ts_fail(err, errlen, "out of memory");
     rn_pkl_dict_free(&d);
     rn_zip_free(&z);
     return rc;

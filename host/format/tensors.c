@@ -3,6 +3,7 @@
 #include "format/tensors.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,4 +243,13 @@ void rn_tensor_read_i64(const rn_tensor *t, int64_t *dst)
         else if (t->dtype == RN_ST_I32) memcpy(&v32, t->data + off * es, 4), dst[i] = v32;
         else dst[i] = (int64_t)load_elem(t->dtype, t->data + off * es);
     }
+}
+
+int rn_ts_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
 }

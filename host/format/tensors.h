@@ -62,6 +62,10 @@ int rn_tensor_is_float(const rn_tensor *t);
 void rn_tensor_read_f32(const rn_tensor *t, float *dst);
 void rn_tensor_read_i64(const rn_tensor *t, int64_t *dst);
 
+/* How the parsers refuse input: one clause, formatted into err, and -1. */
+int rn_ts_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Adds an entry to ts (used by the parsers). name and original are copied; 0 or -1 (memory). */
 int rn_tensors_add(rn_tensors *ts, const char *name, const char *original, const rn_tensor *t);
 int rn_tensors_ignore(rn_tensors *ts, const char *name);
