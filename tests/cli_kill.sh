@@ -3,7 +3,8 @@
 # checkpoints, resnet50-best/last.safetensors are each the old or the new complete file (bit for
 # bit) and --resume from what is left ends exactly as an uninterrupted run; while `tune` runs, the
 # tuning file is absent or complete and applied; while the kernel cache is filled, no partial entry
-# is ever loaded (the next start rebuilds it, the one after loads everything).
+# is ever loaded (the next start rebuilds it, the one after loads everything). The temporary files
+# a killed writer leaves are removed by the next write of the same file.
 # RN50CL_KILL_TRIALS (default 20) sets the train trials; tune and cache get half as many each.
 set -u
 BIN=${RN50CL_BIN:?RN50CL_BIN not set}
@@ -54,6 +55,8 @@ for i in $(seq 1 "$TRIALS"); do
     check "trial $i: --resume after the kill exits 0" [ $? -eq 0 ]
     check "trial $i: --resume ends with the uninterrupted run's files" \
       [ "$(sum "$d/resnet50-last.safetensors")" = "$new_last" -a "$(sum "$d/resnet50-best.safetensors")" = "$new_best" ]
+    check "trial $i: the resumed run removed the killed run's temporary files" \
+      [ -z "$(compgen -G "$d/*.tmp.*")" ]
   fi
   rm -rf "$d"
 done
@@ -76,6 +79,8 @@ for i in $(seq 1 $(( (TRIALS + 1) / 2 ))); do
   out=$("$BIN" info 2>&1)
   check "tune trial $i: the next start does not ignore the tuning file" [ $? -eq 0 -a -z "$(grep ignored <<<"$out")" ]
 done
+"$BIN" "${TUNE[@]}" > /dev/null 2>&1
+check "a finished tune removed the killed runs' temporary files" [ -z "$(compgen -G "$T/cache/tuning/*.tmp.*")" ]
 
 # kernel cache: starts killed at random moments while the programs are built and stored.
 export RN50CL_CACHE_DIR="$T/kcache"
@@ -95,6 +100,7 @@ for i in $(seq 1 $(( (TRIALS + 1) / 2 ))); do
   out=$("$BIN" info 2>&1)
   check "cache trial $i: the start after that loads every program from the cache ($(grep programs: <<<"$out"))" \
     grep -qE "^programs: ([0-9]+) \(\1 from cache, 0 built\)" <<<"$out"
+  check "cache trial $i: no temporary file is left in the cache" [ -z "$(compgen -G "$T/kcache/programs/*.tmp.*")" ]
 done
 echo "cli_kill: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "data/cifar.h"
@@ -168,9 +169,34 @@ static void check_refusals(const char *good_url, const char *good_md5)
     g_env.md5 = good_md5;
 }
 
+/* A pid that no process has: a child that has exited and been reaped. */
+static long dead_pid(void)
+{
+    pid_t p = fork();
+    if (p == 0) _exit(0);
+    waitpid(p, NULL, 0);
+    return (long)p;
+}
+
+/* What a download and an unpacking killed mid-way leave in the cache, and one that is still in
+ * progress in a live process (this test's parent). */
+static void plant_temporaries(char *live, size_t n)
+{
+    long dead = dead_pid();
+    char p[1600];
+    snprintf(p, sizeof p, "%s/cifar-10-binary.tar.gz.tmp.%ld.AbCdEf", cache, dead);
+    rn_write_file_atomic(p, "partial", 7);
+    snprintf(p, sizeof p, "%s/cifar-10-batches-bin.tmp.%ld.GhIjKl", cache, dead);
+    rn_mkdirs(p);
+    rn_write_file_atomic(path_in(p, "data_batch_1.bin"), "partial", 7);
+    snprintf(live, n, "%s/cifar-10-binary.tar.gz.tmp.%ld.MnOpQr", cache, (long)getppid());
+    rn_write_file_atomic(live, "in progress", 11);
+}
+
 static void check_download(const char *good_url)
 {
-    char out[4096], *msg = NULL;
+    char out[4096], *msg = NULL, live[1600];
+    plant_temporaries(live, sizeof live);
     /* The url argument (--data-url) wins over $RN50CL_DATA_URL. */
     g_env.url = "file:///nonexistent/rn50cl.tar.gz";
     int rc = resolve(NULL, good_url, out, &msg);
@@ -188,12 +214,15 @@ static void check_download(const char *good_url)
     rn_cifar d;
     TU_CHECK(rn_cifar_load_train(&d, out) == RN_OK && d.n == 2, "unpacked data loads");
     rn_cifar_free(&d);
+    TU_CHECK(exists(live), "a live writer's temporary file is left alone");
+    unlink(live);
     DIR *dp = opendir(cache);
     int others = 0;
     for (struct dirent *e; dp && (e = readdir(dp)) != NULL;)
         others += e->d_name[0] != '.' && strcmp(e->d_name, "cifar-10-batches-bin") != 0;
     if (dp) closedir(dp);
-    TU_CHECK(others == 0, "no temporary files left beside the data folder");
+    TU_CHECK(others == 0, "no temporary files left beside the data folder, not even those a killed "
+                          "download and unpacking left");
 
     rc = resolve(NULL, "file:///nonexistent/again.tar.gz", out, &msg);
     TU_CHECK(rc == RN_OK && strcmp(out, final_dir) == 0 && !strstr(msg, "download"),

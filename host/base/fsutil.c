@@ -2,7 +2,9 @@
  * Used by everything that persists state. */
 #include "base/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,14 +33,67 @@ int rn_mkdirs(const char *path)
     return 0;
 }
 
-int rn_atomic_open(rn_atomic_file *af, const char *path)
+void rn_remove_flat_dir(const char *dir)
 {
-    memset(af, 0, sizeof *af);
-    if (snprintf(af->path, sizeof af->path, "%s", path) >= (int)sizeof af->path ||
-        snprintf(af->tmp, sizeof af->tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof af->tmp) {
+    DIR *dp = opendir(dir);
+    if (dp) {
+        char p[8192];
+        for (struct dirent *e; (e = readdir(dp)) != NULL;) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p) unlink(p);
+        }
+        closedir(dp);
+    }
+    rmdir(dir);
+}
+
+/* Temporaries carry their writer's pid, so a later write of the same path can remove what a
+ * killed writer left behind without touching a write still in progress in another process.
+ * A reused pid only keeps a stale temporary until a later write. */
+static void remove_stale_tmp(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else if (snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path) >= (int)sizeof dir)
+        return;
+    size_t blen = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp.", 5) != 0) continue;
+        char *end;
+        long pid = strtol(n + blen + 5, &end, 10);
+        if (pid <= 0 || *end != '.' || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char stale[8192];
+        if (snprintf(stale, sizeof stale, "%s/%s", dir, n) >= (int)sizeof stale) continue;
+        if (unlink(stale) != 0 && (errno == EISDIR || errno == EPERM)) rn_remove_flat_dir(stale);
+    }
+    closedir(d);
+}
+
+int rn_tmp_name(char *buf, size_t n, const char *path)
+{
+    if (snprintf(buf, n, "%s.tmp.%ld.XXXXXX", path, (long)getpid()) >= (int)n) {
         errno = ENAMETOOLONG;
         return -1;
     }
+    remove_stale_tmp(path);
+    return 0;
+}
+
+int rn_atomic_open(rn_atomic_file *af, const char *path)
+{
+    memset(af, 0, sizeof *af);
+    if (snprintf(af->path, sizeof af->path, "%s", path) >= (int)sizeof af->path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (rn_tmp_name(af->tmp, sizeof af->tmp, path) != 0) return -1;
     int fd = mkstemp(af->tmp);
     if (fd < 0) return -1;
     fchmod(fd, 0644);

@@ -25,6 +25,14 @@ int rn_atomic_open(rn_atomic_file *af, const char *path);
 int rn_atomic_commit(rn_atomic_file *af);
 void rn_atomic_abort(rn_atomic_file *af);
 
+/* Puts in buf a mkstemp/mkdtemp template for a temporary beside path owned by this process
+ * (PATH.tmp.<pid>.XXXXXX), after removing the temporaries of path whose writers are gone
+ * (killed mid-write). Returns 0, or -1 with errno set. */
+int rn_tmp_name(char *buf, size_t n, const char *path);
+
+/* Removes a folder of plain files, then the folder. */
+void rn_remove_flat_dir(const char *dir);
+
 /* Reads a whole file into a malloc'd buffer (one extra NUL byte appended). NULL with errno set. */
 void *rn_read_file(const char *path, size_t *size);
 

@@ -6,7 +6,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,8 +215,9 @@ static int fetch(const char *url, FILE *f, char err[CURL_ERROR_SIZE])
 static int download_checked(const char *url, const char *want, const char *cache, char *tmp,
                             size_t tmplen)
 {
-    snprintf(tmp, tmplen, "%s/cifar-10-binary.tar.gz.tmp.XXXXXX", cache);
-    int fd = mkstemp(tmp);
+    char target[4096];
+    snprintf(target, sizeof target, "%s/cifar-10-binary.tar.gz", cache);
+    int fd = rn_tmp_name(tmp, tmplen, target) == 0 ? mkstemp(tmp) : -1;
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         fprintf(stderr, "rn50cl: error: cannot create a temporary file in %s (%s); ", cache,
@@ -339,29 +339,13 @@ static int extract(const char *archive, const char *dir)
     return rc;
 }
 
-/* Removes a folder of plain files (what extract makes). */
-static void remove_flat_dir(const char *dir)
-{
-    DIR *dp = opendir(dir);
-    if (dp) {
-        struct dirent *e;
-        char p[4096];
-        while ((e = readdir(dp)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-        closedir(dp);
-    }
-    rmdir(dir);
-}
-
 /* Unpacks archive into a temporary folder, then renames it to final. */
 static int install(const char *archive, const char *cache, const char *final)
 {
     char tmpdir[4096];
-    snprintf(tmpdir, sizeof tmpdir, "%s/" ARCHIVE_DIR ".tmp.XXXXXX", cache);
-    if (!mkdtemp(tmpdir)) {
+    char target[4096];
+    snprintf(target, sizeof target, "%s/" ARCHIVE_DIR, cache);
+    if (rn_tmp_name(tmpdir, sizeof tmpdir, target) != 0 || !mkdtemp(tmpdir)) {
         fprintf(stderr,
                 "rn50cl: error: cannot create a temporary folder in %s (%s); check that "
                 "it is writable.\n",
@@ -385,7 +369,7 @@ static int install(const char *archive, const char *cache, const char *final)
                 final, strerror(errno));
         rc = RN_ERR_INPUT;
     }
-    remove_flat_dir(tmpdir);
+    rn_remove_flat_dir(tmpdir);
     return rc;
 }
 
