@@ -117,15 +117,17 @@ static void print_num(double v)
 
 int clb_compare(int nfiles, char **files)
 {
-    if (nfiles < 2) {
-        fprintf(stderr, "cl_bench: error: compare needs at least two JSON files.\n"
-                        "usage: cl_bench compare A.json B.json ...\n");
-        return RN_ERR_INPUT;
-    }
     static run runs[MAX_RUNS];
     int nruns = 0, rc = RN_OK;
     for (int i = 0; i < nfiles && !rc; i++)
         if (load(files[i], runs, &nruns)) rc = RN_ERR_INPUT;
+    /* one file from `--device all` may hold every run to compare */
+    if (!rc && nruns < 2) {
+        fprintf(stderr, "cl_bench: error: compare needs at least two runs: two JSON files, or one "
+                        "written by --device all on a machine with several devices.\n"
+                        "usage: cl_bench compare A.json [B.json ...]\n");
+        rc = RN_ERR_INPUT;
+    }
     if (!rc) {
         for (int r = 0; r < nruns; r++)
             printf("%c: %s — %s, batch %s, tuned GEMM %s, %s\n", 'A' + r, runs[r].label,

@@ -18,7 +18,7 @@ static const char usage[] =
     "usage: cl_bench [--device SEL|all] [--batch-size N] [--quick] [--repeats N] [--json FILE]\n"
     "                [--no-tune] [--only peak,gemm,kernels,model,startup]\n"
     "       cl_bench --list-devices\n"
-    "       cl_bench compare A.json B.json ...\n";
+    "       cl_bench compare A.json [B.json ...]\n";
 
 static const char help[] =
     "Benchmarks an OpenCL device for rn50cl: 1. fp32 peak, copy bandwidth, launch latency and\n"

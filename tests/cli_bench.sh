@@ -123,6 +123,20 @@ import sys
 rows = [l.split() for l in sys.stdin.read().split("\n\n")[1].splitlines()[1:]]
 assert len(rows) > 100 and all(r[-1] == "2.00" for r in rows), rows[:3]' <<<"$cmp_out"
 
+# one file holding both runs (as --device all writes them) compares the same way
+"$PY" -c '
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+a["runs"] += b["runs"]
+json.dump(a, open(sys.argv[3], "w"))' "$tmp/a.json" "$tmp/b.json" "$tmp/ab.json"
+one_out=$("$CLB" compare "$tmp/ab.json" 2>&1); rc=$?
+check "compare of one file with two runs exits 0 (rc $rc)" [ "$rc" -eq 0 ]
+check "one file with two runs gives the two files' table" \
+  [ "$(sed -n '/^figure/,$p' <<<"$one_out")" = "$(sed -n '/^figure/,$p' <<<"$cmp_out")" ]
+one_out=$("$CLB" compare "$tmp/a.json" 2>&1); rc=$?
+check "compare of a single run exits 2 with a sentence (rc $rc)" \
+  [ "$rc" -eq 2 ] && grep -q "at least two runs" <<<"$one_out"
+
 # bad input: exit 2 with a sentence
 echo '{"tool": "cl_bench", "runs": [' > "$tmp/broken.json"
 "$CLB" compare "$tmp/a.json" "$tmp/broken.json" >/dev/null 2>&1; rc=$?
