@@ -233,6 +233,11 @@ int main(void)
     check_maxpool("C5 N3 6x9 k3s1", 5, 3, 6, 9, 3, 1, 1, 0, 4);
     check_maxpool("C3 N3 7x7 ties", 3, 3, 7, 7, 3, 2, 1, 1, 5);
     check_maxpool("C7 N1 5x5 k3s1 ties", 7, 1, 5, 5, 3, 1, 1, 1, 6);
+    /* rows 16 and 32 wide at padding 1 take the vector kernels (one and two chunks per row) */
+    check_maxpool("C3 N2 16x16 vector", 3, 2, 16, 16, 3, 2, 1, 0, 7);
+    check_maxpool("C2 N3 9x32 vector", 2, 3, 9, 32, 3, 2, 1, 0, 8);
+    check_maxpool("C3 N2 16x16 vector ties", 3, 2, 16, 16, 3, 2, 1, 1, 9);
+    check_maxpool("C2 N3 10x32 vector ties", 2, 3, 10, 32, 3, 2, 1, 1, 10);
     if (!tu_small()) {
         rn_opcase *mp;
         TU_CHECK(tu_model_cases(RN_OP_MAXPOOL, 8, &mp) == 1, "the model has one max-pool");

@@ -45,8 +45,35 @@ static void set_geometry(rn_args *a, const rn_pool *p)
     rn_arg_int(a, p->pad_w);
 }
 
+/* The stem's pool at PyTorch's padding on rows of a multiple of 16 has kernels of its own that
+ * use vectors explicitly (see pool.cl); rows 16 wide are the 32×32 model's. */
+static int stem_rows(const rn_pool *p)
+{
+    return p->k == 3 && p->stride == 2 && p->pad_h == 1 && p->pad_w == 1 && p->W == 2 * p->Wo &&
+           p->W % 16 == 0;
+}
+
+/* rn_maxpool3s2_*: one work-item per 16 input columns of a row (rows: planes·rows_per_plane). */
+static void launch_stem(rn_ctx *ctx, cl_kernel k, cl_mem out, cl_mem a1, cl_mem a2,
+                        const rn_pool *p, int rows_per_plane)
+{
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, out);
+    rn_arg_mem(&a, a1);
+    rn_arg_mem(&a, a2);
+    rn_arg_int(&a, p->C * p->N * rows_per_plane);
+    rn_arg_int(&a, p->H);
+    rn_arg_int(&a, p->W);
+    rn_arg_int(&a, p->Ho);
+    rn_launch1d(ctx, k, (size_t)p->C * p->N * rows_per_plane * (p->W / 16), 64);
+}
+
 void maxpool_forward(rn_ctx *ctx, cl_mem y, cl_mem argmax, cl_mem x, const rn_pool *p)
 {
+    if (stem_rows(p)) {
+        launch_stem(ctx, rn_kernel(ctx, "rn_maxpool3s2_fwd"), y, argmax, x, p, p->Ho);
+        return;
+    }
     cl_kernel k = rn_kernel(ctx, "rn_maxpool_fwd");
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, y);
@@ -58,6 +85,10 @@ void maxpool_forward(rn_ctx *ctx, cl_mem y, cl_mem argmax, cl_mem x, const rn_po
 
 void maxpool_backward(rn_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem argmax, const rn_pool *p)
 {
+    if (stem_rows(p)) {
+        launch_stem(ctx, rn_kernel(ctx, "rn_maxpool3s2_bwd"), dx, dy, argmax, p, p->H);
+        return;
+    }
     cl_kernel k = rn_kernel(ctx, "rn_maxpool_bwd");
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, dx);
