@@ -1,7 +1,7 @@
 // im2col / col2im for convolutions on CNHW activations, over a chunk of images [n0, n0+nc) of a
-// batch of N. The column matrix is [Cin·kh·kw][nc·Ho·Wo] (row = (ci, ky, kx), column = (n, oy, ox)),
-// so conv forward is one GEMM W·col. col2im is a gather (each input element sums the taps that read
-// it), so no atomics are needed and results are deterministic.
+// batch of N. The column matrix is [Cin·kh·kw][nc·Ho·Wo] (row = (ci, ky, kx), column = (n, oy,
+// ox)), so conv forward is one GEMM W·col. col2im is a gather (each input element sums the taps
+// that read it), so no atomics are needed and results are deterministic.
 
 // col[(ci·kh + ky)·kw + kx][(nl·Ho + oy)·Wo + ox] = x[ci][n0 + nl][oy·s − ph + ky][ox·s − pw + kx]
 // or 0 outside the image (ph, pw: the padding above and to the left; Ho, Wo imply the rest)
@@ -70,3 +70,62 @@ __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, cons
     const size_t o = (((size_t)ci * N + n0 + nl) * H + iy) * W + ix;
     dx[o] = accumulate ? dx[o] + sum : sum;
 }
+
+// Stride 1 on rows of W = Wo = 8 or 4 (the 3×3 convs at 8×8 and 4×4; kw ≤ W): the same columns
+// and sums with each image row in one float8/float4, im2col one work-item per (tap, image) for all
+// rows. PoCL does not vectorise the per-element loops above across work-items. A tap's row is the
+// image row shifted by kx − pw with zeros where it leaves the image: a window of a private buffer
+// holding zeros, the row, zeros. col2im adds the taps in the same order (ky, then kx, ascending)
+// and adds 0.0f for the taps that miss the element, which leaves each sum bit for bit (a sum is
+// never −0).
+#define RN_IM2COL_ROW(V, floatV, vloadV, vstoreV)                                                  \
+    __kernel void rn_im2col_row##V##_fwd(                                                          \
+        __global float *col, __global const float *x, const int Cin, const int N, const int n0,    \
+        const int nc, const int H, const int W, const int kh, const int kw, const int stride,      \
+        const int pad_h, const int pad_w, const int Ho, const int Wo)                              \
+    {                                                                                              \
+        const int i = get_global_id(0);                                                            \
+        if (i >= Cin * kh * kw * nc) return;                                                       \
+        const int nl = i % nc, row = i / nc;                                                       \
+        const int kx = row % kw, ky = (row / kw) % kh, ci = row / (kw * kh);                       \
+        __global float *out = col + ((size_t)row * nc + nl) * Ho * V;                              \
+        __global const float *in = x + ((size_t)ci * N + n0 + nl) * H * V;                         \
+        float buf[3 * V];                                                                          \
+        vstoreV((floatV)(0.0f), 0, buf);                                                           \
+        vstoreV((floatV)(0.0f), 2, buf);                                                           \
+        for (int oy = 0; oy < Ho; oy++) {                                                          \
+            const int iy = oy - pad_h + ky;                                                        \
+            vstoreV(iy >= 0 && iy < H ? vloadV(iy, in) : (floatV)(0.0f), 1, buf);                  \
+            vstoreV(vloadV(0, buf + V + kx - pad_w), oy, out);                                     \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    __kernel void rn_col2im_row##V##_bwd(                                                          \
+        __global float *dx, __global const float *dcol, const int Cin, const int N, const int n0,  \
+        const int nc, const int H, const int W, const int kh, const int kw, const int stride,      \
+        const int pad_h, const int pad_w, const int Ho, const int Wo, const int accumulate)        \
+    {                                                                                              \
+        const int i = get_global_id(0);                                                            \
+        if (i >= Cin * nc * H) return;                                                             \
+        const int iy = i % H, t = i / H, nl = t % nc, ci = t / nc;                                 \
+        const size_t ncols = (size_t)nc * Ho * V;                                                  \
+        float buf[3 * V];                                                                          \
+        vstoreV((floatV)(0.0f), 0, buf);                                                           \
+        vstoreV((floatV)(0.0f), 2, buf);                                                           \
+        floatV sum = (floatV)(0.0f);                                                               \
+        for (int ky = 0; ky < kh; ky++) {                                                          \
+            const int oy = iy + pad_h - ky;                                                        \
+            if (oy < 0 || oy >= Ho) continue;                                                      \
+            for (int kx = 0; kx < kw; kx++) {                                                      \
+                vstoreV(vloadV(0, dcol + (size_t)((ci * kh + ky) * kw + kx) * ncols +              \
+                                      ((size_t)nl * Ho + oy) * V),                                 \
+                        1, buf);                                                                   \
+                sum += vloadV(0, buf + V + pad_w - kx);                                            \
+            }                                                                                      \
+        }                                                                                          \
+        __global float *o = dx + (((size_t)ci * N + n0 + nl) * H + iy) * V;                        \
+        vstoreV(accumulate ? vloadV(0, o) + sum : sum, 0, o);                                      \
+    }
+
+RN_IM2COL_ROW(8, float8, vload8, vstore8)
+RN_IM2COL_ROW(4, float4, vload4, vstore4)

@@ -408,6 +408,12 @@ int main(void)
     check_device("pointwise batch1", 1, 13, 7, 3, 5, 1, 1, 0, plain);
     /* accumulate into an existing dx, and no dx at all */
     conv_opts acc = {0, 1, 0, 0}, nodx = {0, 0, 1, 0};
+    /* stride 1 on rows of 8 and 4 take the vector im2col/col2im */
+    check_device("3x3/1 p1 8x8 rows", 3, 5, 8, 8, 6, 3, 1, 1, plain);
+    check_device("3x3/1 p1 5x4 rows", 3, 5, 5, 4, 6, 3, 1, 1, plain);
+    check_device("5x5/1 p2 6x8 rows", 2, 3, 6, 8, 5, 5, 1, 2, plain);
+    check_device("3x3/1 p1 8x8 rows accumulate", 3, 5, 8, 8, 6, 3, 1, 1, acc);
+    check_device("3x3/1 p1 4x4 rows accumulate", 3, 5, 4, 4, 6, 3, 1, 1, acc);
     check_device("3x3/2 p2 accumulate", 3, 5, 7, 5, 9, 3, 2, 2, acc);
     check_device("7x7/2 p3 accumulate", 3, 3, 9, 9, 5, 7, 2, 3, acc);
     check_device("pointwise accumulate", 3, 7, 5, 5, 11, 1, 1, 0, acc);

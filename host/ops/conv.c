@@ -171,28 +171,41 @@ static void geometry_args(rn_args *a, const rn_conv *c, int n0, int nc)
     rn_arg_int(a, c->Wo);
 }
 
+/* Stride 1 on rows of 8 or 4 (W = Wo, kw ≤ W) has vector kernels of their own (see im2col.cl): 8
+ * for rn_im2col_row8_fwd/rn_col2im_row8_bwd, 4 for the row4 pair, 0 for the general ones. */
+static int row_width(const rn_conv *c)
+{
+    return c->stride == 1 && c->W == c->Wo && (c->W == 8 || c->W == 4) && c->kw <= c->W ? c->W : 0;
+}
+
 static void im2col(conv_run *r, cl_mem col, cl_mem x, const rn_conv *c, int n0, int nc)
 {
     if (!r->ctx) return;
-    cl_kernel k = rn_kernel(r->ctx, "rn_im2col_fwd");
+    const int v = row_width(c);
+    cl_kernel k = rn_kernel(r->ctx, v == 8   ? "rn_im2col_row8_fwd"
+                                    : v == 4 ? "rn_im2col_row4_fwd"
+                                             : "rn_im2col_fwd");
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, col);
     rn_arg_mem(&a, x);
     geometry_args(&a, c, n0, nc);
-    rn_launch1d(r->ctx, k, (size_t)c->Cin * c->kh * c->kw * nc * c->Ho, 0);
+    rn_launch1d(r->ctx, k, (size_t)c->Cin * c->kh * c->kw * nc * (v ? 1 : c->Ho), 0);
 }
 
 static void col2im(conv_run *r, cl_mem dx, cl_mem dcol, const rn_conv *c, int n0, int nc,
                    int accumulate)
 {
     if (!r->ctx) return;
-    cl_kernel k = rn_kernel(r->ctx, "rn_col2im_bwd");
+    const int v = row_width(c);
+    cl_kernel k = rn_kernel(r->ctx, v == 8   ? "rn_col2im_row8_bwd"
+                                    : v == 4 ? "rn_col2im_row4_bwd"
+                                             : "rn_col2im_bwd");
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, dx);
     rn_arg_mem(&a, dcol);
     geometry_args(&a, c, n0, nc);
     rn_arg_int(&a, accumulate);
-    rn_launch1d(r->ctx, k, (size_t)c->Cin * nc * c->H * c->W, 0);
+    rn_launch1d(r->ctx, k, (size_t)c->Cin * nc * c->H * (v ? 1 : c->W), 0);
 }
 
 /* The geometry arguments of the dense weight kernels, in their order. */
