@@ -7,10 +7,7 @@ BIN=${RN50CL_BIN:?RN50CL_BIN not set}
 SRC=${RN50CL_SOURCE_DIR:?RN50CL_SOURCE_DIR not set}
 PY=${RN50CL_PYTHON:-python3}
 CLB=${CL_BENCH_BIN:-$(dirname "$BIN")/bench/cl_bench}
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
 [ -x "$CLB" ] || { echo "FAIL: $CLB not built"; exit 1; }
 tmp=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/cli_bench.XXXXXX" 2>/dev/null || mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

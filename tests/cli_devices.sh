@@ -4,15 +4,7 @@
 set -u
 BIN=${RN50CL_BIN:?RN50CL_BIN not set}
 PY=${RN50CL_PYTHON:-python3}
-pass=0; fail=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*"; }
-# expect RC PATTERN DESCRIPTION -- command...
-expect() {
-  local rc=$1 pat=$2 what=$3; shift 4
-  local out; out=$("$@" 2>&1); local got=$?
-  if [ "$got" -eq "$rc" ] && grep -qziE -- "$pat" <<<"$out"; then ok; else bad "$what (rc $got, want $rc; output: ${out:0:300})"; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
 expect 0 'usage: rn50cl' "--help prints usage" -- "$BIN" --help
 expect 0 '^rn50cl [0-9]+\.[0-9]+\.[0-9]+' "--version prints a version" -- "$BIN" --version
 expect 0 'CPU|GPU|ACCEL' "--list-devices prints a table" -- "$BIN" --list-devices

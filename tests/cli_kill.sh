@@ -9,12 +9,9 @@
 set -u
 BIN=${RN50CL_BIN:?RN50CL_BIN not set}
 SRC=${RN50CL_SOURCE_DIR:?}
-mkdir -p "${RN50CL_TEST_TMP:-/tmp}"
-T=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/cli_kill.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
+test_tmpdir cli_kill
 TRIALS=${RN50CL_KILL_TRIALS:-20}
-pass=0; fail=0
-check() { local what=$1; shift; if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $what"; fi; }
 sum() { sha256sum "$1" 2>/dev/null | cut -c1-64; }
 rnd_ms() { echo $((RANDOM % $1)); } # 0 .. $1-1 (up to 32 s)
 ms_sleep() { sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"; }

@@ -11,10 +11,8 @@ if ! "$MSPY" -c 'import mindspore' >/dev/null 2>&1; then
   echo "cli_mindspore: skipped, MindSpore is not installed (scripts/install-deps.sh --with-mindspore)"
   exit 77
 fi
-mkdir -p "${RN50CL_TEST_TMP:-/tmp}"
-T=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/mindspore.XXXXXX") || exit 1; trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-check() { local what=$1; shift; if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $what"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
+test_tmpdir mindspore
 # MindSpore's own warnings go to a log, shown only when a step fails.
 ms() {
   "$MSPY" "$SRC/tests/mindspore_check.py" "$@" >"$T/ms.log" 2>&1; local rc=$?

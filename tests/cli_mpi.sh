@@ -10,13 +10,8 @@ SRC=${RN50CL_SOURCE_DIR:?}
 PY=${RN50CL_PYTHON:-python3}
 if ! "$BIN" --version | grep -q "with MPI"; then echo "SKIP: rn50cl was built without MPI"; exit 77; fi
 if ! command -v mpirun >/dev/null; then echo "SKIP: no mpirun (apt install openmpi-bin)"; exit 77; fi
-mkdir -p "${RN50CL_TEST_TMP:-/tmp}"
-T=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/cli_mpi.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
+test_tmpdir cli_mpi
 py() { "$PY" - "$@"; }
 # Process queries through /proc (a minimal image has no procps): the children of a pid, and
 # whether a pid still runs (a zombie, state Z, has exited).

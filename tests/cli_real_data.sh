@@ -13,10 +13,8 @@ if [ ! -s "$DATA/test_batch.bin" ]; then
   echo "cli_real_data: the real CIFAR-10 is missing at $DATA (see ../shared/data/README.md)"
   echo "cli_real_data: 0 passed, 1 failed"; exit 1
 fi
-mkdir -p "${RN50CL_TEST_TMP:-/tmp}"
-T=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/real.XXXXXX") || exit 1; trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-check() { local what=$1; shift; if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $what"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
+test_tmpdir real
 "$BIN" train --data "$DATA" --train-limit 6400 --test-limit 1000 --batch-size 32 --epochs 2 \
   --warmup-epochs 0 --schedule constant --lr 0.002 --max-steps 200 --out "$T/ck" --log "$T/log" > "$T/out" 2>&1
 rc=$?

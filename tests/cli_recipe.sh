@@ -8,19 +8,8 @@
 set -u
 BIN=${RN50CL_BIN:?RN50CL_BIN not set}
 SRC=${RN50CL_SOURCE_DIR:?}
-mkdir -p "${RN50CL_TEST_TMP:-/tmp}"
-T=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/cli_recipe.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
-# expect RC PATTERN DESCRIPTION -- command...
-expect() {
-  local rc=$1 pat=$2 what=$3; shift 4
-  local out; out=$("$@" 2>&1); local got=$?
-  if [ "$got" -eq "$rc" ] && grep -qziE -- "$pat" <<<"$out"; then ok; else bad "$what (rc $got, want $rc; output: ${out:0:400})"; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
+test_tmpdir cli_recipe
 PY=${RN50CL_PYTHON:-python3}
 py() { "$PY" - "$@"; }
 # The learning rate of every step in a --log file, one per line.

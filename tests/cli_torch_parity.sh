@@ -9,10 +9,8 @@ if ! "$PY" -c 'import torch, torchvision, numpy' 2>/dev/null; then
   echo "cli_torch_parity: PyTorch is not installed (scripts/install-deps.sh --with-torch installs it)"
   echo "cli_torch_parity: 0 passed, 1 failed"; exit 1
 fi
-mkdir -p "${RN50CL_TEST_TMP:-/tmp}"
-T=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/parity.XXXXXX") || exit 1; trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-check() { local what=$1; shift; if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $what"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
+test_tmpdir parity
 "$PY" "$SRC/tests/make_cifar.py" "$T/data" 16 12
 C=(--data "$T/data" --no-augment --no-shuffle --train-limit 16 --batch-size 16 --epochs 1 --warmup-epochs 0 --schedule constant)
 # A starting point that is not the initialisation: a few steps of training, so BN statistics and

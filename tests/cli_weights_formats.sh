@@ -12,18 +12,8 @@ if ! "$PY" -c 'import torch, torchvision, numpy' 2>/dev/null; then
   echo "cli_weights_formats: PyTorch is not installed (scripts/install-deps.sh --with-torch installs it)"
   echo "cli_weights_formats: 0 passed, 1 failed"; exit 1
 fi
-mkdir -p "${RN50CL_TEST_TMP:-/tmp}"
-T=$(mktemp -d "${RN50CL_TEST_TMP:-/tmp}/weights.XXXXXX") || exit 1; trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
-# expect RC PATTERN DESCRIPTION -- command...
-expect() {
-  local rc=$1 pat=$2 what=$3; shift 4
-  local out; out=$("$@" 2>&1); local got=$?
-  if [ "$got" -eq "$rc" ] && grep -qziE -- "$pat" <<<"$out"; then ok; else bad "$what (rc $got, want $rc; output: ${out:0:400})"; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
+test_tmpdir weights
 W="$SRC/tests/weights_formats.py"
 N=4
 "$PY" "$SRC/tests/make_cifar.py" "$T/data" 8 $N
