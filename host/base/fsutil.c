@@ -126,9 +126,11 @@ int rn_atomic_commit(rn_atomic_file *af)
 
 void rn_atomic_abort(rn_atomic_file *af)
 {
+    int e = errno; /* the caller's reason for giving up, for its message */
     if (af->f) fclose(af->f);
     af->f = NULL;
     unlink(af->tmp);
+    errno = e;
 }
 
 int rn_write_file_atomic(const char *path, const void *data, size_t bytes)
@@ -136,9 +138,7 @@ int rn_write_file_atomic(const char *path, const void *data, size_t bytes)
     rn_atomic_file af;
     if (rn_atomic_open(&af, path) != 0) return -1;
     if (bytes && fwrite(data, 1, bytes, af.f) != bytes) {
-        int e = errno;
         rn_atomic_abort(&af);
-        errno = e;
         return -1;
     }
     return rn_atomic_commit(&af);

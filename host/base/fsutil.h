@@ -15,7 +15,7 @@ int rn_write_file_atomic(const char *path, const void *data, size_t bytes);
 
 /* Streaming form of the same: rn_atomic_open gives a FILE* on a temporary file next to `path`;
  * rn_atomic_commit flushes, fsyncs, closes and renames it over `path` (0 on success);
- * rn_atomic_abort closes and removes it. */
+ * rn_atomic_abort closes and removes it, leaving errno as it was (the reason to give up). */
 typedef struct rn_atomic_file {
     FILE *f;
     char tmp[4096];

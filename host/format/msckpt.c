@@ -227,9 +227,7 @@ int rn_msckpt_write(const char *path, const rn_ms_tensor *t, size_t n)
     int ok = rn_atomic_open(&af, path) == 0;
     for (size_t i = 0; ok && i < n; i++) {
         if (write_value(af.f, &t[i])) {
-            int e = errno;
             rn_atomic_abort(&af);
-            errno = e;
             ok = 0;
         }
     }

@@ -53,9 +53,7 @@ int rn_npy_write_f32(const char *path, size_t rows, size_t cols, const float *da
     rn_atomic_file af;
     int ok = rn_atomic_open(&af, path) == 0;
     if (ok && (fwrite(hdr, 1, hlen, af.f) != hlen || write_f32_le(af.f, data, rows * cols) != 0)) {
-        int e = errno;
         rn_atomic_abort(&af);
-        errno = e;
         ok = 0;
     }
     if (ok && rn_atomic_commit(&af) == 0) return RN_OK;

@@ -155,9 +155,7 @@ int rn_st_write(const rn_st_writer *w, const char *path)
     if (!ok) errno = ENOMEM;
     ok = ok && rn_atomic_open(&af, path) == 0;
     if (ok && write_body(w, hdr, hlen, af.f) != 0) {
-        int e = errno;
         rn_atomic_abort(&af);
-        errno = e;
         ok = 0;
     }
     ok = ok && rn_atomic_commit(&af) == 0;
