@@ -3,6 +3,9 @@
 // image is a dense (Cout·Q) × (Cin·P) matrix on its P = H·W inputs, Q = Ho·Wo outputs, and no
 // tap multiplies padding. Every element is written by one work-item; no atomics.
 
+// At most this many taps (7×7): the host runs a conv with more by im2col (conv.c's DENSE_TAPS).
+#define RN_DENSE_TAPS 49
+
 // wd[off + ((co·Q + q)·Cin + ci)·P + p] = w[co][ci][ky][kx], the tap through which output
 // q = (oy, ox) reads input p = (iy, ix): ky = iy − oy·s + ph, kx = ix − ox·s + pw (inside the
 // kernel for every pair, the condition for using this form). One work-item per (co, ci) spreads
@@ -21,17 +24,16 @@ __kernel void rn_conv_dense_fwd(__global float *wd, const int off, __global cons
         for (int ox = 0; ox < Wo; ox++) {
             __global float *row =
                 wd + off + (((size_t)co * Ho * Wo + oy * Wo + ox) * Cin + ci) * H * W;
+            const int t0 = (pad_h - oy * stride) * kw + pad_w - ox * stride; // tap of input (0, 0)
             for (int iy = 0; iy < H; iy++)
-                for (int ix = 0; ix < W; ix++)
-                    row[iy * W + ix] =
-                        taps[(iy - oy * stride + pad_h) * kw + ix - ox * stride + pad_w];
+                for (int ix = 0; ix < W; ix++) row[iy * W + ix] = taps[t0 + iy * kw + ix];
         }
 }
 
 // dw[co][ci][ky][kx] = Σ over outputs q = (oy, ox) in order, whose tap (ky, kx) reads an input
 // p = (oy·s − ph + ky, ox·s − pw + kx) inside the image, of dwd[off + ((co·Q + q)·Cin + ci)·P + p]
 // (layout as rn_conv_dense_fwd); 0 for a tap that only ever reads padding. One work-item per
-// (co, ci), as above.
+// (co, ci) walks its Q·P entries once, in q order, adding each into its tap's private sum.
 __kernel void rn_conv_dense_bwd(__global float *dw, __global const float *dwd, const int off,
                                 const int Cout, const int Cin, const int H, const int W,
                                 const int Ho, const int Wo, const int kh, const int kw,
@@ -41,21 +43,17 @@ __kernel void rn_conv_dense_bwd(__global float *dw, __global const float *dwd, c
     if (i >= Cout * Cin) return;
     const int ci = i % Cin;
     const int co = i / Cin;
-    for (int ky = 0; ky < kh; ky++)
-        for (int kx = 0; kx < kw; kx++) {
-            float sum = 0.0f;
-            for (int oy = 0; oy < Ho; oy++) {
-                const int iy = oy * stride - pad_h + ky;
-                if (iy < 0 || iy >= H) continue;
-                for (int ox = 0; ox < Wo; ox++) {
-                    const int ix = ox * stride - pad_w + kx;
-                    if (ix < 0 || ix >= W) continue;
-                    sum += dwd[off + (((size_t)co * Ho * Wo + oy * Wo + ox) * Cin + ci) * H * W +
-                               iy * W + ix];
-                }
-            }
-            dw[((size_t)i * kh + ky) * kw + kx] = sum;
+    float sum[RN_DENSE_TAPS];
+    for (int t = 0; t < kh * kw; t++) sum[t] = 0.0f;
+    for (int oy = 0; oy < Ho; oy++)
+        for (int ox = 0; ox < Wo; ox++) {
+            __global const float *row =
+                dwd + off + (((size_t)co * Ho * Wo + oy * Wo + ox) * Cin + ci) * H * W;
+            const int t0 = (pad_h - oy * stride) * kw + pad_w - ox * stride;
+            for (int iy = 0; iy < H; iy++)
+                for (int ix = 0; ix < W; ix++) sum[t0 + iy * kw + ix] += row[iy * W + ix];
         }
+    for (int t = 0; t < kh * kw; t++) dw[(size_t)i * kh * kw + t] = sum[t];
 }
 
 // rows[off + (c·P + p)·nc + nl] = t[c][n0 + nl][p]: a chunk of images [n0, n0+nc) of a CNHW

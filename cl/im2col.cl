@@ -129,3 +129,67 @@ __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, cons
 
 RN_IM2COL_ROW(8, float8, vload8, vstore8)
 RN_IM2COL_ROW(4, float4, vload4, vstore4)
+
+// Small images, any stride (the stride-2 convs of layer2-4): one work-item per
+// (channel, image) handles every tap. The window reads cover Ho'·Wo' = ((Ho−1)·s + kh)·((Wo−1)·s
+// + kw) positions from (−ph, −pw); the host takes these kernels only when that is at most
+// RN_IMG_MAX (conv.c's IMG_MAX). The per-element loops above pay their index arithmetic for 2-4
+// columns here. im2col copies the image into a private buffer of those positions, zeros outside
+// the image, and reads each tap's columns from it; col2im adds each tap's columns into such a
+// buffer in ascending (ky, kx), the order of rn_col2im_bwd, so its sums are the same bit for bit.
+#define RN_IMG_MAX 100
+
+__kernel void rn_im2col_img_fwd(__global float *col, __global const float *x, const int Cin,
+                                const int N, const int n0, const int nc, const int H, const int W,
+                                const int kh, const int kw, const int stride, const int pad_h,
+                                const int pad_w, const int Ho, const int Wo)
+{
+    const int i = get_global_id(0);
+    if (i >= Cin * nc) return;
+    const int nl = i % nc, ci = i / nc;
+    const int PH = (Ho - 1) * stride + kh, PW = (Wo - 1) * stride + kw, HW = Ho * Wo;
+    __global const float *in = x + ((size_t)ci * N + n0 + nl) * H * W;
+    float buf[RN_IMG_MAX];
+    for (int py = 0; py < PH; py++) {
+        const int iy = py - pad_h;
+        for (int px = 0; px < PW; px++) {
+            const int ix = px - pad_w;
+            buf[py * PW + px] = iy >= 0 && iy < H && ix >= 0 && ix < W ? in[iy * W + ix] : 0.0f;
+        }
+    }
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++) {
+            __global float *out = col + ((size_t)((ci * kh + ky) * kw + kx) * nc + nl) * HW;
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++)
+                    out[oy * Wo + ox] = buf[(oy * stride + ky) * PW + ox * stride + kx];
+        }
+}
+
+__kernel void rn_col2im_img_bwd(__global float *dx, __global const float *dcol, const int Cin,
+                                const int N, const int n0, const int nc, const int H, const int W,
+                                const int kh, const int kw, const int stride, const int pad_h,
+                                const int pad_w, const int Ho, const int Wo, const int accumulate)
+{
+    const int i = get_global_id(0);
+    if (i >= Cin * nc) return;
+    const int nl = i % nc, ci = i / nc;
+    const int PH = (Ho - 1) * stride + kh, PW = (Wo - 1) * stride + kw, HW = Ho * Wo;
+    float buf[RN_IMG_MAX];
+    for (int p = 0; p < PH * PW; p++) buf[p] = 0.0f;
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++) {
+            __global const float *d = dcol + ((size_t)((ci * kh + ky) * kw + kx) * nc + nl) * HW;
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++)
+                    buf[(oy * stride + ky) * PW + ox * stride + kx] += d[oy * Wo + ox];
+        }
+    // input rows and columns past the last window's reach take no tap: their gradient is 0
+    __global float *o = dx + ((size_t)ci * N + n0 + nl) * H * W;
+    for (int iy = 0; iy < H; iy++)
+        for (int ix = 0; ix < W; ix++) {
+            const int py = iy + pad_h, px = ix + pad_w;
+            const float v = py < PH && px < PW ? buf[py * PW + px] : 0.0f;
+            o[iy * W + ix] = accumulate ? o[iy * W + ix] + v : v;
+        }
+}

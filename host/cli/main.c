@@ -33,7 +33,7 @@ static void print_help(void)
         "  RN50CL_KERNEL_DIR   load kernel sources from this folder instead of the built-in ones\n"
         "  RN50CL_NO_TUNE=1    ignore the GEMM choices stored by `rn50cl tune`\n"
         "  RN50CL_DATA         CIFAR-10 folder (RN50CL_DATA_URL, RN50CL_DATA_MD5: download)\n"
-        "  RN50CL_PROFILE=1    time every kernel and GEMM and print a table after training\n");
+        "  RN50CL_PROFILE=1    time every kernel and GEMM and print a table after train or eval\n");
 }
 
 static int list_devices(int json)

@@ -57,11 +57,15 @@ int rn_conv_is_pointwise(const rn_conv *c)
  * taps read padding. At 32×32 input these are ResNet50's 3×3 convs on 2×2 and 1×1 images, where
  * 56-89 % of im2col's taps are padding. Larger images keep im2col: at 4×4 and 8×8 only 16-31 % of
  * the taps are padding, and on PoCL a form that skipped them (one GEMM per group of output
- * positions with the same taps) ran 15-25 % slower, its GEMMs smaller and its passes more. */
+ * positions with the same taps) ran 15-25 % slower, its GEMMs smaller and its passes more.
+ * At most DENSE_TAPS taps (7×7): the dense kernels keep them in private memory. */
+#define DENSE_TAPS 49 /* RN_DENSE_TAPS in conv.cl */
+
 int rn_conv_is_dense(const rn_conv *c)
 {
-    return reads_padding(c) && (c->Ho - 1) * c->stride <= c->pad_h && c->H - 1 + c->pad_h < c->kh &&
-           (c->Wo - 1) * c->stride <= c->pad_w && c->W - 1 + c->pad_w < c->kw;
+    return reads_padding(c) && c->kh * c->kw <= DENSE_TAPS && (c->Ho - 1) * c->stride <= c->pad_h &&
+           c->H - 1 + c->pad_h < c->kh && (c->Wo - 1) * c->stride <= c->pad_w &&
+           c->W - 1 + c->pad_w < c->kw;
 }
 
 /* Dense form: per image, y (Cout·Q) = Wd (Cout·Q × Cin·P) · x (Cin·P) with P = H·W inputs and
@@ -178,34 +182,58 @@ static int row_width(const rn_conv *c)
     return c->stride == 1 && c->W == c->Wo && (c->W == 8 || c->W == 4) && c->kw <= c->W ? c->W : 0;
 }
 
+/* rn_im2col_img_fwd / rn_col2im_img_bwd's private buffer, in floats (RN_IMG_MAX in im2col.cl) */
+#define IMG_MAX 100
+
+/* The kernel a conv's im2col (backward: col2im) takes: a row-vector one, the small-image one when
+ * its window reads fit that buffer, else the general one. A 1×1 conv's im2col stays general: it
+ * reads a quarter of the image at stride 2, and copying all of it first took 1.5-2× as long on
+ * PoCL (cl_bench's "im2col layer2 1x1/2"). */
+enum im2col_form { FORM_ROW8, FORM_ROW4, FORM_IMG, FORM_GENERAL };
+
+static enum im2col_form im2col_form(const rn_conv *c, int backward)
+{
+    const int v = row_width(c);
+    const long reach = (long)((c->Ho - 1) * c->stride + c->kh) * ((c->Wo - 1) * c->stride + c->kw);
+    if (v) return v == 8 ? FORM_ROW8 : FORM_ROW4;
+    return reach <= IMG_MAX && (backward || c->kh * c->kw > 1) ? FORM_IMG : FORM_GENERAL;
+}
+
+static const char *const im2col_names[4][2] = {{"rn_im2col_row8_fwd", "rn_col2im_row8_bwd"},
+                                               {"rn_im2col_row4_fwd", "rn_col2im_row4_bwd"},
+                                               {"rn_im2col_img_fwd", "rn_col2im_img_bwd"},
+                                               {"rn_im2col_fwd", "rn_col2im_bwd"}};
+
 static void im2col(conv_run *r, cl_mem col, cl_mem x, const rn_conv *c, int n0, int nc)
 {
     if (!r->ctx) return;
-    const int v = row_width(c);
-    cl_kernel k = rn_kernel(r->ctx, v == 8   ? "rn_im2col_row8_fwd"
-                                    : v == 4 ? "rn_im2col_row4_fwd"
-                                             : "rn_im2col_fwd");
+    const enum im2col_form f = im2col_form(c, 0);
+    cl_kernel k = rn_kernel(r->ctx, im2col_names[f][0]);
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, col);
     rn_arg_mem(&a, x);
     geometry_args(&a, c, n0, nc);
-    rn_launch1d(r->ctx, k, (size_t)c->Cin * c->kh * c->kw * nc * (v ? 1 : c->Ho), 0);
+    /* work-items: per (channel, image), (tap row, image), or (tap row, image, output row) */
+    size_t n = (size_t)c->Cin * nc;
+    if (f != FORM_IMG) n *= (size_t)c->kh * c->kw * (f == FORM_GENERAL ? c->Ho : 1);
+    rn_launch1d(r->ctx, k, n, 0);
 }
 
 static void col2im(conv_run *r, cl_mem dx, cl_mem dcol, const rn_conv *c, int n0, int nc,
                    int accumulate)
 {
     if (!r->ctx) return;
-    const int v = row_width(c);
-    cl_kernel k = rn_kernel(r->ctx, v == 8   ? "rn_col2im_row8_bwd"
-                                    : v == 4 ? "rn_col2im_row4_bwd"
-                                             : "rn_col2im_bwd");
+    const enum im2col_form f = im2col_form(c, 1);
+    cl_kernel k = rn_kernel(r->ctx, im2col_names[f][1]);
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, dx);
     rn_arg_mem(&a, dcol);
     geometry_args(&a, c, n0, nc);
     rn_arg_int(&a, accumulate);
-    rn_launch1d(r->ctx, k, (size_t)c->Cin * nc * c->H * (v ? 1 : c->W), 0);
+    /* work-items: per (channel, image), (channel, image, row) or (channel, image, element) */
+    size_t n = (size_t)c->Cin * nc;
+    if (f != FORM_IMG) n *= (size_t)c->H * (f == FORM_GENERAL ? c->W : 1);
+    rn_launch1d(r->ctx, k, n, 0);
 }
 
 /* The geometry arguments of the dense weight kernels, in their order. */

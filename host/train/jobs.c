@@ -102,6 +102,8 @@ int rn_eval_job(const rn_eval_cfg *c)
         rc = rn_evaluate(&j->model, &j->test, 0, c->tta, &r, NULL, NULL);
         if (!rc && c->json) print_json(j, &r);
         else if (!rc) print_text(j, &r);
+        /* after the results, and off stdout under --json so that it stays one JSON object */
+        if (!rc && j->ctx.profile) rn_profile_print(&j->ctx, c->json ? stderr : stdout);
     }
     job_close(j);
     free(j);
