@@ -74,10 +74,31 @@ __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, cons
 // Stride 1 on rows of W = Wo = 8 or 4 (the 3×3 convs at 8×8 and 4×4; kw ≤ W): the same columns
 // and sums with each image row in one float8/float4, im2col one work-item per (tap, image) for all
 // rows. PoCL does not vectorise the per-element loops above across work-items. A tap's row is the
-// image row shifted by kx − pw with zeros where it leaves the image: a window of a private buffer
-// holding zeros, the row, zeros. col2im adds the taps in the same order (ky, then kx, ascending)
-// and adds 0.0f for the taps that miss the element, which leaves each sum bit for bit (a sum is
-// never −0).
+// image row shifted by kx − pw with zeros where it leaves the image (rn_shift8/4). col2im adds the
+// taps in the same order (ky, then kx, ascending) and adds 0.0f for the taps that miss the
+// element, which leaves each sum bit for bit (a sum is never −0).
+
+// Lane j of the result is lane j + s of v, 0 where that lies outside v (|s| ≤ the width). Shifts
+// by one lane, all a 3×3 conv needs, are shuffles with constant lanes. Others go through a
+// private buffer (zeros, v, zeros), whose misaligned reload of a fresh store defeats the CPU's
+// store forwarding: on PoCL the 3×3 row kernels ran about twice as long that way.
+#define RN_SHIFT(V, floatV, vloadV, vstoreV, LEFT1, RIGHT1)                                        \
+    static floatV rn_shift##V(floatV v, int s)                                                     \
+    {                                                                                              \
+        if (s == 0) return v;                                                                      \
+        if (s == 1) return LEFT1;                                                                  \
+        if (s == -1) return RIGHT1;                                                                \
+        float buf[3 * V];                                                                          \
+        vstoreV((floatV)(0.0f), 0, buf);                                                           \
+        vstoreV(v, 1, buf);                                                                        \
+        vstoreV((floatV)(0.0f), 2, buf);                                                           \
+        return vloadV(0, buf + V + s);                                                             \
+    }
+
+RN_SHIFT(8, float8, vload8, vstore8, ((float8)(v.s1234, v.s567, 0.0f)),
+         ((float8)(0.0f, v.s012, v.s3456)))
+RN_SHIFT(4, float4, vload4, vstore4, ((float4)(v.s123, 0.0f)), ((float4)(0.0f, v.s012)))
+
 #define RN_IM2COL_ROW(V, floatV, vloadV, vstoreV)                                                  \
     __kernel void rn_im2col_row##V##_fwd(                                                          \
         __global float *col, __global const float *x, const int Cin, const int N, const int n0,    \
@@ -90,13 +111,10 @@ __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, cons
         const int kx = row % kw, ky = (row / kw) % kh, ci = row / (kw * kh);                       \
         __global float *out = col + ((size_t)row * nc + nl) * Ho * V;                              \
         __global const float *in = x + ((size_t)ci * N + n0 + nl) * H * V;                         \
-        float buf[3 * V];                                                                          \
-        vstoreV((floatV)(0.0f), 0, buf);                                                           \
-        vstoreV((floatV)(0.0f), 2, buf);                                                           \
         for (int oy = 0; oy < Ho; oy++) {                                                          \
             const int iy = oy - pad_h + ky;                                                        \
-            vstoreV(iy >= 0 && iy < H ? vloadV(iy, in) : (floatV)(0.0f), 1, buf);                  \
-            vstoreV(vloadV(0, buf + V + kx - pad_w), oy, out);                                     \
+            const floatV r = iy >= 0 && iy < H ? vloadV(iy, in) : (floatV)(0.0f);                  \
+            vstoreV(rn_shift##V(r, kx - pad_w), oy, out);                                          \
         }                                                                                          \
     }                                                                                              \
                                                                                                    \
@@ -109,19 +127,14 @@ __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, cons
         if (i >= Cin * nc * H) return;                                                             \
         const int iy = i % H, t = i / H, nl = t % nc, ci = t / nc;                                 \
         const size_t ncols = (size_t)nc * Ho * V;                                                  \
-        float buf[3 * V];                                                                          \
-        vstoreV((floatV)(0.0f), 0, buf);                                                           \
-        vstoreV((floatV)(0.0f), 2, buf);                                                           \
         floatV sum = (floatV)(0.0f);                                                               \
         for (int ky = 0; ky < kh; ky++) {                                                          \
             const int oy = iy + pad_h - ky;                                                        \
             if (oy < 0 || oy >= Ho) continue;                                                      \
-            for (int kx = 0; kx < kw; kx++) {                                                      \
-                vstoreV(vloadV(0, dcol + (size_t)((ci * kh + ky) * kw + kx) * ncols +              \
-                                      ((size_t)nl * Ho + oy) * V),                                 \
-                        1, buf);                                                                   \
-                sum += vloadV(0, buf + V + pad_w - kx);                                            \
-            }                                                                                      \
+            for (int kx = 0; kx < kw; kx++)                                                        \
+                sum += rn_shift##V(vloadV(0, dcol + (size_t)((ci * kh + ky) * kw + kx) * ncols +   \
+                                                 ((size_t)nl * Ho + oy) * V),                      \
+                                   pad_w - kx);                                                    \
         }                                                                                          \
         __global float *o = dx + (((size_t)ci * N + n0 + nl) * H + iy) * V;                        \
         vstoreV(accumulate ? vloadV(0, o) + sum : sum, 0, o);                                      \
