@@ -206,3 +206,46 @@ __kernel void rn_col2im_img_bwd(__global float *dx, __global const float *dcol, 
             o[iy * W + ix] = accumulate ? o[iy * W + ix] + v : v;
         }
 }
+
+// Stride 2 on rows of W = 32 to Wo = 16 (the stem's 7×7/2): one work-item per (tap, image) for all
+// rows. Column ox of a tap reads image column 2·ox + s, s = kx − pw: for even s = 2t that is lane
+// ox + t of the row's even columns, for odd s = 2t + 1 lane ox + t of its odd columns, so each
+// output row is one float16 shifted by t (zeros where the tap leaves the image).
+static float16 rn_shift16(float16 v, int t)
+{
+    switch (t) {
+    case 0: return v;
+    case 1: return (float16)(v.s1234, v.s5678, v.s9abc, v.sdef, 0.0f);
+    case 2: return (float16)(v.s2345, v.s6789, v.sabcd, v.sef, 0.0f, 0.0f);
+    case -1: return (float16)(0.0f, v.s012, v.s3456, v.s789a, v.sbcde);
+    case -2: return (float16)(0.0f, 0.0f, v.s01, v.s2345, v.s6789, v.sabcd);
+    }
+    float buf[48];
+    vstore16((float16)(0.0f), 0, buf);
+    vstore16(v, 1, buf);
+    vstore16((float16)(0.0f), 2, buf);
+    return vload16(0, buf + 16 + t);
+}
+
+__kernel void rn_im2col_s2row32_fwd(__global float *col, __global const float *x, const int Cin,
+                                    const int N, const int n0, const int nc, const int H,
+                                    const int W, const int kh, const int kw, const int stride,
+                                    const int pad_h, const int pad_w, const int Ho, const int Wo)
+{
+    const int i = get_global_id(0);
+    if (i >= Cin * kh * kw * nc) return;
+    const int nl = i % nc, row = i / nc;
+    const int kx = row % kw, ky = (row / kw) % kh, ci = row / (kw * kh);
+    __global float *out = col + ((size_t)row * nc + nl) * Ho * 16;
+    __global const float *in = x + ((size_t)ci * N + n0 + nl) * H * 32;
+    const int s = kx - pad_w, t = (s - (s & 1)) / 2; // floor(s / 2), also for negative s
+    for (int oy = 0; oy < Ho; oy++) {
+        const int iy = 2 * oy - pad_h + ky;
+        float16 r = (float16)(0.0f);
+        if (iy >= 0 && iy < H) {
+            const float16 lo = vload16(0, in + iy * 32), hi = vload16(1, in + iy * 32);
+            r = s & 1 ? (float16)(lo.odd, hi.odd) : (float16)(lo.even, hi.even);
+        }
+        vstore16(rn_shift16(r, t), oy, out);
+    }
+}

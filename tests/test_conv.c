@@ -414,6 +414,11 @@ int main(void)
     check_device("5x5/1 p2 6x8 rows", 2, 3, 6, 8, 5, 5, 1, 2, plain);
     check_device("3x3/1 p1 8x8 rows accumulate", 3, 5, 8, 8, 6, 3, 1, 1, acc);
     check_device("3x3/1 p1 4x4 rows accumulate", 3, 5, 4, 4, 6, 3, 1, 1, acc);
+    /* stride 2 from rows of 32 to 16 takes the stem's vector im2col: shifts of the even and odd
+     * columns by -2..2 lanes as shuffles, -3 (11x11 p5) through its buffer */
+    check_device("7x7/2 p3 32x32 rows", 2, 3, 32, 32, 4, 7, 2, 3, plain);
+    check_device("3x3/2 p1 32x32 rows", 2, 2, 32, 32, 3, 3, 2, 1, plain);
+    check_device("11x11/2 p5 32x32 rows", 1, 2, 32, 32, 3, 11, 2, 5, plain);
     check_device("3x3/2 p2 accumulate", 3, 5, 7, 5, 9, 3, 2, 2, acc);
     check_device("7x7/2 p3 accumulate", 3, 3, 9, 9, 5, 7, 2, 3, acc);
     check_device("pointwise accumulate", 3, 7, 5, 5, 11, 1, 1, 0, acc);

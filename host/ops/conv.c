@@ -189,20 +189,26 @@ static int row_width(const rn_conv *c)
  * its window reads fit that buffer, else the general one. A 1×1 conv's im2col stays general: it
  * reads a quarter of the image at stride 2, and copying all of it first took 1.5-2× as long on
  * PoCL (cl_bench's "im2col layer2 1x1/2"). */
-enum im2col_form { FORM_ROW8, FORM_ROW4, FORM_IMG, FORM_GENERAL };
+enum im2col_form { FORM_ROW8, FORM_ROW4, FORM_S2ROW32, FORM_IMG, FORM_GENERAL };
 
 static enum im2col_form im2col_form(const rn_conv *c, int backward)
 {
     const int v = row_width(c);
     const long reach = (long)((c->Ho - 1) * c->stride + c->kh) * ((c->Wo - 1) * c->stride + c->kw);
     if (v) return v == 8 ? FORM_ROW8 : FORM_ROW4;
+    /* the stem: stride 2 from rows of 32 to 16 (im2col only: the stem has no input gradient) */
+    if (!backward && c->stride == 2 && c->W == 32 && c->Wo == 16 && c->pad_w <= 16 &&
+        c->kw - c->pad_w <= 17)
+        return FORM_S2ROW32;
     return reach <= IMG_MAX && (backward || c->kh * c->kw > 1) ? FORM_IMG : FORM_GENERAL;
 }
 
-static const char *const im2col_names[4][2] = {{"rn_im2col_row8_fwd", "rn_col2im_row8_bwd"},
-                                               {"rn_im2col_row4_fwd", "rn_col2im_row4_bwd"},
-                                               {"rn_im2col_img_fwd", "rn_col2im_img_bwd"},
-                                               {"rn_im2col_fwd", "rn_col2im_bwd"}};
+static const char *const im2col_names[5][2] = {
+    {"rn_im2col_row8_fwd", "rn_col2im_row8_bwd"},
+    {"rn_im2col_row4_fwd", "rn_col2im_row4_bwd"},
+    {"rn_im2col_s2row32_fwd", "rn_col2im_bwd"}, /* never backward */
+    {"rn_im2col_img_fwd", "rn_col2im_img_bwd"},
+    {"rn_im2col_fwd", "rn_col2im_bwd"}};
 
 static void im2col(conv_run *r, cl_mem col, cl_mem x, const rn_conv *c, int n0, int nc)
 {
