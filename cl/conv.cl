@@ -5,82 +5,90 @@
 
 // At most this many taps (7×7): the host runs a conv with more by im2col (conv.c's DENSE_TAPS).
 #define RN_DENSE_TAPS 49
+// (co, ci) pairs per work-item (conv.c's DENSE_PAIRS): at 1×1 and 2×2 a pair is a few values, and
+// PoCL's cost per work-item outweighed them.
+#define RN_DENSE_PAIRS 8
 
 // wd[off + ((co·Q + q)·Cin + ci)·P + p] = w[co][ci][ky][kx], the tap through which output
 // q = (oy, ox) reads input p = (iy, ix): ky = iy − oy·s + ph, kx = ix − ox·s + pw (inside the
-// kernel for every pair, the condition for using this form). One work-item per (co, ci) spreads
-// its taps over the Q rows of the matrix: no per-element divisions, which CPUs pay dearly for.
+// kernel for every pair, the condition for using this form). Each (co, ci) pair spreads its
+// taps over the Q rows of the matrix: no per-element divisions, which CPUs pay dearly for.
 __kernel void rn_conv_dense_fwd(__global float *wd, const int off, __global const float *w,
                                 const int Cout, const int Cin, const int H, const int W,
                                 const int Ho, const int Wo, const int kh, const int kw,
                                 const int stride, const int pad_h, const int pad_w)
 {
-    const int i = get_global_id(0); // co·Cin + ci
-    if (i >= Cout * Cin) return;
-    const int ci = i % Cin;
-    const int co = i / Cin;
-    __global const float *taps = w + (size_t)i * kh * kw;
-    for (int oy = 0; oy < Ho; oy++)
-        for (int ox = 0; ox < Wo; ox++) {
-            __global float *row =
-                wd + off + (((size_t)co * Ho * Wo + oy * Wo + ox) * Cin + ci) * H * W;
-            const int t0 = (pad_h - oy * stride) * kw + pad_w - ox * stride; // tap of input (0, 0)
-            for (int iy = 0; iy < H; iy++)
-                for (int ix = 0; ix < W; ix++) row[iy * W + ix] = taps[t0 + iy * kw + ix];
-        }
+    const int i0 = get_global_id(0) * RN_DENSE_PAIRS;
+    for (int i = i0; i < min(i0 + RN_DENSE_PAIRS, Cout * Cin); i++) { // i = co·Cin + ci
+        const int ci = i % Cin;
+        const int co = i / Cin;
+        __global const float *taps = w + (size_t)i * kh * kw;
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++) {
+                __global float *row =
+                    wd + off + (((size_t)co * Ho * Wo + oy * Wo + ox) * Cin + ci) * H * W;
+                const int t0 = (pad_h - oy * stride) * kw + pad_w - ox * stride; // tap of (0, 0)
+                for (int iy = 0; iy < H; iy++)
+                    for (int ix = 0; ix < W; ix++) row[iy * W + ix] = taps[t0 + iy * kw + ix];
+            }
+    }
 }
 
 // dw[co][ci][ky][kx] = Σ over outputs q = (oy, ox) in order, whose tap (ky, kx) reads an input
 // p = (oy·s − ph + ky, ox·s − pw + kx) inside the image, of dwd[off + ((co·Q + q)·Cin + ci)·P + p]
-// (layout as rn_conv_dense_fwd); 0 for a tap that only ever reads padding. One work-item per
-// (co, ci) walks its Q·P entries once, in q order, adding each into its tap's private sum.
+// (layout as rn_conv_dense_fwd); 0 for a tap that only ever reads padding. Each (co, ci) pair
+// walks its Q·P entries once, in q order, adding each into its tap's private sum.
 __kernel void rn_conv_dense_bwd(__global float *dw, __global const float *dwd, const int off,
                                 const int Cout, const int Cin, const int H, const int W,
                                 const int Ho, const int Wo, const int kh, const int kw,
                                 const int stride, const int pad_h, const int pad_w)
 {
-    const int i = get_global_id(0); // co·Cin + ci
-    if (i >= Cout * Cin) return;
-    const int ci = i % Cin;
-    const int co = i / Cin;
-    float sum[RN_DENSE_TAPS];
-    for (int t = 0; t < kh * kw; t++) sum[t] = 0.0f;
-    for (int oy = 0; oy < Ho; oy++)
-        for (int ox = 0; ox < Wo; ox++) {
-            __global const float *row =
-                dwd + off + (((size_t)co * Ho * Wo + oy * Wo + ox) * Cin + ci) * H * W;
-            const int t0 = (pad_h - oy * stride) * kw + pad_w - ox * stride;
-            for (int iy = 0; iy < H; iy++)
-                for (int ix = 0; ix < W; ix++) sum[t0 + iy * kw + ix] += row[iy * W + ix];
-        }
-    for (int t = 0; t < kh * kw; t++) dw[(size_t)i * kh * kw + t] = sum[t];
+    const int i0 = get_global_id(0) * RN_DENSE_PAIRS;
+    for (int i = i0; i < min(i0 + RN_DENSE_PAIRS, Cout * Cin); i++) { // i = co·Cin + ci
+        const int ci = i % Cin;
+        const int co = i / Cin;
+        float sum[RN_DENSE_TAPS];
+        for (int t = 0; t < kh * kw; t++) sum[t] = 0.0f;
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++) {
+                __global const float *row =
+                    dwd + off + (((size_t)co * Ho * Wo + oy * Wo + ox) * Cin + ci) * H * W;
+                const int t0 = (pad_h - oy * stride) * kw + pad_w - ox * stride;
+                for (int iy = 0; iy < H; iy++)
+                    for (int ix = 0; ix < W; ix++) sum[t0 + iy * kw + ix] += row[iy * W + ix];
+            }
+        for (int t = 0; t < kh * kw; t++) dw[(size_t)i * kh * kw + t] = sum[t];
+    }
 }
 
 // rows[off + (c·P + p)·nc + nl] = t[c][n0 + nl][p]: a chunk of images [n0, n0+nc) of a CNHW
 // tensor t[C][N][P] as a matrix with one row per (channel, position) and one column per image.
+// One work-item per (channel, image) moves the image's P values: PoCL runs work-items one after
+// another, and one per value spent more time on its index arithmetic than on the copy.
 __kernel void rn_conv_rows_fwd(__global float *rows, const int off, __global const float *t,
                                const int C, const int N, const int P, const int n0, const int nc)
 {
     const int i = get_global_id(0);
-    if (i >= C * P * nc) return;
-    const int nl = i % nc;
-    const int p = (i / nc) % P;
-    const int c = i / (nc * P);
-    rows[off + i] = t[((size_t)c * N + n0 + nl) * P + p];
+    if (i >= C * nc) return;
+    const int nl = i % nc, c = i / nc;
+    __global const float *src = t + ((size_t)c * N + n0 + nl) * P;
+    __global float *dst = rows + off + (size_t)c * P * nc + nl;
+    for (int p = 0; p < P; p++) dst[(size_t)p * nc] = src[p];
 }
 
 // The inverse: t[c][n0 + nl][p] (=|+=) rows[off + (c·P + p)·nc + nl]. accumulate: 0 overwrite,
-// 1 add to t.
+// 1 add to t. One work-item per (channel, image), as above.
 __kernel void rn_conv_rows_bwd(__global float *t, __global const float *rows, const int off,
                                const int C, const int N, const int P, const int n0, const int nc,
                                const int accumulate)
 {
     const int i = get_global_id(0);
-    if (i >= C * nc * P) return;
-    const int p = i % P;
-    const int nl = (i / P) % nc;
-    const int c = i / (P * nc);
-    const size_t o = ((size_t)c * N + n0 + nl) * P + p;
-    const float v = rows[off + ((size_t)c * P + p) * nc + nl];
-    t[o] = accumulate ? t[o] + v : v;
+    if (i >= C * nc) return;
+    const int nl = i % nc, c = i / nc;
+    __global float *dst = t + ((size_t)c * N + n0 + nl) * P;
+    __global const float *src = rows + off + (size_t)c * P * nc + nl;
+    for (int p = 0; p < P; p++) {
+        const float v = src[(size_t)p * nc];
+        dst[p] = accumulate ? dst[p] + v : v;
+    }
 }

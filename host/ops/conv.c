@@ -60,6 +60,7 @@ int rn_conv_is_pointwise(const rn_conv *c)
  * positions with the same taps) ran 15-25 % slower, its GEMMs smaller and its passes more.
  * At most DENSE_TAPS taps (7×7): the dense kernels keep them in private memory. */
 #define DENSE_TAPS 49 /* RN_DENSE_TAPS in conv.cl */
+#define DENSE_PAIRS 8 /* (co, ci) pairs per work-item of the dense kernels: RN_DENSE_PAIRS */
 
 int rn_conv_is_dense(const rn_conv *c)
 {
@@ -268,7 +269,7 @@ static void dense_weights(conv_run *r, mat wd, cl_mem w, const rn_conv *c)
     rn_arg_int(&a, (int)wd.off);
     rn_arg_mem(&a, w);
     dense_args(&a, c);
-    rn_launch1d(r->ctx, k, (size_t)c->Cout * c->Cin, 0);
+    rn_launch1d(r->ctx, k, ((size_t)c->Cout * c->Cin + DENSE_PAIRS - 1) / DENSE_PAIRS, 0);
 }
 
 /* dw = the dense matrix's gradient dwd summed per tap */
@@ -281,7 +282,7 @@ static void dense_weight_grad(conv_run *r, cl_mem dw, mat dwd, const rn_conv *c)
     rn_arg_mem(&a, dwd.m);
     rn_arg_int(&a, (int)dwd.off);
     dense_args(&a, c);
-    rn_launch1d(r->ctx, k, (size_t)c->Cout * c->Cin, 0);
+    rn_launch1d(r->ctx, k, ((size_t)c->Cout * c->Cin + DENSE_PAIRS - 1) / DENSE_PAIRS, 0);
 }
 
 /* rows (C·P × nc) <-> images [n0, n0+nc) of t[C][N][P]: to_rows, or back (accumulate: add). */
@@ -306,7 +307,7 @@ static void rows(conv_run *r, mat m, cl_mem t, int C, int P, const rn_conv *c, i
     rn_arg_int(&a, n0);
     rn_arg_int(&a, nc);
     if (!to_rows) rn_arg_int(&a, accumulate);
-    rn_launch1d(r->ctx, k, (size_t)C * P * nc, 0);
+    rn_launch1d(r->ctx, k, (size_t)C * nc, 0); /* one work-item per (channel, image) */
 }
 
 /* ---- forward and backward ------------------------------------------------------------------- */
