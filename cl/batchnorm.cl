@@ -135,37 +135,48 @@ static float8 rn_bn_relu8(float8 v)
     return select(v, (float8)0.0f, v < 0.0f);
 }
 
-// Training forward: y = (x − mean)·invstd·γ + β, optionally max(0, ·). 2-D launch: dim 0 over
-// the row's pieces of 8, dim 1 over C.
+// y = v, plus res (residual != 0) and then max(0, ·) (relu != 0): the residual join of a
+// bottleneck done while its last batch-norm's output is still in registers. The sum is the one
+// rn_add_relu_fwd forms from the stored output, so the result is the same bit for bit.
+static void rn_bn_out8(float8 v, __global float *y, __global const float *res, int n, int relu,
+                       int residual)
+{
+    if (residual) v += rn_bn_load8(res, n);
+    if (relu) v = rn_bn_relu8(v);
+    rn_bn_store8(v, y, n);
+}
+
+// Training forward: y = (x − mean)·invstd·γ + β, then the join's residual and the ReLU if asked
+// (rn_bn_out8). 2-D launch: dim 0 over the row's pieces of 8, dim 1 over C.
 __kernel void rn_batchnorm_fwd(__global float *y, __global const float *x,
                                __global const float *gamma, __global const float *beta,
                                __global const float *save_mean, __global const float *save_invstd,
-                               const int C, const int M, const int relu)
+                               __global const float *res, const int C, const int M, const int relu,
+                               const int residual)
 {
     const int i = get_global_id(0) * 8;
     const int c = get_global_id(1);
     if (i >= M || c >= C) return;
     const size_t j = (size_t)c * M + i;
-    float8 v = (rn_bn_load8(x + j, M - i) - save_mean[c]) * save_invstd[c] * gamma[c] + beta[c];
-    if (relu) v = rn_bn_relu8(v);
-    rn_bn_store8(v, y + j, M - i);
+    rn_bn_out8((rn_bn_load8(x + j, M - i) - save_mean[c]) * save_invstd[c] * gamma[c] + beta[c],
+               y + j, res + j, M - i, relu, residual);
 }
 
 // Inference forward with the running statistics; same launch shape as rn_batchnorm_fwd.
 __kernel void rn_batchnorm_eval_fwd(__global float *y, __global const float *x,
                                     __global const float *gamma, __global const float *beta,
                                     __global const float *running_mean,
-                                    __global const float *running_var, const int C, const int M,
-                                    const float eps, const int relu)
+                                    __global const float *running_var, __global const float *res,
+                                    const int C, const int M, const float eps, const int relu,
+                                    const int residual)
 {
     const int i = get_global_id(0) * 8;
     const int c = get_global_id(1);
     if (i >= M || c >= C) return;
     const size_t j = (size_t)c * M + i;
     const float invstd = 1.0f / sqrt(running_var[c] + eps);
-    float8 v = (rn_bn_load8(x + j, M - i) - running_mean[c]) * invstd * gamma[c] + beta[c];
-    if (relu) v = rn_bn_relu8(v);
-    rn_bn_store8(v, y + j, M - i);
+    rn_bn_out8((rn_bn_load8(x + j, M - i) - running_mean[c]) * invstd * gamma[c] + beta[c], y + j,
+               res + j, M - i, relu, residual);
 }
 
 // dy after the fused ReLU's mask. A select, not a product, so a masked-out NaN/inf becomes 0.
@@ -180,8 +191,8 @@ static float8 rn_bn_masked8(__global const float *dy, __global const float *y, i
 // lanes of a short last piece have dy' = 0 and add nothing.
 __kernel void rn_batchnorm_bwd_reduce(__global float2 *part, __global const float *dy,
                                       __global const float *x, __global const float *y,
-                                      __global const float *save_mean, const int M,
-                                      const int plen, const int relu, __local float2 *buf)
+                                      __global const float *save_mean, const int M, const int plen,
+                                      const int relu, __local float2 *buf)
 {
     const int lid = get_local_id(0);
     const int L = get_local_size(0);
@@ -202,8 +213,7 @@ __kernel void rn_batchnorm_bwd_reduce(__global float2 *part, __global const floa
 // Per channel (1-D launch over C): dβ = Σ dy', dγ = Σ dy'·x̂, adding the P parts in order.
 __kernel void rn_batchnorm_bwd_combine(__global float *dgamma, __global float *dbeta,
                                        __global const float2 *part,
-                                       __global const float *save_invstd, const int C,
-                                       const int P)
+                                       __global const float *save_invstd, const int C, const int P)
 {
     const int c = get_global_id(0);
     if (c >= C) return;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ops/batchnorm.h"
+#include "ops/eltwise.h"
 #include "ref_b.h"
 #include "testutil.h"
 
@@ -141,7 +142,7 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
     cl_mem dP = tu_poisoned(batchnorm_part_floats(C, M));
     rn_ctx *ctx = tu_ctx();
     batchnorm_forward_train(ctx, dY, dX, dG, dB, dRM, dRV, dSM, dSI, dP, C, M, (float)MOMENTUM,
-                            (float)EPS, k->relu);
+                            (float)EPS, k->relu, NULL);
 
     double *xd = to_double(x, n), *gd = to_double(gamma, C), *bd = to_double(beta, C);
     double *rmd = to_double(rm, C), *rvd = to_double(rv, C);
@@ -185,7 +186,7 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
     /* A second training step on new data: running stats must compound correctly. */
     rn_write(ctx, dX, 0, n * sizeof(float), x2);
     batchnorm_forward_train(ctx, dY, dX, dG, dB, dRM, dRV, dSM, dSI, dP, C, M, (float)MOMENTUM,
-                            (float)EPS, k->relu);
+                            (float)EPS, k->relu, NULL);
     double *x2d = to_double(x2, n);
     refb_bn_forward_train(yr, smr, sir, rmd, rvd, x2d, gd, bd, C, M, MOMENTUM, EPS, k->relu);
     tu_download(dRM, got, C);
@@ -212,7 +213,7 @@ static void check_eval(int C, int M, int relu, uint64_t seed)
     tu_fill_uniform(rv, C, 0.01, 4);
     cl_mem dX = tu_upload(x, n), dG = tu_upload(gamma, C), dB = tu_upload(beta, C);
     cl_mem dRM = tu_upload(rm, C), dRV = tu_upload(rv, C), dY = tu_poisoned(n);
-    batchnorm_forward_eval(tu_ctx(), dY, dX, dG, dB, dRM, dRV, C, M, (float)EPS, relu);
+    batchnorm_forward_eval(tu_ctx(), dY, dX, dG, dB, dRM, dRV, C, M, (float)EPS, relu, NULL);
     double *xd = to_double(x, n), *gd = to_double(gamma, C), *bd = to_double(beta, C);
     double *rmd = to_double(rm, C), *rvd = to_double(rv, C), *yr = malloc(n * sizeof *yr);
     refb_bn_forward_eval(yr, xd, gd, bd, rmd, rvd, C, M, EPS, relu);
@@ -228,6 +229,54 @@ static void check_eval(int C, int M, int relu, uint64_t seed)
     cl_mem bufs[] = {dX, dG, dB, dRM, dRV, dY};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
     free(x), free(xd), free(gd), free(bd), free(rmd), free(rvd), free(yr), free(got);
+}
+
+/* The residual join fused into the forward: y = max(0, BN(x) + r) against the reference, and
+ * bit for bit against BN without ReLU followed by add_relu_forward (the unfused join). */
+static void check_residual(int C, int M, int train, uint64_t seed)
+{
+    const size_t n = (size_t)C * M;
+    printf("  residual join, %s: C=%d M=%d\n", train ? "train" : "eval", C, M);
+    tu_seed(seed);
+    float *x = malloc(n * sizeof *x), *r = malloc(n * sizeof *r);
+    float gamma[4096], beta[4096], rm[4096], rv[4096];
+    tu_fill_uniform(x, n, -3, 3);
+    tu_fill_uniform(r, n, -2, 2);
+    tu_fill_away_from_zero(gamma, C, -1.5, 1.5, 0.3);
+    tu_fill_uniform(beta, C, -0.5, 0.5);
+    tu_fill_uniform(rm, C, -1, 1);
+    tu_fill_uniform(rv, C, 0.01, 4);
+    rn_ctx *ctx = tu_ctx();
+    cl_mem dX = tu_upload(x, n), dR = tu_upload(r, n), dG = tu_upload(gamma, C);
+    cl_mem dB = tu_upload(beta, C), dRM = tu_upload(rm, C), dRV = tu_upload(rv, C);
+    cl_mem dY = tu_poisoned(n), dT = tu_poisoned(n), dY2 = tu_poisoned(n);
+    cl_mem dSM = tu_poisoned(C), dSI = tu_poisoned(C),
+           dP = tu_poisoned(batchnorm_part_floats(C, M));
+    for (int fused = 1; fused >= 0; fused--) {
+        rn_write(ctx, dRM, 0, C * sizeof(float), rm); /* the same running stats for both */
+        rn_write(ctx, dRV, 0, C * sizeof(float), rv);
+        cl_mem out = fused ? dY : dT, res = fused ? dR : NULL;
+        if (train)
+            batchnorm_forward_train(ctx, out, dX, dG, dB, dRM, dRV, dSM, dSI, dP, C, M,
+                                    (float)MOMENTUM, (float)EPS, fused, res);
+        else batchnorm_forward_eval(ctx, out, dX, dG, dB, dRM, dRV, C, M, (float)EPS, fused, res);
+    }
+    add_relu_forward(ctx, dY2, dT, dR, n);
+    double *xd = to_double(x, n), *gd = to_double(gamma, C), *bd = to_double(beta, C);
+    double *rmd = to_double(rm, C), *rvd = to_double(rv, C), *yr = malloc(n * sizeof *yr);
+    double smr[4096], sir[4096];
+    if (train) refb_bn_forward_train(yr, smr, sir, rmd, rvd, xd, gd, bd, C, M, MOMENTUM, EPS, 0);
+    else refb_bn_forward_eval(yr, xd, gd, bd, rmd, rvd, C, M, EPS, 0);
+    for (size_t i = 0; i < n; i++) yr[i] = yr[i] + r[i] < 0 ? 0 : yr[i] + r[i];
+    float *got = tu_download_new(dY, n), *unfused = tu_download_new(dY2, n);
+    cmp(tu_name("residual %s C=%d M=%d y", train ? "train" : "eval", C, M), got, yr, n, 2e-5, 1e-5);
+    TU_CHECK(!memcmp(got, unfused, n * sizeof *got),
+             "residual %s C=%d M=%d: fused join equals BN then add_relu_forward bit for bit",
+             train ? "train" : "eval", C, M);
+    cl_mem bufs[] = {dX, dR, dG, dB, dRM, dRV, dY, dT, dY2, dSM, dSI, dP};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
+    free(x), free(r), free(xd), free(gd), free(bd), free(rmd), free(rvd), free(yr), free(got);
+    free(unfused);
 }
 
 /* The inputs of the loss Σ r·y of the reference training forward; y is scratch. */
@@ -320,7 +369,7 @@ static float *train_outputs(cl_mem dX, cl_mem dDY, cl_mem dG, cl_mem dB, cl_mem 
     rn_fill(ctx, s[2], C, 0.0f);
     rn_fill(ctx, s[3], C, 1.0f);
     batchnorm_forward_train(ctx, dY, dX, dG, dB, s[2], s[3], s[0], s[1], part, C, M,
-                            (float)MOMENTUM, (float)EPS, 1);
+                            (float)MOMENTUM, (float)EPS, 1, NULL);
     batchnorm_backward(ctx, dDX, s[4], s[5], dDY, dX, dY, dG, s[0], s[1], part, C, M, 1);
     float *out = malloc((2 * n + 6 * (size_t)C) * sizeof *out);
     tu_download(dY, out, n);
@@ -429,6 +478,15 @@ int main(void)
     if (!tu_small()) {
         check_eval(2048, 8, 1, 303);
         check_eval(64, 2048, 0, 304);
+    }
+
+    printf("batchnorm forward with the residual join:\n");
+    check_residual(7, 75, 1, 311);
+    check_residual(13, 49, 0, 312);
+    check_residual(3, 5, 1, 313);
+    if (!tu_small()) {
+        check_residual(256, 8192, 1, 314);
+        check_residual(2048, 128, 0, 315);
     }
 
     printf("reference backward vs central finite differences (h = 1e-6, double):\n");

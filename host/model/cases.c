@@ -307,7 +307,7 @@ static void run_forward(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
     case RN_OP_CONV: conv2d_forward(ctx, io->y, io->x, io->w, &c->conv, &io->ws); break;
     case RN_OP_BN:
         batchnorm_forward_train(ctx, io->y, io->x, io->w, io->b, io->rmean, io->rvar, io->smean,
-                                io->sinv, io->part, c->C, (int)c->M, 0.1f, 1e-5f, c->relu);
+                                io->sinv, io->part, c->C, (int)c->M, 0.1f, 1e-5f, c->relu, NULL);
         break;
     case RN_OP_RELU: relu_forward(ctx, io->y, io->x, n); break;
     case RN_OP_ADD_RELU: add_relu_forward(ctx, io->y, io->x, io->x2, n); break;

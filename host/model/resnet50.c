@@ -519,17 +519,18 @@ void rn_model_upload(rn_model *m, const float *wslab, const float *bslab)
 /* ---- forward ----------------------------------------------------------------------------------
  */
 
-/* conv then batch-norm (+ReLU) from x into y. */
-static void cbr_forward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem y, int n, int train)
+/* conv then batch-norm from x into y, with c's ReLU, or (res) the residual join y = max(0,
+ * BN + res) of c3. */
+static void cbr_forward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem y, int n, int train, cl_mem res)
 {
     rn_conv cv = rn_cbr_conv(c, n);
     conv2d_forward(m->ctx, c->t, x, m->e[c->conv_w].w, &cv, &m->ws);
-    int M = n * c->ho * c->wo;
+    int M = n * c->ho * c->wo, relu = c->relu || res;
     cl_mem g = m->e[c->bn_w].w, b = m->e[c->bn_b].w, rm = m->e[c->bn_rm].w, rv = m->e[c->bn_rv].w;
     if (train)
         batchnorm_forward_train(m->ctx, y, c->t, g, b, rm, rv, c->smean, c->sinv, m->bn_part,
-                                c->cout, M, 0.1f, 1e-5f, c->relu);
-    else batchnorm_forward_eval(m->ctx, y, c->t, g, b, rm, rv, c->cout, M, 1e-5f, c->relu);
+                                c->cout, M, 0.1f, 1e-5f, relu, res);
+    else batchnorm_forward_eval(m->ctx, y, c->t, g, b, rm, rv, c->cout, M, 1e-5f, relu, res);
 }
 
 static cl_mem last_out(rn_model *m)
@@ -539,21 +540,19 @@ static cl_mem last_out(rn_model *m)
 
 void rn_model_forward(rn_model *m, cl_mem input, int n, int train)
 {
-    cbr_forward(m, &m->stem, input, m->stem.a, n, train);
+    cbr_forward(m, &m->stem, input, m->stem.a, n, train, NULL);
     rn_pool p = rn_model_maxpool(m, n);
     maxpool_forward(m->ctx, m->pool_out, m->pool_arg, m->stem.a, &p);
     cl_mem x = m->pool_out;
     for (int b = 0; b < m->nblocks; b++) {
         rn_block *bl = &m->blocks[b];
-        cbr_forward(m, &bl->c1, x, bl->c1.a, n, train);
-        cbr_forward(m, &bl->c2, bl->c1.a, bl->c2.a, n, train);
-        /* the last batch-norm outputs feed only the residual join, so they live in the idle
-         * backward scratch */
-        cl_mem *S = m->scratch;
-        cbr_forward(m, &bl->c3, bl->c2.a, S[0], n, train);
-        if (bl->has_down) cbr_forward(m, &bl->down, x, S[1], n, train);
-        add_relu_forward(m->ctx, bl->out, S[0], bl->has_down ? S[1] : x,
-                         (size_t)n * cbr_out(&bl->c3));
+        cbr_forward(m, &bl->c1, x, bl->c1.a, n, train, NULL);
+        cbr_forward(m, &bl->c2, bl->c1.a, bl->c2.a, n, train, NULL);
+        /* the projection's batch-norm output feeds only the join: it lives in idle backward
+         * scratch; c3's batch-norm adds it (or x) and applies the join's ReLU */
+        cl_mem res = x;
+        if (bl->has_down) cbr_forward(m, &bl->down, x, res = m->scratch[1], n, train, NULL);
+        cbr_forward(m, &bl->c3, bl->c2.a, bl->out, n, train, res);
         x = bl->out;
     }
     const rn_cbr *lc = &m->blocks[m->nblocks - 1].c3;

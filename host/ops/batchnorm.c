@@ -93,7 +93,7 @@ static void check_part(cl_mem part, int C, int M)
 void batchnorm_forward_train(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
                              cl_mem running_mean, cl_mem running_var, cl_mem save_mean,
                              cl_mem save_invstd, cl_mem part, int C, int M, float momentum,
-                             float eps, int relu)
+                             float eps, int relu, cl_mem res)
 {
     check_shape(C, M);
     check_part(part, C, M);
@@ -129,15 +129,17 @@ void batchnorm_forward_train(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_m
     rn_arg_mem(&a, beta);
     rn_arg_mem(&a, save_mean);
     rn_arg_mem(&a, save_invstd);
+    rn_arg_mem(&a, res ? res : x); /* not read without res */
     rn_arg_int(&a, C);
     rn_arg_int(&a, M);
     rn_arg_int(&a, relu != 0);
+    rn_arg_int(&a, res != NULL);
     launch_rows(ctx, kf, C, M);
 }
 
 void batchnorm_forward_eval(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
                             cl_mem running_mean, cl_mem running_var, int C, int M, float eps,
-                            int relu)
+                            int relu, cl_mem res)
 {
     check_shape(C, M);
     cl_kernel k = rn_kernel(ctx, "rn_batchnorm_eval_fwd");
@@ -148,10 +150,12 @@ void batchnorm_forward_eval(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_me
     rn_arg_mem(&a, beta);
     rn_arg_mem(&a, running_mean);
     rn_arg_mem(&a, running_var);
+    rn_arg_mem(&a, res ? res : x); /* not read without res */
     rn_arg_int(&a, C);
     rn_arg_int(&a, M);
     rn_arg_float(&a, eps);
     rn_arg_int(&a, relu != 0);
+    rn_arg_int(&a, res != NULL);
     launch_rows(ctx, k, C, M);
 }
 

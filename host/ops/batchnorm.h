@@ -1,6 +1,7 @@
 /* Batch normalisation over CNHW activations (each channel's M = N·H·W values are one contiguous
  * row), PyTorch semantics: training uses batch statistics and updates the running statistics with
- * momentum and the unbiased variance; inference uses the running statistics. Optional fused ReLU.
+ * momentum and the unbiased variance; inference uses the running statistics. Optional fused ReLU,
+ * and the residual join (+ res, then ReLU).
  */
 #ifndef RN_OPS_BATCHNORM_H
 #define RN_OPS_BATCHNORM_H
@@ -16,18 +17,20 @@ size_t batchnorm_part_floats(int C, int M);
  * save_invstd: [C]; part: scratch of batchnorm_part_floats(C, M) floats or more.
  * running_* ← (1−momentum)·running_* + momentum·batch stat (var unbiased: ·M/(M−1));
  * save_mean/save_invstd keep the batch mean and 1/sqrt(biased var + eps) for backward.
+ * res: NULL, or [C][M] added to the output before the ReLU (a bottleneck's residual join,
+ * y = max(0, BN(x) + res), with relu != 0), the same values add_relu_forward gives from BN(x).
  * relu != 0 applies max(0, ·) to the output. The variance adds each part's sum of squared
  * deviations from its own mean (two passes over the part) with Chan et al.'s correction for the
  * parts' mean differences, never E[x²]−E[x]². */
 void batchnorm_forward_train(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
                              cl_mem running_mean, cl_mem running_var, cl_mem save_mean,
                              cl_mem save_invstd, cl_mem part, int C, int M, float momentum,
-                             float eps, int relu);
+                             float eps, int relu, cl_mem res);
 
-/* Inference forward with the running statistics. Shapes as above. */
+/* Inference forward with the running statistics. Shapes, relu and res as above. */
 void batchnorm_forward_eval(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
                             cl_mem running_mean, cl_mem running_var, int C, int M, float eps,
-                            int relu);
+                            int relu, cl_mem res);
 
 /* Backward of the training forward. dx[C][M] (overwritten), dgamma[C], dbeta[C] (overwritten),
  * from dy[C][M], x[C][M] (the forward input), y[C][M] (the forward output; used only as the ReLU
