@@ -115,6 +115,7 @@ int main(void)
     check_device(1, 5, 3, 0);
     check_device(67, 13, 11, 0); /* more rows than one 64-wide work-group */
     check_device(5, 9, 70, 1);   /* more bias outputs than one work-group; dx = NULL */
+    check_device(20, 24, 10, 0); /* whole groups of 8 features, 2 of 8 images and 4 more */
     if (!tu_small()) {
         rn_opcase *fc; /* the model's head at batch 8 */
         TU_CHECK(tu_model_cases(RN_OP_FC, 8, &fc) == 1, "the model has one classifier");

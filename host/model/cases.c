@@ -1,6 +1,6 @@
 /* The model's layer list turned into op cases. Shapes come from the built topology and GEMM
- * shapes from the ops' own rn_conv_gemm_shapes / rn_fc_gemm_shapes, so every consumer follows
- * any change of the network or of how an op issues its GEMMs. */
+ * shapes from the convs' own rn_conv_gemm_shapes, so every consumer follows any change of the
+ * network or of how a conv issues its GEMMs. */
 #include "model/cases.h"
 
 #include <stdint.h>
@@ -98,7 +98,6 @@ int rn_opcase_gemms(const rn_opcase *c, size_t ws_floats, int backward, rn_gemm_
 {
     if (c->op == RN_OP_CONV)
         return rn_conv_gemm_shapes(&c->conv, ws_floats, backward, c->with_dx, out, cap);
-    if (c->op == RN_OP_FC) return rn_fc_gemm_shapes(c->N, c->C, c->classes, backward, 1, out, cap);
     return 0;
 }
 
@@ -118,6 +117,10 @@ static double gemm_flops(const rn_opcase *c, int backward)
 
 double rn_opcase_flops(const rn_opcase *c, int backward)
 {
+    if (c->op == RN_OP_FC) { /* its own kernels: y forward; dx and dw backward */
+        double f = 2.0 * c->N * c->C * c->classes;
+        return backward ? 2 * f : f;
+    }
     double fwd = gemm_flops(c, 0);
     return backward ? gemm_flops(c, 1) - fwd : fwd;
 }
@@ -371,19 +374,6 @@ static void add_use(rn_gemm_use *u, int *nu, int cap, const rn_gemm_shape *s, co
     n->count = 1;
 }
 
-/* The classifier's GEMMs, told apart by asking for each form separately. */
-static void add_fc(rn_gemm_use *u, int *nu, int cap, const rn_opcase *c, int train)
-{
-    rn_gemm_shape f[3], w[3], d[3];
-    rn_fc_gemm_shapes(c->N, c->C, c->classes, 0, 0, f, 3);
-    add_use(u, nu, cap, &f[0], c->name, "fwd");
-    if (!train) return;
-    rn_fc_gemm_shapes(c->N, c->C, c->classes, 1, 0, w, 3); /* forward, weight gradient */
-    rn_fc_gemm_shapes(c->N, c->C, c->classes, 1, 1, d, 3); /* forward, input and weight grad */
-    add_use(u, nu, cap, &d[1], c->name, "dgrad");
-    add_use(u, nu, cap, &w[1], c->name, "wgrad");
-}
-
 int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_gemm_use **out)
 {
     enum { CAP = 1024 };
@@ -392,7 +382,6 @@ int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_ge
     rn_gemm_use *u = malloc(CAP * sizeof *u);
     if (!u) abort();
     for (int i = 0; i < nc; i++) {
-        if (c[i].op == RN_OP_FC) add_fc(u, &nu, CAP, &c[i], train);
         if (c[i].op != RN_OP_CONV) continue;
         rn_gemm_shape s[256];
         int n = rn_opcase_gemms(&c[i], ws_bytes / sizeof(float), train, s, 256);

@@ -46,13 +46,14 @@ int rn_model_cases(int batch, int classes, rn_opcase **out);
 /* The case named `name` of kind op in a list, or NULL. */
 const rn_opcase *rn_opcase_find(const rn_opcase *c, int n, enum rn_op op, const char *name);
 
-/* A case's GEMMs (conv, fc; none for the rest) through the ops' own rn_conv_gemm_shapes /
- * rn_fc_gemm_shapes, with an im2col workspace of ws_floats. Returns how many (cap written). */
+/* A case's GEMMs (conv; none for the rest, the classifier included) through the conv's own
+ * rn_conv_gemm_shapes, with an im2col workspace of ws_floats. Returns how many (cap written). */
 int rn_opcase_gemms(const rn_opcase *c, size_t ws_floats, int backward, rn_gemm_shape *out,
                     int cap);
 
-/* Multiply-add FLOPs of the case's GEMMs (forward, or backward: input and weight gradients);
- * element-wise work is not counted (it is well under 1 % of a step). */
+/* Multiply-add FLOPs of the case's products, the convs' GEMMs and the classifier's (forward, or
+ * backward: input and weight gradients); element-wise work is not counted (it is well under 1 %
+ * of a step). */
 double rn_opcase_flops(const rn_opcase *c, int backward);
 
 /* Bytes the case's own kernels read and write (every pass over every tensor; a conv counts only

@@ -1,6 +1,6 @@
-/* Fully connected layer (the classifier head): GEMM + bias. Features arrive as [C][N] (the CNHW
- * global-average-pool output); logits leave as [N][classes] so loss and .npy output are row-wise.
- */
+/* Fully connected layer (the classifier head), by small kernels of its own rather than GEMM calls.
+ * Features arrive as [C][N] (the CNHW global-average-pool output); logits leave as [N][classes]
+ * so loss and .npy output are row-wise. */
 #ifndef RN_OPS_FC_H
 #define RN_OPS_FC_H
 
@@ -12,9 +12,5 @@ void fc_forward(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem w, cl_mem b, int N, int 
 /* dx[C][N] (overwritten; may be NULL), dw[O][C] and db[O] (overwritten), from dy[N][O]. */
 void fc_backward(rn_ctx *ctx, cl_mem dx, cl_mem dw, cl_mem db, cl_mem dy, cl_mem x, cl_mem w, int N,
                  int C, int O);
-
-/* Appends to out[0..cap) the rn_sgemm shapes fc_forward (and fc_backward when backward != 0, with
- * an input gradient when with_dx != 0) issues. Returns how many (only cap are written). */
-int rn_fc_gemm_shapes(int N, int C, int O, int backward, int with_dx, rn_gemm_shape *out, int cap);
 
 #endif
