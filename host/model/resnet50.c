@@ -1,7 +1,8 @@
 /* ResNet50 as torchvision builds it, for CIFAR-sized inputs: the parameter table (state_dict
  * names and order), slab layout, initialisation, and the forward/backward passes as plain calls
- * into host/ops. Backward reuses four scratch buffers, so only forward activations are kept, and
- * takes each layer's SGD step as soon as that layer is done, so only one layer's gradients are. */
+ * into host/ops. Backward reuses four scratch buffers, so only forward activations are kept (and
+ * of those not the batch-norm+ReLU outputs, which it recomputes), and takes each layer's SGD step
+ * as soon as that layer is done, so only one layer's gradients are. */
 #include "model/resnet50.h"
 
 #include <math.h>
@@ -233,12 +234,23 @@ static size_t bn_part_floats(rn_model *m, int batch)
     return mx;
 }
 
-/* Forward outputs kept for backward, per image: each conv output, each batch-norm+ReLU output,
- * each block output, the max-pool output and argmax, features, logits and their gradients. */
+/* Per image, rn_model.act[i]: the largest c1 (i = 0) or c2 (i = 1) output of the blocks. */
+static size_t act_floats_per_image(rn_model *m, int i)
+{
+    size_t mx = 0;
+    for (int b = 0; b < m->nblocks; b++) {
+        size_t f = cbr_out(i ? &m->blocks[b].c2 : &m->blocks[b].c1);
+        if (f > mx) mx = f;
+    }
+    return mx;
+}
+
+/* Forward outputs kept for backward, per image: each conv output, each block output, the
+ * max-pool output and argmax, features, logits and their gradients. */
 static size_t activation_floats_per_image(rn_model *m)
 {
     size_t total = 0;
-    FOR_EACH_CBR(m, c, total += (c->relu ? 2 : 1) * cbr_out(c));
+    FOR_EACH_CBR(m, c, total += cbr_out(c));
     for (int b = 0; b < m->nblocks; b++) total += cbr_out(&m->blocks[b].c3);
     total += (size_t)64 * m->pool_h * m->pool_h * 2; /* pool output + argmax */
     total += 2 * 2048 + 2 * (size_t)m->classes;      /* feat, dfeat, logits, dlogits */
@@ -291,6 +303,7 @@ rn_model_mem rn_model_mem_plan(const rn_model *m, int batch, size_t workspace_by
     p.activations = (N * activation_floats_per_image(mm) + stat_floats(mm)) * f;
     p.scratch = bn_part_floats(mm, batch) * f;
     for (int i = 0; i < 4; i++) p.scratch += N * scratch_floats_per_image(mm, i) * f;
+    for (int i = 0; i < 2; i++) p.scratch += N * act_floats_per_image(mm, i) * f;
     p.workspace = workspace_floats(mm, workspace_bytes, batch) * f;
     return p;
 }
@@ -387,7 +400,6 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
     ALLOC(m->bslab, m->buffer_floats);
     FOR_EACH_CBR(m, c, {
         ALLOC(c->t, N * cbr_out(c));
-        if (c->relu) ALLOC(c->a, N * cbr_out(c));
         ALLOC(c->smean, (size_t)c->cout);
         ALLOC(c->sinv, (size_t)c->cout);
     });
@@ -400,6 +412,7 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
     ALLOC(m->logits, N * m->classes);
     ALLOC(m->dlogits, N * m->classes);
     for (int i = 0; i < 4; i++) ALLOC(m->scratch[i], N * scratch_floats_per_image(m, i));
+    for (int i = 0; i < 2; i++) ALLOC(m->act[i], N * act_floats_per_image(m, i));
     ALLOC(m->bn_part, bn_part_floats(m, batch));
 #undef ALLOC
     m->ws.floats = workspace_floats(m, workspace_bytes, batch);
@@ -430,15 +443,14 @@ void rn_model_free(rn_model *m)
     }
     FOR_EACH_CBR(m, c, {
         rn_release(&c->t);
-        rn_release(&c->a);
         rn_release(&c->smean);
         rn_release(&c->sinv);
     });
     for (int b = 0; b < m->nblocks; b++) rn_release(&m->blocks[b].out);
-    cl_mem *bufs[] = {&m->wslab,      &m->gslab,      &m->vslab,      &m->bslab,
-                      &m->pool_out,   &m->pool_arg,   &m->feat,       &m->dfeat,
-                      &m->logits,     &m->dlogits,    &m->scratch[0], &m->scratch[1],
-                      &m->scratch[2], &m->scratch[3], &m->bn_part,    &m->ws.buf};
+    cl_mem *bufs[] = {&m->wslab,      &m->gslab,      &m->vslab,      &m->bslab,      &m->pool_out,
+                      &m->pool_arg,   &m->feat,       &m->dfeat,      &m->logits,     &m->dlogits,
+                      &m->scratch[0], &m->scratch[1], &m->scratch[2], &m->scratch[3], &m->act[0],
+                      &m->act[1],     &m->bn_part,    &m->ws.buf};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(bufs[i]);
     m->batch = 0;
 }
@@ -540,19 +552,21 @@ static cl_mem last_out(rn_model *m)
 
 void rn_model_forward(rn_model *m, cl_mem input, int n, int train)
 {
-    cbr_forward(m, &m->stem, input, m->stem.a, n, train, NULL);
+    /* batch-norm outputs that backward recomputes live in buffers it reuses: the stem's in the
+     * idle backward scratch, c1's and c2's in act */
+    cbr_forward(m, &m->stem, input, m->scratch[0], n, train, NULL);
     rn_pool p = rn_model_maxpool(m, n);
-    maxpool_forward(m->ctx, m->pool_out, m->pool_arg, m->stem.a, &p);
+    maxpool_forward(m->ctx, m->pool_out, m->pool_arg, m->scratch[0], &p);
     cl_mem x = m->pool_out;
     for (int b = 0; b < m->nblocks; b++) {
         rn_block *bl = &m->blocks[b];
-        cbr_forward(m, &bl->c1, x, bl->c1.a, n, train, NULL);
-        cbr_forward(m, &bl->c2, bl->c1.a, bl->c2.a, n, train, NULL);
+        cbr_forward(m, &bl->c1, x, m->act[0], n, train, NULL);
+        cbr_forward(m, &bl->c2, m->act[0], m->act[1], n, train, NULL);
         /* the projection's batch-norm output feeds only the join: it lives in idle backward
          * scratch; c3's batch-norm adds it (or x) and applies the join's ReLU */
         cl_mem res = x;
         if (bl->has_down) cbr_forward(m, &bl->down, x, res = m->scratch[1], n, train, NULL);
-        cbr_forward(m, &bl->c3, bl->c2.a, bl->out, n, train, res);
+        cbr_forward(m, &bl->c3, m->act[1], bl->out, n, train, res);
         x = bl->out;
     }
     const rn_cbr *lc = &m->blocks[m->nblocks - 1].c3;
@@ -583,36 +597,47 @@ static void group_step(rn_model *m, int first, int last, const rn_model_sgd *o)
     for (int i = first; o && i <= last; i++) entry_step(m, &m->e[i], o);
 }
 
-/* From dy (gradient of c's output) through batch-norm (+ReLU) into tmp, then through the
- * convolution: weight gradient into the slab, input gradient into dx (NULL: none; acc: add to
- * dx); then c's SGD step. */
-static void cbr_backward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem dy, cl_mem tmp, cl_mem dx,
-                         int acc, int n, const rn_model_sgd *o)
+/* c's batch-norm+ReLU output of the last training forward, recomputed into a from c->t and the
+ * saved batch statistics: the same values the forward wrote (see batchnorm_apply). */
+static void cbr_recompute(rn_model *m, rn_cbr *c, cl_mem a, int n)
+{
+    batchnorm_apply(m->ctx, a, c->t, m->e[c->bn_w].w, m->e[c->bn_b].w, c->smean, c->sinv, c->cout,
+                    n * c->ho * c->wo, 1, NULL);
+}
+
+/* From dy (gradient of c's output) through batch-norm (+ReLU, whose output a gives the mask; NULL
+ * without ReLU) into tmp, then through the convolution: weight gradient into the slab, input
+ * gradient into dx (NULL: none; acc: add to dx); then c's SGD step. */
+static void cbr_backward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem a, cl_mem dy, cl_mem tmp,
+                         cl_mem dx, int acc, int n, const rn_model_sgd *o)
 {
     int M = n * c->ho * c->wo;
-    batchnorm_backward(m->ctx, tmp, m->e[c->bn_w].g, m->e[c->bn_b].g, dy, c->t,
-                       c->relu ? c->a : NULL, m->e[c->bn_w].w, c->smean, c->sinv, m->bn_part,
-                       c->cout, M, c->relu);
+    batchnorm_backward(m->ctx, tmp, m->e[c->bn_w].g, m->e[c->bn_b].g, dy, c->t, a, m->e[c->bn_w].w,
+                       c->smean, c->sinv, m->bn_part, c->cout, M, a != NULL);
     rn_conv cv = rn_cbr_conv(c, n);
     conv2d_backward(m->ctx, dx, m->e[c->conv_w].g, tmp, x, m->e[c->conv_w].w, &cv, &m->ws, acc);
     group_step(m, c->conv_w, c->bn_b, o);
 }
 
-/* dout in S0 (gradient of bl->out); leaves the gradient of the block input x in S0. */
+/* dout in S0 (gradient of bl->out); leaves the gradient of the block input x in S0. c2's and
+ * c1's batch-norm+ReLU outputs (c3's and c2's conv inputs, and their ReLU masks) are recomputed
+ * into act just before backward needs them. */
 static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n, const rn_model_sgd *o)
 {
-    cl_mem *S = m->scratch;
+    cl_mem *S = m->scratch, *A = m->act;
     size_t out_n = (size_t)n * cbr_out(&bl->c3);
     add_relu_backward(m->ctx, S[1], S[0], bl->out, out_n);
     if (bl->has_down) {
-        cbr_backward(m, &bl->down, x, S[1], S[2], S[0], 0, n, o);
+        cbr_backward(m, &bl->down, x, NULL, S[1], S[2], S[0], 0, n, o);
     } else {
         CL_CHECK(clEnqueueCopyBuffer(m->ctx->queue, S[1], S[0], 0, 0, out_n * sizeof(float), 0,
                                      NULL, NULL));
     }
-    cbr_backward(m, &bl->c3, bl->c2.a, S[1], S[2], S[3], 0, n, o);
-    cbr_backward(m, &bl->c2, bl->c1.a, S[3], S[2], S[1], 0, n, o);
-    cbr_backward(m, &bl->c1, x, S[1], S[2], S[0], 1, n, o);
+    cbr_recompute(m, &bl->c2, A[1], n);
+    cbr_backward(m, &bl->c3, A[1], NULL, S[1], S[2], S[3], 0, n, o);
+    cbr_recompute(m, &bl->c1, A[0], n);
+    cbr_backward(m, &bl->c2, A[0], A[1], S[3], S[2], S[1], 0, n, o);
+    cbr_backward(m, &bl->c1, x, A[0], S[1], S[2], S[0], 1, n, o);
 }
 
 void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd)
@@ -629,7 +654,8 @@ void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd
         block_backward(m, &m->blocks[b], b ? m->blocks[b - 1].out : m->pool_out, n, sgd);
     rn_pool p = rn_model_maxpool(m, n);
     maxpool_backward(m->ctx, m->scratch[1], m->scratch[0], m->pool_arg, &p);
-    cbr_backward(m, &m->stem, input, m->scratch[1], m->scratch[2], NULL, 0, n, sgd);
+    cbr_recompute(m, &m->stem, m->scratch[0], n); /* the pool's gradient no longer needs S0 */
+    cbr_backward(m, &m->stem, input, m->scratch[0], m->scratch[1], m->scratch[2], NULL, 0, n, sgd);
     if (m->grad_hook) {
         m->grad_hook->finish(m->grad_hook->user);
         for (size_t i = 0; sgd && i < m->nentries; i++)

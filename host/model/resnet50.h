@@ -1,8 +1,9 @@
 /* torchvision's ResNet50 (v1.5: stride in the 3×3 conv, projection shortcut on the first block of
  * each stage) for 32×32 inputs, built in code: the parameter table with torchvision state_dict
  * names, weight and momentum slabs plus a buffer slab (running statistics), a gradient slab (one
- * layer's, or every parameter's on request), the activations kept for backward, and the
- * forward/backward passes over CNHW tensors, the backward with the SGD step fused in. */
+ * layer's, or every parameter's on request), the activations kept for backward (conv outputs;
+ * the batch-norm+ReLU outputs are recomputed), and the forward/backward passes over CNHW tensors,
+ * the backward with the SGD step fused in. */
 #ifndef RN_MODEL_RESNET50_H
 #define RN_MODEL_RESNET50_H
 
@@ -39,9 +40,9 @@ typedef struct rn_cbr {
     int cin, cout, k, stride, pad, h, w, ho, wo, relu; /* pad: torchvision's (symmetric) */
     rn_padding padding; /* the rule the conv runs with (rn_model_set_padding) */
     int conv_w, bn_w, bn_b, bn_rm, bn_rv, bn_nbt; /* entry indices */
-    cl_mem t; /* conv output [cout][N][ho][wo] (batch-norm input) */
-    cl_mem a; /* batch-norm+ReLU output, kept for the next conv's and the ReLU's backward; NULL
-               * without ReLU (a block's c3 and down feed only the residual join) */
+    cl_mem t;           /* conv output [cout][N][ho][wo] (batch-norm input), kept for backward; the
+                         * batch-norm+ReLU output is not kept: backward recomputes it from t and the saved
+                         * statistics (batchnorm_apply) into rn_model.act or scratch */
     cl_mem smean, sinv; /* batch statistics saved for backward */
 } rn_cbr;
 
@@ -85,7 +86,10 @@ typedef struct rn_model {
     rn_ctx *ctx;
     cl_mem wslab, gslab, vslab, bslab; /* gslab: see keep_gradients */
     cl_mem pool_out, pool_arg, feat, logits, dlogits, dfeat;
-    cl_mem scratch[4]; /* gradient ping-pong buffers (forward: the outputs of c3 and down) */
+    cl_mem scratch[4]; /* gradient ping-pong buffers (forward: the stem's batch-norm output,
+                        * the projection's) */
+    cl_mem act[2];     /* a bottleneck's c1 and c2 batch-norm+ReLU outputs, forward and
+                        * recomputed in backward, shared by all blocks */
     cl_mem bn_part;    /* batch-norm partial sums, sized for the largest layer */
     rn_workspace ws;
 } rn_model;

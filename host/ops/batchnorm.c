@@ -121,8 +121,15 @@ void batchnorm_forward_train(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_m
     rn_arg_float(&a, eps);
     launch_channels(ctx, kc, C);
 
+    batchnorm_apply(ctx, y, x, gamma, beta, save_mean, save_invstd, C, M, relu, res);
+}
+
+void batchnorm_apply(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta, cl_mem save_mean,
+                     cl_mem save_invstd, int C, int M, int relu, cl_mem res)
+{
+    check_shape(C, M);
     cl_kernel kf = rn_kernel(ctx, "rn_batchnorm_fwd");
-    a = rn_args_begin(kf);
+    rn_args a = rn_args_begin(kf);
     rn_arg_mem(&a, y);
     rn_arg_mem(&a, x);
     rn_arg_mem(&a, gamma);

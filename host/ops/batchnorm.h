@@ -27,6 +27,12 @@ void batchnorm_forward_train(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_m
                              cl_mem save_invstd, cl_mem part, int C, int M, float momentum,
                              float eps, int relu, cl_mem res);
 
+/* The training forward's last pass alone: y from x with the batch statistics save_mean and
+ * save_invstd that it stored (relu and res as above). The same values, bit for bit, so a
+ * backward pass can recompute a forward output instead of keeping it. */
+void batchnorm_apply(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta, cl_mem save_mean,
+                     cl_mem save_invstd, int C, int M, int relu, cl_mem res);
+
 /* Inference forward with the running statistics. Shapes, relu and res as above. */
 void batchnorm_forward_eval(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
                             cl_mem running_mean, cl_mem running_var, int C, int M, float eps,
