@@ -64,6 +64,10 @@ static void check_device(size_t n, uint64_t seed)
     refb_add_relu_backward(dr, dyd, yr, (long)n);
     tu_download(dD, got, n);
     tu_compare(tu_name("add_relu bwd n=%zu (exact)", n), got, dr, n, 0, 0);
+    /* in place (d = dy), as the model's identity blocks run it */
+    add_relu_backward(ctx, dDY, dDY, dY, n);
+    tu_download(dDY, got, n);
+    tu_compare(tu_name("add_relu bwd in place n=%zu (exact)", n), got, dr, n, 0, 0);
 
     cl_mem bufs[] = {dA, dB, dDY, dY, dD};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);

@@ -626,15 +626,14 @@ static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n, const rn_
 {
     cl_mem *S = m->scratch, *A = m->act;
     size_t out_n = (size_t)n * cbr_out(&bl->c3);
-    add_relu_backward(m->ctx, S[1], S[0], bl->out, out_n);
-    if (bl->has_down) {
-        cbr_backward(m, &bl->down, x, NULL, S[1], S[2], S[0], 0, n, o);
-    } else {
-        CL_CHECK(clEnqueueCopyBuffer(m->ctx->queue, S[1], S[0], 0, 0, out_n * sizeof(float), 0,
-                                     NULL, NULL));
-    }
+    /* the join's gradient, which both summands receive: with a projection into S1 (its
+     * backward overwrites S0 with its input gradient), else in place, S0 being the shortcut's
+     * gradient that c1 adds to */
+    cl_mem djoin = bl->has_down ? S[1] : S[0];
+    add_relu_backward(m->ctx, djoin, S[0], bl->out, out_n);
+    if (bl->has_down) cbr_backward(m, &bl->down, x, NULL, S[1], S[2], S[0], 0, n, o);
     cbr_recompute(m, &bl->c2, A[1], n);
-    cbr_backward(m, &bl->c3, A[1], NULL, S[1], S[2], S[3], 0, n, o);
+    cbr_backward(m, &bl->c3, A[1], NULL, djoin, S[2], S[3], 0, n, o);
     cbr_recompute(m, &bl->c1, A[0], n);
     cbr_backward(m, &bl->c2, A[0], A[1], S[3], S[2], S[1], 0, n, o);
     cbr_backward(m, &bl->c1, x, A[0], S[1], S[2], S[0], 1, n, o);

@@ -12,7 +12,7 @@ void relu_backward(rn_ctx *ctx, cl_mem dx, cl_mem dy, cl_mem y, size_t n);
 
 /* y = max(a + b, 0) */
 void add_relu_forward(rn_ctx *ctx, cl_mem y, cl_mem a, cl_mem b, size_t n);
-/* d = dy · [y > 0]: the gradient for both a and b (they are the same). */
+/* d = dy · [y > 0]: the gradient for both a and b (they are the same). d may be dy (in place). */
 void add_relu_backward(rn_ctx *ctx, cl_mem d, cl_mem dy, cl_mem y, size_t n);
 
 #endif
