@@ -113,6 +113,7 @@ static size_t at(const pm *m)
 static int pop(pm *m, uint32_t *x)
 {
     size_t floor = m->nm ? m->marks[m->nm - 1] : 0;
+    *x = NO_VAL; /* also on failure: callers stop then, but gcc -O3 cannot see that */
     if (m->sp <= floor) return fail(m, "its pickle pops an empty stack at byte %zu", at(m));
     *x = m->stack[--m->sp];
     return 0;
