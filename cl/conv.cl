@@ -36,12 +36,42 @@ __kernel void rn_conv_dense_fwd(__global float *wd, const int off, __global cons
 
 // dw[co][ci][ky][kx] = Σ over outputs q = (oy, ox) in order, whose tap (ky, kx) reads an input
 // p = (oy·s − ph + ky, ox·s − pw + kx) inside the image, of dwd[off + ((co·Q + q)·Cin + ci)·P + p]
-// (layout as rn_conv_dense_fwd); 0 for a tap that only ever reads padding. Each (co, ci) pair
-// walks its Q·P entries once, in q order, adding each into its tap's private sum.
+// (layout as rn_conv_dense_fwd); 0 for a tap that only ever reads padding. Two forms with the
+// same sums in the same order, chosen by the host from the device's preferred float vector width:
+// one (co, ci) pair per work-item, tap by tap, which a compiler that vectorises across
+// work-items (Intel's CPU runtime, GPUs) runs well; and RN_DENSE_PAIRS pairs per work-item, each
+// walking its Q·P entries once in q order into private per-tap sums, for PoCL, which runs
+// work-items one after another (on it the first form took 2-3× as long, on Intel the second).
 __kernel void rn_conv_dense_bwd(__global float *dw, __global const float *dwd, const int off,
                                 const int Cout, const int Cin, const int H, const int W,
                                 const int Ho, const int Wo, const int kh, const int kw,
                                 const int stride, const int pad_h, const int pad_w)
+{
+    const int i = get_global_id(0); // co·Cin + ci
+    if (i >= Cout * Cin) return;
+    const int ci = i % Cin;
+    const int co = i / Cin;
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++) {
+            float sum = 0.0f;
+            for (int oy = 0; oy < Ho; oy++) {
+                const int iy = oy * stride - pad_h + ky;
+                if (iy < 0 || iy >= H) continue;
+                for (int ox = 0; ox < Wo; ox++) {
+                    const int ix = ox * stride - pad_w + kx;
+                    if (ix < 0 || ix >= W) continue;
+                    sum += dwd[off + (((size_t)co * Ho * Wo + oy * Wo + ox) * Cin + ci) * H * W +
+                               iy * W + ix];
+                }
+            }
+            dw[((size_t)i * kh + ky) * kw + kx] = sum;
+        }
+}
+
+__kernel void rn_conv_dense_pairs_bwd(__global float *dw, __global const float *dwd, const int off,
+                                      const int Cout, const int Cin, const int H, const int W,
+                                      const int Ho, const int Wo, const int kh, const int kw,
+                                      const int stride, const int pad_h, const int pad_w)
 {
     const int i0 = get_global_id(0) * RN_DENSE_PAIRS;
     for (int i = i0; i < min(i0 + RN_DENSE_PAIRS, Cout * Cin); i++) { // i = co·Cin + ci

@@ -272,17 +272,20 @@ static void dense_weights(conv_run *r, mat wd, cl_mem w, const rn_conv *c)
     rn_launch1d(r->ctx, k, ((size_t)c->Cout * c->Cin + DENSE_PAIRS - 1) / DENSE_PAIRS, 0);
 }
 
-/* dw = the dense matrix's gradient dwd summed per tap */
+/* dw = the dense matrix's gradient dwd summed per tap: one (co, ci) pair per work-item where the
+ * device prefers scalar float code (its compiler vectorises across work-items), DENSE_PAIRS per
+ * work-item where it prefers vectors (PoCL); the same sums either way (see conv.cl). */
 static void dense_weight_grad(conv_run *r, cl_mem dw, mat dwd, const rn_conv *c)
 {
     if (!r->ctx) return;
-    cl_kernel k = rn_kernel(r->ctx, "rn_conv_dense_bwd");
+    const size_t per = r->ctx->info.pref_vec_float > 1 ? DENSE_PAIRS : 1;
+    cl_kernel k = rn_kernel(r->ctx, per > 1 ? "rn_conv_dense_pairs_bwd" : "rn_conv_dense_bwd");
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, dw);
     rn_arg_mem(&a, dwd.m);
     rn_arg_int(&a, (int)dwd.off);
     dense_args(&a, c);
-    rn_launch1d(r->ctx, k, ((size_t)c->Cout * c->Cin + DENSE_PAIRS - 1) / DENSE_PAIRS, 0);
+    rn_launch1d(r->ctx, k, ((size_t)c->Cout * c->Cin + per - 1) / per, 0);
 }
 
 /* rows (C·P × nc) <-> images [n0, n0+nc) of t[C][N][P]: to_rows, or back (accumulate: add). */

@@ -48,6 +48,8 @@ static void fill_info(rn_device_info *di, cl_platform_id p, cl_device_id d)
                              &di->max_work_group, NULL));
     CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof di->base_align_bits,
                              &di->base_align_bits, NULL));
+    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof di->pref_vec_float,
+                             &di->pref_vec_float, NULL));
     char ext[8192];
     dev_str(d, CL_DEVICE_EXTENSIONS, ext, sizeof ext);
     di->fp16 = strstr(ext, "cl_khr_fp16") != NULL;

@@ -26,6 +26,10 @@ typedef struct rn_device_info {
     cl_ulong local_mem;
     size_t max_work_group;
     cl_uint base_align_bits;
+    /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT: 1 where the compiler vectorises scalar kernels
+     * across work-items (GPUs, Intel's CPU runtime), more where kernels should hold vectors or
+     * several items per work-item themselves (PoCL) */
+    cl_uint pref_vec_float;
     int fp16, fp64;
 } rn_device_info;
 
