@@ -79,15 +79,20 @@ __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, cons
 // element, which leaves each sum bit for bit (a sum is never −0).
 
 // Lane j of the result is lane j + s of v, 0 where that lies outside v (|s| ≤ the width). Shifts
-// by one lane, all a 3×3 conv needs, are shuffles with constant lanes. Others go through a
-// private buffer (zeros, v, zeros), whose misaligned reload of a fresh store defeats the CPU's
-// store forwarding: on PoCL the 3×3 row kernels ran about twice as long that way.
-#define RN_SHIFT(V, floatV, vloadV, vstoreV, LEFT1, RIGHT1)                                        \
+// by one or two lanes, all a 3×3 conv's rows and the stem's (rn_im2col_s2row32_fwd) need, are
+// shuffles with constant lanes. Others go through a private buffer (zeros, v, zeros), whose
+// misaligned reload of a fresh store defeats the CPU's store forwarding: on PoCL the 3×3 row
+// kernels ran about twice as long that way.
+#define RN_SHIFT(V, floatV, vloadV, vstoreV, LEFT1, RIGHT1, LEFT2, RIGHT2)                         \
     static floatV rn_shift##V(floatV v, int s)                                                     \
     {                                                                                              \
-        if (s == 0) return v;                                                                      \
-        if (s == 1) return LEFT1;                                                                  \
-        if (s == -1) return RIGHT1;                                                                \
+        switch (s) {                                                                               \
+        case 0: return v;                                                                          \
+        case 1: return LEFT1;                                                                      \
+        case -1: return RIGHT1;                                                                    \
+        case 2: return LEFT2;                                                                      \
+        case -2: return RIGHT2;                                                                    \
+        }                                                                                          \
         float buf[3 * V];                                                                          \
         vstoreV((floatV)(0.0f), 0, buf);                                                           \
         vstoreV(v, 1, buf);                                                                        \
@@ -95,9 +100,15 @@ __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, cons
         return vloadV(0, buf + V + s);                                                             \
     }
 
+RN_SHIFT(4, float4, vload4, vstore4, ((float4)(v.s123, 0.0f)), ((float4)(0.0f, v.s012)),
+         ((float4)(v.s23, 0.0f, 0.0f)), ((float4)(0.0f, 0.0f, v.s01)))
 RN_SHIFT(8, float8, vload8, vstore8, ((float8)(v.s1234, v.s567, 0.0f)),
-         ((float8)(0.0f, v.s012, v.s3456)))
-RN_SHIFT(4, float4, vload4, vstore4, ((float4)(v.s123, 0.0f)), ((float4)(0.0f, v.s012)))
+         ((float8)(0.0f, v.s012, v.s3456)), ((float8)(v.s2345, v.s67, 0.0f, 0.0f)),
+         ((float8)(0.0f, 0.0f, v.s01, v.s2345)))
+RN_SHIFT(16, float16, vload16, vstore16, ((float16)(v.s1234, v.s5678, v.s9abc, v.sdef, 0.0f)),
+         ((float16)(0.0f, v.s012, v.s3456, v.s789a, v.sbcde)),
+         ((float16)(v.s2345, v.s6789, v.sabcd, v.sef, 0.0f, 0.0f)),
+         ((float16)(0.0f, 0.0f, v.s01, v.s2345, v.s6789, v.sabcd)))
 
 #define RN_IM2COL_ROW(V, floatV, vloadV, vstoreV)                                                  \
     __kernel void rn_im2col_row##V##_fwd(                                                          \
@@ -210,23 +221,7 @@ __kernel void rn_col2im_img_bwd(__global float *dx, __global const float *dcol, 
 // Stride 2 on rows of W = 32 to Wo = 16 (the stem's 7×7/2): one work-item per (tap, image) for all
 // rows. Column ox of a tap reads image column 2·ox + s, s = kx − pw: for even s = 2t that is lane
 // ox + t of the row's even columns, for odd s = 2t + 1 lane ox + t of its odd columns, so each
-// output row is one float16 shifted by t (zeros where the tap leaves the image).
-static float16 rn_shift16(float16 v, int t)
-{
-    switch (t) {
-    case 0: return v;
-    case 1: return (float16)(v.s1234, v.s5678, v.s9abc, v.sdef, 0.0f);
-    case 2: return (float16)(v.s2345, v.s6789, v.sabcd, v.sef, 0.0f, 0.0f);
-    case -1: return (float16)(0.0f, v.s012, v.s3456, v.s789a, v.sbcde);
-    case -2: return (float16)(0.0f, 0.0f, v.s01, v.s2345, v.s6789, v.sabcd);
-    }
-    float buf[48];
-    vstore16((float16)(0.0f), 0, buf);
-    vstore16(v, 1, buf);
-    vstore16((float16)(0.0f), 2, buf);
-    return vload16(0, buf + 16 + t);
-}
-
+// output row is one float16 shifted by t (zeros where the tap leaves the image: rn_shift16).
 __kernel void rn_im2col_s2row32_fwd(__global float *col, __global const float *x, const int Cin,
                                     const int N, const int n0, const int nc, const int H,
                                     const int W, const int kh, const int kw, const int stride,

@@ -296,6 +296,9 @@ static void check_same_paths(void)
     check_same("same 2x2/2 7x7 (0/1)", 3, 4, 7, 7, 5, 2, 2, plain);
     check_same("same 3x3/1 7x5", 3, 5, 7, 5, 6, 3, 1, plain);
     check_same("same 1x1/2 8x8", 3, 7, 8, 8, 5, 1, 2, plain);
+    /* 4x4/1 pads 1 left, 2 right: the row kernels' two-lane shifts, both directions */
+    check_same("same 4x4/1 4x4 rows", 2, 3, 4, 4, 5, 4, 1, plain);
+    check_same("same 4x4/1 6x8 rows", 2, 3, 6, 8, 5, 4, 1, plain);
     check_same("same 3x3/2 8x8 accumulate", 3, 5, 8, 8, 6, 3, 2, acc);
     check_same("same 3x3/2 8x8 dx=NULL", 3, 5, 8, 8, 6, 3, 2, nodx);
     size_t per = (size_t)5 * 9 * 4 * 4; /* Cin·k·k·Ho·Wo of 3x3/2 on 8x8 -> 4x4 */

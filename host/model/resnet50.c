@@ -196,16 +196,23 @@ static size_t cbr_in(const rn_cbr *c)
         }                                                                                          \
     } while (0)
 
+/* Per image, rn_model.act[i]: the largest c1 (i = 0) or c2 (i = 1) output of the blocks. */
+static size_t act_floats_per_image(rn_model *m, int i)
+{
+    size_t mx = 0;
+    for (int b = 0; b < m->nblocks; b++) {
+        size_t f = cbr_out(i ? &m->blocks[b].c2 : &m->blocks[b].c1);
+        if (f > mx) mx = f;
+    }
+    return mx;
+}
+
 /* Per image, scratch buffer i: the largest activation, except for buffer 3, which only ever holds
  * the gradient of a block's c2 output (see block_backward). */
 static size_t scratch_floats_per_image(rn_model *m, int i)
 {
+    if (i == 3) return act_floats_per_image(m, 1);
     size_t mx = 0;
-    if (i == 3) {
-        for (int b = 0; b < m->nblocks; b++)
-            if (cbr_out(&m->blocks[b].c2) > mx) mx = cbr_out(&m->blocks[b].c2);
-        return mx;
-    }
     FOR_EACH_CBR(m, c, {
         if (cbr_out(c) > mx) mx = cbr_out(c);
         if (cbr_in(c) > mx) mx = cbr_in(c);
@@ -231,17 +238,6 @@ static size_t bn_part_floats(rn_model *m, int batch)
         size_t f = batchnorm_part_floats(c->cout, batch * c->ho * c->wo);
         if (f > mx) mx = f;
     });
-    return mx;
-}
-
-/* Per image, rn_model.act[i]: the largest c1 (i = 0) or c2 (i = 1) output of the blocks. */
-static size_t act_floats_per_image(rn_model *m, int i)
-{
-    size_t mx = 0;
-    for (int b = 0; b < m->nblocks; b++) {
-        size_t f = cbr_out(i ? &m->blocks[b].c2 : &m->blocks[b].c1);
-        if (f > mx) mx = f;
-    }
     return mx;
 }
 

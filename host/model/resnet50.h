@@ -40,9 +40,10 @@ typedef struct rn_cbr {
     int cin, cout, k, stride, pad, h, w, ho, wo, relu; /* pad: torchvision's (symmetric) */
     rn_padding padding; /* the rule the conv runs with (rn_model_set_padding) */
     int conv_w, bn_w, bn_b, bn_rm, bn_rv, bn_nbt; /* entry indices */
-    cl_mem t;           /* conv output [cout][N][ho][wo] (batch-norm input), kept for backward; the
-                         * batch-norm+ReLU output is not kept: backward recomputes it from t and the saved
-                         * statistics (batchnorm_apply) into rn_model.act or scratch */
+    /* conv output [cout][N][ho][wo] (batch-norm input), kept for backward. The batch-norm+ReLU
+     * output is not kept: backward recomputes it from t and the saved statistics
+     * (batchnorm_apply) into rn_model.act or scratch. */
+    cl_mem t;
     cl_mem smean, sinv; /* batch statistics saved for backward */
 } rn_cbr;
 
