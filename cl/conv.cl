@@ -9,6 +9,19 @@
 // PoCL's cost per work-item outweighed them.
 #define RN_DENSE_PAIRS 8
 
+// Where row q of pair (co, ci) starts in the dense matrix [Cout·Q][Cin·P] (one row of P inputs).
+static size_t rn_dense_row(int co, int ci, int q, int Q, int Cin, int P)
+{
+    return (((size_t)co * Q + q) * Cin + ci) * P;
+}
+
+// The tap (ky·kw + kx) through which output (oy, ox) reads input (0, 0); input (iy, ix) is
+// read through tap t0 + iy·kw + ix.
+static int rn_dense_t0(int oy, int ox, int stride, int kw, int pad_h, int pad_w)
+{
+    return (pad_h - oy * stride) * kw + pad_w - ox * stride;
+}
+
 // wd[off + ((co·Q + q)·Cin + ci)·P + p] = w[co][ci][ky][kx], the tap through which output
 // q = (oy, ox) reads input p = (iy, ix): ky = iy − oy·s + ph, kx = ix − ox·s + pw (inside the
 // kernel for every pair, the condition for using this form). Each (co, ci) pair spreads its
@@ -26,8 +39,8 @@ __kernel void rn_conv_dense_fwd(__global float *wd, const int off, __global cons
         for (int oy = 0; oy < Ho; oy++)
             for (int ox = 0; ox < Wo; ox++) {
                 __global float *row =
-                    wd + off + (((size_t)co * Ho * Wo + oy * Wo + ox) * Cin + ci) * H * W;
-                const int t0 = (pad_h - oy * stride) * kw + pad_w - ox * stride; // tap of (0, 0)
+                    wd + off + rn_dense_row(co, ci, oy * Wo + ox, Ho * Wo, Cin, H * W);
+                const int t0 = rn_dense_t0(oy, ox, stride, kw, pad_h, pad_w);
                 for (int iy = 0; iy < H; iy++)
                     for (int ix = 0; ix < W; ix++) row[iy * W + ix] = taps[t0 + iy * kw + ix];
             }
@@ -60,7 +73,7 @@ __kernel void rn_conv_dense_bwd(__global float *dw, __global const float *dwd, c
                 for (int ox = 0; ox < Wo; ox++) {
                     const int ix = ox * stride - pad_w + kx;
                     if (ix < 0 || ix >= W) continue;
-                    sum += dwd[off + (((size_t)co * Ho * Wo + oy * Wo + ox) * Cin + ci) * H * W +
+                    sum += dwd[off + rn_dense_row(co, ci, oy * Wo + ox, Ho * Wo, Cin, H * W) +
                                iy * W + ix];
                 }
             }
@@ -82,8 +95,8 @@ __kernel void rn_conv_dense_pairs_bwd(__global float *dw, __global const float *
         for (int oy = 0; oy < Ho; oy++)
             for (int ox = 0; ox < Wo; ox++) {
                 __global const float *row =
-                    dwd + off + (((size_t)co * Ho * Wo + oy * Wo + ox) * Cin + ci) * H * W;
-                const int t0 = (pad_h - oy * stride) * kw + pad_w - ox * stride;
+                    dwd + off + rn_dense_row(co, ci, oy * Wo + ox, Ho * Wo, Cin, H * W);
+                const int t0 = rn_dense_t0(oy, ox, stride, kw, pad_h, pad_w);
                 for (int iy = 0; iy < H; iy++)
                     for (int ix = 0; ix < W; ix++) sum[t0 + iy * kw + ix] += row[iy * W + ix];
             }

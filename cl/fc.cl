@@ -11,6 +11,22 @@ static float rn_fc_hsum8(float8 v)
     return b.x + b.y;
 }
 
+// Σ_k s[k]·m[k·ld + j] for j = 0..7 (dot8) or j = 0 (dot1), k ascending: one row against 8
+// contiguous columns, or one column, of a row-major matrix.
+static float8 rn_fc_dot8(__global const float *s, __global const float *m, int ld, int K)
+{
+    float8 acc = 0.0f;
+    for (int k = 0; k < K; k++) acc = fma((float8)(s[k]), vload8(0, m + (size_t)k * ld), acc);
+    return acc;
+}
+
+static float rn_fc_dot1(__global const float *s, __global const float *m, int ld, int K)
+{
+    float acc = 0.0f;
+    for (int k = 0; k < K; k++) acc = fma(s[k], m[(size_t)k * ld], acc);
+    return acc;
+}
+
 // y[n][o] = b[o] + Σ_c x[c][n]·w[o][c] for x[C][N], w[O][C], y[N][O]. One work-item per
 // (o, 8 images): the 8 images of a feature are contiguous in x.
 __kernel void rn_fc_fwd(__global float *y, __global const float *x, __global const float *w,
@@ -20,18 +36,12 @@ __kernel void rn_fc_fwd(__global float *y, __global const float *x, __global con
     if (n0 >= N) return;
     __global const float *wo = w + (size_t)o * C;
     if (n0 + 8 <= N) {
-        float8 acc = 0.0f;
-        for (int c = 0; c < C; c++)
-            acc = fma((float8)(wo[c]), vload8(0, x + (size_t)c * N + n0), acc);
-        acc += b[o];
+        const float8 acc = rn_fc_dot8(wo, x + n0, N, C) + b[o];
         for (int j = 0; j < 8; j++) y[(size_t)(n0 + j) * O + o] = acc[j];
         return;
     }
-    for (int n = n0; n < N; n++) { // the last, short group of images
-        float acc = 0.0f;
-        for (int c = 0; c < C; c++) acc = fma(wo[c], x[(size_t)c * N + n], acc);
-        y[(size_t)n * O + o] = acc + b[o];
-    }
+    for (int n = n0; n < N; n++) // the last, short group of images
+        y[(size_t)n * O + o] = rn_fc_dot1(wo, x + n, N, C) + b[o];
 }
 
 // dx[c][n] = Σ_o w[o][c]·dy[n][o]. One work-item per (8 features, image): the 8 features of an
@@ -43,17 +53,12 @@ __kernel void rn_fc_dx_bwd(__global float *dx, __global const float *dy, __globa
     if (c0 >= C) return;
     __global const float *dyn = dy + (size_t)n * O;
     if (c0 + 8 <= C) {
-        float8 acc = 0.0f;
-        for (int o = 0; o < O; o++)
-            acc = fma((float8)(dyn[o]), vload8(0, w + (size_t)o * C + c0), acc);
+        const float8 acc = rn_fc_dot8(dyn, w + c0, C, O);
         for (int j = 0; j < 8; j++) dx[(size_t)(c0 + j) * N + n] = acc[j];
         return;
     }
-    for (int c = c0; c < C; c++) { // the last, short group of features
-        float acc = 0.0f;
-        for (int o = 0; o < O; o++) acc = fma(dyn[o], w[(size_t)o * C + c], acc);
-        dx[(size_t)c * N + n] = acc;
-    }
+    for (int c = c0; c < C; c++) // the last, short group of features
+        dx[(size_t)c * N + n] = rn_fc_dot1(dyn, w + c, C, O);
 }
 
 // dw[o][c] = Σ_n dy[n][o]·x[c][n], 8 images at a time (lane j sums images ≡ j mod 8; the lanes
