@@ -8,21 +8,23 @@
 // the grid or the tile width.
 
 // Row r of a 16-wide block: C = alpha·acc + beta·C (C not read when beta is 0, as BLAS does),
-// skipping rows below r0 and columns below j0, which a neighbouring tile owns.
-static void rn_gemm_store(__global float *c, float16 acc, int r, int r0, int j0, int ldc,
-                          float alpha, float beta)
+// only for rows r_lo ≤ r < r_hi and columns j_lo ≤ j < j_hi: the rest belongs to a neighbouring
+// tile or lies outside C.
+static void rn_gemm_store(__global float *c, float16 acc, int r, int r_lo, int r_hi, int j_lo,
+                          int j_hi, int ldc, float alpha, float beta)
 {
-    if (r < r0 || j0 >= 16) return;
+    if (r < r_lo || r >= r_hi || j_lo >= 16 || j_hi <= 0) return;
     c += (size_t)r * ldc;
     float16 v = alpha * acc;
-    if (j0 <= 0) {
+    if (j_lo <= 0 && j_hi >= 16) {
         if (beta != 0.0f) v = fma((float16)beta, vload16(0, c), v);
         vstore16(v, 0, c);
         return;
     }
     float t[16];
     vstore16(v, 0, t);
-    for (int j = j0; j < 16; j++) c[j] = beta != 0.0f ? fma(beta, c[j], t[j]) : t[j];
+    for (int j = max(j_lo, 0); j < min(j_hi, 16); j++)
+        c[j] = beta != 0.0f ? fma(beta, c[j], t[j]) : t[j];
 }
 
 #define RN_GEMM_ARGS                                                                               \
@@ -50,11 +52,17 @@ static void rn_gemm_store(__global float *c, float16 acc, int r, int r0, int j0,
                                ak[5 * lda], ak[6 * lda], ak[7 * lda]);
 
 #define RN_FMA16(r, acc, bv) acc##r = fma((float16)(av.s##r), bv, acc##r);
+// The same with op(A)'s value read from memory at ak[r]: PoCL's compiler then broadcasts it
+// from memory (a load) instead of loading 8 values and shuffling them into place, which takes
+// the port of the second FMA unit.
+#define RN_FMA16_MEM(r, acc, bv) acc##r = fma((float16)(ak[r]), bv, acc##r);
 #define RN_ROWS(X, acc, bv)                                                                        \
     X(0, acc, bv) X(1, acc, bv) X(2, acc, bv) X(3, acc, bv) X(4, acc, bv) X(5, acc, bv)           \
         X(6, acc, bv) X(7, acc, bv)
 #define RN_STORE16(r, acc, j)                                                                      \
-    rn_gemm_store(c + (j), acc##r, r, r0, j0 - (j), ldc, alpha, beta);
+    rn_gemm_store(c + (j), acc##r, r, r0, 8, j0 - (j), 16, ldc, alpha, beta);
+#define RN_STORE_IN(r, acc, j)                                                                     \
+    rn_gemm_store(c + (j), acc##r, r, 0, M - m0, 0, N - n0 - (j), ldc, alpha, beta);
 #define RN_DECL(r, acc, bv) float16 acc##r = 0.0f;
 
 #define RN_GEMM_16(LOAD_A)                                                                         \
@@ -88,6 +96,80 @@ __kernel void rn_gemm_nn_fwd(RN_GEMM_ARGS) { RN_GEMM_16(RN_GEMM_A_N) }
 // The same with 8×32 tiles: half the loads of A per multiply-add, twice the registers.
 __kernel void rn_gemm_tn_wide_fwd(RN_GEMM_ARGS) { RN_GEMM_32(RN_GEMM_A_T) }
 __kernel void rn_gemm_nn_wide_fwd(RN_GEMM_ARGS) { RN_GEMM_32(RN_GEMM_A_N) }
+
+// The packed form: each operand first copied into panels (rn_gemm_pack_*_fwd) that a tile reads
+// front to back. Read in place, a tile walks its column panel of B (and, for Aᵀ, its row panel
+// of A) one row apart; with the power-of-two leading dimensions of ResNet50's products those
+// rows fall into the same few cache sets, so a panel does not stay in L1 for the next tile.
+
+// Rows p·W .. p·W+W-1 of X stored k-major, W values per k, rows from `rows` on as zeros:
+// out[out_off + (p·K + k)·W + w] = X(p·W + w, k). Two forms by which way X is contiguous.
+
+// X(r, k) = X[off + r + k·ld]: each work-item copies row k's W values (W a multiple of 8).
+// dim 0 along k, dim 1 along p.
+__kernel void rn_gemm_pack_rows_fwd(__global float *out, const int out_off,
+                                    __global const float *X, const int off, const int ld,
+                                    const int rows, const int K, const int W)
+{
+    const int k = get_global_id(0), p = get_global_id(1);
+    if (k >= K) return;
+    __global float *o = out + out_off + ((size_t)p * K + k) * W;
+    __global const float *x = X + off + (size_t)k * ld + p * W;
+    const int n = min(W, rows - p * W);
+    if (n == W) {
+        for (int w = 0; w < W; w += 8) vstore8(vload8(0, x + w), 0, o + w);
+        return;
+    }
+    for (int w = 0; w < W; w++) o[w] = w < n ? x[w] : 0.0f;
+}
+
+// X(r, k) = X[off + r·ld + k]: each work-item copies 16 consecutive k of the panel's W rows,
+// reading along the rows so that no two of its loads in flight share a cache set.
+// dim 0 along k / 16, dim 1 along p.
+__kernel void rn_gemm_pack_cols_fwd(__global float *out, const int out_off,
+                                    __global const float *X, const int off, const int ld,
+                                    const int rows, const int K, const int W)
+{
+    const int k0 = get_global_id(0) * 16, p = get_global_id(1);
+    if (k0 >= K) return;
+    __global float *o = out + out_off + ((size_t)p * K + k0) * W;
+    const int nk = min(16, K - k0);
+    for (int w = 0; w < W; w++) {
+        const int r = p * W + w;
+        __global const float *x = X + off + (size_t)r * ld + k0;
+        float v[16];
+        if (r < rows && nk == 16) {
+            vstore16(vload16(0, x), 0, v);
+        } else {
+            for (int i = 0; i < 16; i++) v[i] = r < rows && i < nk ? x[i] : 0.0f;
+        }
+        for (int i = 0; i < nk; i++) o[i * W + w] = v[i];
+    }
+}
+
+// 8×32 tiles over packed op(A) (8-row panels at A + a_off) and op(B) (32-column panels at
+// B + b_off); lda and ldb are not used. Padding rows and columns are computed, not stored. Each
+// element is summed over k in the order of the kernels above, so the bits are theirs.
+__kernel void rn_gemm_packed_fwd(RN_GEMM_ARGS)
+{
+    const int tm = m_fast ? get_global_id(0) : get_global_id(1);
+    const int tn = m_fast ? get_global_id(1) : get_global_id(0);
+    if (tm * 8 >= M || tn * 32 >= N) return;
+    const int m0 = tm * 8, n0 = tn * 32;
+    __global const float *a = A + a_off + (size_t)tm * K * 8;
+    __global const float *b = B + b_off + (size_t)tn * K * 32;
+    __global float *c = C + c_off + (size_t)m0 * ldc + n0;
+    RN_ROWS(RN_DECL, x, 0)
+    RN_ROWS(RN_DECL, y, 0)
+    for (int k = 0; k < K; k++) {
+        const float16 b0 = vload16(0, b + (size_t)k * 32), b1 = vload16(1, b + (size_t)k * 32);
+        __global const float *ak = a + (size_t)k * 8;
+        RN_ROWS(RN_FMA16_MEM, x, b0)
+        RN_ROWS(RN_FMA16_MEM, y, b1)
+    }
+    RN_ROWS(RN_STORE_IN, x, 0)
+    RN_ROWS(RN_STORE_IN, y, 16)
+}
 
 // out[c][r] = in[in_off + r·ld + c] for r < R, c < Cn: a row-major R×Cn block transposed to
 // Cn×R, so an NT product can use the kernels above. dim 0 along r.

@@ -128,16 +128,24 @@ static void gemm_case(int ta, int tb, size_t M, size_t N, size_t K)
     free(gemm_case_with(ta, tb, M, N, K, -0.5f, NULL));
 }
 
-/* rn50cl's own kernels on whole tiles, ragged edges (tiles shifted inward), one-tile matrices,
- * K-chunks that do and do not divide K, both tile orders and widths; an element's bits must not
- * depend on the order tiles are handed out in, nor on the tile width. */
+/* rn50cl's own kernels on whole tiles, ragged edges (tiles shifted inward or, packed, padded),
+ * one-tile matrices, K-chunks that do and do not divide K, both tile orders and widths; an
+ * element's bits must not depend on the order tiles are handed out in, on the tile width nor on
+ * packing. Aᵀ·Bᵀ and matrices smaller than a tile run packed only. */
+static int own_tile_fits(int tile, int ta, int tb, size_t M, size_t N)
+{
+    if (tile == RN_TILE_PACK) return 1;
+    if (ta && tb) return 0;
+    if (tile == RN_TILE_DOT) return tb && M >= 4 && N >= 4;
+    return M >= 8 && N >= (tile == RN_TILE_8X32 ? 32u : 16u);
+}
+
 static void test_own_gemm(void)
 {
-    static const size_t shapes[][3] = {
-        {37, 29, 53}, {8, 16, 1}, {64, 48, 40}, {9, 17, 5}, {16, 147, 70}};
+    static const size_t shapes[][3] = {{37, 29, 53}, {8, 16, 1},    {64, 48, 40},
+                                       {9, 17, 5},   {16, 147, 70}, {5, 3, 9}};
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++) {
-            if (ta && tb) continue; /* not offered: CLBlast keeps that form */
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
                 const size_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
                 const size_t kcs[] = {K, 16, 7};
@@ -145,8 +153,7 @@ static void test_own_gemm(void)
                     float beta = j == 1 ? 0.0f : -0.5f, *first = NULL;
                     for (int v = 0; v < 2 * RN_TILE_KINDS; v++) {
                         rn_gemm_own o = {{0}, v >> 1, v & 1, kcs[j]};
-                        if ((o.tile == RN_TILE_8X32 && N < 32) || (o.tile == RN_TILE_DOT && !tb))
-                            continue;
+                        if (!own_tile_fits(o.tile, ta, tb, M, N)) continue;
                         tu_seed(7 + s);
                         float *got = gemm_case_with(ta, tb, M, N, K, beta, &o);
                         if (!first) {
@@ -176,6 +183,10 @@ static void test_own_gemm(void)
     TU_CHECK(!rn_gemm_own_valid(&bad), "the dot tile is for A·Bᵀ only");
     bad.tile = RN_TILE_KINDS;
     TU_CHECK(!rn_gemm_own_valid(&bad), "an unknown tile is refused");
+    rn_gemm_own packed = {{1, 1, 5, 3, 9, 5, 9, 3, 0.0f}, RN_TILE_PACK, 0, 4};
+    TU_CHECK(rn_gemm_own_valid(&packed), "packed tiles take Aᵀ·Bᵀ and M, N below a tile");
+    packed.s.ldc = 2;
+    TU_CHECK(!rn_gemm_own_valid(&packed), "packed tiles refuse ldc < N");
 }
 
 int main(void)

@@ -220,7 +220,7 @@ int main(void)
         "ta=0 tb=1 M=64 N=147 K=1000 lda=10 ldb=1000 ldc=147 beta=0 tile=0 m_fast=1 kc=256",
         "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 tile=0 m_fast=1 kc=0",
         "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 tile=0 m_fast=1",
-        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 tile=3 m_fast=1 kc=256",
+        "ta=0 tb=1 M=64 N=147 K=1000 lda=1000 ldb=1000 ldc=147 beta=0 tile=4 m_fast=1 kc=256",
         "ta=0 tb=1 M=64 N=20 K=1000 lda=1000 ldb=1000 ldc=20 beta=0 tile=1 m_fast=1 kc=256"};
     for (size_t i = 0; i < sizeof bad_own / sizeof bad_own[0]; i++) {
         write_tuning(&ctx2, path, "own", bad_own[i], 1);

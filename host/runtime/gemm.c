@@ -20,26 +20,37 @@ double rn_gemm_flops(const rn_gemm_shape *s)
 
 /* ---- rn50cl's own kernels -------------------------------------------------------------------- */
 
-static const size_t tile_rows[RN_TILE_KINDS] = {8, 8, 4}, tile_cols[RN_TILE_KINDS] = {16, 32, 4};
+static const size_t tile_rows[RN_TILE_KINDS] = {8, 8, 4, 8},
+                    tile_cols[RN_TILE_KINDS] = {16, 32, 4, 32};
+
+static size_t round_up(size_t n, size_t m)
+{
+    return (n + m - 1) / m * m;
+}
 
 int rn_gemm_own_valid(const rn_gemm_own *o)
 {
     const rn_gemm_shape *s = &o->s;
-    /* whole tiles only fit from M = 8, N = the tile width; the kernels index with int */
-    size_t lim = (size_t)INT_MAX;
+    size_t lim = (size_t)INT_MAX; /* the kernels index with int */
     if (o->tile < 0 || o->tile >= RN_TILE_KINDS) return 0;
+    if (!(s->M >= 1 && s->N >= 1 && s->K >= 1 && o->kc >= 1 && (o->m_fast == 0 || o->m_fast == 1) &&
+          s->M < lim && s->N < lim && s->K < lim && s->lda * (s->ta ? s->K : s->M) < lim &&
+          s->ldb * (s->tb ? s->N : s->K) < lim && s->ldc * s->M < lim &&
+          s->lda >= (s->ta ? s->M : s->K) && s->ldb >= (s->tb ? s->K : s->N) && s->ldc >= s->N))
+        return 0;
+    /* packed panels are padded to whole tiles and take any transposition */
+    if (o->tile == RN_TILE_PACK) return rn_gemm_own_scratch_bytes(o) / sizeof(float) < lim;
+    /* whole tiles only fit from M = 8, N = the tile width */
     if (o->tile == RN_TILE_DOT && !(!s->ta && s->tb)) return 0;
-    return !(s->ta && s->tb) && s->M >= tile_rows[o->tile] && s->N >= tile_cols[o->tile] &&
-           s->K >= 1 && o->kc >= 1 && (o->m_fast == 0 || o->m_fast == 1) && s->M < lim &&
-           s->N < lim && s->K < lim && s->lda * (s->ta ? s->K : s->M) < lim &&
-           s->ldb * (s->tb ? s->N : s->K) < lim && s->ldc * s->M < lim &&
-           s->lda >= (s->ta ? s->M : s->K) && s->ldb >= (s->tb ? s->K : s->N) && s->ldc >= s->N;
+    return !(s->ta && s->tb) && s->M >= tile_rows[o->tile] && s->N >= tile_cols[o->tile];
 }
 
-/* An NT product reads B one K-chunk at a time through a transposed copy of kc×N floats. */
-static size_t own_scratch_bytes(const rn_gemm_own *o)
+/* An NT product reads B one K-chunk at a time through a transposed copy of kc×N floats; the
+ * packed form copies a K-chunk of both operands, padded to whole tiles. */
+size_t rn_gemm_own_scratch_bytes(const rn_gemm_own *o)
 {
     size_t kc = o->kc < o->s.K ? o->kc : o->s.K;
+    if (o->tile == RN_TILE_PACK) return kc * (round_up(o->s.M, 8) + round_up(o->s.N, 32)) * 4;
     return o->s.tb && o->tile != RN_TILE_DOT ? kc * o->s.N * sizeof(float) : 0;
 }
 
@@ -89,6 +100,51 @@ static void transpose_chunk(rn_ctx *ctx, cl_mem out, cl_mem B, size_t b_off, siz
     CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL));
 }
 
+/* Rows r < rows of X, element (r, k) at X[off + r + k·ld] or, `along_k`, X[off + r·ld + k], into
+ * panels of W rows at gemm_tmp[out_off], k-major and zero-padded (rn_gemm_pack_*_fwd). */
+static void pack_chunk(rn_ctx *ctx, size_t out_off, cl_mem X, size_t off, size_t ld, int along_k,
+                       size_t rows, size_t K, size_t W)
+{
+    cl_kernel k = rn_kernel(ctx, along_k ? "rn_gemm_pack_cols_fwd" : "rn_gemm_pack_rows_fwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, ctx->gemm_tmp);
+    rn_arg_int(&a, (int)out_off);
+    rn_arg_mem(&a, X);
+    rn_arg_int(&a, (int)off);
+    rn_arg_int(&a, (int)ld);
+    rn_arg_int(&a, (int)rows);
+    rn_arg_int(&a, (int)K);
+    rn_arg_int(&a, (int)W);
+    size_t global[2] = {along_k ? (K + 15) / 16 : K, round_up(rows, W) / W};
+    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL));
+}
+
+/* One K-chunk's operands as the tile kernel reads them: in place, B's chunk transposed (NT with
+ * outer-product tiles), or both packed. */
+typedef struct operand {
+    cl_mem m;
+    size_t off, ld;
+} operand;
+
+static void chunk_operands(rn_ctx *ctx, const rn_gemm_own *o, cl_mem A, size_t a_off, cl_mem B,
+                           size_t b_off, size_t k0, size_t kk, operand *a, operand *b)
+{
+    const rn_gemm_shape *s = &o->s;
+    const size_t ao = a_off + (s->ta ? k0 * s->lda : k0), bo = b_off + (s->tb ? k0 : k0 * s->ldb);
+    *a = (operand){A, ao, s->lda};
+    *b = (operand){B, bo, s->ldb};
+    if (o->tile == RN_TILE_PACK) {
+        const size_t b_at = round_up(s->M, 8) * kk;
+        pack_chunk(ctx, 0, A, ao, s->lda, !s->ta, s->M, kk, 8);
+        pack_chunk(ctx, b_at, B, bo, s->ldb, s->tb, s->N, kk, 32);
+        *a = (operand){ctx->gemm_tmp, 0, 8};
+        *b = (operand){ctx->gemm_tmp, b_at, 32};
+    } else if (s->tb && o->tile != RN_TILE_DOT) {
+        transpose_chunk(ctx, ctx->gemm_tmp, B, bo, s->ldb, s->N, kk);
+        *b = (operand){ctx->gemm_tmp, 0, s->N};
+    } /* the dot tile reads Bᵀ's rows along k as stored */
+}
+
 /* K is walked in chunks of kc (cache blocking: each launch's panels of A and B stay in cache);
  * chunks after the first accumulate into C, always in the same order. */
 static void own_sgemm(rn_ctx *ctx, const rn_gemm_own *o, float alpha, cl_mem A, size_t a_off,
@@ -96,36 +152,29 @@ static void own_sgemm(rn_ctx *ctx, const rn_gemm_own *o, float alpha, cl_mem A, 
 {
     const rn_gemm_shape *s = &o->s;
     static const char *const names[2][RN_TILE_KINDS] = {
-        {"rn_gemm_nn_fwd", "rn_gemm_nn_wide_fwd", "rn_gemm_nt_fwd"},
-        {"rn_gemm_tn_fwd", "rn_gemm_tn_wide_fwd", ""}};
+        {"rn_gemm_nn_fwd", "rn_gemm_nn_wide_fwd", "rn_gemm_nt_fwd", "rn_gemm_packed_fwd"},
+        {"rn_gemm_tn_fwd", "rn_gemm_tn_wide_fwd", "", "rn_gemm_packed_fwd"}};
     cl_kernel k = rn_kernel(ctx, names[s->ta][o->tile]);
-    const int copy_b = s->tb && o->tile != RN_TILE_DOT;
     for (size_t k0 = 0; k0 < s->K; k0 += o->kc) {
         const size_t kk = s->K - k0 < o->kc ? s->K - k0 : o->kc;
-        cl_mem b = B;
-        size_t boff = b_off + k0 * s->ldb, ldb = s->ldb;
-        if (s->tb && !copy_b) {
-            boff = b_off + k0; /* the dot tile reads Bᵀ's rows along k as stored */
-        } else if (copy_b) {
-            transpose_chunk(ctx, ctx->gemm_tmp, B, b_off + k0, s->ldb, s->N, kk);
-            b = ctx->gemm_tmp, boff = 0, ldb = s->N;
-        }
-        rn_args a = rn_args_begin(k);
-        rn_arg_mem(&a, C);
-        rn_arg_int(&a, (int)c_off);
-        rn_arg_int(&a, (int)s->ldc);
-        rn_arg_mem(&a, A);
-        rn_arg_int(&a, (int)(a_off + (s->ta ? k0 * s->lda : k0)));
-        rn_arg_int(&a, (int)s->lda);
-        rn_arg_mem(&a, b);
-        rn_arg_int(&a, (int)boff);
-        rn_arg_int(&a, (int)ldb);
-        rn_arg_int(&a, (int)s->M);
-        rn_arg_int(&a, (int)s->N);
-        rn_arg_int(&a, (int)kk);
-        rn_arg_float(&a, alpha);
-        rn_arg_float(&a, k0 ? 1.0f : beta);
-        rn_arg_int(&a, o->m_fast);
+        operand a, b;
+        chunk_operands(ctx, o, A, a_off, B, b_off, k0, kk, &a, &b);
+        rn_args r = rn_args_begin(k);
+        rn_arg_mem(&r, C);
+        rn_arg_int(&r, (int)c_off);
+        rn_arg_int(&r, (int)s->ldc);
+        rn_arg_mem(&r, a.m);
+        rn_arg_int(&r, (int)a.off);
+        rn_arg_int(&r, (int)a.ld);
+        rn_arg_mem(&r, b.m);
+        rn_arg_int(&r, (int)b.off);
+        rn_arg_int(&r, (int)b.ld);
+        rn_arg_int(&r, (int)s->M);
+        rn_arg_int(&r, (int)s->N);
+        rn_arg_int(&r, (int)kk);
+        rn_arg_float(&r, alpha);
+        rn_arg_float(&r, k0 ? 1.0f : beta);
+        rn_arg_int(&r, o->m_fast);
         launch_tiles(ctx, k, o);
     }
 }
@@ -160,7 +209,7 @@ static int scratch_grow(rn_ctx *ctx, size_t need, cl_int *err)
 static size_t scratch_need(rn_ctx *ctx, const rn_gemm_shape *s, const rn_gemm_own *o, size_t a_off,
                            size_t b_off, size_t c_off)
 {
-    return o ? own_scratch_bytes(o) : clblast_scratch_bytes(ctx, s, a_off, b_off, c_off);
+    return o ? rn_gemm_own_scratch_bytes(o) : clblast_scratch_bytes(ctx, s, a_off, b_off, c_off);
 }
 
 int rn_gemm_reserve(rn_ctx *ctx, const rn_gemm_shape *s, cl_int *err)
@@ -170,15 +219,15 @@ int rn_gemm_reserve(rn_ctx *ctx, const rn_gemm_shape *s, cl_int *err)
 
 int rn_gemm_own_reserve(rn_ctx *ctx, const rn_gemm_own *o, cl_int *err)
 {
-    return scratch_grow(ctx, own_scratch_bytes(o), err);
+    return scratch_grow(ctx, rn_gemm_own_scratch_bytes(o), err);
 }
 
 void rn_sgemm_own(rn_ctx *ctx, const rn_gemm_own *o, float alpha, cl_mem A, size_t a_off, cl_mem B,
                   size_t b_off, cl_mem C, size_t c_off)
 {
     cl_int err;
-    if (scratch_grow(ctx, own_scratch_bytes(o), &err))
-        rn_fatal("cannot grow the GEMM scratch to %zu bytes (%s)", own_scratch_bytes(o),
+    if (scratch_grow(ctx, rn_gemm_own_scratch_bytes(o), &err))
+        rn_fatal("cannot grow the GEMM scratch to %zu bytes (%s)", rn_gemm_own_scratch_bytes(o),
                  rn_cl_error_name(err));
     own_sgemm(ctx, o, alpha, A, a_off, B, b_off, o->s.beta, C, c_off);
 }

@@ -56,6 +56,7 @@ enum {
     RN_TILE_8X16, /* outer products, 8 rows × 16 columns; Bᵀ is transposed chunk by chunk */
     RN_TILE_8X32, /* the same, 32 columns: fewer loads per multiply-add, more registers */
     RN_TILE_DOT,  /* Aᵀ·B only: 4×4 dot products along k, neither operand copied */
+    RN_TILE_PACK, /* 8×32 over both operands copied into contiguous panels, chunk by chunk */
     RN_TILE_KINDS
 };
 #define RN_GEMM_MAX_OWN 128
@@ -150,6 +151,8 @@ int rn_gemm_reserve(rn_ctx *ctx, const rn_gemm_shape *s, cl_int *err);
  * tile fits (M ≥ 8 and N ≥ its width; 4 × 4 for the dot tile), kc ≥ 1,
  * consistent leading dimensions, every index within int. */
 int rn_gemm_own_valid(const rn_gemm_own *o);
+/* The GEMM scratch o's product needs (copies of operands, one K-chunk at a time). */
+size_t rn_gemm_own_scratch_bytes(const rn_gemm_own *o);
 /* The stored choice for this shape (any beta), or NULL (CLBlast). */
 const rn_gemm_own *rn_gemm_own_find(const rn_ctx *ctx, const rn_gemm_shape *s);
 /* o's product on the own kernels whatever ctx->own says (the tuner times candidates with it);

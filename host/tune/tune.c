@@ -453,7 +453,7 @@ static size_t pick_threshold(const bench *b, const double *t_ind, const double *
 
 /* ---- rn50cl's own kernels -------------------------------------------------------------------- */
 
-/* The own kernels' scratch for an NT product (one transposed K-chunk of B) stays below this. */
+/* The own kernels' scratch (a transposed or packed K-chunk) stays below this. */
 #define OWN_SCRATCH_MAX ((size_t)16 << 20)
 
 /* Candidates for one shape: every tile that fits × both tile orders × K-chunks (the whole K,
@@ -469,8 +469,7 @@ static int own_candidates(const rn_gemm_shape *s, rn_gemm_own *out)
             for (size_t j = 0; j < OWN_NKC; j++) {
                 rn_gemm_own o = {*s, w, m, own_kcs[j] ? own_kcs[j] : s->K};
                 if ((j && o.kc >= s->K) || !rn_gemm_own_valid(&o)) continue;
-                if (s->tb && o.tile != RN_TILE_DOT && o.kc * s->N * sizeof(float) > OWN_SCRATCH_MAX)
-                    continue;
+                if (rn_gemm_own_scratch_bytes(&o) > OWN_SCRATCH_MAX) continue;
                 out[n++] = o;
             }
     return n;
