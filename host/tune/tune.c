@@ -487,8 +487,49 @@ static double time_own(bench *b, const rn_gemm_own *o)
     return rn_now() - t0;
 }
 
-/* Per shape by decreasing work, until `share` of the budget is spent: the fastest own candidate
- * (best of two runs) and its time in t_own[i] (INFINITY for shapes not reached or not runnable). */
+/* The OWN_TOP fastest candidates of a shape, fastest first. */
+#define OWN_TOP 3
+static void top_insert(rn_gemm_own *top, double *tt, int *n, const rn_gemm_own *c, double t)
+{
+    int i = *n < OWN_TOP ? (*n)++ : OWN_TOP;
+    if (i == OWN_TOP) {
+        if (t >= tt[OWN_TOP - 1]) return;
+        i = OWN_TOP - 1;
+    }
+    for (; i > 0 && tt[i - 1] > t; i--) top[i] = top[i - 1], tt[i] = tt[i - 1];
+    top[i] = *c, tt[i] = t;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Which of the top candidates is fastest by the median of runs that take turns: one lucky run
+ * while the machine was quiet does not decide (on a 2-core VM the same product's time swings by
+ * 20 % and more between runs). Sets *t_med to the winner's median. */
+#define OWN_CONFIRM_RUNS 5
+static int own_confirm(bench *b, const rn_gemm_own *top, int n, double *t_med)
+{
+    double t[OWN_TOP][OWN_CONFIRM_RUNS];
+    for (int r = 0; r < OWN_CONFIRM_RUNS; r++)
+        for (int j = 0; j < n; j++) {
+            t[j][r] = time_own(b, &top[j]);
+            if (t[j][r] < 0) t[j][r] = INFINITY;
+        }
+    int best = 0;
+    for (int j = 0; j < n; j++) {
+        qsort(t[j], OWN_CONFIRM_RUNS, sizeof t[j][0], cmp_double);
+        if (t[j][OWN_CONFIRM_RUNS / 2] < t[best][OWN_CONFIRM_RUNS / 2]) best = j;
+    }
+    *t_med = t[best][OWN_CONFIRM_RUNS / 2];
+    return best;
+}
+
+/* Per shape by decreasing work, until `share` of the budget is spent: every own candidate
+ * (best of two runs), then the fastest few again in turns; the winner in best[i] and its median
+ * time in t_own[i] (INFINITY for shapes not reached or not runnable). */
 static void own_search(search *s, double share, rn_gemm_own *best, double *t_own)
 {
     bench *b = s->b;
@@ -501,18 +542,23 @@ static void own_search(search *s, double share, rn_gemm_own *best, double *t_own
             fprintf(stderr, "rn50cl: tune [%4.0f s] own kernels: %d of %d shapes timed\n", said, oi,
                     b->n);
         }
-        rn_gemm_own c[OWN_MAX_CANDIDATES];
-        int nc = own_candidates(&b->u[i].s, c);
+        rn_gemm_own c[OWN_MAX_CANDIDATES], top[OWN_TOP];
+        double tt[OWN_TOP];
+        int nc = own_candidates(&b->u[i].s, c), ntop = 0;
         for (int j = 0; j < nc && !g_stop; j++) {
             double t = time_own(b, &c[j]);
             if (t < 0) continue;
-            if (t < 2 * t_own[i]) {
+            if (ntop == 0 || t < 2 * tt[0]) {
                 double t2 = time_own(b, &c[j]);
                 if (t2 >= 0 && t2 < t) t = t2;
             }
             s->res->candidates++;
-            if (t < t_own[i]) t_own[i] = t, best[i] = c[j];
+            top_insert(top, tt, &ntop, &c[j], t);
         }
+        if (ntop == 0) continue;
+        if (g_stop) /* Ctrl-C: the fastest so far, unconfirmed */
+            best[i] = top[0], t_own[i] = tt[0];
+        else best[i] = top[own_confirm(b, top, ntop, &t_own[i])];
     }
 }
 
