@@ -196,7 +196,7 @@ static cl_program build_from_source(rn_ctx *ctx, const char *name, const char *t
     return prog;
 }
 
-static cl_program build_one(rn_ctx *ctx, const char *name, const char *text, size_t size)
+cl_program rn_program_build(rn_ctx *ctx, const char *name, const char *text, size_t size)
 {
     char path[4096];
     rn_program_cache_path(ctx, name, text, size, path, sizeof path);
@@ -224,7 +224,7 @@ int rn_programs_build_all(rn_ctx *ctx, const char *kernel_dir)
         size_t size;
         char *text = rn_source_load(kernel_dir, name, &size);
         if (!text) return RN_ERR_INPUT;
-        cl_program p = build_one(ctx, name, text, size);
+        cl_program p = rn_program_build(ctx, name, text, size);
         free(text);
         if (!p) return RN_ERR_INTERNAL;
         ctx->programs[ctx->nprograms] = p;

@@ -37,6 +37,11 @@ uint64_t rn_hash64(uint64_t h, const void *data, size_t n);
  * The programs built before a failure stay in ctx for rn_ctx_release. */
 int rn_programs_build_all(rn_ctx *ctx, const char *kernel_dir);
 
+/* One program from source text named `name` (in messages and the cache file name): loaded from
+ * the cache when a binary for this source, device and driver is there, else built and stored.
+ * NULL after the build log when it fails to build. */
+cl_program rn_program_build(rn_ctx *ctx, const char *name, const char *text, size_t size);
+
 /* Cache file path for a program source on ctx's device (for tests and diagnostics). */
 void rn_program_cache_path(const rn_ctx *ctx, const char *name, const char *text, size_t size,
                            char *path, size_t len);
