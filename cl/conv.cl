@@ -26,23 +26,30 @@ static int rn_dense_t0(int oy, int ox, int stride, int kw, int pad_h, int pad_w)
 // q = (oy, ox) reads input p = (iy, ix): ky = iy − oy·s + ph, kx = ix − ox·s + pw (inside the
 // kernel for every pair, the condition for using this form). Each (co, ci) pair spreads its
 // taps over the Q rows of the matrix: no per-element divisions, which CPUs pay dearly for.
+// A work-item's RN_DENSE_PAIRS pairs: when they share co (Cin a multiple of RN_DENSE_PAIRS, as
+// in ResNet50), row q of all of them is one run of RN_DENSE_PAIRS·P values, written in order
+// (1.3-1.8× as fast on PoCL as pair by pair, whose writes jumped between rows); else pair by pair.
 __kernel void rn_conv_dense_fwd(__global float *wd, const int off, __global const float *w,
                                 const int Cout, const int Cin, const int H, const int W,
                                 const int Ho, const int Wo, const int kh, const int kw,
                                 const int stride, const int pad_h, const int pad_w)
 {
-    const int i0 = get_global_id(0) * RN_DENSE_PAIRS;
-    for (int i = i0; i < min(i0 + RN_DENSE_PAIRS, Cout * Cin); i++) { // i = co·Cin + ci
+    const int i0 = get_global_id(0) * RN_DENSE_PAIRS; // i = co·Cin + ci
+    if (i0 >= Cout * Cin) return;
+    const int T = kh * kw, P = H * W, Q = Ho * Wo;
+    const int run = Cin % RN_DENSE_PAIRS == 0 ? RN_DENSE_PAIRS : 1;
+    for (int i = i0; i < min(i0 + RN_DENSE_PAIRS, Cout * Cin); i += run) {
         const int ci = i % Cin;
         const int co = i / Cin;
-        __global const float *taps = w + (size_t)i * kh * kw;
+        __global const float *taps = w + (size_t)i * T;
         for (int oy = 0; oy < Ho; oy++)
             for (int ox = 0; ox < Wo; ox++) {
-                __global float *row =
-                    wd + off + rn_dense_row(co, ci, oy * Wo + ox, Ho * Wo, Cin, H * W);
+                __global float *row = wd + off + rn_dense_row(co, ci, oy * Wo + ox, Q, Cin, P);
                 const int t0 = rn_dense_t0(oy, ox, stride, kw, pad_h, pad_w);
-                for (int iy = 0; iy < H; iy++)
-                    for (int ix = 0; ix < W; ix++) row[iy * W + ix] = taps[t0 + iy * kw + ix];
+                for (int j = 0; j < run; j++)
+                    for (int iy = 0; iy < H; iy++)
+                        for (int ix = 0; ix < W; ix++)
+                            row[j * P + iy * W + ix] = taps[j * T + t0 + iy * kw + ix];
             }
     }
 }
