@@ -93,21 +93,27 @@ __kernel void rn_conv_dense_pairs_bwd(__global float *dw, __global const float *
                                       const int Ho, const int Wo, const int kh, const int kw,
                                       const int stride, const int pad_h, const int pad_w)
 {
-    const int i0 = get_global_id(0) * RN_DENSE_PAIRS;
-    for (int i = i0; i < min(i0 + RN_DENSE_PAIRS, Cout * Cin); i++) { // i = co·Cin + ci
+    const int i0 = get_global_id(0) * RN_DENSE_PAIRS; // i = co·Cin + ci
+    if (i0 >= Cout * Cin) return;
+    const int T = kh * kw, P = H * W, Q = Ho * Wo;
+    // pairs sharing co read row q as one run, as rn_conv_dense_fwd writes it
+    const int run = Cin % RN_DENSE_PAIRS == 0 ? RN_DENSE_PAIRS : 1;
+    for (int i = i0; i < min(i0 + RN_DENSE_PAIRS, Cout * Cin); i += run) {
         const int ci = i % Cin;
         const int co = i / Cin;
-        float sum[RN_DENSE_TAPS];
-        for (int t = 0; t < kh * kw; t++) sum[t] = 0.0f;
+        float sum[RN_DENSE_PAIRS * RN_DENSE_TAPS];
+        for (int t = 0; t < run * T; t++) sum[t] = 0.0f;
         for (int oy = 0; oy < Ho; oy++)
             for (int ox = 0; ox < Wo; ox++) {
                 __global const float *row =
-                    dwd + off + rn_dense_row(co, ci, oy * Wo + ox, Ho * Wo, Cin, H * W);
+                    dwd + off + rn_dense_row(co, ci, oy * Wo + ox, Q, Cin, P);
                 const int t0 = rn_dense_t0(oy, ox, stride, kw, pad_h, pad_w);
-                for (int iy = 0; iy < H; iy++)
-                    for (int ix = 0; ix < W; ix++) sum[t0 + iy * kw + ix] += row[iy * W + ix];
+                for (int j = 0; j < run; j++)
+                    for (int iy = 0; iy < H; iy++)
+                        for (int ix = 0; ix < W; ix++)
+                            sum[j * T + t0 + iy * kw + ix] += row[j * P + iy * W + ix];
             }
-        for (int t = 0; t < kh * kw; t++) dw[(size_t)i * kh * kw + t] = sum[t];
+        for (int t = 0; t < run * T; t++) dw[(size_t)i * T + t] = sum[t];
     }
 }
 
