@@ -144,6 +144,16 @@ static void check_device_shape(const char *tag, rn_conv c, ref_conv_shape s, con
     if (o.expect_chunks)
         TU_CHECK(ws.floats < whole, "%s: workspace %zu floats forces chunking (batch needs %zu)",
                  tag, ws.floats, whole);
+    /* a workspace too small for one image is replaced inside the conv: nothing may write to the
+     * one given after that (kept alive here, so that a stale write lands in it, not in freed
+     * memory of the runtime, where it once corrupted PoCL's state) */
+    cl_mem given = NULL;
+    const size_t given_floats = ws.floats;
+    if (ws.buf && ws.floats < rn_conv_workspace_floats(&c, 1)) {
+        given = ws.buf;
+        CL_CHECK(clRetainMemObject(given));
+        rn_fill(ctx, given, given_floats, 7.0f);
+    }
     cl_mem bx = tu_upload(x, nx), bw = tu_upload(w, nw), bg = tu_upload(g, ny);
     cl_mem by = tu_poisoned(ny), bdw = tu_poisoned(nw);
     cl_mem bdx = o.no_dx ? NULL : o.accumulate ? tu_upload(dx0, nx) : tu_poisoned(nx);
@@ -158,6 +168,16 @@ static void check_device_shape(const char *tag, rn_conv c, ref_conv_shape s, con
              "%s: rn_conv_gemm_shapes lists the %ld GEMMs forward + backward issue (%d)", tag,
              gemm_calls(ctx), nshapes);
     ctx->profile = 0;
+    if (given) {
+        float *left = tu_download_new(given, given_floats);
+        size_t changed = 0;
+        for (size_t i = 0; i < given_floats; i++) changed += left[i] != 7.0f;
+        TU_CHECK(changed == 0,
+                 "%s: the replaced workspace is not written after (%zu of %zu changed)", tag,
+                 changed, given_floats);
+        free(left);
+        rn_release(&given);
+    }
     if (rn_conv_is_pointwise(&c))
         TU_CHECK(ws.floats == (o.ws_floats ? o.ws_floats : whole),
                  "%s: pointwise conv leaves the workspace alone (%zu floats)", tag, ws.floats);

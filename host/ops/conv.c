@@ -374,8 +374,8 @@ static void im2col_forward(conv_run *r, cl_mem y, cl_mem x, cl_mem w, const rn_c
 {
     const size_t K = (size_t)c->Cin * c->kh * c->kw;
     const size_t hw = (size_t)c->Ho * c->Wo, cols = (size_t)c->N * hw;
+    const int nc = chunk_images(r, c); /* may replace the workspace: read its buffer after */
     cl_mem ws = r->ws->buf;
-    const int nc = chunk_images(r, c);
     for (int n0 = 0; n0 < c->N; n0 += nc) {
         const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
         im2col(r, ws, x, c, n0, cnt);
@@ -390,8 +390,8 @@ static void im2col_backward(conv_run *r, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem
 {
     const size_t K = (size_t)c->Cin * c->kh * c->kw;
     const size_t hw = (size_t)c->Ho * c->Wo, cols = (size_t)c->N * hw;
+    const int nc = chunk_images(r, c); /* may replace the workspace: read its buffer after */
     cl_mem ws = r->ws->buf;
-    const int nc = chunk_images(r, c);
     for (int n0 = 0; n0 < c->N; n0 += nc) {
         const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
         const size_t ccols = cnt * hw;
