@@ -67,6 +67,8 @@ clb_model_flops clb_flops_per_image(int batch);
 
 /* `cl_bench compare A.json B.json ...`: exit status. */
 int clb_compare(int nfiles, char **files);
+/* `cl_bench ab A.txt B.txt [options]` (arguments after "ab"): exit status. */
+int clb_ab(int argc, char **argv);
 
 /* rn_buffer for a section that cannot run without the buffer: after rn_buffer's sentence,
  * cl_bench exits with RN_ERR_INPUT, as for any allocation the device refuses. */

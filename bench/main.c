@@ -1,6 +1,7 @@
 /* cl_bench: measures an OpenCL device for rn50cl (peak, GEMMs, rn50cl's kernels, the whole
  * model, start-up) and prints one table per section, optionally JSON for comparing devices;
- * `cl_bench compare A.json B.json …` puts such files side by side. See bench/README.md. */
+ * `cl_bench compare A.json B.json …` puts such files side by side, `cl_bench ab` two stored GEMM
+ * choices (bench/ab.c). See bench/README.md. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,7 +19,8 @@ static const char usage[] =
     "usage: cl_bench [--device SEL|all] [--batch-size N] [--quick] [--repeats N] [--json FILE]\n"
     "                [--no-tune] [--only peak,gemm,kernels,model,startup]\n"
     "       cl_bench --list-devices\n"
-    "       cl_bench compare A.json [B.json ...]\n";
+    "       cl_bench compare A.json [B.json ...]\n"
+    "       cl_bench ab A.txt B.txt [--device SEL] [--batch-size N] [--repeats N]\n";
 
 static const char help[] =
     "Benchmarks an OpenCL device for rn50cl: 1. fp32 peak, copy bandwidth, launch latency and\n"
@@ -33,7 +35,10 @@ static const char help[] =
     "  --json FILE       also write every figure and the environment as JSON\n"
     "  --no-tune         CLBlast with its default parameters for every GEMM, even when tuned\n"
     "                    choices are stored\n"
-    "  --only LIST       run only these sections (peak is still measured for the shares)\n";
+    "  --only LIST       run only these sections (peak is still measured for the shares)\n\n"
+    "compare puts JSON files side by side, with ratios to the first. ab times two stored GEMM\n"
+    "choices of one device (files as `rn50cl tune` writes them) on every GEMM shape of a\n"
+    "training step in one process, taking turns (--repeats runs each, default 11).\n";
 
 static const char *const section_names[5] = {"peak", "gemm", "kernels", "model", "startup"};
 
@@ -170,6 +175,7 @@ static int run_all(const char *sel, const clb_cfg *cfg, const rn_env *env, rn_jw
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "compare")) return clb_compare(argc - 2, argv + 2);
+    if (argc > 1 && !strcmp(argv[1], "ab")) return clb_ab(argc - 2, argv + 2);
     clb_cfg cfg = {.batch = 0, .repeats = 0, .sections = CLB_ALL};
     const char *sel = NULL;
     for (int i = 1; i < argc; i++) {

@@ -31,7 +31,7 @@ static const struct {
  * (Intel's kept ~127 MiB resident, which section 4 counted as the model's). */
 static cl_program build_peak(rn_ctx *ctx)
 {
-    return rn_program_build(ctx, "bench/peak.cl", (const char *)cl_bench_peak_cl,
+    return rn_program_build(ctx, "cl_bench-peak.cl", (const char *)cl_bench_peak_cl,
                             cl_bench_peak_cl_size);
 }
 
