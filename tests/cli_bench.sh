@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Drives bench/cl_bench: --quick --json on the PoCL device (every section present, every figure
 # finite and positive; timings themselves are never asserted), the peak kernel's FLOP count
-# re-derived from bench/peak.cl against the one cl_bench uses, `compare`, and bad input.
+# re-derived from bench/peak.cl against the one cl_bench uses, `compare`, `ab`, and bad input.
 set -u
 BIN=${RN50CL_BIN:?RN50CL_BIN not set}
 SRC=${RN50CL_SOURCE_DIR:?RN50CL_SOURCE_DIR not set}
@@ -133,6 +133,23 @@ check "one file with two runs gives the two files' table" \
 one_out=$("$CLB" compare "$tmp/a.json" 2>&1); rc=$?
 check "compare of a single run exits 2 with a sentence (rc $rc)" \
   [ "$rc" -eq 2 ] && grep -q "at least two runs" <<<"$one_out"
+
+# ab: a stored choice (a short search at batch 2) against itself, in one process
+RN50CL_CACHE_DIR="$tmp/cache" "$BIN" tune --device "$dev" --batch-size 2 --budget 12 >/dev/null 2>&1
+tuned=$(ls "$tmp"/cache/tuning/*.txt 2>/dev/null | head -1)
+check "a short rn50cl tune stored a file for ab ($tuned)" [ -f "$tuned" ]
+ab_out=$("$CLB" ab "$tuned" "$tuned" --device "$dev" --batch-size 2 --repeats 3 2>&1); rc=$?
+check "ab of a file against itself exits 0 (rc $rc): ${ab_out: -300}" [ "$rc" -eq 0 ]
+check "ab prints the time-weighted line with B/A" \
+  grep -qE '^time-weighted over the step.s calls: A [0-9.]+ GFLOP/s .* B/A [0-9.]+$' <<<"$ab_out"
+check "ab's per-shape rows name the same choice for A and B" "$PY" -c '
+import sys
+rows = [r for r in map(str.split, sys.stdin.read().splitlines()) if len(r) == 16 and r[7][0] == "t"]
+assert rows and all(r[7:10] == r[11:14] for r in rows), rows[:2]' <<<"$ab_out"
+ab_out=$("$CLB" ab "$tuned" 2>&1); rc=$?
+check "ab with one file exits 2 with a sentence (rc $rc)" [ "$rc" -eq 2 ] && grep -q "two tuning files" <<<"$ab_out"
+ab_out=$("$CLB" ab "$tuned" "$tmp/none.txt" --device "$dev" 2>&1); rc=$?
+check "ab with a missing file exits 2 naming it (rc $rc)" [ "$rc" -eq 2 ] && grep -q "none.txt cannot be used" <<<"$ab_out"
 
 # bad input: exit 2 with a sentence
 echo '{"tool": "cl_bench", "runs": [' > "$tmp/broken.json"
