@@ -21,40 +21,25 @@ static int ab_bad(const char *what, const char *arg)
     return RN_ERR_INPUT;
 }
 
-/* The file's own-kernel choice for this shape (any beta), or NULL: the shape is on CLBlast. */
-static const rn_gemm_own *own_for(const rn_tune_params *p, const rn_gemm_shape *s)
-{
-    for (int i = 0; i < p->nown; i++) {
-        rn_gemm_shape t = p->own[i].s;
-        t.beta = s->beta;
-        if (rn_gemm_shape_equal(&t, s)) return &p->own[i];
-    }
-    return NULL;
-}
-
-static double once_ms(rn_ctx *ctx, const rn_gemm_own *o, cl_mem a, cl_mem b, cl_mem c)
+static double once_ms(rn_ctx *ctx, const rn_gemm_own *o, const clb_gemm_bufs *g)
 {
     rn_finish(ctx);
     double t0 = rn_now();
-    rn_sgemm_own(ctx, o, 1.0f, a, 0, b, 0, c, 0);
+    rn_sgemm_own(ctx, o, 1.0f, g->a, 0, g->b, 0, g->c, 0);
     rn_finish(ctx);
     return (rn_now() - t0) * 1e3;
 }
 
-static size_t max3(size_t a, size_t b, size_t c)
-{
-    return a > b ? (a > c ? a : c) : (b > c ? b : c);
-}
-
 /* Median ms of A (t[0]) and B (t[1]) on shape s, in turns, A first in even rounds. */
-static void time_pair(rn_ctx *ctx, const rn_gemm_own *o[2], int repeats, cl_mem *buf, double med[2])
+static void time_pair(rn_ctx *ctx, const rn_gemm_own *o[2], int repeats, const clb_gemm_bufs *g,
+                      double med[2])
 {
     double t[2][64];
-    for (int v = 0; v < 2; v++) once_ms(ctx, o[v], buf[0], buf[1], buf[2]); /* warm-up */
+    for (int v = 0; v < 2; v++) once_ms(ctx, o[v], g); /* warm-up */
     for (int r = 0; r < repeats; r++)
         for (int k = 0; k < 2; k++) {
             int v = r % 2 ? 1 - k : k;
-            t[v][r] = once_ms(ctx, o[v], buf[0], buf[1], buf[2]);
+            t[v][r] = once_ms(ctx, o[v], g);
         }
     for (int v = 0; v < 2; v++) med[v] = clb_stats_of(t[v], repeats).med;
 }
@@ -79,18 +64,10 @@ static int run_ab(rn_ctx *ctx, const char *files[2], int batch, int repeats)
         if (load(ctx, files[v], &p[v])) return RN_ERR_INPUT;
     rn_gemm_use *u;
     int n = rn_model_gemm_uses(batch, 10, 1, (size_t)RN_WORKSPACE_MB << 20, &u);
-    size_t most = 1;
-    for (int i = 0; i < n; i++) {
-        const rn_gemm_shape *s = &u[i].s;
-        size_t need =
-            max3((s->ta ? s->K : s->M) * s->lda, (s->tb ? s->N : s->K) * s->ldb, s->M * s->ldc);
-        if (need > most) most = need;
-    }
-    cl_mem buf[3];
-    for (int k = 0; k < 3; k++) {
-        buf[k] = clb_buffer(ctx, most * sizeof(float));
-        rn_fill(ctx, buf[k], most, k == 2 ? 0.0f : 0.5f);
-    }
+    rn_gemm_shape *shapes = malloc((size_t)n * sizeof *shapes);
+    if (!shapes || n < 1) abort();
+    for (int i = 0; i < n; i++) shapes[i] = u[i].s;
+    clb_gemm_bufs g = clb_gemm_bufs_alloc(ctx, shapes, n);
     printf("A: %s\nB: %s\n%s, batch %d, median of %d runs each in turns\n", files[0], files[1],
            ctx->info.name, batch, repeats);
     printf("%-24s %-5s %2s %5s %5s %5s %5s  %-16s %7s  %-16s %7s  %5s\n", "GEMM", "form", "op", "M",
@@ -99,7 +76,8 @@ static int run_ab(rn_ctx *ctx, const char *files[2], int batch, int repeats)
     int skipped = 0;
     for (int i = 0; i < n; i++) {
         const rn_gemm_shape *s = &u[i].s;
-        const rn_gemm_own *o[2] = {own_for(&p[0], s), own_for(&p[1], s)};
+        const rn_gemm_own *o[2] = {rn_gemm_own_lookup(p[0].own, p[0].nown, s),
+                                   rn_gemm_own_lookup(p[1].own, p[1].nown, s)};
         cl_int err;
         if (!o[0] || !o[1] || rn_gemm_own_reserve(ctx, o[0], &err) ||
             rn_gemm_own_reserve(ctx, o[1], &err)) {
@@ -107,7 +85,7 @@ static int run_ab(rn_ctx *ctx, const char *files[2], int batch, int repeats)
             continue;
         }
         double med[2];
-        time_pair(ctx, o, repeats, buf, med);
+        time_pair(ctx, o, repeats, &g, med);
         const double f = rn_gemm_flops(s);
         char ca[32], cb[32];
         choice(ca, sizeof ca, o[0]);
@@ -126,7 +104,8 @@ static int run_ab(rn_ctx *ctx, const char *files[2], int batch, int repeats)
         printf("time-weighted over the step's calls: A %.1f GFLOP/s (%.1f ms), B %.1f GFLOP/s "
                "(%.1f ms), B/A %.3f\n",
                flop / ms[0] * 1e-6, ms[0], flop / ms[1] * 1e-6, ms[1], ms[0] / ms[1]);
-    for (int k = 0; k < 3; k++) rn_release(&buf[k]);
+    clb_gemm_bufs_free(&g);
+    free(shapes);
     free(u);
     return RN_OK;
 }

@@ -70,6 +70,14 @@ int clb_compare(int nfiles, char **files);
 /* `cl_bench ab A.txt B.txt [options]` (arguments after "ab"): exit status. */
 int clb_ab(int argc, char **argv);
 
+/* Buffers large enough for every one of n shapes' A, B and C (row-major, leading dimensions as
+ * issued), filled with moderate values; and their release. */
+typedef struct clb_gemm_bufs {
+    cl_mem a, b, c;
+} clb_gemm_bufs;
+clb_gemm_bufs clb_gemm_bufs_alloc(rn_ctx *ctx, const rn_gemm_shape *s, int n);
+void clb_gemm_bufs_free(clb_gemm_bufs *g);
+
 /* rn_buffer for a section that cannot run without the buffer: after rn_buffer's sentence,
  * cl_bench exits with RN_ERR_INPUT, as for any allocation the device refuses. */
 cl_mem clb_buffer(rn_ctx *ctx, size_t bytes);

@@ -21,11 +21,6 @@ clb_model_flops clb_flops_per_image(int batch)
     return f;
 }
 
-/* Buffers large enough for every shape's A, B and C (row-major, leading dimensions as issued). */
-typedef struct gemm_bufs {
-    cl_mem a, b, c;
-} gemm_bufs;
-
 static size_t need_a(const rn_gemm_shape *s)
 {
     return (s->ta ? s->K : s->M) * s->lda;
@@ -41,7 +36,7 @@ static size_t need_c(const rn_gemm_shape *s)
     return s->M * s->ldc;
 }
 
-static gemm_bufs alloc_bufs(rn_ctx *ctx, const rn_gemm_shape *s, int n)
+clb_gemm_bufs clb_gemm_bufs_alloc(rn_ctx *ctx, const rn_gemm_shape *s, int n)
 {
     size_t na = 1, nb = 1, nc = 1;
     for (int i = 0; i < n; i++) {
@@ -49,7 +44,7 @@ static gemm_bufs alloc_bufs(rn_ctx *ctx, const rn_gemm_shape *s, int n)
         if (need_b(&s[i]) > nb) nb = need_b(&s[i]);
         if (need_c(&s[i]) > nc) nc = need_c(&s[i]);
     }
-    gemm_bufs g = {clb_buffer(ctx, na * 4), clb_buffer(ctx, nb * 4), clb_buffer(ctx, nc * 4)};
+    clb_gemm_bufs g = {clb_buffer(ctx, na * 4), clb_buffer(ctx, nb * 4), clb_buffer(ctx, nc * 4)};
     /* moderate values: no overflow and no denormals, whose cost would not be the GEMM's */
     rn_fill(ctx, g.a, na, 0.5f);
     rn_fill(ctx, g.b, nb, 0.25f);
@@ -57,7 +52,7 @@ static gemm_bufs alloc_bufs(rn_ctx *ctx, const rn_gemm_shape *s, int n)
     return g;
 }
 
-static void free_bufs(gemm_bufs *g)
+void clb_gemm_bufs_free(clb_gemm_bufs *g)
 {
     rn_release(&g->a);
     rn_release(&g->b);
@@ -66,7 +61,7 @@ static void free_bufs(gemm_bufs *g)
 
 /* Wall time of one rn_sgemm between two clFinish calls, in ms (either back-end may run helper
  * kernels for padding or transposition; they belong to the GEMM's cost). */
-static double gemm_once(rn_ctx *ctx, const rn_gemm_shape *s, const gemm_bufs *g)
+static double gemm_once(rn_ctx *ctx, const rn_gemm_shape *s, const clb_gemm_bufs *g)
 {
     rn_finish(ctx);
     double t0 = rn_now();
@@ -76,7 +71,7 @@ static double gemm_once(rn_ctx *ctx, const rn_gemm_shape *s, const gemm_bufs *g)
     return (rn_now() - t0) * 1e3;
 }
 
-static clb_stats time_gemm(rn_ctx *ctx, const rn_gemm_shape *s, const gemm_bufs *g, int repeats)
+static clb_stats time_gemm(rn_ctx *ctx, const rn_gemm_shape *s, const clb_gemm_bufs *g, int repeats)
 {
     double t[64];
     if (repeats > 64) repeats = 64;
@@ -129,7 +124,7 @@ static void square(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk
     for (int i = 0; i < ns; i++)
         s[i] =
             (rn_gemm_shape){0, 0, sizes[i], sizes[i], sizes[i], sizes[i], sizes[i], sizes[i], 0.0f};
-    gemm_bufs g = alloc_bufs(ctx, s, ns);
+    clb_gemm_bufs g = clb_gemm_bufs_alloc(ctx, s, ns);
     rn_jw_obj(j, "square");
     for (int i = 0; i < ns; i++) {
         char key[32];
@@ -137,7 +132,7 @@ static void square(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk
         gemm_row(ctx, j, key, key, &s[i], time_gemm(ctx, &s[i], &g, cfg->repeats), 0, pk);
     }
     rn_jw_end(j);
-    free_bufs(&g);
+    clb_gemm_bufs_free(&g);
 }
 
 /* Every distinct training-step shape, then Σ count·flops / Σ count·time over them. */
@@ -148,7 +143,7 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *
     rn_gemm_shape *s = malloc((size_t)n * sizeof *s);
     if (!s || n < 1) abort();
     for (int i = 0; i < n; i++) s[i] = u[i].s;
-    gemm_bufs g = alloc_bufs(ctx, s, n);
+    clb_gemm_bufs g = clb_gemm_bufs_alloc(ctx, s, n);
     double flops = 0, ms = 0;
     int calls = 0;
     rn_jw_obj(j, "training_shapes");
@@ -176,7 +171,7 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *
     rn_jw_num(j, "gflops", gf, CLB_DIGITS);
     if (pk->gflops > 0) rn_jw_num(j, "pct_peak", 100 * gf / pk->gflops, CLB_DIGITS);
     rn_jw_end(j);
-    free_bufs(&g);
+    clb_gemm_bufs_free(&g);
     free(s);
     free(u);
 }

@@ -28,7 +28,7 @@ static int rn_dense_t0(int oy, int ox, int stride, int kw, int pad_h, int pad_w)
 // taps over the Q rows of the matrix: no per-element divisions, which CPUs pay dearly for.
 // A work-item's RN_DENSE_PAIRS pairs: when they share co (Cin a multiple of RN_DENSE_PAIRS, as
 // in ResNet50), row q of all of them is one run of RN_DENSE_PAIRS·P values, written in order
-// (1.3-1.8× as fast on PoCL as pair by pair, whose writes jumped between rows); else pair by pair.
+// (1.2-1.7× as fast on PoCL as pair by pair, whose writes jumped between rows); else pair by pair.
 __kernel void rn_conv_dense_fwd(__global float *wd, const int off, __global const float *w,
                                 const int Cout, const int Cin, const int H, const int W,
                                 const int Ho, const int Wo, const int kh, const int kw,

@@ -56,14 +56,19 @@ size_t rn_gemm_own_scratch_bytes(const rn_gemm_own *o)
 
 /* beta does not take part: it costs the same either way and the kernels take any value (a conv
  * whose input gradient accumulates issues its listed shape with beta 1). */
-const rn_gemm_own *rn_gemm_own_find(const rn_ctx *ctx, const rn_gemm_shape *s)
+const rn_gemm_own *rn_gemm_own_lookup(const rn_gemm_own *own, int n, const rn_gemm_shape *s)
 {
-    for (int i = 0; i < ctx->nown; i++) {
-        rn_gemm_shape t = ctx->own[i].s;
+    for (int i = 0; i < n; i++) {
+        rn_gemm_shape t = own[i].s;
         t.beta = s->beta;
-        if (rn_gemm_shape_equal(&t, s)) return &ctx->own[i];
+        if (rn_gemm_shape_equal(&t, s)) return &own[i];
     }
     return NULL;
+}
+
+const rn_gemm_own *rn_gemm_own_find(const rn_ctx *ctx, const rn_gemm_shape *s)
+{
+    return rn_gemm_own_lookup(ctx->own, ctx->nown, s);
 }
 
 /* The kernels take offsets as int: a call whose offset plus extent would not fit goes to CLBlast

@@ -153,7 +153,9 @@ int rn_gemm_reserve(rn_ctx *ctx, const rn_gemm_shape *s, cl_int *err);
 int rn_gemm_own_valid(const rn_gemm_own *o);
 /* The GEMM scratch o's product needs (copies of operands, one K-chunk at a time). */
 size_t rn_gemm_own_scratch_bytes(const rn_gemm_own *o);
-/* The stored choice for this shape (any beta), or NULL (CLBlast). */
+/* The choice for this shape (any beta) among own[0..n), or NULL (CLBlast). */
+const rn_gemm_own *rn_gemm_own_lookup(const rn_gemm_own *own, int n, const rn_gemm_shape *s);
+/* The stored choice for this shape (rn_gemm_own_lookup on ctx->own). */
 const rn_gemm_own *rn_gemm_own_find(const rn_ctx *ctx, const rn_gemm_shape *s);
 /* o's product on the own kernels whatever ctx->own says (the tuner times candidates with it);
  * its shape's leading dimensions and beta apply. o must be valid. */
