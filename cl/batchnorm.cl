@@ -1,9 +1,10 @@
 // Batch normalisation over CNHW activations: channel c is the contiguous row x[c*M .. c*M+M).
-// Per-channel sums are split into parts of plen values: one work-group per (part, channel) writes
-// its partial sums to a small scratch buffer and a combine kernel adds them in part order, so
-// long rows spread over many work-groups and results stay deterministic (no atomics). Every pass
-// moves 8 consecutive values per work-item as a float8 (on 2 PoCL cores the per-element passes
-// ran 2-3x faster so than with one value per work-item).
+// Per-channel sums are split into parts of plen values whose partial sums are added in part order,
+// so results are deterministic (no atomics). Two forms: split (one work-group per (part, channel),
+// then a combine kernel and a per-element pass: long rows spread over many work-groups, for GPUs)
+// and per channel (one work-item does all of a channel, for CPUs, see rn_batchnorm_chan_fwd);
+// both give the same bits. Every pass moves 8 consecutive values per work-item as a float8 (on 2
+// PoCL cores the per-element passes ran 2-3x faster so than with one value per work-item).
 
 // x[0..n) as a float8, zero-filled past n (the last, short piece of a row).
 static float8 rn_bn_load8(__global const float *x, int n)
@@ -70,19 +71,14 @@ static size_t rn_bn_part_start(int M, int plen)
     return (size_t)get_group_id(1) * M + (size_t)get_group_id(0) * plen;
 }
 
-// Partial statistics of one part of one channel, two passes over values that are still in the
-// cache for the second: s = Σ (x − x_c[0]) and q = Σ (x − x_c[0] − s/n)², the part's sum of
-// squared deviations from its own mean. Shifting by the channel's first value keeps a large
-// offset (1000 ± 1) out of the sums. Writes (s, q) to part[c·P + p].
-__kernel void rn_batchnorm_stats(__global const float *x, __global float2 *part, const int M,
-                                 const int plen, __local float2 *buf)
+// Statistics of one part (n values at xs) of a channel, two passes over values that are still in
+// the cache for the second: s = Σ (x − shift) and q = Σ (x − shift − s/n)², the part's sum of
+// squared deviations from its own mean, returned to every work-item. Shifting by the channel's
+// first value keeps a large offset (1000 ± 1) out of the sums.
+static float2 rn_bn_part_stats(__local float2 *buf, __global const float *xs, int n, float shift)
 {
     const int lid = get_local_id(0);
     const int L = get_local_size(0);
-    const int n = rn_bn_part_len(M, plen);
-    __global const float *xs = x + rn_bn_part_start(M, plen);
-    const float shift = x[(size_t)get_group_id(1) * M];
-
     float8 s8 = 0.0f;
     for (int i = lid * 8; i < n; i += L * 8)
         s8 += rn_bn_first8(rn_bn_load8(xs + i, n - i) - shift, n - i);
@@ -94,23 +90,29 @@ __kernel void rn_batchnorm_stats(__global const float *x, __global float2 *part,
         const float8 t = rn_bn_first8(rn_bn_load8(xs + i, n - i) - shift - d, n - i);
         q8 += t * t;
     }
-    const float q = rn_bn_group_sum(buf, (float2)(rn_bn_hsum8(q8), 0.0f)).x;
-    if (lid == 0) part[get_group_id(1) * get_num_groups(0) + get_group_id(0)] = (float2)(s, q);
+    return (float2)(s, rn_bn_group_sum(buf, (float2)(rn_bn_hsum8(q8), 0.0f)).x);
 }
 
-// Per channel (1-D launch over C), from the P parts' (s, q) in part order (Chan et al.'s
-// combine): mean = x_c[0] + Σs/M, M2 = Σ (q_p + n_p·(s_p/n_p − Σs/M)²). Running statistics use
-// the unbiased variance M2/(M−1); with M == 1 that is undefined (PyTorch raises) and the biased
-// variance (0) is used instead.
-__kernel void rn_batchnorm_stats_combine(__global const float *x, __global const float2 *part,
-                                         __global float *running_mean, __global float *running_var,
-                                         __global float *save_mean, __global float *save_invstd,
-                                         const int C, const int M, const int plen, const int P,
-                                         const float momentum, const float eps)
+// Partial statistics of one part of one channel (launch: see rn_bn_part_len). Writes (s, q) of
+// rn_bn_part_stats to part[c·P + p].
+__kernel void rn_batchnorm_stats(__global const float *x, __global float2 *part, const int M,
+                                 const int plen, __local float2 *buf)
 {
-    const int c = get_global_id(0);
-    if (c >= C) return;
-    __global const float2 *pc = part + (size_t)c * P;
+    const float2 r = rn_bn_part_stats(buf, x + rn_bn_part_start(M, plen), rn_bn_part_len(M, plen),
+                                      x[(size_t)get_group_id(1) * M]);
+    if (get_local_id(0) == 0) part[get_group_id(1) * get_num_groups(0) + get_group_id(0)] = r;
+}
+
+// Channel c's statistics from its P parts' (s, q) at pc, in part order (Chan et al.'s combine):
+// mean = x_c[0] + Σs/M, M2 = Σ (q_p + n_p·(s_p/n_p − Σs/M)²); saves mean and 1/sqrt(var + eps)
+// and updates the running statistics, whose variance is the unbiased M2/(M−1). With M == 1 that
+// is undefined (PyTorch raises) and the biased variance (0) is used instead. Returns
+// (mean, invstd).
+static float2 rn_bn_combine_stats(__global const float2 *pc, float x0, int c, int M, int plen,
+                                  int P, float momentum, float eps, __global float *running_mean,
+                                  __global float *running_var, __global float *save_mean,
+                                  __global float *save_invstd)
+{
     float s = 0.0f;
     for (int p = 0; p < P; p++) s += pc[p].x;
     const float dm = s / (float)M;
@@ -120,13 +122,28 @@ __kernel void rn_batchnorm_stats_combine(__global const float *x, __global const
         const float e = pc[p].x / n - dm;
         m2 += pc[p].y + n * e * e;
     }
-    const float mean = x[(size_t)c * M] + dm;
+    const float mean = x0 + dm;
     const float var = m2 / (float)M;
     const float unbiased = M > 1 ? m2 / (float)(M - 1) : var;
+    const float invstd = 1.0f / sqrt(var + eps);
     save_mean[c] = mean;
-    save_invstd[c] = 1.0f / sqrt(var + eps);
+    save_invstd[c] = invstd;
     running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
     running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased;
+    return (float2)(mean, invstd);
+}
+
+// Per channel (1-D launch over C), from the parts rn_batchnorm_stats wrote.
+__kernel void rn_batchnorm_stats_combine(__global const float *x, __global const float2 *part,
+                                         __global float *running_mean, __global float *running_var,
+                                         __global float *save_mean, __global float *save_invstd,
+                                         const int C, const int M, const int plen, const int P,
+                                         const float momentum, const float eps)
+{
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    rn_bn_combine_stats(part + (size_t)c * P, x[(size_t)c * M], c, M, plen, P, momentum, eps,
+                        running_mean, running_var, save_mean, save_invstd);
 }
 
 // max(0, v) per lane; a NaN passes through, as in PyTorch.
@@ -146,8 +163,16 @@ static void rn_bn_out8(float8 v, __global float *y, __global const float *res, i
     rn_bn_store8(v, y, n);
 }
 
-// Training forward: y = (x − mean)·invstd·γ + β, then the join's residual and the ReLU if asked
-// (rn_bn_out8). 2-D launch: dim 0 over the row's pieces of 8, dim 1 over C.
+// y = (x − mean)·invstd·γ + β for n ≤ 8 values at x, then rn_bn_out8. Every form of the forward
+// goes through here, so all give the same bits from the same statistics.
+static void rn_bn_apply8(__global float *y, __global const float *x, __global const float *res,
+                         int n, float mean, float invstd, float g, float b, int relu, int residual)
+{
+    rn_bn_out8((rn_bn_load8(x, n) - mean) * invstd * g + b, y, res, n, relu, residual);
+}
+
+// Training forward: rn_bn_apply8 with the saved batch statistics. 2-D launch: dim 0 over the
+// row's pieces of 8, dim 1 over C.
 __kernel void rn_batchnorm_fwd(__global float *y, __global const float *x,
                                __global const float *gamma, __global const float *beta,
                                __global const float *save_mean, __global const float *save_invstd,
@@ -158,8 +183,8 @@ __kernel void rn_batchnorm_fwd(__global float *y, __global const float *x,
     const int c = get_global_id(1);
     if (i >= M || c >= C) return;
     const size_t j = (size_t)c * M + i;
-    rn_bn_out8((rn_bn_load8(x + j, M - i) - save_mean[c]) * save_invstd[c] * gamma[c] + beta[c],
-               y + j, res + j, M - i, relu, residual);
+    rn_bn_apply8(y + j, x + j, res + j, M - i, save_mean[c], save_invstd[c], gamma[c], beta[c],
+                 relu, residual);
 }
 
 // Inference forward with the running statistics; same launch shape as rn_batchnorm_fwd.
@@ -175,8 +200,8 @@ __kernel void rn_batchnorm_eval_fwd(__global float *y, __global const float *x,
     if (i >= M || c >= C) return;
     const size_t j = (size_t)c * M + i;
     const float invstd = 1.0f / sqrt(running_var[c] + eps);
-    rn_bn_out8((rn_bn_load8(x + j, M - i) - running_mean[c]) * invstd * gamma[c] + beta[c], y + j,
-               res + j, M - i, relu, residual);
+    rn_bn_apply8(y + j, x + j, res + j, M - i, running_mean[c], invstd, gamma[c], beta[c], relu,
+                 residual);
 }
 
 // dy after the fused ReLU's mask. A select, not a product, so a masked-out NaN/inf becomes 0.
@@ -186,46 +211,72 @@ static float8 rn_bn_masked8(__global const float *dy, __global const float *y, i
     return relu ? select((float8)0.0f, g, rn_bn_load8(y, n) > 0.0f) : g;
 }
 
-// Partial backward sums of one part of one channel (launch as rn_batchnorm_stats):
-// part[c·P + p] = (Σ dy', Σ dy'·(x − mean)), dy' being dy after the ReLU mask. The zero-filled
+// Backward sums of one part (n values from `at` of the rows dy, x, y) of a channel, returned to
+// every work-item: (Σ dy', Σ dy'·(x − mean)), dy' being dy after the ReLU mask. The zero-filled
 // lanes of a short last piece have dy' = 0 and add nothing.
+static float2 rn_bn_part_grads(__local float2 *buf, __global const float *dy,
+                               __global const float *x, __global const float *y, size_t at, int n,
+                               float mean, int relu)
+{
+    const int lid = get_local_id(0);
+    const int L = get_local_size(0);
+    float8 sg = 0.0f, sgx = 0.0f;
+    for (int i = lid * 8; i < n; i += L * 8) {
+        const float8 g = rn_bn_masked8(dy + at + i, y + at + i, n - i, relu);
+        sg += g;
+        sgx += g * (rn_bn_load8(x + at + i, n - i) - mean);
+    }
+    return rn_bn_group_sum(buf, (float2)(rn_bn_hsum8(sg), rn_bn_hsum8(sgx)));
+}
+
+// Partial backward sums of one part of one channel into part[c·P + p] (launch as
+// rn_batchnorm_stats).
 __kernel void rn_batchnorm_bwd_reduce(__global float2 *part, __global const float *dy,
                                       __global const float *x, __global const float *y,
                                       __global const float *save_mean, const int M, const int plen,
                                       const int relu, __local float2 *buf)
 {
-    const int lid = get_local_id(0);
-    const int L = get_local_size(0);
-    const int n = rn_bn_part_len(M, plen);
-    const size_t base = rn_bn_part_start(M, plen);
-    const float mean = save_mean[get_group_id(1)];
-
-    float8 sg = 0.0f, sgx = 0.0f;
-    for (int i = lid * 8; i < n; i += L * 8) {
-        const float8 g = rn_bn_masked8(dy + base + i, y + base + i, n - i, relu);
-        sg += g;
-        sgx += g * (rn_bn_load8(x + base + i, n - i) - mean);
-    }
-    const float2 r = rn_bn_group_sum(buf, (float2)(rn_bn_hsum8(sg), rn_bn_hsum8(sgx)));
-    if (lid == 0) part[get_group_id(1) * get_num_groups(0) + get_group_id(0)] = r;
+    const float2 r = rn_bn_part_grads(buf, dy, x, y, rn_bn_part_start(M, plen),
+                                      rn_bn_part_len(M, plen), save_mean[get_group_id(1)], relu);
+    if (get_local_id(0) == 0) part[get_group_id(1) * get_num_groups(0) + get_group_id(0)] = r;
 }
 
-// Per channel (1-D launch over C): dβ = Σ dy', dγ = Σ dy'·x̂, adding the P parts in order.
+// Channel c's (dβ, dγ) = (Σ dy', Σ dy'·x̂) from its P parts at pc, added in order, stored.
+static float2 rn_bn_combine_grads(__global const float2 *pc, int P, float invstd, int c,
+                                  __global float *dgamma, __global float *dbeta)
+{
+    float2 s = 0.0f;
+    for (int p = 0; p < P; p++) s += pc[p];
+    const float2 r = (float2)(s.x, s.y * invstd);
+    dbeta[c] = r.x;
+    dgamma[c] = r.y;
+    return r;
+}
+
+// Per channel (1-D launch over C), from the parts rn_batchnorm_bwd_reduce wrote.
 __kernel void rn_batchnorm_bwd_combine(__global float *dgamma, __global float *dbeta,
                                        __global const float2 *part,
                                        __global const float *save_invstd, const int C, const int P)
 {
     const int c = get_global_id(0);
     if (c >= C) return;
-    float2 s = 0.0f;
-    for (int p = 0; p < P; p++) s += part[(size_t)c * P + p];
-    dbeta[c] = s.x;
-    dgamma[c] = s.y * save_invstd[c];
+    rn_bn_combine_grads(part + (size_t)c * P, P, save_invstd[c], c, dgamma, dbeta);
 }
 
-// Backward per element, from the sums above:
+// dx for n ≤ 8 values from the sums (db, dg) = (dβ, dγ):
 // dx = invstd/M·(M·dx̂ − Σdx̂ − x̂·Σ(dx̂·x̂)) with dx̂ = dy'·γ, i.e. γ·invstd·(dy' − dβ/M − x̂·dγ/M).
-// Same launch shape as rn_batchnorm_fwd. dx may be the same buffer as dy.
+static void rn_bn_grad8(__global float *dx, __global const float *dy, __global const float *x,
+                        __global const float *y, int n, int M, float mean, float invstd,
+                        float gamma, float db, float dg, int relu)
+{
+    const float inv_m = 1.0f / (float)M;
+    const float8 xhat = (rn_bn_load8(x, n) - mean) * invstd;
+    const float8 g = rn_bn_masked8(dy, y, n, relu);
+    rn_bn_store8(gamma * invstd * (g - db * inv_m - xhat * (dg * inv_m)), dx, n);
+}
+
+// Backward per element from the combined sums. Same launch shape as rn_batchnorm_fwd. dx may be
+// the same buffer as dy.
 __kernel void rn_batchnorm_bwd(__global float *dx, __global const float *dy,
                                __global const float *x, __global const float *y,
                                __global const float *gamma, __global const float *save_mean,
@@ -237,10 +288,121 @@ __kernel void rn_batchnorm_bwd(__global float *dx, __global const float *dy,
     const int c = get_global_id(1);
     if (i >= M || c >= C) return;
     const size_t j = (size_t)c * M + i;
-    const float invstd = save_invstd[c];
-    const float inv_m = 1.0f / (float)M;
-    const float8 xhat = (rn_bn_load8(x + j, M - i) - save_mean[c]) * invstd;
-    const float8 g = rn_bn_masked8(dy + j, y + j, M - i, relu);
-    const float8 v = gamma[c] * invstd * (g - dbeta[c] * inv_m - xhat * (dgamma[c] * inv_m));
-    rn_bn_store8(v, dx + j, M - i);
+    rn_bn_grad8(dx + j, dy + j, x + j, y + j, M - i, M, save_mean[c], save_invstd[c], gamma[c],
+                dbeta[c], dgamma[c], relu);
+}
+
+// ---- the per-channel form: one work-item does all of a channel ---------------------------------
+// On a CPU a work-group's work-items run one after another, so the split form's per-part sums walk
+// the part eight times, 32 of every 256 bytes each time. Here one work-item walks its channel's
+// row front to back, keeping the 8 partial sums that the split form's 8 work-items would keep
+// (value block b of a part goes to sum b mod 8) and adding them in rn_bn_group_sum's tree order:
+// the same bits as the split form with a local size of 8, which is what a CPU gets for parts of
+// more than 32 values (batchnorm.c takes this form only then). The passes after the first find
+// the row (at most a few hundred KiB) in the core's cache, so x is read from memory once, not
+// twice, and one launch replaces three.
+#define RN_BN_LANES 8
+
+// rn_bn_group_sum's tree over 8 work-items' values: s = 4, 2, 1.
+static float2 rn_bn_tree8(float2 *v)
+{
+    for (int s = RN_BN_LANES / 2; s > 0; s >>= 1)
+        for (int i = 0; i < s; i++) v[i] += v[i + s];
+    return v[0];
+}
+
+// rn_bn_part_stats of n values at xs, from one work-item.
+static float2 rn_bn_row_stats(__global const float *xs, int n, float shift)
+{
+    float8 a[RN_BN_LANES];
+    float2 h[RN_BN_LANES];
+    for (int w = 0; w < RN_BN_LANES; w++) a[w] = 0.0f;
+    for (int i = 0; i < n; i += RN_BN_LANES * 8)
+        for (int w = 0; w < RN_BN_LANES; w++) {
+            const int j = i + w * 8;
+            if (j < n) a[w] += rn_bn_first8(rn_bn_load8(xs + j, n - j) - shift, n - j);
+        }
+    for (int w = 0; w < RN_BN_LANES; w++) h[w] = (float2)(rn_bn_hsum8(a[w]), 0.0f);
+    const float s = rn_bn_tree8(h).x;
+
+    const float d = s / (float)n;
+    for (int w = 0; w < RN_BN_LANES; w++) a[w] = 0.0f;
+    for (int i = 0; i < n; i += RN_BN_LANES * 8)
+        for (int w = 0; w < RN_BN_LANES; w++) {
+            const int j = i + w * 8;
+            if (j < n) {
+                const float8 t = rn_bn_first8(rn_bn_load8(xs + j, n - j) - shift - d, n - j);
+                a[w] += t * t;
+            }
+        }
+    for (int w = 0; w < RN_BN_LANES; w++) h[w] = (float2)(rn_bn_hsum8(a[w]), 0.0f);
+    return (float2)(s, rn_bn_tree8(h).x);
+}
+
+// The whole training forward of channel c = get_global_id(0) (1-D launch over C, any local size):
+// each part's statistics into part[c·P + p], their combine, then the output pass.
+__kernel void rn_batchnorm_chan_fwd(__global float *y, __global const float *x,
+                                    __global const float *gamma, __global const float *beta,
+                                    __global float *running_mean, __global float *running_var,
+                                    __global float *save_mean, __global float *save_invstd,
+                                    __global float2 *part, __global const float *res, const int C,
+                                    const int M, const int plen, const float momentum,
+                                    const float eps, const int relu, const int residual)
+{
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    const int P = (M + plen - 1) / plen;
+    const size_t row = (size_t)c * M;
+    for (int p = 0; p < P; p++)
+        part[(size_t)c * P + p] =
+            rn_bn_row_stats(x + row + (size_t)p * plen, min(plen, M - p * plen), x[row]);
+    const float2 st = rn_bn_combine_stats(part + (size_t)c * P, x[row], c, M, plen, P, momentum,
+                                          eps, running_mean, running_var, save_mean, save_invstd);
+    for (int i = 0; i < M; i += 8)
+        rn_bn_apply8(y + row + i, x + row + i, res + row + i, M - i, st.x, st.y, gamma[c], beta[c],
+                     relu, residual);
+}
+
+// rn_bn_part_grads of n values from `at`, from one work-item.
+static float2 rn_bn_row_grads(__global const float *dy, __global const float *x,
+                              __global const float *y, size_t at, int n, float mean, int relu)
+{
+    float8 sg[RN_BN_LANES], sgx[RN_BN_LANES];
+    float2 h[RN_BN_LANES];
+    for (int w = 0; w < RN_BN_LANES; w++) sg[w] = sgx[w] = 0.0f;
+    for (int i = 0; i < n; i += RN_BN_LANES * 8)
+        for (int w = 0; w < RN_BN_LANES; w++) {
+            const int j = i + w * 8;
+            if (j < n) {
+                const float8 g = rn_bn_masked8(dy + at + j, y + at + j, n - j, relu);
+                sg[w] += g;
+                sgx[w] += g * (rn_bn_load8(x + at + j, n - j) - mean);
+            }
+        }
+    for (int w = 0; w < RN_BN_LANES; w++) h[w] = (float2)(rn_bn_hsum8(sg[w]), rn_bn_hsum8(sgx[w]));
+    return rn_bn_tree8(h);
+}
+
+// The whole backward of channel c (launch as rn_batchnorm_chan_fwd): each part's sums, their
+// combine, then dx. dx may be the same buffer as dy.
+__kernel void rn_batchnorm_chan_bwd(__global float *dx, __global float *dgamma,
+                                    __global float *dbeta, __global float2 *part,
+                                    __global const float *dy, __global const float *x,
+                                    __global const float *y, __global const float *gamma,
+                                    __global const float *save_mean,
+                                    __global const float *save_invstd, const int C, const int M,
+                                    const int plen, const int relu)
+{
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    const int P = (M + plen - 1) / plen;
+    const size_t row = (size_t)c * M;
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    for (int p = 0; p < P; p++)
+        part[(size_t)c * P + p] = rn_bn_row_grads(dy, x, y, row + (size_t)p * plen,
+                                                  min(plen, M - p * plen), mean, relu);
+    const float2 d = rn_bn_combine_grads(part + (size_t)c * P, P, invstd, c, dgamma, dbeta);
+    for (int i = 0; i < M; i += 8)
+        rn_bn_grad8(dx + row + i, dy + row + i, x + row + i, y + row + i, M - i, M, mean, invstd,
+                    gamma[c], d.x, d.y, relu);
 }

@@ -358,9 +358,11 @@ static void check_split(void)
         check_train(&k[i], 500 + i, k[i].offset ? 5e-4 : 1e-5);
 }
 
-/* Every output of a training forward and backward (with ReLU) from fresh running statistics,
- * concatenated: y, dx, save_mean, save_invstd, running_mean, running_var, dγ, dβ. */
-static float *train_outputs(cl_mem dX, cl_mem dDY, cl_mem dG, cl_mem dB, cl_mem part, int C, int M)
+/* Every output of a training forward and backward (relu; res: the residual join, or NULL) from
+ * fresh running statistics, concatenated: y, dx, save_mean, save_invstd, running_mean,
+ * running_var, dγ, dβ. */
+static float *train_outputs(cl_mem dX, cl_mem dDY, cl_mem dG, cl_mem dB, cl_mem part, int C, int M,
+                            int relu, cl_mem res)
 {
     const size_t n = (size_t)C * M;
     rn_ctx *ctx = tu_ctx();
@@ -369,8 +371,8 @@ static float *train_outputs(cl_mem dX, cl_mem dDY, cl_mem dG, cl_mem dB, cl_mem 
     rn_fill(ctx, s[2], C, 0.0f);
     rn_fill(ctx, s[3], C, 1.0f);
     batchnorm_forward_train(ctx, dY, dX, dG, dB, s[2], s[3], s[0], s[1], part, C, M,
-                            (float)MOMENTUM, (float)EPS, 1, NULL);
-    batchnorm_backward(ctx, dDX, s[4], s[5], dDY, dX, dY, dG, s[0], s[1], part, C, M, 1);
+                            (float)MOMENTUM, (float)EPS, relu, res);
+    batchnorm_backward(ctx, dDX, s[4], s[5], dDY, dX, dY, dG, s[0], s[1], part, C, M, relu);
     float *out = malloc((2 * n + 6 * (size_t)C) * sizeof *out);
     tu_download(dY, out, n);
     tu_download(dDX, out + n, n);
@@ -396,13 +398,66 @@ static void check_deterministic(void)
     tu_fill_uniform(beta, C, -0.5, 0.5);
     cl_mem dX = tu_upload(x, n), dDY = tu_upload(dy, n), dG = tu_upload(gamma, C);
     cl_mem dB = tu_upload(beta, C), dP = tu_poisoned(batchnorm_part_floats(C, M));
-    float *a = train_outputs(dX, dDY, dG, dB, dP, C, M);
-    float *b = train_outputs(dX, dDY, dG, dB, dP, C, M);
+    float *a = train_outputs(dX, dDY, dG, dB, dP, C, M, 1, NULL);
+    float *b = train_outputs(dX, dDY, dG, dB, dP, C, M, 1, NULL);
     TU_CHECK(!memcmp(a, b, (2 * n + 6 * (size_t)C) * sizeof *a),
              "two identical batch-norm runs differ in some bit");
     cl_mem bufs[] = {dX, dDY, dG, dB, dP};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
     free(x), free(dy), free(a), free(b);
+}
+
+/* The per-channel form (one work-group per channel, what CPUs run) and the split form (what GPUs
+ * run) give the same bits for every output, with and without ReLU and the residual join: each
+ * form is thus proven by the reference comparisons the other passes. */
+static void check_forms_agree(int C, int M)
+{
+    const size_t n = (size_t)C * M;
+    rn_ctx *ctx = tu_ctx();
+    const int saved = ctx->bn_per_channel;
+    tu_seed(900 + (uint64_t)M);
+    float *x = malloc(n * sizeof *x), *dy = malloc(n * sizeof *dy), *r = malloc(n * sizeof *r);
+    float *gamma = malloc(C * sizeof *gamma), *beta = malloc(C * sizeof *beta);
+    tu_fill_uniform(x, n, -2, 3);
+    tu_fill_uniform(dy, n, -1, 1);
+    tu_fill_uniform(r, n, -1, 1);
+    tu_fill_away_from_zero(gamma, C, -1.5, 1.5, 0.3);
+    tu_fill_uniform(beta, C, -0.5, 0.5);
+    cl_mem dX = tu_upload(x, n), dDY = tu_upload(dy, n), dR = tu_upload(r, n);
+    cl_mem dG = tu_upload(gamma, C), dB = tu_upload(beta, C);
+    cl_mem dP = tu_poisoned(batchnorm_part_floats(C, M));
+    for (int v = 0; v < 3; v++) {
+        const int relu = v > 0;
+        cl_mem res = v == 2 ? dR : NULL;
+        float *out[2];
+        for (int f = 0; f < 2; f++) {
+            ctx->bn_per_channel = f;
+            out[f] = train_outputs(dX, dDY, dG, dB, dP, C, M, relu, res);
+        }
+        TU_CHECK(!memcmp(out[0], out[1], (2 * n + 6 * (size_t)C) * sizeof(float)),
+                 "C=%d M=%d%s%s: per-channel and split batch-norm give the same bits", C, M,
+                 relu ? " relu" : "", res ? " residual" : "");
+        free(out[0]), free(out[1]);
+    }
+    ctx->bn_per_channel = saved;
+    cl_mem bufs[] = {dX, dDY, dR, dG, dB, dP};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
+    free(x), free(dy), free(r), free(gamma), free(beta);
+}
+
+static void check_forms(void)
+{
+    const int P = part_len();
+    printf("  per-channel form = split form, bit for bit (this device runs the %s form)\n",
+           tu_ctx()->bn_per_channel ? "per-channel" : "split");
+    const int shapes[][2] = {{5, 1},     {4, 2},          {7, 75},          {3, 1000},
+                             {2, P + 1}, {3, 2 * P + 13}, {2, 3 * P + 1001}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        check_forms_agree(shapes[i][0], shapes[i][1]);
+    if (!tu_small()) {
+        check_forms_agree(64, 128 * 16 * 16); /* the stem at batch 128 */
+        check_forms_agree(2048, 128);         /* layer4 */
+    }
 }
 
 /* Shows the large-offset case can fail: the float formula E[x²]−E[x]² misses the variance of
@@ -470,6 +525,7 @@ int main(void)
     check_offset_has_teeth();
     check_split();
     check_deterministic();
+    check_forms();
     if (!tu_small()) check_model_shapes();
 
     printf("batchnorm inference forward:\n");

@@ -1,8 +1,10 @@
 /* Batch normalisation (see batchnorm.h): each per-channel reduction is split into parts of
- * BN_PART values, one work-group per (part, channel), whose partial sums a per-channel combine
- * kernel adds in part order (cl/batchnorm.cl), so results are deterministic; per-element passes
- * are 2-D launches over (M/8, C), 8 values per work-item, so small channel counts still fill the
- * device. */
+ * BN_PART values whose partial sums are added in part order (cl/batchnorm.cl), so results are
+ * deterministic. On a GPU one work-group per (part, channel) forms them, a per-channel kernel
+ * combines them and a 2-D per-element pass over (M/8, C) follows, so small channel counts still
+ * fill the device. On a CPU (ctx->bn_per_channel) one work-item does all of a channel, walking
+ * its row front to back: one launch, and the passes after the first find the row in the core's
+ * cache. */
 #include "ops/batchnorm.h"
 
 #include <limits.h>
@@ -90,6 +92,41 @@ static void check_part(cl_mem part, int C, int M)
     }
 }
 
+/* The per-channel form (cl/batchnorm.cl) reproduces the split form's sums for a local size of 8
+ * (RN_BN_LANES), so it is taken only where the split form would run with 8. */
+static int per_channel(rn_ctx *ctx, int M)
+{
+    return ctx->bn_per_channel && reduce_local(ctx, rn_kernel(ctx, "rn_batchnorm_stats"), M) == 8 &&
+           reduce_local(ctx, rn_kernel(ctx, "rn_batchnorm_bwd_reduce"), M) == 8;
+}
+
+static void forward_per_channel(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
+                                cl_mem running_mean, cl_mem running_var, cl_mem save_mean,
+                                cl_mem save_invstd, cl_mem part, int C, int M, float momentum,
+                                float eps, int relu, cl_mem res)
+{
+    cl_kernel k = rn_kernel(ctx, "rn_batchnorm_chan_fwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, y);
+    rn_arg_mem(&a, x);
+    rn_arg_mem(&a, gamma);
+    rn_arg_mem(&a, beta);
+    rn_arg_mem(&a, running_mean);
+    rn_arg_mem(&a, running_var);
+    rn_arg_mem(&a, save_mean);
+    rn_arg_mem(&a, save_invstd);
+    rn_arg_mem(&a, part);
+    rn_arg_mem(&a, res ? res : x); /* not read without res */
+    rn_arg_int(&a, C);
+    rn_arg_int(&a, M);
+    rn_arg_int(&a, BN_PART);
+    rn_arg_float(&a, momentum);
+    rn_arg_float(&a, eps);
+    rn_arg_int(&a, relu != 0);
+    rn_arg_int(&a, res != NULL);
+    rn_launch1d(ctx, k, (size_t)C, 1); /* groups of 1: channels spread over every core */
+}
+
 void batchnorm_forward_train(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
                              cl_mem running_mean, cl_mem running_var, cl_mem save_mean,
                              cl_mem save_invstd, cl_mem part, int C, int M, float momentum,
@@ -97,6 +134,11 @@ void batchnorm_forward_train(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_m
 {
     check_shape(C, M);
     check_part(part, C, M);
+    if (per_channel(ctx, M)) {
+        forward_per_channel(ctx, y, x, gamma, beta, running_mean, running_var, save_mean,
+                            save_invstd, part, C, M, momentum, eps, relu, res);
+        return;
+    }
     cl_kernel ks = rn_kernel(ctx, "rn_batchnorm_stats");
     rn_args a = rn_args_begin(ks);
     rn_arg_mem(&a, x);
@@ -177,6 +219,26 @@ void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_
     }
     /* Without the ReLU the kernels never read y; any valid buffer fills the argument. */
     cl_mem ymask = relu ? y : x;
+    if (per_channel(ctx, M)) {
+        cl_kernel k = rn_kernel(ctx, "rn_batchnorm_chan_bwd");
+        rn_args a = rn_args_begin(k);
+        rn_arg_mem(&a, dx);
+        rn_arg_mem(&a, dgamma);
+        rn_arg_mem(&a, dbeta);
+        rn_arg_mem(&a, part);
+        rn_arg_mem(&a, dy);
+        rn_arg_mem(&a, x);
+        rn_arg_mem(&a, ymask);
+        rn_arg_mem(&a, gamma);
+        rn_arg_mem(&a, save_mean);
+        rn_arg_mem(&a, save_invstd);
+        rn_arg_int(&a, C);
+        rn_arg_int(&a, M);
+        rn_arg_int(&a, BN_PART);
+        rn_arg_int(&a, relu != 0);
+        rn_launch1d(ctx, k, (size_t)C, 1);
+        return;
+    }
 
     cl_kernel kr = rn_kernel(ctx, "rn_batchnorm_bwd_reduce");
     rn_args a = rn_args_begin(kr);

@@ -73,6 +73,7 @@ int rn_ctx_create(rn_ctx *ctx, const rn_ctx_options *opts)
      * vector loads aligned on devices that report a smaller base alignment. */
     ctx->sub_align = ctx->info.base_align_bits / 8;
     if (ctx->sub_align < 256) ctx->sub_align = 256;
+    ctx->bn_per_channel = (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
     if ((rc = rn_programs_build_all(ctx, o->kernel_dir))) {
         rn_ctx_release(ctx);
         return rc;
