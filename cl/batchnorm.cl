@@ -399,8 +399,8 @@ __kernel void rn_batchnorm_chan_bwd(__global float *dx, __global float *dgamma,
     const size_t row = (size_t)c * M;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (int p = 0; p < P; p++)
-        part[(size_t)c * P + p] = rn_bn_row_grads(dy, x, y, row + (size_t)p * plen,
-                                                  min(plen, M - p * plen), mean, relu);
+        part[(size_t)c * P + p] =
+            rn_bn_row_grads(dy, x, y, row + (size_t)p * plen, min(plen, M - p * plen), mean, relu);
     const float2 d = rn_bn_combine_grads(part + (size_t)c * P, P, invstd, c, dgamma, dbeta);
     for (int i = 0; i < M; i += 8)
         rn_bn_grad8(dx + row + i, dy + row + i, x + row + i, y + row + i, M - i, M, mean, invstd,
