@@ -265,31 +265,34 @@ __kernel void rn_batchnorm_bwd_combine(__global float *dgamma, __global float *d
 
 // dx for n ≤ 8 values from the sums (db, dg) = (dβ, dγ):
 // dx = invstd/M·(M·dx̂ − Σdx̂ − x̂·Σ(dx̂·x̂)) with dx̂ = dy'·γ, i.e. γ·invstd·(dy' − dβ/M − x̂·dγ/M).
-static void rn_bn_grad8(__global float *dx, __global const float *dy, __global const float *x,
-                        __global const float *y, int n, int M, float mean, float invstd,
-                        float gamma, float db, float dg, int relu)
+// With mask_out, dy' also goes to dm: a residual join's gradient, which its shortcut receives
+// too, formed here instead of by a pass of its own (rn_add_relu_bwd, the same select).
+static void rn_bn_grad8(__global float *dx, __global float *dm, __global const float *dy,
+                        __global const float *x, __global const float *y, int n, int M, float mean,
+                        float invstd, float gamma, float db, float dg, int relu, int mask_out)
 {
     const float inv_m = 1.0f / (float)M;
     const float8 xhat = (rn_bn_load8(x, n) - mean) * invstd;
     const float8 g = rn_bn_masked8(dy, y, n, relu);
     rn_bn_store8(gamma * invstd * (g - db * inv_m - xhat * (dg * inv_m)), dx, n);
+    if (mask_out) rn_bn_store8(g, dm, n);
 }
 
 // Backward per element from the combined sums. Same launch shape as rn_batchnorm_fwd. dx may be
-// the same buffer as dy.
-__kernel void rn_batchnorm_bwd(__global float *dx, __global const float *dy,
+// the same buffer as dy, and so may dm (mask_out) if dx is not.
+__kernel void rn_batchnorm_bwd(__global float *dx, __global float *dm, __global const float *dy,
                                __global const float *x, __global const float *y,
                                __global const float *gamma, __global const float *save_mean,
                                __global const float *save_invstd, __global const float *dgamma,
                                __global const float *dbeta, const int C, const int M,
-                               const int relu)
+                               const int relu, const int mask_out)
 {
     const int i = get_global_id(0) * 8;
     const int c = get_global_id(1);
     if (i >= M || c >= C) return;
     const size_t j = (size_t)c * M + i;
-    rn_bn_grad8(dx + j, dy + j, x + j, y + j, M - i, M, save_mean[c], save_invstd[c], gamma[c],
-                dbeta[c], dgamma[c], relu);
+    rn_bn_grad8(dx + j, dm + j, dy + j, x + j, y + j, M - i, M, save_mean[c], save_invstd[c],
+                gamma[c], dbeta[c], dgamma[c], relu, mask_out);
 }
 
 // ---- the per-channel form: one work-item does all of a channel ---------------------------------
@@ -384,14 +387,14 @@ static float2 rn_bn_row_grads(__global const float *dy, __global const float *x,
 }
 
 // The whole backward of channel c (launch as rn_batchnorm_chan_fwd): each part's sums, their
-// combine, then dx. dx may be the same buffer as dy.
-__kernel void rn_batchnorm_chan_bwd(__global float *dx, __global float *dgamma,
+// combine, then dx (and dm, as in rn_batchnorm_bwd).
+__kernel void rn_batchnorm_chan_bwd(__global float *dx, __global float *dm, __global float *dgamma,
                                     __global float *dbeta, __global float2 *part,
                                     __global const float *dy, __global const float *x,
                                     __global const float *y, __global const float *gamma,
                                     __global const float *save_mean,
                                     __global const float *save_invstd, const int C, const int M,
-                                    const int plen, const int relu)
+                                    const int plen, const int relu, const int mask_out)
 {
     const int c = get_global_id(0);
     if (c >= C) return;
@@ -403,6 +406,6 @@ __kernel void rn_batchnorm_chan_bwd(__global float *dx, __global float *dgamma,
             rn_bn_row_grads(dy, x, y, row + (size_t)p * plen, min(plen, M - p * plen), mean, relu);
     const float2 d = rn_bn_combine_grads(part + (size_t)c * P, P, invstd, c, dgamma, dbeta);
     for (int i = 0; i < M; i += 8)
-        rn_bn_grad8(dx + row + i, dy + row + i, x + row + i, y + row + i, M - i, M, mean, invstd,
-                    gamma[c], d.x, d.y, relu);
+        rn_bn_grad8(dx + row + i, dm + row + i, dy + row + i, x + row + i, y + row + i, M - i, M,
+                    mean, invstd, gamma[c], d.x, d.y, relu, mask_out);
 }

@@ -115,6 +115,29 @@ static void fill_x(float *x, float *x2, const bn_case *k)
     }
 }
 
+/* The backward's dmask (the residual join's gradient) after a run with relu: exactly dy where the
+ * output y is positive, else 0, as add_relu_backward forms it; and the same again, with the same
+ * dx, when dmask is dy itself (how a block without projection runs it). */
+static void check_mask_out(const bn_case *k, cl_mem dDM, cl_mem dDX, cl_mem dDG, cl_mem dDB,
+                           cl_mem dX, cl_mem dY, cl_mem dG, cl_mem dSM, cl_mem dSI, cl_mem dP,
+                           const float *dy)
+{
+    const int C = k->C, M = k->M;
+    const size_t n = (size_t)C * M;
+    rn_ctx *ctx = tu_ctx();
+    float *y = tu_download_new(dY, n), *mask = tu_download_new(dDM, n);
+    float *dx = tu_download_new(dDX, n), *want = malloc(n * sizeof *want);
+    for (size_t i = 0; i < n; i++) want[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    TU_CHECK(!memcmp(mask, want, n * sizeof *mask), "%s bwd dmask is dy masked by y > 0", k->label);
+    cl_mem dD = tu_upload(dy, n), dDX2 = tu_poisoned(n);
+    batchnorm_backward(ctx, dDX2, dDG, dDB, dD, dX, dY, dG, dSM, dSI, dP, C, M, 1, dD);
+    float *mask2 = tu_download_new(dD, n), *dx2 = tu_download_new(dDX2, n);
+    TU_CHECK(!memcmp(mask2, want, n * sizeof *mask2) && !memcmp(dx2, dx, n * sizeof *dx2),
+             "%s bwd with dmask = dy (in place): the same mask and dx", k->label);
+    rn_release(&dD), rn_release(&dDX2);
+    free(y), free(mask), free(dx), free(want), free(mask2), free(dx2);
+}
+
 /* Training forward (twice, for the running statistics) and backward on one shape. */
 static void check_train(const bn_case *k, uint64_t seed, double y_atol)
 {
@@ -167,8 +190,10 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
     /* Backward: device vs reference (reference mask from its own forward; β keeps every
      * pre-activation off the kink, so both masks agree). */
     cl_mem dDY = tu_upload(dy, n), dDX = tu_poisoned(n), dDG = tu_poisoned(C), dDB = tu_poisoned(C);
+    cl_mem dDM = k->relu ? tu_poisoned(n) : NULL;
     batchnorm_backward(ctx, dDX, dDG, dDB, dDY, dX, k->relu ? dY : NULL, dG, dSM, dSI, dP, C, M,
-                       k->relu);
+                       k->relu, dDM);
+    if (k->relu) check_mask_out(k, dDM, dDX, dDG, dDB, dX, dY, dG, dSM, dSI, dP, dy);
     double *dyd = to_double(dy, n), *dxr = malloc(n * sizeof *dxr), dgr[4096], dbr[4096];
     refb_bn_backward(dxr, dgr, dbr, dyd, xd, NULL, gd, bd, C, M, EPS, k->relu);
     /* dβ and dγ are sums of M terms of size ~1: their float error grows like √M·1e-7. With a
@@ -194,7 +219,7 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
     tu_download(dRV, got, C);
     cmp(tu_name("%s running_var (2 steps)", k->label), got, rvd, C, 1e-6, k->offset ? 2e-4 : 1e-5);
 
-    cl_mem bufs[] = {dX, dG, dB, dRM, dRV, dY, dSM, dSI, dP, dDY, dDX, dDG, dDB};
+    cl_mem bufs[] = {dX, dG, dB, dRM, dRV, dY, dSM, dSI, dP, dDY, dDX, dDG, dDB, dDM};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
     free(x), free(x2), free(dy), free(got), free(xd), free(gd), free(bd), free(rmd), free(rvd);
     free(yr), free(dyd), free(dxr), free(x2d);
@@ -372,7 +397,7 @@ static float *train_outputs(cl_mem dX, cl_mem dDY, cl_mem dG, cl_mem dB, cl_mem 
     rn_fill(ctx, s[3], C, 1.0f);
     batchnorm_forward_train(ctx, dY, dX, dG, dB, s[2], s[3], s[0], s[1], part, C, M,
                             (float)MOMENTUM, (float)EPS, relu, res);
-    batchnorm_backward(ctx, dDX, s[4], s[5], dDY, dX, dY, dG, s[0], s[1], part, C, M, relu);
+    batchnorm_backward(ctx, dDX, s[4], s[5], dDY, dX, dY, dG, s[0], s[1], part, C, M, relu, NULL);
     float *out = malloc((2 * n + 6 * (size_t)C) * sizeof *out);
     tu_download(dY, out, n);
     tu_download(dDX, out + n, n);

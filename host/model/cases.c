@@ -335,7 +335,7 @@ static void run_backward(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
         break;
     case RN_OP_BN:
         batchnorm_backward(ctx, io->dx, io->dw, io->db, io->dy, io->x, c->relu ? io->y : NULL,
-                           io->w, io->smean, io->sinv, io->part, c->C, (int)c->M, c->relu);
+                           io->w, io->smean, io->sinv, io->part, c->C, (int)c->M, c->relu, NULL);
         break;
     case RN_OP_RELU: relu_backward(ctx, io->dx, io->dy, io->y, n); break;
     case RN_OP_ADD_RELU: add_relu_backward(ctx, io->dx, io->dy, io->y, n); break;

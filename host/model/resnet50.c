@@ -13,7 +13,6 @@
 #include "base/rng.h"
 #include "model/cases.h"
 #include "ops/batchnorm.h"
-#include "ops/eltwise.h"
 #include "ops/fc.h"
 #include "ops/pool.h"
 #include "ops/sgd.h"
@@ -602,16 +601,22 @@ static void cbr_recompute(rn_model *m, rn_cbr *c, cl_mem a, int n)
 }
 
 /* From dy (gradient of c's output) through batch-norm (+ReLU, whose output a gives the mask; NULL
- * without ReLU) into tmp, then through the convolution: weight gradient into the slab, input
- * gradient into dx (NULL: none; acc: add to dx); then c's SGD step. */
+ * without ReLU; dmask as in batchnorm_backward) into tmp, then through the convolution: weight
+ * gradient into the slab, input gradient into dx (NULL: none; acc: add to dx). Without
+ * keep_gradients every layer's gradients share the start of the slab, so the caller takes c's SGD
+ * step (step) before the next layer's backward. */
 static void cbr_backward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem a, cl_mem dy, cl_mem tmp,
-                         cl_mem dx, int acc, int n, const rn_model_sgd *o)
+                         cl_mem dx, int acc, int n, cl_mem dmask)
 {
     int M = n * c->ho * c->wo;
     batchnorm_backward(m->ctx, tmp, m->e[c->bn_w].g, m->e[c->bn_b].g, dy, c->t, a, m->e[c->bn_w].w,
-                       c->smean, c->sinv, m->bn_part, c->cout, M, a != NULL);
+                       c->smean, c->sinv, m->bn_part, c->cout, M, a != NULL, dmask);
     rn_conv cv = rn_cbr_conv(c, n);
     conv2d_backward(m->ctx, dx, m->e[c->conv_w].g, tmp, x, m->e[c->conv_w].w, &cv, &m->ws, acc);
+}
+
+static void step(rn_model *m, const rn_cbr *c, const rn_model_sgd *o)
+{
     group_step(m, c->conv_w, c->bn_b, o);
 }
 
@@ -621,18 +626,23 @@ static void cbr_backward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem a, cl_mem dy, 
 static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n, const rn_model_sgd *o)
 {
     cl_mem *S = m->scratch, *A = m->act;
-    size_t out_n = (size_t)n * cbr_out(&bl->c3);
-    /* the join's gradient, which both summands receive: with a projection into S1 (its
-     * backward overwrites S0 with its input gradient), else in place, S0 being the shortcut's
-     * gradient that c1 adds to */
+    /* c3's backward starts at the join's ReLU (its mask is bl->out) and also leaves the join's
+     * gradient, which both summands receive: with a projection in S1 (whose backward then
+     * overwrites S0 with its input gradient), else in S0 itself, the shortcut's gradient that c1
+     * adds to */
     cl_mem djoin = bl->has_down ? S[1] : S[0];
-    add_relu_backward(m->ctx, djoin, S[0], bl->out, out_n);
-    if (bl->has_down) cbr_backward(m, &bl->down, x, NULL, S[1], S[2], S[0], 0, n, o);
     cbr_recompute(m, &bl->c2, A[1], n);
-    cbr_backward(m, &bl->c3, A[1], NULL, djoin, S[2], S[3], 0, n, o);
+    cbr_backward(m, &bl->c3, A[1], bl->out, S[0], S[2], S[3], 0, n, djoin);
+    step(m, &bl->c3, o);
+    if (bl->has_down) {
+        cbr_backward(m, &bl->down, x, NULL, S[1], S[2], S[0], 0, n, NULL);
+        step(m, &bl->down, o);
+    }
     cbr_recompute(m, &bl->c1, A[0], n);
-    cbr_backward(m, &bl->c2, A[0], A[1], S[3], S[2], S[1], 0, n, o);
-    cbr_backward(m, &bl->c1, x, A[0], S[1], S[2], S[0], 1, n, o);
+    cbr_backward(m, &bl->c2, A[0], A[1], S[3], S[2], S[1], 0, n, NULL);
+    step(m, &bl->c2, o);
+    cbr_backward(m, &bl->c1, x, A[0], S[1], S[2], S[0], 1, n, NULL);
+    step(m, &bl->c1, o);
 }
 
 void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd)
@@ -650,7 +660,8 @@ void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd
     rn_pool p = rn_model_maxpool(m, n);
     maxpool_backward(m->ctx, m->scratch[1], m->scratch[0], m->pool_arg, &p);
     cbr_recompute(m, &m->stem, m->scratch[0], n); /* the pool's gradient no longer needs S0 */
-    cbr_backward(m, &m->stem, input, m->scratch[0], m->scratch[1], m->scratch[2], NULL, 0, n, sgd);
+    cbr_backward(m, &m->stem, input, m->scratch[0], m->scratch[1], m->scratch[2], NULL, 0, n, NULL);
+    step(m, &m->stem, sgd);
     if (m->grad_hook) {
         m->grad_hook->finish(m->grad_hook->user);
         for (size_t i = 0; sgd && i < m->nentries; i++)

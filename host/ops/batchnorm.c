@@ -210,19 +210,20 @@ void batchnorm_forward_eval(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_me
 
 void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem x,
                         cl_mem y, cl_mem gamma, cl_mem save_mean, cl_mem save_invstd, cl_mem part,
-                        int C, int M, int relu)
+                        int C, int M, int relu, cl_mem dmask)
 {
     check_shape(C, M);
     check_part(part, C, M);
-    if (relu && !y) {
-        rn_fatal("batchnorm_backward with relu needs y");
-    }
+    if ((relu || dmask) && !y) rn_fatal("batchnorm_backward with relu or dmask needs y");
+    if (dmask && (!relu || dmask == dx))
+        rn_fatal("batchnorm_backward's dmask needs relu and a buffer other than dx");
     /* Without the ReLU the kernels never read y; any valid buffer fills the argument. */
     cl_mem ymask = relu ? y : x;
     if (per_channel(ctx, M)) {
         cl_kernel k = rn_kernel(ctx, "rn_batchnorm_chan_bwd");
         rn_args a = rn_args_begin(k);
         rn_arg_mem(&a, dx);
+        rn_arg_mem(&a, dmask ? dmask : dx); /* not written without dmask */
         rn_arg_mem(&a, dgamma);
         rn_arg_mem(&a, dbeta);
         rn_arg_mem(&a, part);
@@ -236,6 +237,7 @@ void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_
         rn_arg_int(&a, M);
         rn_arg_int(&a, BN_PART);
         rn_arg_int(&a, relu != 0);
+        rn_arg_int(&a, dmask != NULL);
         rn_launch1d(ctx, k, (size_t)C, 1);
         return;
     }
@@ -265,6 +267,7 @@ void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_
     cl_kernel kb = rn_kernel(ctx, "rn_batchnorm_bwd");
     a = rn_args_begin(kb);
     rn_arg_mem(&a, dx);
+    rn_arg_mem(&a, dmask ? dmask : dx); /* not written without dmask */
     rn_arg_mem(&a, dy);
     rn_arg_mem(&a, x);
     rn_arg_mem(&a, ymask);
@@ -276,5 +279,6 @@ void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_
     rn_arg_int(&a, C);
     rn_arg_int(&a, M);
     rn_arg_int(&a, relu != 0);
+    rn_arg_int(&a, dmask != NULL);
     launch_rows(ctx, kb, C, M);
 }
