@@ -3,9 +3,9 @@
 // Eight parameters per work-item as float8 (PoCL ran the one-per-work-item form at 88 % of its
 // copy bandwidth); each lane computes what the scalar rule does, so the bits do not change.
 
-__kernel void rn_sgd_fwd(__global float *w, __global float *v, __global const float *g,
-                         const int n, const float lr, const float momentum,
-                         const float weight_decay, const int nesterov)
+__kernel void rn_sgd_fwd(__global float *w, __global float *v, __global const float *g, const int n,
+                         const float lr, const float momentum, const float weight_decay,
+                         const int nesterov)
 {
     const int i = get_global_id(0) * 8;
     if (i >= n) return;
