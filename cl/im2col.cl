@@ -244,3 +244,57 @@ __kernel void rn_im2col_s2row32_fwd(__global float *col, __global const float *x
         vstore16(rn_shift16(r, t), oy, out);
     }
 }
+
+// A 1×1 conv at stride 2 without padding (ResNet50's projections into layer2-4): its columns are
+// the image's even rows and columns. One work-item per (channel, image); rows of 8 and 4 as one
+// vector whose even lanes are the columns. The general kernels paid their index arithmetic for
+// 1-4 values per work-item here. col2im writes what rn_col2im_bwd sums: 0.0f plus the one tap
+// (so a −0 gradient becomes +0 as there), zeros at odd positions.
+__kernel void rn_im2col_pt2_fwd(__global float *col, __global const float *x, const int Cin,
+                                const int N, const int n0, const int nc, const int H, const int W,
+                                const int kh, const int kw, const int stride, const int pad_h,
+                                const int pad_w, const int Ho, const int Wo)
+{
+    const int i = get_global_id(0);
+    if (i >= Cin * nc) return;
+    const int nl = i % nc, ci = i / nc;
+    __global const float *in = x + ((size_t)ci * N + n0 + nl) * H * W;
+    __global float *out = col + ((size_t)ci * nc + nl) * Ho * Wo;
+    for (int oy = 0; oy < Ho; oy++) {
+        __global const float *row = in + 2 * oy * W;
+        if (W == 8) vstore4(vload8(0, row).even, oy, out);
+        else if (W == 4) vstore2(vload4(0, row).even, oy, out);
+        else
+            for (int ox = 0; ox < Wo; ox++) out[oy * Wo + ox] = row[2 * ox];
+    }
+}
+
+__kernel void rn_col2im_pt2_bwd(__global float *dx, __global const float *dcol, const int Cin,
+                                const int N, const int n0, const int nc, const int H, const int W,
+                                const int kh, const int kw, const int stride, const int pad_h,
+                                const int pad_w, const int Ho, const int Wo, const int accumulate)
+{
+    const int i = get_global_id(0);
+    if (i >= Cin * nc) return;
+    const int nl = i % nc, ci = i / nc;
+    __global float *o = dx + ((size_t)ci * N + n0 + nl) * H * W;
+    __global const float *d = dcol + ((size_t)ci * nc + nl) * Ho * Wo;
+    for (int iy = 0; iy < H; iy++, o += W) {
+        const int tap = iy % 2 == 0 && iy / 2 < Ho; // row iy / 2 of the columns reads this row
+        if (W == 8) {
+            const float4 t = tap ? 0.0f + vload4(iy / 2, d) : 0.0f;
+            const float8 v = (float8)(t.x, 0.0f, t.y, 0.0f, t.z, 0.0f, t.w, 0.0f);
+            vstore8(accumulate ? vload8(0, o) + v : v, 0, o);
+        } else if (W == 4) {
+            const float2 t = tap ? 0.0f + vload2(iy / 2, d) : 0.0f;
+            const float4 v = (float4)(t.x, 0.0f, t.y, 0.0f);
+            vstore4(accumulate ? vload4(0, o) + v : v, 0, o);
+        } else {
+            for (int ix = 0; ix < W; ix++) {
+                const float v =
+                    tap && ix % 2 == 0 && ix / 2 < Wo ? 0.0f + d[iy / 2 * Wo + ix / 2] : 0.0f;
+                o[ix] = accumulate ? o[ix] + v : v;
+            }
+        }
+    }
+}

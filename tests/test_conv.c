@@ -445,6 +445,11 @@ int main(void)
     check_device("3x3/2 p2 accumulate", 3, 5, 7, 5, 9, 3, 2, 2, acc);
     check_device("7x7/2 p3 accumulate", 3, 3, 9, 9, 5, 7, 2, 3, acc);
     check_device("pointwise accumulate", 3, 7, 5, 5, 11, 1, 1, 0, acc);
+    /* the projections' 1×1/2: rows of 8 and 4 as vectors, others one by one */
+    check_device("1x1/2 p0 8x8 rows accumulate", 3, 5, 8, 8, 6, 1, 2, 0, acc);
+    check_device("1x1/2 p0 4x4 rows accumulate", 3, 5, 4, 4, 6, 1, 2, 0, acc);
+    check_device("1x1/2 p0 8x6 accumulate", 3, 5, 8, 6, 6, 1, 2, 0, acc);
+    check_device("1x1/2 p0 7x8 rows", 3, 5, 7, 8, 6, 1, 2, 0, plain);
     check_device("5x5/1 p2 dx=NULL", 3, 3, 5, 5, 7, 5, 1, 2, nodx);
     check_device("pointwise dx=NULL", 3, 7, 5, 5, 11, 1, 1, 0, nodx);
     /* chunked: a workspace of 1 image, of 2 images (chunks 2+1), and one too small (grown to 1) */

@@ -186,17 +186,20 @@ static int row_width(const rn_conv *c)
 /* rn_im2col_img_fwd / rn_col2im_img_bwd's private buffer, in floats (RN_IMG_MAX in im2col.cl) */
 #define IMG_MAX 100
 
-/* The kernel a conv's im2col (backward: col2im) takes: a row-vector one, the small-image one when
- * its window reads fit that buffer, else the general one. A 1×1 conv's im2col stays general: it
- * reads a quarter of the image at stride 2, and copying all of it first took 1.5-2× as long on
- * PoCL (cl_bench's "im2col layer2 1x1/2"). */
-enum im2col_form { FORM_ROW8, FORM_ROW4, FORM_S2ROW32, FORM_IMG, FORM_GENERAL };
+/* The kernel a conv's im2col (backward: col2im) takes: a row-vector one, the projections' own
+ * pair (1×1 at stride 2, which reads only even rows), the small-image one when its window reads
+ * fit that buffer, else the general one. Another 1×1 conv's im2col stays general: copying all of
+ * the image into the small-image buffer first took 1.5-2× as long on PoCL. */
+enum im2col_form { FORM_ROW8, FORM_ROW4, FORM_S2ROW32, FORM_PT2, FORM_IMG, FORM_GENERAL };
 
 static enum im2col_form im2col_form(const rn_conv *c, int backward)
 {
     const int v = row_width(c);
     const long reach = (long)((c->Ho - 1) * c->stride + c->kh) * ((c->Wo - 1) * c->stride + c->kw);
     if (v) return v == 8 ? FORM_ROW8 : FORM_ROW4;
+    /* the projections: 1×1 at stride 2 without padding */
+    if (c->kh == 1 && c->kw == 1 && c->stride == 2 && c->pad_h == 0 && c->pad_w == 0)
+        return FORM_PT2;
     /* the stem: stride 2 from rows of 32 to 16 (im2col only: the stem has no input gradient) */
     if (!backward && c->stride == 2 && c->W == 32 && c->Wo == 16 && c->pad_w <= 16 &&
         c->kw - c->pad_w <= 17)
@@ -204,10 +207,11 @@ static enum im2col_form im2col_form(const rn_conv *c, int backward)
     return reach <= IMG_MAX && (backward || c->kh * c->kw > 1) ? FORM_IMG : FORM_GENERAL;
 }
 
-static const char *const im2col_names[5][2] = {
+static const char *const im2col_names[6][2] = {
     {"rn_im2col_row8_fwd", "rn_col2im_row8_bwd"},
     {"rn_im2col_row4_fwd", "rn_col2im_row4_bwd"},
     {"rn_im2col_s2row32_fwd", "rn_col2im_bwd"}, /* never backward */
+    {"rn_im2col_pt2_fwd", "rn_col2im_pt2_bwd"},
     {"rn_im2col_img_fwd", "rn_col2im_img_bwd"},
     {"rn_im2col_fwd", "rn_col2im_bwd"}};
 
@@ -222,7 +226,8 @@ static void im2col(conv_run *r, cl_mem col, cl_mem x, const rn_conv *c, int n0, 
     geometry_args(&a, c, n0, nc);
     /* work-items: per (channel, image), (tap row, image), or (tap row, image, output row) */
     size_t n = (size_t)c->Cin * nc;
-    if (f != FORM_IMG) n *= (size_t)c->kh * c->kw * (f == FORM_GENERAL ? c->Ho : 1);
+    if (f != FORM_IMG && f != FORM_PT2)
+        n *= (size_t)c->kh * c->kw * (f == FORM_GENERAL ? c->Ho : 1);
     rn_launch1d(r->ctx, k, n, 0);
 }
 
@@ -239,7 +244,7 @@ static void col2im(conv_run *r, cl_mem dx, cl_mem dcol, const rn_conv *c, int n0
     rn_arg_int(&a, accumulate);
     /* work-items: per (channel, image), (channel, image, row) or (channel, image, element) */
     size_t n = (size_t)c->Cin * nc;
-    if (f != FORM_IMG) n *= (size_t)c->H * (f == FORM_GENERAL ? c->W : 1);
+    if (f != FORM_IMG && f != FORM_PT2) n *= (size_t)c->H * (f == FORM_GENERAL ? c->W : 1);
     rn_launch1d(r->ctx, k, n, 0);
 }
 
