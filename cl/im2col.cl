@@ -100,6 +100,8 @@ __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, cons
         return vloadV(0, buf + V + s);                                                             \
     }
 
+RN_SHIFT(2, float2, vload2, vstore2, ((float2)(v.y, 0.0f)), ((float2)(0.0f, v.x)), ((float2)(0.0f)),
+         ((float2)(0.0f)))
 RN_SHIFT(4, float4, vload4, vstore4, ((float4)(v.s123, 0.0f)), ((float4)(0.0f, v.s012)),
          ((float4)(v.s23, 0.0f, 0.0f)), ((float4)(0.0f, 0.0f, v.s01)))
 RN_SHIFT(8, float8, vload8, vstore8, ((float8)(v.s1234, v.s567, 0.0f)),
@@ -244,6 +246,31 @@ __kernel void rn_im2col_s2row32_fwd(__global float *col, __global const float *x
         vstore16(rn_shift16(r, t), oy, out);
     }
 }
+
+// The same for rows of 8 to 4 and of 4 to 2 (the 3×3/2 convs of layer2 and layer3): one vector
+// per image row, its even or odd lanes shifted by t.
+#define RN_IM2COL_S2ROW(V, floatV, vloadV, O, vstoreO)                                             \
+    __kernel void rn_im2col_s2row##V##_fwd(                                                        \
+        __global float *col, __global const float *x, const int Cin, const int N, const int n0,    \
+        const int nc, const int H, const int W, const int kh, const int kw, const int stride,      \
+        const int pad_h, const int pad_w, const int Ho, const int Wo)                              \
+    {                                                                                              \
+        const int i = get_global_id(0);                                                            \
+        if (i >= Cin * kh * kw * nc) return;                                                       \
+        const int nl = i % nc, row = i / nc;                                                       \
+        const int kx = row % kw, ky = (row / kw) % kh, ci = row / (kw * kh);                       \
+        __global float *out = col + ((size_t)row * nc + nl) * Ho * O;                              \
+        __global const float *in = x + ((size_t)ci * N + n0 + nl) * H * V;                         \
+        const int s = kx - pad_w, t = (s - (s & 1)) / 2;                                           \
+        for (int oy = 0; oy < Ho; oy++) {                                                          \
+            const int iy = 2 * oy - pad_h + ky;                                                    \
+            const floatV r = iy >= 0 && iy < H ? vloadV(iy, in) : (floatV)(0.0f);                  \
+            vstoreO(rn_shift##O(s & 1 ? r.odd : r.even, t), oy, out);                              \
+        }                                                                                          \
+    }
+
+RN_IM2COL_S2ROW(8, float8, vload8, 4, vstore4)
+RN_IM2COL_S2ROW(4, float4, vload4, 2, vstore2)
 
 // A 1×1 conv at stride 2 without padding (ResNet50's projections into layer2-4): its columns are
 // the image's even rows and columns. One work-item per (channel, image); rows of 8 and 4 as one

@@ -316,6 +316,7 @@ static void check_same_paths(void)
     check_same("same 2x2/2 7x7 (0/1)", 3, 4, 7, 7, 5, 2, 2, plain);
     check_same("same 3x3/1 7x5", 3, 5, 7, 5, 6, 3, 1, plain);
     check_same("same 1x1/2 8x8", 3, 7, 8, 8, 5, 1, 2, plain);
+    check_same("same 3x3/2 4x4 rows (0/1)", 3, 5, 4, 4, 6, 3, 2, plain);
     /* 4x4/1 pads 1 left, 2 right: the row kernels' two-lane shifts, both directions */
     check_same("same 4x4/1 4x4 rows", 2, 3, 4, 4, 5, 4, 1, plain);
     check_same("same 4x4/1 6x8 rows", 2, 3, 6, 8, 5, 4, 1, plain);
@@ -442,6 +443,12 @@ int main(void)
     check_device("7x7/2 p3 32x32 rows", 2, 3, 32, 32, 4, 7, 2, 3, plain);
     check_device("3x3/2 p1 32x32 rows", 2, 2, 32, 32, 3, 3, 2, 1, plain);
     check_device("11x11/2 p5 32x32 rows", 1, 2, 32, 32, 3, 11, 2, 5, plain);
+    /* ... and from rows of 8 and 4 (layer2's and layer3's 3×3/2) */
+    check_device("3x3/2 p1 8x8 rows", 2, 3, 8, 8, 4, 3, 2, 1, plain);
+    check_device("5x5/2 p2 8x6 rows", 2, 3, 8, 6, 4, 5, 2, 2, plain);
+    check_device("5x5/2 p2 6x8 rows", 2, 3, 6, 8, 4, 5, 2, 2, plain);
+    check_device("3x3/2 p1 4x4 rows", 2, 3, 4, 4, 4, 3, 2, 1, plain);
+    check_device("3x3/2 p1 5x4 rows", 2, 3, 5, 4, 4, 3, 2, 1, plain);
     check_device("3x3/2 p2 accumulate", 3, 5, 7, 5, 9, 3, 2, 2, acc);
     check_device("7x7/2 p3 accumulate", 3, 3, 9, 9, 5, 7, 2, 3, acc);
     check_device("pointwise accumulate", 3, 7, 5, 5, 11, 1, 1, 0, acc);

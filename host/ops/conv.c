@@ -190,7 +190,16 @@ static int row_width(const rn_conv *c)
  * pair (1×1 at stride 2, which reads only even rows), the small-image one when its window reads
  * fit that buffer, else the general one. Another 1×1 conv's im2col stays general: copying all of
  * the image into the small-image buffer first took 1.5-2× as long on PoCL. */
-enum im2col_form { FORM_ROW8, FORM_ROW4, FORM_S2ROW32, FORM_PT2, FORM_IMG, FORM_GENERAL };
+enum im2col_form {
+    FORM_ROW8,
+    FORM_ROW4,
+    FORM_S2ROW32,
+    FORM_S2ROW8,
+    FORM_S2ROW4,
+    FORM_PT2,
+    FORM_IMG,
+    FORM_GENERAL
+};
 
 static enum im2col_form im2col_form(const rn_conv *c, int backward)
 {
@@ -200,17 +209,20 @@ static enum im2col_form im2col_form(const rn_conv *c, int backward)
     /* the projections: 1×1 at stride 2 without padding */
     if (c->kh == 1 && c->kw == 1 && c->stride == 2 && c->pad_h == 0 && c->pad_w == 0)
         return FORM_PT2;
-    /* the stem: stride 2 from rows of 32 to 16 (im2col only: the stem has no input gradient) */
-    if (!backward && c->stride == 2 && c->W == 32 && c->Wo == 16 && c->pad_w <= 16 &&
-        c->kw - c->pad_w <= 17)
-        return FORM_S2ROW32;
+    /* stride 2 from rows of 32, 8 or 4 to half as many (the stem, layer2's and layer3's 3×3/2;
+     * im2col only: their col2im keeps the small-image kernel) */
+    if (!backward && c->stride == 2 && c->W == 2 * c->Wo && c->pad_w <= c->Wo &&
+        c->kw - c->pad_w <= c->Wo + 1 && (c->W == 32 || c->W == 8 || c->W == 4))
+        return c->W == 32 ? FORM_S2ROW32 : c->W == 8 ? FORM_S2ROW8 : FORM_S2ROW4;
     return reach <= IMG_MAX && (backward || c->kh * c->kw > 1) ? FORM_IMG : FORM_GENERAL;
 }
 
-static const char *const im2col_names[6][2] = {
+static const char *const im2col_names[8][2] = {
     {"rn_im2col_row8_fwd", "rn_col2im_row8_bwd"},
     {"rn_im2col_row4_fwd", "rn_col2im_row4_bwd"},
     {"rn_im2col_s2row32_fwd", "rn_col2im_bwd"}, /* never backward */
+    {"rn_im2col_s2row8_fwd", "rn_col2im_bwd"},
+    {"rn_im2col_s2row4_fwd", "rn_col2im_bwd"},
     {"rn_im2col_pt2_fwd", "rn_col2im_pt2_bwd"},
     {"rn_im2col_img_fwd", "rn_col2im_img_bwd"},
     {"rn_im2col_fwd", "rn_col2im_bwd"}};
