@@ -272,6 +272,43 @@ __kernel void rn_im2col_s2row32_fwd(__global float *col, __global const float *x
 RN_IM2COL_S2ROW(8, float8, vload8, 4, vstore4)
 RN_IM2COL_S2ROW(4, float4, vload4, 2, vstore2)
 
+// Their col2im, one work-item per (channel, image, input row): lane ix of the row takes column
+// ox = ix/2 − t of tap (ky, kx) when ix has the parity of s = kx − pw (t = floor(s/2)), so a tap's
+// output row, shifted by −t, fills the even or the odd lanes. Taps are added in ascending (ky, kx)
+// and add 0.0f where they miss, as rn_col2im_row8_bwd does: the sums of rn_col2im_bwd, bit for bit.
+#define RN_COL2IM_S2ROW(V, floatV, vloadV, vstoreV, O, floatO, vloadO, EVEN, ODD)                  \
+    __kernel void rn_col2im_s2row##V##_bwd(                                                        \
+        __global float *dx, __global const float *dcol, const int Cin, const int N, const int n0,  \
+        const int nc, const int H, const int W, const int kh, const int kw, const int stride,      \
+        const int pad_h, const int pad_w, const int Ho, const int Wo, const int accumulate)        \
+    {                                                                                              \
+        const int i = get_global_id(0);                                                            \
+        if (i >= Cin * nc * H) return;                                                             \
+        const int iy = i % H, t2 = i / H, nl = t2 % nc, ci = t2 / nc;                              \
+        const size_t ncols = (size_t)nc * Ho * O;                                                  \
+        floatV sum = (floatV)(0.0f);                                                               \
+        for (int ky = 0; ky < kh; ky++) {                                                          \
+            const int ty = iy + pad_h - ky;                                                        \
+            if (ty < 0 || ty % 2 || ty / 2 >= Ho) continue;                                        \
+            for (int kx = 0; kx < kw; kx++) {                                                      \
+                const int s = kx - pad_w, t = (s - (s & 1)) / 2;                                   \
+                const floatO e =                                                                   \
+                    rn_shift##O(vloadO(0, dcol + (size_t)((ci * kh + ky) * kw + kx) * ncols +      \
+                                              ((size_t)nl * Ho + ty / 2) * O),                     \
+                                -t);                                                               \
+                sum += s & 1 ? (floatV)ODD : (floatV)EVEN;                                         \
+            }                                                                                      \
+        }                                                                                          \
+        __global float *o = dx + (((size_t)ci * N + n0 + nl) * H + iy) * V;                        \
+        vstoreV(accumulate ? vloadV(0, o) + sum : sum, 0, o);                                      \
+    }
+
+RN_COL2IM_S2ROW(8, float8, vload8, vstore8, 4, float4, vload4,
+                (e.x, 0.0f, e.y, 0.0f, e.z, 0.0f, e.w, 0.0f),
+                (0.0f, e.x, 0.0f, e.y, 0.0f, e.z, 0.0f, e.w))
+RN_COL2IM_S2ROW(4, float4, vload4, vstore4, 2, float2, vload2, (e.x, 0.0f, e.y, 0.0f),
+                (0.0f, e.x, 0.0f, e.y))
+
 // A 1×1 conv at stride 2 without padding (ResNet50's projections into layer2-4): its columns are
 // the image's even rows and columns. One work-item per (channel, image); rows of 8 and 4 as one
 // vector whose even lanes are the columns. The general kernels paid their index arithmetic for

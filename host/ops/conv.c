@@ -210,9 +210,9 @@ static enum im2col_form im2col_form(const rn_conv *c, int backward)
     if (c->kh == 1 && c->kw == 1 && c->stride == 2 && c->pad_h == 0 && c->pad_w == 0)
         return FORM_PT2;
     /* stride 2 from rows of 32, 8 or 4 to half as many (the stem, layer2's and layer3's 3×3/2;
-     * im2col only: their col2im keeps the small-image kernel) */
-    if (!backward && c->stride == 2 && c->W == 2 * c->Wo && c->pad_w <= c->Wo &&
-        c->kw - c->pad_w <= c->Wo + 1 && (c->W == 32 || c->W == 8 || c->W == 4))
+     * rows of 32 im2col only: the stem has no input gradient) */
+    if (c->stride == 2 && c->W == 2 * c->Wo && c->pad_w <= c->Wo && c->kw - c->pad_w <= c->Wo + 1 &&
+        ((c->W == 32 && !backward) || c->W == 8 || c->W == 4))
         return c->W == 32 ? FORM_S2ROW32 : c->W == 8 ? FORM_S2ROW8 : FORM_S2ROW4;
     return reach <= IMG_MAX && (backward || c->kh * c->kw > 1) ? FORM_IMG : FORM_GENERAL;
 }
@@ -221,8 +221,8 @@ static const char *const im2col_names[8][2] = {
     {"rn_im2col_row8_fwd", "rn_col2im_row8_bwd"},
     {"rn_im2col_row4_fwd", "rn_col2im_row4_bwd"},
     {"rn_im2col_s2row32_fwd", "rn_col2im_bwd"}, /* never backward */
-    {"rn_im2col_s2row8_fwd", "rn_col2im_bwd"},
-    {"rn_im2col_s2row4_fwd", "rn_col2im_bwd"},
+    {"rn_im2col_s2row8_fwd", "rn_col2im_s2row8_bwd"},
+    {"rn_im2col_s2row4_fwd", "rn_col2im_s2row4_bwd"},
     {"rn_im2col_pt2_fwd", "rn_col2im_pt2_bwd"},
     {"rn_im2col_img_fwd", "rn_col2im_img_bwd"},
     {"rn_im2col_fwd", "rn_col2im_bwd"}};
