@@ -119,32 +119,53 @@ __kernel void rn_conv_dense_pairs_bwd(__global float *dw, __global const float *
 
 // rows[off + (c·P + p)·nc + nl] = t[c][n0 + nl][p]: a chunk of images [n0, n0+nc) of a CNHW
 // tensor t[C][N][P] as a matrix with one row per (channel, position) and one column per image.
-// One work-item per (channel, image) moves the image's P values: PoCL runs work-items one after
-// another, and one per value spent more time on its index arithmetic than on the copy.
+// One work-item per (channel, 8 images) reads their 8·P values in a row and writes 8 consecutive
+// columns of each of its P rows (one per image, PoCL's work-items running one after another,
+// wrote one value per row 4 KiB apart and spent its time on that); the chunk's last piece may
+// have fewer images.
+#define RN_ROWS_IMAGES 8
+
 __kernel void rn_conv_rows_fwd(__global float *rows, const int off, __global const float *t,
                                const int C, const int N, const int P, const int n0, const int nc)
 {
+    const int pieces = (nc + RN_ROWS_IMAGES - 1) / RN_ROWS_IMAGES;
     const int i = get_global_id(0);
-    if (i >= C * nc) return;
-    const int nl = i % nc, c = i / nc;
+    if (i >= C * pieces) return;
+    const int nl = i % pieces * RN_ROWS_IMAGES, c = i / pieces;
+    const int m = min(RN_ROWS_IMAGES, nc - nl);
     __global const float *src = t + ((size_t)c * N + n0 + nl) * P;
     __global float *dst = rows + off + (size_t)c * P * nc + nl;
-    for (int p = 0; p < P; p++) dst[(size_t)p * nc] = src[p];
+    for (int p = 0; p < P; p++) {
+        if (m == RN_ROWS_IMAGES) {
+            float8 v;
+            v.s0 = src[p], v.s1 = src[P + p], v.s2 = src[2 * P + p], v.s3 = src[3 * P + p];
+            v.s4 = src[4 * P + p], v.s5 = src[5 * P + p], v.s6 = src[6 * P + p];
+            v.s7 = src[7 * P + p];
+            vstore8(v, 0, dst + (size_t)p * nc);
+        } else {
+            for (int j = 0; j < m; j++) dst[(size_t)p * nc + j] = src[j * P + p];
+        }
+    }
 }
 
 // The inverse: t[c][n0 + nl][p] (=|+=) rows[off + (c·P + p)·nc + nl]. accumulate: 0 overwrite,
-// 1 add to t. One work-item per (channel, image), as above.
+// 1 add to t. Work-items as above.
 __kernel void rn_conv_rows_bwd(__global float *t, __global const float *rows, const int off,
                                const int C, const int N, const int P, const int n0, const int nc,
                                const int accumulate)
 {
+    const int pieces = (nc + RN_ROWS_IMAGES - 1) / RN_ROWS_IMAGES;
     const int i = get_global_id(0);
-    if (i >= C * nc) return;
-    const int nl = i % nc, c = i / nc;
+    if (i >= C * pieces) return;
+    const int nl = i % pieces * RN_ROWS_IMAGES, c = i / pieces;
+    const int m = min(RN_ROWS_IMAGES, nc - nl);
     __global float *dst = t + ((size_t)c * N + n0 + nl) * P;
     __global const float *src = rows + off + (size_t)c * P * nc + nl;
     for (int p = 0; p < P; p++) {
-        const float v = src[(size_t)p * nc];
-        dst[p] = accumulate ? dst[p] + v : v;
+        float v[RN_ROWS_IMAGES];
+        if (m == RN_ROWS_IMAGES) vstore8(vload8(0, src + (size_t)p * nc), 0, v);
+        else
+            for (int j = 0; j < m; j++) v[j] = src[(size_t)p * nc + j];
+        for (int j = 0; j < m; j++) dst[j * P + p] = accumulate ? dst[j * P + p] + v[j] : v[j];
     }
 }

@@ -61,6 +61,7 @@ int rn_conv_is_pointwise(const rn_conv *c)
  * At most DENSE_TAPS taps (7×7): the dense kernels keep them in private memory. */
 #define DENSE_TAPS 49 /* RN_DENSE_TAPS in conv.cl */
 #define DENSE_PAIRS 8 /* (co, ci) pairs per work-item of the dense kernels: RN_DENSE_PAIRS */
+#define ROWS_IMAGES 8 /* images per work-item of rn_conv_rows_fwd/_bwd: RN_ROWS_IMAGES */
 
 int rn_conv_is_dense(const rn_conv *c)
 {
@@ -305,7 +306,8 @@ static void dense_weight_grad(conv_run *r, cl_mem dw, mat dwd, const rn_conv *c)
     rn_launch1d(r->ctx, k, ((size_t)c->Cout * c->Cin + per - 1) / per, 0);
 }
 
-/* rows (C·P × nc) <-> images [n0, n0+nc) of t[C][N][P]: to_rows, or back (accumulate: add). */
+/* rows (C·P × nc) <-> images [n0, n0+nc) of t[C][N][P]: to_rows, or back (accumulate: add); one
+ * work-item per (channel, ROWS_IMAGES images). */
 static void rows(conv_run *r, mat m, cl_mem t, int C, int P, const rn_conv *c, int n0, int nc,
                  int to_rows, int accumulate)
 {
@@ -327,7 +329,7 @@ static void rows(conv_run *r, mat m, cl_mem t, int C, int P, const rn_conv *c, i
     rn_arg_int(&a, n0);
     rn_arg_int(&a, nc);
     if (!to_rows) rn_arg_int(&a, accumulate);
-    rn_launch1d(r->ctx, k, (size_t)C * nc, 0); /* one work-item per (channel, image) */
+    rn_launch1d(r->ctx, k, (size_t)C * ((nc + ROWS_IMAGES - 1) / ROWS_IMAGES), 0);
 }
 
 /* ---- forward and backward ------------------------------------------------------------------- */
