@@ -72,11 +72,12 @@ __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, cons
 }
 
 // Stride 1 on rows of W = Wo = 8 or 4 (the 3×3 convs at 8×8 and 4×4; kw ≤ W): the same columns
-// and sums with each image row in one float8/float4, im2col one work-item per (tap, image) for all
-// rows. PoCL does not vectorise the per-element loops above across work-items. A tap's row is the
-// image row shifted by kx − pw with zeros where it leaves the image (rn_shift8/4). col2im adds the
-// taps in the same order (ky, then kx, ascending) and adds 0.0f for the taps that miss the
-// element, which leaves each sum bit for bit (a sum is never −0).
+// and sums with each image row in one float8/float4, im2col one work-item per (channel, image) for
+// all its taps (per (tap, image), rows of 4 left a work-item 16 values, and the per-item cost
+// showed: 1.4x as long in a PoCL step). PoCL does not vectorise the per-element loops above across
+// work-items. A tap's row is the image row shifted by kx − pw with zeros where it leaves the
+// image (rn_shift8/4). col2im adds the taps in the same order (ky, then kx, ascending) and adds
+// 0.0f for the taps that miss the element, which leaves each sum bit for bit (a sum is never −0).
 
 // Lane j of the result is lane j + s of v, 0 where that lies outside v (|s| ≤ the width). Shifts
 // by one or two lanes, all a 3×3 conv's rows and the stem's (rn_im2col_s2row32_fwd) need, are
@@ -119,16 +120,19 @@ RN_SHIFT(16, float16, vload16, vstore16, ((float16)(v.s1234, v.s5678, v.s9abc, v
         const int pad_h, const int pad_w, const int Ho, const int Wo)                              \
     {                                                                                              \
         const int i = get_global_id(0);                                                            \
-        if (i >= Cin * kh * kw * nc) return;                                                       \
-        const int nl = i % nc, row = i / nc;                                                       \
-        const int kx = row % kw, ky = (row / kw) % kh, ci = row / (kw * kh);                       \
-        __global float *out = col + ((size_t)row * nc + nl) * Ho * V;                              \
+        if (i >= Cin * nc) return;                                                                 \
+        const int nl = i % nc, ci = i / nc;                                                        \
         __global const float *in = x + ((size_t)ci * N + n0 + nl) * H * V;                         \
-        for (int oy = 0; oy < Ho; oy++) {                                                          \
-            const int iy = oy - pad_h + ky;                                                        \
-            const floatV r = iy >= 0 && iy < H ? vloadV(iy, in) : (floatV)(0.0f);                  \
-            vstoreV(rn_shift##V(r, kx - pad_w), oy, out);                                          \
-        }                                                                                          \
+        for (int ky = 0; ky < kh; ky++)                                                            \
+            for (int kx = 0; kx < kw; kx++) {                                                      \
+                const size_t row = (size_t)(ci * kh + ky) * kw + kx;                               \
+                __global float *out = col + (row * nc + nl) * Ho * V;                              \
+                for (int oy = 0; oy < Ho; oy++) {                                                  \
+                    const int iy = oy - pad_h + ky;                                                \
+                    const floatV r = iy >= 0 && iy < H ? vloadV(iy, in) : (floatV)(0.0f);          \
+                    vstoreV(rn_shift##V(r, kx - pad_w), oy, out);                                  \
+                }                                                                                  \
+            }                                                                                      \
     }                                                                                              \
                                                                                                    \
     __kernel void rn_col2im_row##V##_bwd(                                                          \
@@ -248,7 +252,8 @@ __kernel void rn_im2col_s2row32_fwd(__global float *col, __global const float *x
 }
 
 // The same for rows of 8 to 4 and of 4 to 2 (the 3×3/2 convs of layer2 and layer3): one vector
-// per image row, its even or odd lanes shifted by t.
+// per image row, its even or odd lanes shifted by t; one work-item per (channel, image), as the
+// stride-1 row kernels.
 #define RN_IM2COL_S2ROW(V, floatV, vloadV, O, vstoreO)                                             \
     __kernel void rn_im2col_s2row##V##_fwd(                                                        \
         __global float *col, __global const float *x, const int Cin, const int N, const int n0,    \
@@ -256,17 +261,20 @@ __kernel void rn_im2col_s2row32_fwd(__global float *col, __global const float *x
         const int pad_h, const int pad_w, const int Ho, const int Wo)                              \
     {                                                                                              \
         const int i = get_global_id(0);                                                            \
-        if (i >= Cin * kh * kw * nc) return;                                                       \
-        const int nl = i % nc, row = i / nc;                                                       \
-        const int kx = row % kw, ky = (row / kw) % kh, ci = row / (kw * kh);                       \
-        __global float *out = col + ((size_t)row * nc + nl) * Ho * O;                              \
+        if (i >= Cin * nc) return;                                                                 \
+        const int nl = i % nc, ci = i / nc;                                                        \
         __global const float *in = x + ((size_t)ci * N + n0 + nl) * H * V;                         \
-        const int s = kx - pad_w, t = (s - (s & 1)) / 2;                                           \
-        for (int oy = 0; oy < Ho; oy++) {                                                          \
-            const int iy = 2 * oy - pad_h + ky;                                                    \
-            const floatV r = iy >= 0 && iy < H ? vloadV(iy, in) : (floatV)(0.0f);                  \
-            vstoreO(rn_shift##O(s & 1 ? r.odd : r.even, t), oy, out);                              \
-        }                                                                                          \
+        for (int ky = 0; ky < kh; ky++)                                                            \
+            for (int kx = 0; kx < kw; kx++) {                                                      \
+                const size_t row = (size_t)(ci * kh + ky) * kw + kx;                               \
+                __global float *out = col + (row * nc + nl) * Ho * O;                              \
+                const int s = kx - pad_w, t = (s - (s & 1)) / 2;                                   \
+                for (int oy = 0; oy < Ho; oy++) {                                                  \
+                    const int iy = 2 * oy - pad_h + ky;                                            \
+                    const floatV r = iy >= 0 && iy < H ? vloadV(iy, in) : (floatV)(0.0f);          \
+                    vstoreO(rn_shift##O(s & 1 ? r.odd : r.even, t), oy, out);                      \
+                }                                                                                  \
+            }                                                                                      \
     }
 
 RN_IM2COL_S2ROW(8, float8, vload8, 4, vstore4)

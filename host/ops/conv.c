@@ -237,9 +237,10 @@ static void im2col(conv_run *r, cl_mem col, cl_mem x, const rn_conv *c, int n0, 
     rn_arg_mem(&a, col);
     rn_arg_mem(&a, x);
     geometry_args(&a, c, n0, nc);
-    /* work-items: per (channel, image), (tap row, image), or (tap row, image, output row) */
+    /* work-items: per (channel, image), (tap row, image) for the stem's rows of 32, or (tap row,
+     * image, output row) for the general kernel */
     size_t n = (size_t)c->Cin * nc;
-    if (f != FORM_IMG && f != FORM_PT2)
+    if (f == FORM_S2ROW32 || f == FORM_GENERAL)
         n *= (size_t)c->kh * c->kw * (f == FORM_GENERAL ? c->Ho : 1);
     rn_launch1d(r->ctx, k, n, 0);
 }
