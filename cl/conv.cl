@@ -57,11 +57,11 @@ __kernel void rn_conv_dense_fwd(__global float *wd, const int off, __global cons
 // dw[co][ci][ky][kx] = Σ over outputs q = (oy, ox) in order, whose tap (ky, kx) reads an input
 // p = (oy·s − ph + ky, ox·s − pw + kx) inside the image, of dwd[off + ((co·Q + q)·Cin + ci)·P + p]
 // (layout as rn_conv_dense_fwd); 0 for a tap that only ever reads padding. Two forms with the
-// same sums in the same order, chosen by the host from the device's preferred float vector width:
-// one (co, ci) pair per work-item, tap by tap, which a compiler that vectorises across
-// work-items (Intel's CPU runtime, GPUs) runs well; and RN_DENSE_PAIRS pairs per work-item, each
-// walking its Q·P entries once in q order into private per-tap sums, for PoCL, which runs
-// work-items one after another (on it the first form took 2-3× as long, on Intel the second).
+// same sums in the same order, chosen by the host by device type: one (co, ci) pair per
+// work-item, tap by tap, for a GPU's lanes; and RN_DENSE_PAIRS pairs per work-item, each walking
+// its Q·P entries once in q order into private per-tap sums, for CPUs, launched in work-groups of
+// one so that no runtime spreads a work-item's runs over vector lanes (on PoCL the first form
+// took 2-3× as long; on Intel's runtime the second did, until its work-groups were of one).
 __kernel void rn_conv_dense_bwd(__global float *dw, __global const float *dwd, const int off,
                                 const int Cout, const int Cin, const int H, const int W,
                                 const int Ho, const int Wo, const int kh, const int kw,
