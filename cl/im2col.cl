@@ -141,20 +141,23 @@ RN_SHIFT(16, float16, vload16, vstore16, ((float16)(v.s1234, v.s5678, v.s9abc, v
         const int pad_h, const int pad_w, const int Ho, const int Wo, const int accumulate)        \
     {                                                                                              \
         const int i = get_global_id(0);                                                            \
-        if (i >= Cin * nc * H) return;                                                             \
-        const int iy = i % H, t = i / H, nl = t % nc, ci = t / nc;                                 \
+        if (i >= Cin * nc) return;                                                                 \
+        const int nl = i % nc, ci = i / nc;                                                        \
         const size_t ncols = (size_t)nc * Ho * V;                                                  \
-        floatV sum = (floatV)(0.0f);                                                               \
-        for (int ky = 0; ky < kh; ky++) {                                                          \
-            const int oy = iy + pad_h - ky;                                                        \
-            if (oy < 0 || oy >= Ho) continue;                                                      \
-            for (int kx = 0; kx < kw; kx++)                                                        \
-                sum += rn_shift##V(vloadV(0, dcol + (size_t)((ci * kh + ky) * kw + kx) * ncols +   \
-                                                 ((size_t)nl * Ho + oy) * V),                      \
-                                   pad_w - kx);                                                    \
+        for (int iy = 0; iy < H; iy++) {                                                           \
+            floatV sum = (floatV)(0.0f);                                                           \
+            for (int ky = 0; ky < kh; ky++) {                                                      \
+                const int oy = iy + pad_h - ky;                                                    \
+                if (oy < 0 || oy >= Ho) continue;                                                  \
+                for (int kx = 0; kx < kw; kx++)                                                    \
+                    sum +=                                                                         \
+                        rn_shift##V(vloadV(0, dcol + (size_t)((ci * kh + ky) * kw + kx) * ncols +  \
+                                                  ((size_t)nl * Ho + oy) * V),                     \
+                                    pad_w - kx);                                                   \
+            }                                                                                      \
+            __global float *o = dx + (((size_t)ci * N + n0 + nl) * H + iy) * V;                    \
+            vstoreV(accumulate ? vloadV(0, o) + sum : sum, 0, o);                                  \
         }                                                                                          \
-        __global float *o = dx + (((size_t)ci * N + n0 + nl) * H + iy) * V;                        \
-        vstoreV(accumulate ? vloadV(0, o) + sum : sum, 0, o);                                      \
     }
 
 RN_IM2COL_ROW(8, float8, vload8, vstore8)
@@ -280,7 +283,7 @@ __kernel void rn_im2col_s2row32_fwd(__global float *col, __global const float *x
 RN_IM2COL_S2ROW(8, float8, vload8, 4, vstore4)
 RN_IM2COL_S2ROW(4, float4, vload4, 2, vstore2)
 
-// Their col2im, one work-item per (channel, image, input row): lane ix of the row takes column
+// Their col2im, one work-item per (channel, image): lane ix of an input row takes column
 // ox = ix/2 − t of tap (ky, kx) when ix has the parity of s = kx − pw (t = floor(s/2)), so a tap's
 // output row, shifted by −t, fills the even or the odd lanes. Taps are added in ascending (ky, kx)
 // and add 0.0f where they miss, as rn_col2im_row8_bwd does: the sums of rn_col2im_bwd, bit for bit.
@@ -291,24 +294,26 @@ RN_IM2COL_S2ROW(4, float4, vload4, 2, vstore2)
         const int pad_h, const int pad_w, const int Ho, const int Wo, const int accumulate)        \
     {                                                                                              \
         const int i = get_global_id(0);                                                            \
-        if (i >= Cin * nc * H) return;                                                             \
-        const int iy = i % H, t2 = i / H, nl = t2 % nc, ci = t2 / nc;                              \
+        if (i >= Cin * nc) return;                                                                 \
+        const int nl = i % nc, ci = i / nc;                                                        \
         const size_t ncols = (size_t)nc * Ho * O;                                                  \
-        floatV sum = (floatV)(0.0f);                                                               \
-        for (int ky = 0; ky < kh; ky++) {                                                          \
-            const int ty = iy + pad_h - ky;                                                        \
-            if (ty < 0 || ty % 2 || ty / 2 >= Ho) continue;                                        \
-            for (int kx = 0; kx < kw; kx++) {                                                      \
-                const int s = kx - pad_w, t = (s - (s & 1)) / 2;                                   \
-                const floatO e =                                                                   \
-                    rn_shift##O(vloadO(0, dcol + (size_t)((ci * kh + ky) * kw + kx) * ncols +      \
-                                              ((size_t)nl * Ho + ty / 2) * O),                     \
-                                -t);                                                               \
-                sum += s & 1 ? (floatV)ODD : (floatV)EVEN;                                         \
+        for (int iy = 0; iy < H; iy++) {                                                           \
+            floatV sum = (floatV)(0.0f);                                                           \
+            for (int ky = 0; ky < kh; ky++) {                                                      \
+                const int ty = iy + pad_h - ky;                                                    \
+                if (ty < 0 || ty % 2 || ty / 2 >= Ho) continue;                                    \
+                for (int kx = 0; kx < kw; kx++) {                                                  \
+                    const int s = kx - pad_w, t = (s - (s & 1)) / 2;                               \
+                    const floatO e =                                                               \
+                        rn_shift##O(vloadO(0, dcol + (size_t)((ci * kh + ky) * kw + kx) * ncols +  \
+                                                  ((size_t)nl * Ho + ty / 2) * O),                 \
+                                    -t);                                                           \
+                    sum += s & 1 ? (floatV)ODD : (floatV)EVEN;                                     \
+                }                                                                                  \
             }                                                                                      \
+            __global float *o = dx + (((size_t)ci * N + n0 + nl) * H + iy) * V;                    \
+            vstoreV(accumulate ? vloadV(0, o) + sum : sum, 0, o);                                  \
         }                                                                                          \
-        __global float *o = dx + (((size_t)ci * N + n0 + nl) * H + iy) * V;                        \
-        vstoreV(accumulate ? vloadV(0, o) + sum : sum, 0, o);                                      \
     }
 
 RN_COL2IM_S2ROW(8, float8, vload8, vstore8, 4, float4, vload4,

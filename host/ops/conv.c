@@ -256,9 +256,9 @@ static void col2im(conv_run *r, cl_mem dx, cl_mem dcol, const rn_conv *c, int n0
     rn_arg_mem(&a, dcol);
     geometry_args(&a, c, n0, nc);
     rn_arg_int(&a, accumulate);
-    /* work-items: per (channel, image), (channel, image, row) or (channel, image, element) */
+    /* work-items: per (channel, image), or (channel, image, element) for the general kernel */
     size_t n = (size_t)c->Cin * nc;
-    if (f != FORM_IMG && f != FORM_PT2) n *= (size_t)c->H * (f == FORM_GENERAL ? c->W : 1);
+    if (f == FORM_GENERAL) n *= (size_t)c->H * c->W;
     rn_launch1d(r->ctx, k, n, 0);
 }
 
