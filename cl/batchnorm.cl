@@ -204,6 +204,26 @@ __kernel void rn_batchnorm_eval_fwd(__global float *y, __global const float *x,
                  residual);
 }
 
+// Both forwards' output pass per channel (1-D launch over C, any local size): one work-item walks
+// channel c's row front to back with rn_bn_apply8, with the batch statistics (eval == 0: stat_a
+// is save_mean, stat_b save_invstd) or the running ones (stat_a running_mean, stat_b
+// running_var). On a CPU the 2-D per-element form's many small work-items cost more than the copy.
+__kernel void rn_batchnorm_chan_apply(__global float *y, __global const float *x,
+                                      __global const float *gamma, __global const float *beta,
+                                      __global const float *stat_a, __global const float *stat_b,
+                                      __global const float *res, const int C, const int M,
+                                      const int eval, const float eps, const int relu,
+                                      const int residual)
+{
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    const float invstd = eval ? 1.0f / sqrt(stat_b[c] + eps) : stat_b[c];
+    const size_t row = (size_t)c * M;
+    for (int i = 0; i < M; i += 8)
+        rn_bn_apply8(y + row + i, x + row + i, res + row + i, M - i, stat_a[c], invstd, gamma[c],
+                     beta[c], relu, residual);
+}
+
 // dy after the fused ReLU's mask. A select, not a product, so a masked-out NaN/inf becomes 0.
 static float8 rn_bn_masked8(__global const float *dy, __global const float *y, int n, int relu)
 {

@@ -451,6 +451,8 @@ static void check_forms_agree(int C, int M)
     cl_mem dX = tu_upload(x, n), dDY = tu_upload(dy, n), dR = tu_upload(r, n);
     cl_mem dG = tu_upload(gamma, C), dB = tu_upload(beta, C);
     cl_mem dP = tu_poisoned(batchnorm_part_floats(C, M));
+    for (int c = 0; c < C; c++) beta[c] = fabsf(gamma[c]); /* a running variance */
+    cl_mem dV = tu_upload(beta, C);
     for (int v = 0; v < 3; v++) {
         const int relu = v > 0;
         cl_mem res = v == 2 ? dR : NULL;
@@ -463,9 +465,20 @@ static void check_forms_agree(int C, int M)
                  "C=%d M=%d%s%s: per-channel and split batch-norm give the same bits", C, M,
                  relu ? " relu" : "", res ? " residual" : "");
         free(out[0]), free(out[1]);
+        for (int f = 0; f < 2; f++) { /* inference, with β and |γ| as the running statistics */
+            ctx->bn_per_channel = f;
+            cl_mem y = tu_poisoned(n);
+            batchnorm_forward_eval(ctx, y, dX, dG, dB, dB, dV, C, M, (float)EPS, relu, res);
+            out[f] = tu_download_new(y, n);
+            rn_release(&y);
+        }
+        TU_CHECK(!memcmp(out[0], out[1], n * sizeof(float)),
+                 "C=%d M=%d%s%s: per-channel and split inference give the same bits", C, M,
+                 relu ? " relu" : "", res ? " residual" : "");
+        free(out[0]), free(out[1]);
     }
     ctx->bn_per_channel = saved;
-    cl_mem bufs[] = {dX, dDY, dR, dG, dB, dP};
+    cl_mem bufs[] = {dX, dDY, dR, dG, dB, dP, dV};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
     free(x), free(dy), free(r), free(gamma), free(beta);
 }

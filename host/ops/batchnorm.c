@@ -166,10 +166,38 @@ void batchnorm_forward_train(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_m
     batchnorm_apply(ctx, y, x, gamma, beta, save_mean, save_invstd, C, M, relu, res);
 }
 
+/* The output pass per channel (rn_batchnorm_chan_apply): with the batch statistics, or (eval)
+ * the running ones. */
+static void apply_per_channel(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
+                              cl_mem stat_a, cl_mem stat_b, int C, int M, int eval, float eps,
+                              int relu, cl_mem res)
+{
+    cl_kernel k = rn_kernel(ctx, "rn_batchnorm_chan_apply");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, y);
+    rn_arg_mem(&a, x);
+    rn_arg_mem(&a, gamma);
+    rn_arg_mem(&a, beta);
+    rn_arg_mem(&a, stat_a);
+    rn_arg_mem(&a, stat_b);
+    rn_arg_mem(&a, res ? res : x); /* not read without res */
+    rn_arg_int(&a, C);
+    rn_arg_int(&a, M);
+    rn_arg_int(&a, eval);
+    rn_arg_float(&a, eps);
+    rn_arg_int(&a, relu != 0);
+    rn_arg_int(&a, res != NULL);
+    rn_launch1d(ctx, k, (size_t)C, 1);
+}
+
 void batchnorm_apply(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta, cl_mem save_mean,
                      cl_mem save_invstd, int C, int M, int relu, cl_mem res)
 {
     check_shape(C, M);
+    if (ctx->bn_per_channel) {
+        apply_per_channel(ctx, y, x, gamma, beta, save_mean, save_invstd, C, M, 0, 0.0f, relu, res);
+        return;
+    }
     cl_kernel kf = rn_kernel(ctx, "rn_batchnorm_fwd");
     rn_args a = rn_args_begin(kf);
     rn_arg_mem(&a, y);
@@ -191,6 +219,11 @@ void batchnorm_forward_eval(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_me
                             int relu, cl_mem res)
 {
     check_shape(C, M);
+    if (ctx->bn_per_channel) {
+        apply_per_channel(ctx, y, x, gamma, beta, running_mean, running_var, C, M, 1, eps, relu,
+                          res);
+        return;
+    }
     cl_kernel k = rn_kernel(ctx, "rn_batchnorm_eval_fwd");
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, y);
