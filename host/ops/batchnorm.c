@@ -241,6 +241,32 @@ void batchnorm_forward_eval(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_me
     launch_rows(ctx, k, C, M);
 }
 
+static void backward_per_channel(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy,
+                                 cl_mem x, cl_mem ymask, cl_mem gamma, cl_mem save_mean,
+                                 cl_mem save_invstd, cl_mem part, int C, int M, int relu,
+                                 cl_mem dmask)
+{
+    cl_kernel k = rn_kernel(ctx, "rn_batchnorm_chan_bwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, dx);
+    rn_arg_mem(&a, dmask ? dmask : dx); /* not written without dmask */
+    rn_arg_mem(&a, dgamma);
+    rn_arg_mem(&a, dbeta);
+    rn_arg_mem(&a, part);
+    rn_arg_mem(&a, dy);
+    rn_arg_mem(&a, x);
+    rn_arg_mem(&a, ymask);
+    rn_arg_mem(&a, gamma);
+    rn_arg_mem(&a, save_mean);
+    rn_arg_mem(&a, save_invstd);
+    rn_arg_int(&a, C);
+    rn_arg_int(&a, M);
+    rn_arg_int(&a, BN_PART);
+    rn_arg_int(&a, relu != 0);
+    rn_arg_int(&a, dmask != NULL);
+    rn_launch1d(ctx, k, (size_t)C, 1); /* groups of 1: channels spread over every core */
+}
+
 void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem x,
                         cl_mem y, cl_mem gamma, cl_mem save_mean, cl_mem save_invstd, cl_mem part,
                         int C, int M, int relu, cl_mem dmask)
@@ -253,28 +279,10 @@ void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_
     /* Without the ReLU the kernels never read y; any valid buffer fills the argument. */
     cl_mem ymask = relu ? y : x;
     if (per_channel(ctx, M)) {
-        cl_kernel k = rn_kernel(ctx, "rn_batchnorm_chan_bwd");
-        rn_args a = rn_args_begin(k);
-        rn_arg_mem(&a, dx);
-        rn_arg_mem(&a, dmask ? dmask : dx); /* not written without dmask */
-        rn_arg_mem(&a, dgamma);
-        rn_arg_mem(&a, dbeta);
-        rn_arg_mem(&a, part);
-        rn_arg_mem(&a, dy);
-        rn_arg_mem(&a, x);
-        rn_arg_mem(&a, ymask);
-        rn_arg_mem(&a, gamma);
-        rn_arg_mem(&a, save_mean);
-        rn_arg_mem(&a, save_invstd);
-        rn_arg_int(&a, C);
-        rn_arg_int(&a, M);
-        rn_arg_int(&a, BN_PART);
-        rn_arg_int(&a, relu != 0);
-        rn_arg_int(&a, dmask != NULL);
-        rn_launch1d(ctx, k, (size_t)C, 1);
+        backward_per_channel(ctx, dx, dgamma, dbeta, dy, x, ymask, gamma, save_mean, save_invstd,
+                             part, C, M, relu, dmask);
         return;
     }
-
     cl_kernel kr = rn_kernel(ctx, "rn_batchnorm_bwd_reduce");
     rn_args a = rn_args_begin(kr);
     rn_arg_mem(&a, part);
