@@ -48,7 +48,7 @@ expect 0 'test accuracy:.*per class:.*confusion matrix' "eval prints accuracy, p
 # that stdout stays the one JSON object
 expect 0 'confusion matrix.*kernel +ms +calls +share.*sgemm/.*rn_im2col.*total' "RN50CL_PROFILE=1 eval prints the kernel table after the results" -- env RN50CL_PROFILE=1 "$BIN" eval --checkpoint "$T/of/resnet50-best.safetensors" --data "$T/data"
 RN50CL_PROFILE=1 "$BIN" eval --checkpoint "$T/of/resnet50-best.safetensors" --data "$T/data" --json > "$T/prof.json" 2>"$T/prof.err"
-check "RN50CL_PROFILE=1 eval --json: stdout is one JSON object, the table on stderr" py "$T/prof.json" "$T/prof.err" <<<'import json, sys; json.load(open(sys.argv[1])); sys.exit(0 if "rn_batchnorm_eval_fwd" in open(sys.argv[2]).read() else 1)'
+check "RN50CL_PROFILE=1 eval --json: stdout is one JSON object, the table on stderr" py "$T/prof.json" "$T/prof.err" <<<'import json, sys; json.load(open(sys.argv[1])); sys.exit(0 if "rn_batchnorm_" in open(sys.argv[2]).read() else 1)'
 
 # 2b. curves.png beside the checkpoints: a 1320x460 PNG with the train (blue) and test (orange)
 # lines in the loss and accuracy panels and the learning rate (green) in the third; the last
