@@ -59,9 +59,10 @@ __kernel void rn_conv_dense_fwd(__global float *wd, const int off, __global cons
 // (layout as rn_conv_dense_fwd); 0 for a tap that only ever reads padding. Two forms with the
 // same sums in the same order, chosen by the host by device type: one (co, ci) pair per
 // work-item, tap by tap, for a GPU's lanes; and RN_DENSE_PAIRS pairs per work-item, each walking
-// its Q·P entries once in q order into private per-tap sums, for CPUs, launched in work-groups of
-// one so that no runtime spreads a work-item's runs over vector lanes (on PoCL the first form
-// took 2-3× as long; on Intel's runtime the second did, until its work-groups were of one).
+// its Q·P entries once in q order into private per-tap sums, for CPUs; on Intel's runtime in
+// work-groups of one, so that it does not spread a work-item's runs over vector lanes (on PoCL
+// the first form took 2-3× as long; on Intel's runtime the second did, until its work-groups were
+// of one).
 __kernel void rn_conv_dense_bwd(__global float *dw, __global const float *dwd, const int off,
                                 const int Cout, const int Cin, const int H, const int W,
                                 const int Ho, const int Wo, const int kh, const int kw,

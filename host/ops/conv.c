@@ -278,13 +278,19 @@ static void dense_args(rn_args *a, const rn_conv *c)
     rn_arg_int(a, c->pad_w);
 }
 
-/* The dense kernels' work-group size: 1 on a CPU, where each work-item walks its DENSE_PAIRS pairs'
- * runs in order (Intel's runtime, left to group and vectorise work-items, spread one run over 16
- * lanes, storing with scatters: rn_conv_dense_fwd took 2.3x as long in its step); the runtime's
- * default size on other devices. */
+/* The dense kernels run DENSE_PAIRS (co, ci) pairs per work-item on a CPU, one on a GPU's lanes. */
+static int dense_in_pairs(const rn_ctx *ctx)
+{
+    return (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+}
+
+/* Their work-group size: 1 on a CPU whose compiler vectorises across work-items (preferred float
+ * width 1: Intel's runtime), which otherwise spread a work-item's runs over 16 lanes and stored
+ * with scatters (rn_conv_dense_fwd took 2.3x as long in its step); the runtime's default
+ * elsewhere (on PoCL, which runs work-items one after another, 1 made no difference). */
 static size_t dense_local(const rn_ctx *ctx)
 {
-    return ctx->info.type & CL_DEVICE_TYPE_CPU ? 1 : 0;
+    return dense_in_pairs(ctx) && ctx->info.pref_vec_float == 1 ? 1 : 0;
 }
 
 /* wd = the dense matrix of w (cl/conv.cl) */
@@ -307,7 +313,7 @@ static void dense_weights(conv_run *r, mat wd, cl_mem w, const rn_conv *c)
 static void dense_weight_grad(conv_run *r, cl_mem dw, mat dwd, const rn_conv *c)
 {
     if (!r->ctx) return;
-    const size_t per = dense_local(r->ctx) ? DENSE_PAIRS : 1;
+    const size_t per = dense_in_pairs(r->ctx) ? DENSE_PAIRS : 1;
     cl_kernel k = rn_kernel(r->ctx, per > 1 ? "rn_conv_dense_pairs_bwd" : "rn_conv_dense_bwd");
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, dw);
