@@ -113,11 +113,14 @@ RN_SHIFT(16, float16, vload16, vstore16, ((float16)(v.s1234, v.s5678, v.s9abc, v
          ((float16)(v.s2345, v.s6789, v.sabcd, v.sef, 0.0f, 0.0f)),
          ((float16)(0.0f, 0.0f, v.s01, v.s2345, v.s6789, v.sabcd)))
 
-#define RN_IM2COL_ROW(V, floatV, vloadV, vstoreV)                                                  \
-    __kernel void rn_im2col_row##V##_fwd(                                                          \
-        __global float *col, __global const float *x, const int Cin, const int N, const int n0,    \
-        const int nc, const int H, const int W, const int kh, const int kw, const int stride,      \
-        const int pad_h, const int pad_w, const int Ho, const int Wo)                              \
+// im2col from whole rows of V values at stride S, one work-item per (channel, image) for all its
+// taps: output row oy of tap (ky, kx) is PICK of image row S·oy − ph + ky (r, zeros outside the
+// image) with s = kx − pw, one vector of O values.
+#define RN_IM2COL_ROWS(NAME, S, V, floatV, vloadV, O, vstoreO, PICK)                               \
+    __kernel void NAME(__global float *col, __global const float *x, const int Cin, const int N,   \
+                       const int n0, const int nc, const int H, const int W, const int kh,         \
+                       const int kw, const int stride, const int pad_h, const int pad_w,           \
+                       const int Ho, const int Wo)                                                 \
     {                                                                                              \
         const int i = get_global_id(0);                                                            \
         if (i >= Cin * nc) return;                                                                 \
@@ -126,14 +129,18 @@ RN_SHIFT(16, float16, vload16, vstore16, ((float16)(v.s1234, v.s5678, v.s9abc, v
         for (int ky = 0; ky < kh; ky++)                                                            \
             for (int kx = 0; kx < kw; kx++) {                                                      \
                 const size_t row = (size_t)(ci * kh + ky) * kw + kx;                               \
-                __global float *out = col + (row * nc + nl) * Ho * V;                              \
+                __global float *out = col + (row * nc + nl) * Ho * O;                              \
+                const int s = kx - pad_w;                                                          \
                 for (int oy = 0; oy < Ho; oy++) {                                                  \
-                    const int iy = oy - pad_h + ky;                                                \
+                    const int iy = S * oy - pad_h + ky;                                            \
                     const floatV r = iy >= 0 && iy < H ? vloadV(iy, in) : (floatV)(0.0f);          \
-                    vstoreV(rn_shift##V(r, kx - pad_w), oy, out);                                  \
+                    vstoreO(PICK, oy, out);                                                        \
                 }                                                                                  \
             }                                                                                      \
-    }                                                                                              \
+    }
+
+#define RN_IM2COL_ROW(V, floatV, vloadV, vstoreV)                                                  \
+    RN_IM2COL_ROWS(rn_im2col_row##V##_fwd, 1, V, floatV, vloadV, V, vstoreV, rn_shift##V(r, s))    \
                                                                                                    \
     __kernel void rn_col2im_row##V##_bwd(                                                          \
         __global float *dx, __global const float *dcol, const int Cin, const int N, const int n0,  \
@@ -258,27 +265,8 @@ __kernel void rn_im2col_s2row32_fwd(__global float *col, __global const float *x
 // per image row, its even or odd lanes shifted by t; one work-item per (channel, image), as the
 // stride-1 row kernels.
 #define RN_IM2COL_S2ROW(V, floatV, vloadV, O, vstoreO)                                             \
-    __kernel void rn_im2col_s2row##V##_fwd(                                                        \
-        __global float *col, __global const float *x, const int Cin, const int N, const int n0,    \
-        const int nc, const int H, const int W, const int kh, const int kw, const int stride,      \
-        const int pad_h, const int pad_w, const int Ho, const int Wo)                              \
-    {                                                                                              \
-        const int i = get_global_id(0);                                                            \
-        if (i >= Cin * nc) return;                                                                 \
-        const int nl = i % nc, ci = i / nc;                                                        \
-        __global const float *in = x + ((size_t)ci * N + n0 + nl) * H * V;                         \
-        for (int ky = 0; ky < kh; ky++)                                                            \
-            for (int kx = 0; kx < kw; kx++) {                                                      \
-                const size_t row = (size_t)(ci * kh + ky) * kw + kx;                               \
-                __global float *out = col + (row * nc + nl) * Ho * O;                              \
-                const int s = kx - pad_w, t = (s - (s & 1)) / 2;                                   \
-                for (int oy = 0; oy < Ho; oy++) {                                                  \
-                    const int iy = 2 * oy - pad_h + ky;                                            \
-                    const floatV r = iy >= 0 && iy < H ? vloadV(iy, in) : (floatV)(0.0f);          \
-                    vstoreO(rn_shift##O(s & 1 ? r.odd : r.even, t), oy, out);                      \
-                }                                                                                  \
-            }                                                                                      \
-    }
+    RN_IM2COL_ROWS(rn_im2col_s2row##V##_fwd, 2, V, floatV, vloadV, O, vstoreO,                     \
+                   rn_shift##O(s & 1 ? r.odd : r.even, (s - (s & 1)) / 2))
 
 RN_IM2COL_S2ROW(8, float8, vload8, 4, vstore4)
 RN_IM2COL_S2ROW(4, float4, vload4, 2, vstore2)
