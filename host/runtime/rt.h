@@ -89,7 +89,7 @@ typedef struct rn_ctx {
     rn_gemm_own own[RN_GEMM_MAX_OWN]; /* from the stored tuning; every other shape: CLBlast */
     cl_mem gemm_tmp; /* GEMM scratch (CLBlast's padding/transposes, own NT chunks), kept */
     size_t gemm_tmp_bytes;
-    int bn_per_channel; /* batch-norm reduces a channel in one work-group (CPUs; same bits) */
+    int bn_per_channel; /* batch-norm: one work-item per channel (CPUs; same bits as split) */
 } rn_ctx;
 
 /* Selects a device (see rn_device_select), creates context + profiling queue and builds every
