@@ -181,6 +181,101 @@ __kernel void rn_transpose_fwd(__global float *out, __global const float *in, co
     out[(size_t)c * R + r] = in[in_off + (size_t)r * ld + c];
 }
 
+// The GEMM of a 3×3 conv at stride 1 with padding 1 on images with rows of 8 (ResNet50's layer1
+// at 32×32 input), C = W·col, with im2col folded into B's loads: tile columns are consecutive
+// output rows of one image, so B's row k = (ci, ky, kx) is input rows oy+ky−1 of channel ci read
+// as one vector and shifted by kx−1 lanes within each row of 8, zeros where the window leaves the
+// image. Those values and the k order are im2col's and the explicit kernels'; a launch covers
+// the K-chunk k0 .. k0+kk−1 as theirs do (host: rn_sgemm_row8), so the bits are those of im2col
+// + rn_gemm_nn(_wide)_fwd or rn_gemm_packed_fwd. The columns (a few KiB of one image) stay in
+// cache, where the explicit form streamed the whole column matrix through every tile column.
+// X is CNHW [Cin][Nimg][H][8]; column j of C is image n0 + j / (8·H); H is a multiple of 4 and N
+// a multiple of the tile width.
+
+// Input rows r and r + 1 of an image plane (8 floats a row) as 16 lanes, rows outside the image
+// as zeros; −1 ≤ r < H.
+static float16 rn_gemm_rows8x2(__global const float *p, int r, int H)
+{
+    const float16 v = vload16(0, p + clamp(r, 0, H - 2) * 8);
+    if (r >= 0 && r <= H - 2) return v;
+    return r < 0 ? (float16)((float8)0.0f, v.lo) : (float16)(v.hi, (float8)0.0f);
+}
+
+// Each row of 8 moved one lane right (the tap left of the centre, kx = 0) or left (kx = 2), a
+// zero shifted in.
+#define RN_ROW8_RIGHT (uint16)(16, 0, 1, 2, 3, 4, 5, 6, 16, 8, 9, 10, 11, 12, 13, 14)
+#define RN_ROW8_LEFT (uint16)(1, 2, 3, 4, 5, 6, 7, 16, 9, 10, 11, 12, 13, 14, 15, 16)
+static float16 rn_gemm_row8_tap(float16 v, int kx)
+{
+    const float16 z = 0.0f;
+    return kx == 1 ? v : shuffle2(v, z, kx == 0 ? RN_ROW8_RIGHT : RN_ROW8_LEFT);
+}
+
+#define RN_ROW8_ARGS                                                                               \
+    __global float *C, const int c_off, const int ldc, __global const float *A, const int lda,     \
+        __global const float *X, const int Cin, const int Nimg, const int H, const int n0,         \
+        const int M, const int N, const int k0, const int kk, const float beta, const int m_fast
+
+// Code for the second 16 columns, of 32-wide tiles only.
+#define RN_ROW8_HI_16(...)
+#define RN_ROW8_HI_32(...) __VA_ARGS__
+
+// Step k (channel k / 9, tap k % 9, KX a constant when known) with rows lo (and hi: the next two).
+#define RN_ROW8_STEP(NR, KX)                                                                       \
+    {                                                                                              \
+        __global const float *ak = a + k;                                                          \
+        const float8 av = (float8)(ak[0], ak[lda], ak[2 * lda], ak[3 * lda], ak[4 * lda],          \
+                                   ak[5 * lda], ak[6 * lda], ak[7 * lda]);                         \
+        const float16 b0 = rn_gemm_row8_tap(lo, KX);                                               \
+        RN_ROWS(RN_FMA16, x, b0)                                                                   \
+        RN_ROW8_HI_##NR(const float16 b1 = rn_gemm_row8_tap(hi, KX); RN_ROWS(RN_FMA16, y, b1))    \
+    }
+#define RN_ROW8_ROWS(NR, KY)                                                                       \
+    const float16 lo = rn_gemm_rows8x2(plane, oy0 + (KY)-1, H);                                    \
+    RN_ROW8_HI_##NR(const float16 hi = rn_gemm_rows8x2(plane, oy0 + (KY) + 1, H);)
+// A whole channel's nine steps, written out: as loops, PoCL's code ran 2x as long.
+#define RN_ROW8_KY(NR, KY)                                                                         \
+    {                                                                                              \
+        RN_ROW8_ROWS(NR, KY)                                                                       \
+        RN_ROW8_STEP(NR, 0) k++;                                                                   \
+        RN_ROW8_STEP(NR, 1) k++;                                                                   \
+        RN_ROW8_STEP(NR, 2) k++;                                                                   \
+    }
+// One step of a channel the chunk starts or ends inside.
+#define RN_ROW8_ONE(NR)                                                                            \
+    {                                                                                              \
+        __global const float *plane = img + (size_t)(k / 9) * Nimg * hw;                           \
+        RN_ROW8_ROWS(NR, k % 9 / 3)                                                                \
+        RN_ROW8_STEP(NR, k % 3)                                                                    \
+    }
+
+#define RN_GEMM_ROW8(NR)                                                                           \
+    const int tm = m_fast ? get_global_id(0) : get_global_id(1);                                   \
+    const int tn = m_fast ? get_global_id(1) : get_global_id(0);                                   \
+    if (tm * 8 >= M || tn * NR >= N) return;                                                       \
+    const int m0 = min(tm * 8, M - 8), r0 = tm * 8 - m0, j = tn * NR, hw = 8 * H;                  \
+    const int oy0 = j % hw / 8, kend = k0 + kk;                                                    \
+    __global const float *a = A + (size_t)m0 * lda;                                                \
+    __global const float *img = X + ((size_t)n0 + j / hw) * hw;                                    \
+    __global float *c = C + c_off + (size_t)m0 * ldc + j;                                          \
+    RN_ROWS(RN_DECL, x, 0)                                                                         \
+    RN_ROW8_HI_##NR(RN_ROWS(RN_DECL, y, 0))                                                        \
+    int k = k0;                                                                                    \
+    for (; k < kend && k % 9; k++) RN_ROW8_ONE(NR)                                                 \
+    for (; k + 9 <= kend;) {                                                                       \
+        __global const float *plane = img + (size_t)(k / 9) * Nimg * hw;                           \
+        RN_ROW8_KY(NR, 0) RN_ROW8_KY(NR, 1) RN_ROW8_KY(NR, 2)                                      \
+    }                                                                                              \
+    for (; k < kend; k++) RN_ROW8_ONE(NR)                                                          \
+    RN_ROWS(RN_ROW8_STORE, x, 0)                                                                   \
+    RN_ROW8_HI_##NR(RN_ROWS(RN_ROW8_STORE, y, 16))
+#define RN_ROW8_STORE(r, acc, j) rn_gemm_store(c + (j), acc##r, r, r0, 8, 0, 16, ldc, 1.0f, beta);
+
+// 8×16 tiles (two output rows), as rn_gemm_nn_fwd.
+__kernel void rn_gemm_row8_fwd(RN_ROW8_ARGS) { RN_GEMM_ROW8(16) }
+// 8×32 tiles (four output rows), as rn_gemm_nn_wide_fwd and rn_gemm_packed_fwd.
+__kernel void rn_gemm_row8_wide_fwd(RN_ROW8_ARGS) { RN_GEMM_ROW8(32) }
+
 // Fixed-order sum of a float16's lanes.
 static float rn_hsum16(float16 v)
 {

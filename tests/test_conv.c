@@ -5,7 +5,9 @@
  * pointwise paths, small images whose conv is one dense GEMM without padding taps (GEMM FLOPs of
  * exactly the taps that read the image), that rn_conv_gemm_shapes lists the GEMMs a run issues,
  * and every conv shape of the model's case list at batch 8; all of it again with MindSpore's
- * 'same' padding (more below and right than above and left at stride 2). Every output starts
+ * 'same' padding (more below and right than above and left at stride 2). A 3×3 conv on rows of 8
+ * with own kernels chosen gives, with im2col in the product's loads, the bits of im2col + that
+ * product (every tile, K-chunks inside and at channel edges, image chunks). Every output starts
  * NaN-poisoned. */
 #include <math.h>
 #include <stdint.h>
@@ -377,6 +379,96 @@ static void check_same_model(int Nb)
              ndense);
 }
 
+/* Launches of kernel `name` since the last rn_profile_reset (profiling on). */
+static long launches(const rn_ctx *ctx, const char *name)
+{
+    for (int i = 0; i < ctx->nprof; i++)
+        if (!strcmp(ctx->prof[i].name, name)) return ctx->prof[i].calls;
+    return 0;
+}
+
+/* Claim: with own kernels chosen (tile, tile order m_fast, K-chunk kc) for its products, a 3×3/1
+ * pad-1 conv on N images of H rows of 8 runs without rn_im2col_row8_fwd and gives exactly the
+ * bits of the explicit form: the host's im2col of each chunk of images (a workspace of ws
+ * floats; 0: the whole batch) multiplied by rn_sgemm with the same choice. */
+static void check_row8(const char *tag, int N, int Cin, int H, int Cout, size_t ws_floats, int tile,
+                       size_t kc, int m_fast)
+{
+    rn_ctx *ctx = tu_ctx();
+    rn_conv c = rn_conv_init(N, Cin, H, 8, Cout, 3, 1, 1);
+    const size_t hw = (size_t)H * 8, K = (size_t)Cin * 9, cols = (size_t)N * hw;
+    const size_t nx = (size_t)Cin * cols, nw = (size_t)Cout * K, ny = (size_t)Cout * cols;
+    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *col = malloc(K * cols * 4);
+    tu_fill_uniform(x, nx, -1, 1);
+    tu_fill_uniform(w, nw, -1, 1);
+    cl_mem bx = tu_upload(x, nx), bw = tu_upload(w, nw), by = tu_poisoned(ny);
+    cl_mem be = tu_poisoned(ny), bcol = tu_poisoned(K * cols);
+    rn_workspace ws;
+    const size_t whole = rn_conv_workspace_floats(&c, N);
+    TU_CHECK(rn_workspace_create(ctx, &ws, ws_floats ? ws_floats : whole) == RN_OK, "%s: workspace",
+             tag);
+    rn_gemm_shape sh[16];
+    const int nsh = rn_conv_gemm_shapes(&c, ws.floats, 0, 0, sh, 16);
+    ctx->nown = 0;
+    for (int i = 0; i < nsh && i < 16; i++) {
+        rn_gemm_own o = {sh[i], tile, m_fast, kc};
+        TU_CHECK(rn_gemm_own_valid(&o), "%s: own kernels take %zux%zux%zu", tag, sh[i].M, sh[i].N,
+                 sh[i].K);
+        if (!rn_gemm_own_find(ctx, &o.s)) ctx->own[ctx->nown++] = o;
+    }
+    ctx->profile = 1;
+    rn_profile_reset(ctx);
+    conv2d_forward(ctx, by, bx, bw, &c, &ws);
+    const long im2cols = launches(ctx, "rn_im2col_row8_fwd") + launches(ctx, "rn_im2col_row4_fwd");
+    const long calls = gemm_calls(ctx);
+    ctx->profile = 0;
+    /* the explicit form, chunk by chunk as conv2d_forward cuts the batch */
+    for (size_t ci = 0; ci < (size_t)Cin; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++)
+                for (size_t q = 0; q < cols; q++) {
+                    const int iy = (int)(q % hw / 8) + ky - 1, ix = (int)(q % 8) + kx - 1;
+                    const int in = iy >= 0 && iy < H && ix >= 0 && ix < 8;
+                    col[((ci * 9 + ky * 3 + kx) * cols) + q] =
+                        in ? x[(ci * N + q / hw) * hw + iy * 8 + ix] : 0.0f;
+                }
+    size_t n0 = 0;
+    for (int i = 0; i < nsh && i < 16; i++) {
+        const size_t cc = sh[i].N; /* this chunk's columns */
+        float *chunk = malloc(K * cc * sizeof *chunk);
+        for (size_t k = 0; k < K; k++) memcpy(chunk + k * cc, col + k * cols + n0, cc * 4);
+        rn_write(ctx, bcol, 0, K * cc * 4, chunk);
+        rn_sgemm(ctx, 0, 0, Cout, cc, K, 1.0f, bw, 0, K, bcol, 0, cc, 0.0f, be, n0, cols);
+        n0 += cc;
+        free(chunk);
+    }
+    ctx->nown = 0;
+    float *y = tu_download_new(by, ny), *ye = tu_download_new(be, ny);
+    const char *what = tu_name("%s (N%d C%d %dx8 -> %d, tile %d, kc %zu, m_fast %d, %d products)",
+                               tag, N, Cin, H, Cout, tile, kc, m_fast, nsh);
+    TU_CHECK(im2cols == 0 && calls == nsh, "%s: no im2col, %ld products", what, calls);
+    TU_CHECK(!memcmp(y, ye, ny * sizeof *y), "%s: the bits of im2col + the chosen product", what);
+    rn_workspace_release(&ws);
+    cl_mem all[] = {bx, bw, by, be, bcol};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rn_release(&all[i]);
+    free(x);
+    free(w);
+    free(col);
+    free(y);
+    free(ye);
+}
+
+static void check_row8_forms(void)
+{
+    check_row8("row8 wide whole K", 3, 5, 8, 11, 0, RN_TILE_8X32, 64, 1);
+    check_row8("row8 8x16 K-chunks inside channels", 3, 5, 8, 11, 0, RN_TILE_8X16, 7, 0);
+    check_row8("row8 packed K-chunks at channel edges", 3, 5, 8, 9, 0, RN_TILE_PACK, 9, 1);
+    check_row8("row8 wide chunks of 4 taps", 2, 3, 8, 8, 0, RN_TILE_8X32, 4, 0);
+    check_row8("row8 on 4 rows", 4, 3, 4, 8, 0, RN_TILE_8X32, 5, 1);
+    check_row8("row8 on 12 rows", 2, 4, 12, 9, 0, RN_TILE_8X16, 100, 0);
+    check_row8("row8 image chunks 2+1", 3, 5, 8, 11, 2 * (size_t)45 * 64, RN_TILE_8X32, 20, 1);
+}
+
 int main(void)
 {
     tu_seed(20240611);
@@ -505,6 +597,7 @@ int main(void)
                  (conv_opts){rn_conv_workspace_floats(&d2, 1), 0, 1, 1});
     check_device("dense 2x2/1 workspace grown", 3, 6, 2, 2, 5, 3, 1, 1,
                  (conv_opts){rn_conv_workspace_floats(&d2, 1) / 3, 0, 0, 1});
+    check_row8_forms();
 
     if (!tu_small()) {
         /* every conv shape of the model (its case list) at batch 8, input 32x32; dx is checked
@@ -531,6 +624,10 @@ int main(void)
         check_device("stem chunked dx=NULL", Nb, 3, 32, 32, 64, 7, 2, 3,
                      (conv_opts){3 * (size_t)3 * 49 * 256, 0, 1, 1});
         check_same_model(Nb);
+        /* layer1's 3×3 conv with the choices stored for batch 128 on a Zen 5 VM (Intel: chunks of
+         * 256; PoCL: the whole K) */
+        check_row8("layer1 3x3 as tuned", Nb, 64, 8, 64, 0, RN_TILE_8X32, 256, 1);
+        check_row8("layer1 3x3 whole K", Nb, 64, 8, 64, 0, RN_TILE_8X32, 576, 1);
         check_same("same stem chunked dx=NULL", Nb, 3, 32, 32, 64, 7, 2,
                    (conv_opts){3 * (size_t)3 * 49 * 256, 0, 1, 1});
     }

@@ -406,6 +406,14 @@ static void dense_backward(conv_run *r, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem 
     dense_weight_grad(r, dw, dense_layout(r, c, x, dy, 0, nc).dw, c);
 }
 
+/* A 3×3 conv at stride 1 with padding 1 that keeps the size of images with rows of 8 (H a multiple
+ * of 4): its forward product can gather the columns itself (rn_sgemm_row8). */
+static int row8_implicit(const rn_conv *c)
+{
+    return c->kh == 3 && c->kw == 3 && c->stride == 1 && c->pad_h == 1 && c->pad_w == 1 &&
+           c->W == 8 && c->Wo == 8 && c->Ho == c->H && c->H % 4 == 0;
+}
+
 static void im2col_forward(conv_run *r, cl_mem y, cl_mem x, cl_mem w, const rn_conv *c)
 {
     const size_t K = (size_t)c->Cin * c->kh * c->kw;
@@ -414,6 +422,11 @@ static void im2col_forward(conv_run *r, cl_mem y, cl_mem x, cl_mem w, const rn_c
     cl_mem ws = r->ws->buf;
     for (int n0 = 0; n0 < c->N; n0 += nc) {
         const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
+        /* chunks as for im2col, so the product's shape (and stored choice) is the same */
+        const rn_gemm_shape s = {0, 0, c->Cout, cnt * hw, K, K, cnt * hw, cols, 0.0f};
+        if (r->ctx && row8_implicit(c) &&
+            rn_sgemm_row8(r->ctx, &s, w, x, c->Cin, c->N, c->H, n0, y, n0 * hw))
+            continue;
         im2col(r, ws, x, c, n0, cnt);
         /* this chunk's images are the column range [n0·hw, (n0+cnt)·hw) of every row of y */
         gemm(r, 0, 0, c->Cout, cnt * hw, K, (mat){w, 0, K}, (mat){ws, 0, cnt * hw}, 0.0f,

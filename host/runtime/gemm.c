@@ -237,6 +237,61 @@ void rn_sgemm_own(rn_ctx *ctx, const rn_gemm_own *o, float alpha, cl_mem A, size
     own_sgemm(ctx, o, alpha, A, a_off, B, b_off, o->s.beta, C, c_off);
 }
 
+/* A product's profile entry: the wall time from prof_begin to prof_end, the queue drained at both
+ * ends (profiling on; 0 and nothing otherwise). */
+static double prof_begin(rn_ctx *ctx)
+{
+    if (!ctx->profile) return 0;
+    CL_CHECK(clFinish(ctx->queue));
+    return rn_now();
+}
+
+static void prof_end(rn_ctx *ctx, const char *name, double t0)
+{
+    if (!ctx->profile) return;
+    CL_CHECK(clFinish(ctx->queue));
+    rn_profile_add(ctx, name, (rn_now() - t0) * 1e3);
+}
+
+int rn_sgemm_row8(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int Cin, int Nimg, int H,
+                  int n0, cl_mem C, size_t c_off)
+{
+    const rn_gemm_own *o = rn_gemm_own_find(ctx, s);
+    const size_t nr = o && o->tile != RN_TILE_8X16 ? 32 : 16; /* the packed tile is 8×32 too */
+    if (!o || s->ta || s->tb || s->beta != 0.0f || s->N % nr || s->K != (size_t)Cin * 9 ||
+        !own_offsets_fit(s, 0, 0, c_off))
+        return 0;
+    const double t0 = prof_begin(ctx);
+    cl_kernel k = rn_kernel(ctx, nr == 32 ? "rn_gemm_row8_wide_fwd" : "rn_gemm_row8_fwd");
+    rn_args r = rn_args_begin(k);
+    rn_arg_mem(&r, C);
+    rn_arg_int(&r, (int)c_off);
+    rn_arg_int(&r, (int)s->ldc);
+    rn_arg_mem(&r, W);
+    rn_arg_int(&r, (int)s->lda);
+    rn_arg_mem(&r, x);
+    rn_arg_int(&r, Cin);
+    rn_arg_int(&r, Nimg);
+    rn_arg_int(&r, H);
+    rn_arg_int(&r, n0);
+    rn_arg_int(&r, (int)s->M);
+    rn_arg_int(&r, (int)s->N);
+    const cl_uint at_k0 = r.i;
+    size_t tm = (s->M + 7) / 8, tn = s->N / nr;
+    size_t global[2] = {o->m_fast ? tm : tn, o->m_fast ? tn : tm};
+    /* K-chunks as own_sgemm walks them: the later ones add to C */
+    for (size_t k0 = 0; k0 < s->K; k0 += o->kc) {
+        r.i = at_k0;
+        rn_arg_int(&r, (int)k0);
+        rn_arg_int(&r, (int)(s->K - k0 < o->kc ? s->K - k0 : o->kc));
+        rn_arg_float(&r, k0 ? 1.0f : 0.0f);
+        rn_arg_int(&r, o->m_fast);
+        CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL));
+    }
+    prof_end(ctx, RN_PROF_GEMM_OWN, t0);
+    return 1;
+}
+
 void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
               size_t a_off, size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C,
               size_t c_off, size_t ldc)
@@ -244,11 +299,7 @@ void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float a
     const rn_gemm_shape s = {ta, tb, M, N, K, lda, ldb, ldc, beta};
     const rn_gemm_own *o = rn_gemm_own_find(ctx, &s);
     if (o && !own_offsets_fit(&s, a_off, b_off, c_off)) o = NULL;
-    double t0 = 0;
-    if (ctx->profile) {
-        CL_CHECK(clFinish(ctx->queue));
-        t0 = rn_now();
-    }
+    const double t0 = prof_begin(ctx);
     size_t need = scratch_need(ctx, &s, o, a_off, b_off, c_off);
     cl_int err;
     if (scratch_grow(ctx, need, &err))
@@ -265,8 +316,5 @@ void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float a
             ldb, beta, C, c_off, ldc, &ctx->queue, &ev, ctx->gemm_tmp));
         if (ev) CL_CHECK(clReleaseEvent(ev));
     }
-    if (ctx->profile) {
-        CL_CHECK(clFinish(ctx->queue));
-        rn_profile_add(ctx, o ? RN_PROF_GEMM_OWN : RN_PROF_GEMM_CLBLAST, (rn_now() - t0) * 1e3);
-    }
+    prof_end(ctx, o ? RN_PROF_GEMM_OWN : RN_PROF_GEMM_CLBLAST, t0);
 }
