@@ -181,19 +181,20 @@ __kernel void rn_transpose_fwd(__global float *out, __global const float *in, co
     out[(size_t)c * R + r] = in[in_off + (size_t)r * ld + c];
 }
 
-// The GEMM of a 3×3 conv at stride 1 with padding 1 on images with rows of 8 (ResNet50's layer1
-// at 32×32 input), C = W·col, with im2col folded into B's loads: tile columns are consecutive
-// output rows of one image, so B's row k = (ci, ky, kx) is input rows oy+ky−1 of channel ci read
-// as one vector and shifted by kx−1 lanes within each row of 8, zeros where the window leaves the
-// image. Those values and the k order are im2col's and the explicit kernels'; a launch covers
-// the K-chunk k0 .. k0+kk−1 as theirs do (host: rn_sgemm_row8), so the bits are those of im2col
-// + rn_gemm_nn(_wide)_fwd or rn_gemm_packed_fwd. The columns (a few KiB of one image) stay in
-// cache, where the explicit form streamed the whole column matrix through every tile column.
-// X is CNHW [Cin][Nimg][H][8]; column j of C is image n0 + j / (8·H); H is a multiple of 4 and N
-// a multiple of the tile width.
+// The GEMM of a 3×3 conv at stride 1 with padding 1 on images with rows of 8 or 4 (ResNet50's
+// layer1 and layer2 at 32×32 input), C = W·col, with im2col folded into B's loads: a tile's
+// columns are consecutive output positions of one or two images, so B's row k = (ci, ky, kx) is
+// channel ci's input rows read as vectors and shifted into place (rows of 8: two rows at a time
+// moved by kx−1 lanes; rows of 4: a whole 4×4 image moved by a lane pattern per tap), zeros
+// where the window leaves the image. Those values and the k order are im2col's and the explicit
+// kernels', and a launch covers the K-chunk k0 .. k0+kk−1 as theirs do (host: rn_sgemm_rows),
+// so the bits are those of im2col + rn_gemm_nn(_wide)_fwd or rn_gemm_packed_fwd. The columns (a
+// few KiB of an image) stay in cache, where the explicit form streamed the whole column matrix
+// through every tile column. X is CNHW [Cin][Nimg][H][W]; column j of C is image n0 + j / (H·W);
+// rows of 8: H a multiple of 4; rows of 4: H = 4; N a multiple of the tile width.
 
-// Input rows r and r + 1 of an image plane (8 floats a row) as 16 lanes, rows outside the image
-// as zeros; −1 ≤ r < H.
+// Rows of 8: input rows r and r + 1 of an image plane as 16 lanes, rows outside the image as
+// zeros; −1 ≤ r < H.
 static float16 rn_gemm_rows8x2(__global const float *p, int r, int H)
 {
     const float16 v = vload16(0, p + clamp(r, 0, H - 2) * 8);
@@ -201,80 +202,118 @@ static float16 rn_gemm_rows8x2(__global const float *p, int r, int H)
     return r < 0 ? (float16)((float8)0.0f, v.lo) : (float16)(v.hi, (float8)0.0f);
 }
 
-// Each row of 8 moved one lane right (the tap left of the centre, kx = 0) or left (kx = 2), a
-// zero shifted in.
-#define RN_ROW8_RIGHT (uint16)(16, 0, 1, 2, 3, 4, 5, 6, 16, 8, 9, 10, 11, 12, 13, 14)
-#define RN_ROW8_LEFT (uint16)(1, 2, 3, 4, 5, 6, 7, 16, 9, 10, 11, 12, 13, 14, 15, 16)
-static float16 rn_gemm_row8_tap(float16 v, int kx)
+// Rows of 8, tap t (its kx = t % 3): each row moved one lane right (the tap left of the centre)
+// or left, a zero shifted in.
+static float16 rn_gemm_row8_tap(float16 v, int t)
 {
     const float16 z = 0.0f;
-    return kx == 1 ? v : shuffle2(v, z, kx == 0 ? RN_ROW8_RIGHT : RN_ROW8_LEFT);
+    const int kx = t % 3;
+    return kx == 1 ? v
+                   : shuffle2(v, z,
+                              kx == 0 ? (uint16)(16, 0, 1, 2, 3, 4, 5, 6, 16, 8, 9, 10, 11, 12, 13, 14)
+                                      : (uint16)(1, 2, 3, 4, 5, 6, 7, 16, 9, 10, 11, 12, 13, 14, 15, 16));
 }
 
-#define RN_ROW8_ARGS                                                                               \
+// Rows of 4, tap t = 3·ky + kx of a 4×4 image v: lane oy·4 + ox takes lane (oy+ky−1)·4 + ox+kx−1,
+// 16 (a zero) where that is outside.
+static float16 rn_gemm_row4_tap(float16 v, int t)
+{
+    const float16 z = 0.0f;
+    switch (t) {
+    case 0: return shuffle2(v, z, (uint16)(16, 16, 16, 16, 16, 0, 1, 2, 16, 4, 5, 6, 16, 8, 9, 10));
+    case 1: return shuffle2(v, z, (uint16)(16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11));
+    case 2: return shuffle2(v, z, (uint16)(16, 16, 16, 16, 1, 2, 3, 16, 5, 6, 7, 16, 9, 10, 11, 16));
+    case 3: return shuffle2(v, z, (uint16)(16, 0, 1, 2, 16, 4, 5, 6, 16, 8, 9, 10, 16, 12, 13, 14));
+    case 4: return v;
+    case 5: return shuffle2(v, z, (uint16)(1, 2, 3, 16, 5, 6, 7, 16, 9, 10, 11, 16, 13, 14, 15, 16));
+    case 6: return shuffle2(v, z, (uint16)(16, 4, 5, 6, 16, 8, 9, 10, 16, 12, 13, 14, 16, 16, 16, 16));
+    case 7: return shuffle2(v, z, (uint16)(4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16));
+    default: return shuffle2(v, z, (uint16)(5, 6, 7, 16, 9, 10, 11, 16, 13, 14, 15, 16, 16, 16, 16, 16));
+    }
+}
+
+#define RN_ROWS_ARGS                                                                               \
     __global float *C, const int c_off, const int ldc, __global const float *A, const int lda,     \
         __global const float *X, const int Cin, const int Nimg, const int H, const int n0,         \
         const int M, const int N, const int k0, const int kk, const float beta, const int m_fast
 
 // Code for the second 16 columns, of 32-wide tiles only.
-#define RN_ROW8_HI_16(...)
-#define RN_ROW8_HI_32(...) __VA_ARGS__
+#define RN_HI_16(...)
+#define RN_HI_32(...) __VA_ARGS__
 
-// Step k (channel k / 9, tap k % 9, KX a constant when known) with rows lo (and hi: the next two).
-#define RN_ROW8_STEP(NR, KX)                                                                       \
+// The vectors tap t is made from: rows of 8, the two (four) input rows of ky = t / 3; rows of 4,
+// the tile's image(s) of channel ci.
+#define RN_SRC_8(NR, T)                                                                            \
+    const float16 s0 = rn_gemm_rows8x2(plane, oy0 + (T) / 3 - 1, H);                               \
+    RN_HI_##NR(const float16 s1 = rn_gemm_rows8x2(plane, oy0 + (T) / 3 + 1, H);)
+#define RN_SRC_4(NR, T)                                                                            \
+    const float16 s0 = vload16(0, plane);                                                          \
+    RN_HI_##NR(const float16 s1 = vload16(1, plane);)
+
+// Step k with tap T (a constant when known): B's row from s0 (and s1).
+#define RN_ROWS_STEP(NR, W, T)                                                                     \
     {                                                                                              \
         __global const float *ak = a + k;                                                          \
         const float8 av = (float8)(ak[0], ak[lda], ak[2 * lda], ak[3 * lda], ak[4 * lda],          \
                                    ak[5 * lda], ak[6 * lda], ak[7 * lda]);                         \
-        const float16 b0 = rn_gemm_row8_tap(lo, KX);                                               \
+        const float16 b0 = rn_gemm_row##W##_tap(s0, T);                                            \
         RN_ROWS(RN_FMA16, x, b0)                                                                   \
-        RN_ROW8_HI_##NR(const float16 b1 = rn_gemm_row8_tap(hi, KX); RN_ROWS(RN_FMA16, y, b1))    \
+        RN_HI_##NR(const float16 b1 = rn_gemm_row##W##_tap(s1, T); RN_ROWS(RN_FMA16, y, b1))       \
+        k++;                                                                                       \
     }
-#define RN_ROW8_ROWS(NR, KY)                                                                       \
-    const float16 lo = rn_gemm_rows8x2(plane, oy0 + (KY)-1, H);                                    \
-    RN_ROW8_HI_##NR(const float16 hi = rn_gemm_rows8x2(plane, oy0 + (KY) + 1, H);)
-// A whole channel's nine steps, written out: as loops, PoCL's code ran 2x as long.
-#define RN_ROW8_KY(NR, KY)                                                                         \
+// Three taps of one ky: rows of 8 load their rows per ky, rows of 4 once per channel.
+#define RN_ROWS_KY_8(NR, KY)                                                                       \
     {                                                                                              \
-        RN_ROW8_ROWS(NR, KY)                                                                       \
-        RN_ROW8_STEP(NR, 0) k++;                                                                   \
-        RN_ROW8_STEP(NR, 1) k++;                                                                   \
-        RN_ROW8_STEP(NR, 2) k++;                                                                   \
+        RN_SRC_8(NR, 3 * (KY))                                                                     \
+        RN_ROWS_STEP(NR, 8, 3 * (KY)) RN_ROWS_STEP(NR, 8, 3 * (KY) + 1)                            \
+        RN_ROWS_STEP(NR, 8, 3 * (KY) + 2)                                                          \
+    }
+#define RN_ROWS_CH_8(NR) RN_ROWS_KY_8(NR, 0) RN_ROWS_KY_8(NR, 1) RN_ROWS_KY_8(NR, 2)
+#define RN_ROWS_CH_4(NR)                                                                           \
+    {                                                                                              \
+        RN_SRC_4(NR, 0)                                                                            \
+        RN_ROWS_STEP(NR, 4, 0) RN_ROWS_STEP(NR, 4, 1) RN_ROWS_STEP(NR, 4, 2)                       \
+        RN_ROWS_STEP(NR, 4, 3) RN_ROWS_STEP(NR, 4, 4) RN_ROWS_STEP(NR, 4, 5)                       \
+        RN_ROWS_STEP(NR, 4, 6) RN_ROWS_STEP(NR, 4, 7) RN_ROWS_STEP(NR, 4, 8)                       \
     }
 // One step of a channel the chunk starts or ends inside.
-#define RN_ROW8_ONE(NR)                                                                            \
+#define RN_ROWS_ONE(NR, W)                                                                         \
     {                                                                                              \
         __global const float *plane = img + (size_t)(k / 9) * Nimg * hw;                           \
-        RN_ROW8_ROWS(NR, k % 9 / 3)                                                                \
-        RN_ROW8_STEP(NR, k % 3)                                                                    \
+        const int t = k % 9;                                                                       \
+        RN_SRC_##W(NR, t)                                                                          \
+        RN_ROWS_STEP(NR, W, t)                                                                     \
     }
 
-#define RN_GEMM_ROW8(NR)                                                                           \
+// Whole channels' nine steps are written out: as loops, PoCL's code ran 2x as long.
+#define RN_GEMM_ROWS(NR, W)                                                                        \
     const int tm = m_fast ? get_global_id(0) : get_global_id(1);                                   \
     const int tn = m_fast ? get_global_id(1) : get_global_id(0);                                   \
     if (tm * 8 >= M || tn * NR >= N) return;                                                       \
-    const int m0 = min(tm * 8, M - 8), r0 = tm * 8 - m0, j = tn * NR, hw = 8 * H;                  \
-    const int oy0 = j % hw / 8, kend = k0 + kk;                                                    \
+    const int m0 = min(tm * 8, M - 8), r0 = tm * 8 - m0, j = tn * NR, hw = W * H;                  \
+    const int oy0 = j % hw / W, kend = k0 + kk;                                                    \
     __global const float *a = A + (size_t)m0 * lda;                                                \
     __global const float *img = X + ((size_t)n0 + j / hw) * hw;                                    \
     __global float *c = C + c_off + (size_t)m0 * ldc + j;                                          \
     RN_ROWS(RN_DECL, x, 0)                                                                         \
-    RN_ROW8_HI_##NR(RN_ROWS(RN_DECL, y, 0))                                                        \
+    RN_HI_##NR(RN_ROWS(RN_DECL, y, 0))                                                             \
     int k = k0;                                                                                    \
-    for (; k < kend && k % 9; k++) RN_ROW8_ONE(NR)                                                 \
-    for (; k + 9 <= kend;) {                                                                       \
+    while (k < kend && k % 9) RN_ROWS_ONE(NR, W)                                                   \
+    while (k + 9 <= kend) {                                                                        \
         __global const float *plane = img + (size_t)(k / 9) * Nimg * hw;                           \
-        RN_ROW8_KY(NR, 0) RN_ROW8_KY(NR, 1) RN_ROW8_KY(NR, 2)                                      \
+        RN_ROWS_CH_##W(NR)                                                                         \
     }                                                                                              \
-    for (; k < kend; k++) RN_ROW8_ONE(NR)                                                          \
-    RN_ROWS(RN_ROW8_STORE, x, 0)                                                                   \
-    RN_ROW8_HI_##NR(RN_ROWS(RN_ROW8_STORE, y, 16))
-#define RN_ROW8_STORE(r, acc, j) rn_gemm_store(c + (j), acc##r, r, r0, 8, 0, 16, ldc, 1.0f, beta);
+    while (k < kend) RN_ROWS_ONE(NR, W)                                                            \
+    RN_ROWS(RN_ROWS_STORE, x, 0)                                                                   \
+    RN_HI_##NR(RN_ROWS(RN_ROWS_STORE, y, 16))
+#define RN_ROWS_STORE(r, acc, j) rn_gemm_store(c + (j), acc##r, r, r0, 8, 0, 16, ldc, 1.0f, beta);
 
-// 8×16 tiles (two output rows), as rn_gemm_nn_fwd.
-__kernel void rn_gemm_row8_fwd(RN_ROW8_ARGS) { RN_GEMM_ROW8(16) }
-// 8×32 tiles (four output rows), as rn_gemm_nn_wide_fwd and rn_gemm_packed_fwd.
-__kernel void rn_gemm_row8_wide_fwd(RN_ROW8_ARGS) { RN_GEMM_ROW8(32) }
+// Rows of 8: 8×16 tiles (two output rows) as rn_gemm_nn_fwd, 8×32 (four) as the wide and
+// packed kernels. Rows of 4: one image, two images.
+__kernel void rn_gemm_row8_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS(16, 8) }
+__kernel void rn_gemm_row8_wide_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS(32, 8) }
+__kernel void rn_gemm_row4_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS(16, 4) }
+__kernel void rn_gemm_row4_wide_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS(32, 4) }
 
 // Fixed-order sum of a float16's lanes.
 static float rn_hsum16(float16 v)

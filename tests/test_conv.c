@@ -388,15 +388,16 @@ static long launches(const rn_ctx *ctx, const char *name)
 }
 
 /* Claim: with own kernels chosen (tile, tile order m_fast, K-chunk kc) for its products, a 3×3/1
- * pad-1 conv on N images of H rows of 8 runs without rn_im2col_row8_fwd and gives exactly the
- * bits of the explicit form: the host's im2col of each chunk of images (a workspace of ws
- * floats; 0: the whole batch) multiplied by rn_sgemm with the same choice. */
-static void check_row8(const char *tag, int N, int Cin, int H, int Cout, size_t ws_floats, int tile,
-                       size_t kc, int m_fast)
+ * pad-1 conv on N images of H rows of W (8, or 4 with H = 4) gives exactly the bits of the
+ * explicit form: the host's im2col of each chunk of images (a workspace of ws floats; 0: the
+ * whole batch) multiplied by rn_sgemm with the same choice; it runs no im2col kernel, except for
+ * a chunk whose columns are not whole tiles (explicit then). */
+static void check_rows(const char *tag, int N, int Cin, int H, int W, int Cout, size_t ws_floats,
+                       int tile, size_t kc, int m_fast)
 {
     rn_ctx *ctx = tu_ctx();
-    rn_conv c = rn_conv_init(N, Cin, H, 8, Cout, 3, 1, 1);
-    const size_t hw = (size_t)H * 8, K = (size_t)Cin * 9, cols = (size_t)N * hw;
+    rn_conv c = rn_conv_init(N, Cin, H, W, Cout, 3, 1, 1);
+    const size_t hw = (size_t)H * W, K = (size_t)Cin * 9, cols = (size_t)N * hw;
     const size_t nx = (size_t)Cin * cols, nw = (size_t)Cout * K, ny = (size_t)Cout * cols;
     float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *col = malloc(K * cols * 4);
     tu_fill_uniform(x, nx, -1, 1);
@@ -409,12 +410,14 @@ static void check_row8(const char *tag, int N, int Cin, int H, int Cout, size_t 
              tag);
     rn_gemm_shape sh[16];
     const int nsh = rn_conv_gemm_shapes(&c, ws.floats, 0, 0, sh, 16);
+    long explicit = 0;
     ctx->nown = 0;
     for (int i = 0; i < nsh && i < 16; i++) {
+        /* a product the tile does not fit has no own choice: im2col + CLBlast */
         rn_gemm_own o = {sh[i], tile, m_fast, kc};
-        TU_CHECK(rn_gemm_own_valid(&o), "%s: own kernels take %zux%zux%zu", tag, sh[i].M, sh[i].N,
-                 sh[i].K);
-        if (!rn_gemm_own_find(ctx, &o.s)) ctx->own[ctx->nown++] = o;
+        const int valid = rn_gemm_own_valid(&o);
+        explicit += !valid || sh[i].N % (tile == RN_TILE_8X16 ? 16 : 32) != 0;
+        if (valid && !rn_gemm_own_find(ctx, &o.s)) ctx->own[ctx->nown++] = o;
     }
     ctx->profile = 1;
     rn_profile_reset(ctx);
@@ -427,10 +430,10 @@ static void check_row8(const char *tag, int N, int Cin, int H, int Cout, size_t 
         for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++)
                 for (size_t q = 0; q < cols; q++) {
-                    const int iy = (int)(q % hw / 8) + ky - 1, ix = (int)(q % 8) + kx - 1;
-                    const int in = iy >= 0 && iy < H && ix >= 0 && ix < 8;
+                    const int iy = (int)(q % hw) / W + ky - 1, ix = (int)(q % W) + kx - 1;
+                    const int in = iy >= 0 && iy < H && ix >= 0 && ix < W;
                     col[((ci * 9 + ky * 3 + kx) * cols) + q] =
-                        in ? x[(ci * N + q / hw) * hw + iy * 8 + ix] : 0.0f;
+                        in ? x[(ci * N + q / hw) * hw + iy * W + ix] : 0.0f;
                 }
     size_t n0 = 0;
     for (int i = 0; i < nsh && i < 16; i++) {
@@ -444,9 +447,11 @@ static void check_row8(const char *tag, int N, int Cin, int H, int Cout, size_t 
     }
     ctx->nown = 0;
     float *y = tu_download_new(by, ny), *ye = tu_download_new(be, ny);
-    const char *what = tu_name("%s (N%d C%d %dx8 -> %d, tile %d, kc %zu, m_fast %d, %d products)",
-                               tag, N, Cin, H, Cout, tile, kc, m_fast, nsh);
-    TU_CHECK(im2cols == 0 && calls == nsh, "%s: no im2col, %ld products", what, calls);
+    const char *what = tu_name("%s (N%d C%d %dx%d -> %d, tile %d, kc %zu, m_fast %d, %d products)",
+                               tag, N, Cin, H, W, Cout, tile, kc, m_fast, nsh);
+    TU_CHECK(im2cols == explicit && calls == nsh,
+             "%s: %ld im2col launches (%ld expected), %ld products", what, im2cols, explicit,
+             calls);
     TU_CHECK(!memcmp(y, ye, ny * sizeof *y), "%s: the bits of im2col + the chosen product", what);
     rn_workspace_release(&ws);
     cl_mem all[] = {bx, bw, by, be, bcol};
@@ -458,15 +463,23 @@ static void check_row8(const char *tag, int N, int Cin, int H, int Cout, size_t 
     free(ye);
 }
 
-static void check_row8_forms(void)
+static void check_rows_forms(void)
 {
-    check_row8("row8 wide whole K", 3, 5, 8, 11, 0, RN_TILE_8X32, 64, 1);
-    check_row8("row8 8x16 K-chunks inside channels", 3, 5, 8, 11, 0, RN_TILE_8X16, 7, 0);
-    check_row8("row8 packed K-chunks at channel edges", 3, 5, 8, 9, 0, RN_TILE_PACK, 9, 1);
-    check_row8("row8 wide chunks of 4 taps", 2, 3, 8, 8, 0, RN_TILE_8X32, 4, 0);
-    check_row8("row8 on 4 rows", 4, 3, 4, 8, 0, RN_TILE_8X32, 5, 1);
-    check_row8("row8 on 12 rows", 2, 4, 12, 9, 0, RN_TILE_8X16, 100, 0);
-    check_row8("row8 image chunks 2+1", 3, 5, 8, 11, 2 * (size_t)45 * 64, RN_TILE_8X32, 20, 1);
+    check_rows("rows of 8 wide whole K", 3, 5, 8, 8, 11, 0, RN_TILE_8X32, 64, 1);
+    check_rows("rows of 8 8x16 K-chunks inside channels", 3, 5, 8, 8, 11, 0, RN_TILE_8X16, 7, 0);
+    check_rows("rows of 8 packed K-chunks at channel edges", 3, 5, 8, 8, 9, 0, RN_TILE_PACK, 9, 1);
+    check_rows("rows of 8 wide chunks of 4 taps", 2, 3, 8, 8, 8, 0, RN_TILE_8X32, 4, 0);
+    check_rows("rows of 8 on 4 rows", 4, 3, 4, 8, 8, 0, RN_TILE_8X32, 5, 1);
+    check_rows("rows of 8 on 12 rows", 2, 4, 12, 8, 9, 0, RN_TILE_8X16, 100, 0);
+    check_rows("rows of 8 image chunks 2+1", 3, 5, 8, 8, 11, 2 * (size_t)45 * 64, RN_TILE_8X32, 20,
+               1);
+    check_rows("4x4 8x16 whole K", 3, 5, 4, 4, 11, 0, RN_TILE_8X16, 64, 0);
+    check_rows("4x4 wide K-chunks inside channels", 4, 5, 4, 4, 9, 0, RN_TILE_8X32, 7, 1);
+    check_rows("4x4 packed K-chunks at channel edges", 2, 4, 4, 4, 8, 0, RN_TILE_PACK, 18, 0);
+    check_rows("4x4 wide image chunks 2+2+1 (explicit last)", 5, 3, 4, 4, 8, 2 * (size_t)27 * 16,
+               RN_TILE_8X32, 10, 1);
+    check_rows("4x4 8x16 image chunks 3+2", 5, 3, 4, 4, 8, 3 * (size_t)27 * 16, RN_TILE_8X16, 10,
+               0);
 }
 
 int main(void)
@@ -597,7 +610,7 @@ int main(void)
                  (conv_opts){rn_conv_workspace_floats(&d2, 1), 0, 1, 1});
     check_device("dense 2x2/1 workspace grown", 3, 6, 2, 2, 5, 3, 1, 1,
                  (conv_opts){rn_conv_workspace_floats(&d2, 1) / 3, 0, 0, 1});
-    check_row8_forms();
+    check_rows_forms();
 
     if (!tu_small()) {
         /* every conv shape of the model (its case list) at batch 8, input 32x32; dx is checked
@@ -626,8 +639,9 @@ int main(void)
         check_same_model(Nb);
         /* layer1's 3×3 conv with the choices stored for batch 128 on a Zen 5 VM (Intel: chunks of
          * 256; PoCL: the whole K) */
-        check_row8("layer1 3x3 as tuned", Nb, 64, 8, 64, 0, RN_TILE_8X32, 256, 1);
-        check_row8("layer1 3x3 whole K", Nb, 64, 8, 64, 0, RN_TILE_8X32, 576, 1);
+        check_rows("layer1 3x3 as tuned", Nb, 64, 8, 8, 64, 0, RN_TILE_8X32, 256, 1);
+        check_rows("layer1 3x3 whole K", Nb, 64, 8, 8, 64, 0, RN_TILE_8X32, 576, 1);
+        check_rows("layer2 3x3 as tuned", Nb, 128, 4, 4, 128, 0, RN_TILE_8X32, 512, 1);
         check_same("same stem chunked dx=NULL", Nb, 3, 32, 32, 64, 7, 2,
                    (conv_opts){3 * (size_t)3 * 49 * 256, 0, 1, 1});
     }

@@ -253,16 +253,18 @@ static void prof_end(rn_ctx *ctx, const char *name, double t0)
     rn_profile_add(ctx, name, (rn_now() - t0) * 1e3);
 }
 
-int rn_sgemm_row8(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int Cin, int Nimg, int H,
-                  int n0, cl_mem C, size_t c_off)
+int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int Cin, int Nimg, int H,
+                  int width, int n0, cl_mem C, size_t c_off)
 {
+    static const char *const names[2][2] = {{"rn_gemm_row4_fwd", "rn_gemm_row4_wide_fwd"},
+                                            {"rn_gemm_row8_fwd", "rn_gemm_row8_wide_fwd"}};
     const rn_gemm_own *o = rn_gemm_own_find(ctx, s);
     const size_t nr = o && o->tile != RN_TILE_8X16 ? 32 : 16; /* the packed tile is 8×32 too */
     if (!o || s->ta || s->tb || s->beta != 0.0f || s->N % nr || s->K != (size_t)Cin * 9 ||
         !own_offsets_fit(s, 0, 0, c_off))
         return 0;
     const double t0 = prof_begin(ctx);
-    cl_kernel k = rn_kernel(ctx, nr == 32 ? "rn_gemm_row8_wide_fwd" : "rn_gemm_row8_fwd");
+    cl_kernel k = rn_kernel(ctx, names[width == 8][nr == 32]);
     rn_args r = rn_args_begin(k);
     rn_arg_mem(&r, C);
     rn_arg_int(&r, (int)c_off);

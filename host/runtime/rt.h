@@ -140,14 +140,15 @@ void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float a
               size_t a_off, size_t lda, cl_mem B, size_t b_off, size_t ldb, float beta, cl_mem C,
               size_t c_off, size_t ldc);
 
-/* The product s of a 3×3 conv at stride 1, padding 1, on images with rows of 8 (H rows, H a
- * multiple of 4), C[M × N] at c_off = W[M × K] · the conv's im2col columns of images n0 ..
- * n0 + N/(8·H) − 1 of x[Cin][Nimg][H][8], with the columns gathered as the product loads them
- * (rn_gemm_row8_fwd, cl/gemm.cl) instead of written out. Only when the stored choice for s names
- * the own kernels; the bits are then those of im2col followed by that product. Returns 1, or 0
- * having done nothing (no such choice; the caller runs im2col + rn_sgemm). */
-int rn_sgemm_row8(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int Cin, int Nimg, int H,
-                  int n0, cl_mem C, size_t c_off);
+/* The product s of a 3×3 conv at stride 1, padding 1, on images of H rows of `width` (8 with H
+ * a multiple of 4, or 4 with H = 4), C[M × N] at c_off = W[M × K] · the conv's im2col columns of
+ * images n0 .. n0 + N/(width·H) − 1 of x[Cin][Nimg][H][width], with the columns gathered as the
+ * product loads them (rn_gemm_row8_fwd and kin, cl/gemm.cl) instead of written out. Only when
+ * the stored choice for s names the own kernels; the bits are then those of im2col followed by
+ * that product. Returns 1, or 0 having done nothing (no such choice; the caller runs im2col +
+ * rn_sgemm). */
+int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int Cin, int Nimg, int H,
+                  int width, int n0, cl_mem C, size_t c_off);
 
 int rn_gemm_shape_equal(const rn_gemm_shape *a, const rn_gemm_shape *b);
 double rn_gemm_flops(const rn_gemm_shape *s); /* 2·M·N·K */
