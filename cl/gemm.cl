@@ -202,16 +202,18 @@ static float16 rn_gemm_rows8x2(__global const float *p, int r, int H)
     return r < 0 ? (float16)((float8)0.0f, v.lo) : (float16)(v.hi, (float8)0.0f);
 }
 
+// v's lanes in the order given, 16 standing for a zero.
+#define RN_TAP(...) shuffle2(v, z, (uint16)(__VA_ARGS__))
+
 // Rows of 8, tap t (its kx = t % 3): each row moved one lane right (the tap left of the centre)
 // or left, a zero shifted in.
 static float16 rn_gemm_row8_tap(float16 v, int t)
 {
     const float16 z = 0.0f;
     const int kx = t % 3;
-    return kx == 1 ? v
-                   : shuffle2(v, z,
-                              kx == 0 ? (uint16)(16, 0, 1, 2, 3, 4, 5, 6, 16, 8, 9, 10, 11, 12, 13, 14)
-                                      : (uint16)(1, 2, 3, 4, 5, 6, 7, 16, 9, 10, 11, 12, 13, 14, 15, 16));
+    if (kx == 1) return v;
+    if (kx == 0) return RN_TAP(16, 0, 1, 2, 3, 4, 5, 6, 16, 8, 9, 10, 11, 12, 13, 14);
+    return RN_TAP(1, 2, 3, 4, 5, 6, 7, 16, 9, 10, 11, 12, 13, 14, 15, 16);
 }
 
 // Rows of 4, tap t = 3·ky + kx of a 4×4 image v: lane oy·4 + ox takes lane (oy+ky−1)·4 + ox+kx−1,
@@ -220,15 +222,15 @@ static float16 rn_gemm_row4_tap(float16 v, int t)
 {
     const float16 z = 0.0f;
     switch (t) {
-    case 0: return shuffle2(v, z, (uint16)(16, 16, 16, 16, 16, 0, 1, 2, 16, 4, 5, 6, 16, 8, 9, 10));
-    case 1: return shuffle2(v, z, (uint16)(16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11));
-    case 2: return shuffle2(v, z, (uint16)(16, 16, 16, 16, 1, 2, 3, 16, 5, 6, 7, 16, 9, 10, 11, 16));
-    case 3: return shuffle2(v, z, (uint16)(16, 0, 1, 2, 16, 4, 5, 6, 16, 8, 9, 10, 16, 12, 13, 14));
+    case 0: return RN_TAP(16, 16, 16, 16, 16, 0, 1, 2, 16, 4, 5, 6, 16, 8, 9, 10);
+    case 1: return RN_TAP(16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
+    case 2: return RN_TAP(16, 16, 16, 16, 1, 2, 3, 16, 5, 6, 7, 16, 9, 10, 11, 16);
+    case 3: return RN_TAP(16, 0, 1, 2, 16, 4, 5, 6, 16, 8, 9, 10, 16, 12, 13, 14);
     case 4: return v;
-    case 5: return shuffle2(v, z, (uint16)(1, 2, 3, 16, 5, 6, 7, 16, 9, 10, 11, 16, 13, 14, 15, 16));
-    case 6: return shuffle2(v, z, (uint16)(16, 4, 5, 6, 16, 8, 9, 10, 16, 12, 13, 14, 16, 16, 16, 16));
-    case 7: return shuffle2(v, z, (uint16)(4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16));
-    default: return shuffle2(v, z, (uint16)(5, 6, 7, 16, 9, 10, 11, 16, 13, 14, 15, 16, 16, 16, 16, 16));
+    case 5: return RN_TAP(1, 2, 3, 16, 5, 6, 7, 16, 9, 10, 11, 16, 13, 14, 15, 16);
+    case 6: return RN_TAP(16, 4, 5, 6, 16, 8, 9, 10, 16, 12, 13, 14, 16, 16, 16, 16);
+    case 7: return RN_TAP(4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16);
+    default: return RN_TAP(5, 6, 7, 16, 9, 10, 11, 16, 13, 14, 15, 16, 16, 16, 16, 16);
     }
 }
 
