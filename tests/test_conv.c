@@ -416,7 +416,8 @@ static void check_rows(const char *tag, int N, int Cin, int H, int W, int Cout, 
         /* a product the tile does not fit has no own choice: im2col + CLBlast */
         rn_gemm_own o = {sh[i], tile, m_fast, kc};
         const int valid = rn_gemm_own_valid(&o);
-        explicit += !valid || sh[i].N % (tile == RN_TILE_8X16 ? 16 : 32) != 0;
+        explicit += !valid || sh[i].N % (tile == RN_TILE_8X16 ? 16 : 32) != 0 ||
+                    (W == 4 && !ctx->implicit_rows4);
         if (valid && !rn_gemm_own_find(ctx, &o.s)) ctx->own[ctx->nown++] = o;
     }
     ctx->profile = 1;
@@ -465,6 +466,9 @@ static void check_rows(const char *tag, int N, int Cin, int H, int W, int Cout, 
 
 static void check_rows_forms(void)
 {
+    rn_ctx *ctx = tu_ctx();
+    const int rows4 = ctx->implicit_rows4;
+    ctx->implicit_rows4 = 1; /* the 4×4 form too, whatever this device's rule */
     check_rows("rows of 8 wide whole K", 3, 5, 8, 8, 11, 0, RN_TILE_8X32, 64, 1);
     check_rows("rows of 8 8x16 K-chunks inside channels", 3, 5, 8, 8, 11, 0, RN_TILE_8X16, 7, 0);
     check_rows("rows of 8 packed K-chunks at channel edges", 3, 5, 8, 8, 9, 0, RN_TILE_PACK, 9, 1);
@@ -480,6 +484,9 @@ static void check_rows_forms(void)
                RN_TILE_8X32, 10, 1);
     check_rows("4x4 8x16 image chunks 3+2", 5, 3, 4, 4, 8, 3 * (size_t)27 * 16, RN_TILE_8X16, 10,
                0);
+    ctx->implicit_rows4 = 0; /* then im2col + the product */
+    check_rows("4x4 explicit by rule", 3, 5, 4, 4, 11, 0, RN_TILE_8X16, 64, 0);
+    ctx->implicit_rows4 = rows4;
 }
 
 int main(void)
@@ -641,7 +648,10 @@ int main(void)
          * 256; PoCL: the whole K) */
         check_rows("layer1 3x3 as tuned", Nb, 64, 8, 8, 64, 0, RN_TILE_8X32, 256, 1);
         check_rows("layer1 3x3 whole K", Nb, 64, 8, 8, 64, 0, RN_TILE_8X32, 576, 1);
+        const int rows4 = tu_ctx()->implicit_rows4;
+        tu_ctx()->implicit_rows4 = 1;
         check_rows("layer2 3x3 as tuned", Nb, 128, 4, 4, 128, 0, RN_TILE_8X32, 512, 1);
+        tu_ctx()->implicit_rows4 = rows4;
         check_same("same stem chunked dx=NULL", Nb, 3, 32, 32, 64, 7, 2,
                    (conv_opts){3 * (size_t)3 * 49 * 256, 0, 1, 1});
     }

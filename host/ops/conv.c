@@ -407,12 +407,15 @@ static void dense_backward(conv_run *r, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem 
 }
 
 /* A 3×3 conv at stride 1 with padding 1 that keeps the size of images with rows of 8 (H a multiple
- * of 4) or of 4×4 images: its forward product can gather the columns itself (rn_sgemm_rows). */
-static int rows_implicit(const rn_conv *c)
+ * of 4) or of 4×4 images (where ctx->implicit_rows4 says it pays): its forward product can gather
+ * the columns itself (rn_sgemm_rows). */
+static int rows_implicit(const rn_ctx *ctx, const rn_conv *c)
 {
-    return c->kh == 3 && c->kw == 3 && c->stride == 1 && c->pad_h == 1 && c->pad_w == 1 &&
-           c->Wo == c->W && c->Ho == c->H &&
-           ((c->W == 8 && c->H % 4 == 0) || (c->W == 4 && c->H == 4));
+    if (!(c->kh == 3 && c->kw == 3 && c->stride == 1 && c->pad_h == 1 && c->pad_w == 1 &&
+          c->Wo == c->W && c->Ho == c->H))
+        return 0;
+    if (c->W == 8) return c->H % 4 == 0;
+    return c->W == 4 && c->H == 4 && ctx->implicit_rows4;
 }
 
 static void im2col_forward(conv_run *r, cl_mem y, cl_mem x, cl_mem w, const rn_conv *c)
@@ -425,7 +428,7 @@ static void im2col_forward(conv_run *r, cl_mem y, cl_mem x, cl_mem w, const rn_c
         const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
         /* chunks as for im2col, so the product's shape (and stored choice) is the same */
         const rn_gemm_shape s = {0, 0, c->Cout, cnt * hw, K, K, cnt * hw, cols, 0.0f};
-        if (r->ctx && rows_implicit(c) &&
+        if (r->ctx && rows_implicit(r->ctx, c) &&
             rn_sgemm_rows(r->ctx, &s, w, x, c->Cin, c->N, c->H, c->W, n0, y, n0 * hw))
             continue;
         im2col(r, ws, x, c, n0, cnt);
