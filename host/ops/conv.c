@@ -284,13 +284,13 @@ static int dense_in_pairs(const rn_ctx *ctx)
     return (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
 }
 
-/* Their work-group size: 1 on a CPU whose compiler vectorises across work-items (preferred float
- * width 1: Intel's runtime), which otherwise spread a work-item's runs over 16 lanes and stored
- * with scatters (rn_conv_dense_fwd took 2.3x as long in its step); the runtime's default
- * elsewhere (on PoCL, which runs work-items one after another, 1 made no difference). */
+/* Their work-group size: 1 on a CPU whose compiler vectorises across work-items (Intel's
+ * runtime), which otherwise spread a work-item's runs over 16 lanes and stored with scatters
+ * (rn_conv_dense_fwd took 2.3x as long in its step); the runtime's default elsewhere (on PoCL,
+ * which runs work-items one after another, 1 made no difference). */
 static size_t dense_local(const rn_ctx *ctx)
 {
-    return dense_in_pairs(ctx) && ctx->info.pref_vec_float == 1 ? 1 : 0;
+    return rn_vectorises_work_items(ctx) ? 1 : 0;
 }
 
 /* wd = the dense matrix of w (cl/conv.cl) */

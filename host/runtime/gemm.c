@@ -259,12 +259,13 @@ int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int C
     static const char *const names[2][2] = {{"rn_gemm_row4_fwd", "rn_gemm_row4_wide_fwd"},
                                             {"rn_gemm_row8_fwd", "rn_gemm_row8_wide_fwd"}};
     const rn_gemm_own *o = rn_gemm_own_find(ctx, s);
-    const size_t nr = o && o->tile != RN_TILE_8X16 ? 32 : 16; /* the packed tile is 8×32 too */
-    if (!o || s->ta || s->tb || s->beta != 0.0f || s->N % nr || s->K != (size_t)Cin * 9 ||
-        !own_offsets_fit(s, 0, 0, c_off))
+    /* the chosen tile's width: 16, or 32 (the wide and the packed tile; the dot tile takes no
+     * product with B as stored) */
+    if (!o || s->ta || s->tb || s->beta != 0.0f || s->N % tile_cols[o->tile] ||
+        s->K != (size_t)Cin * 9 || !own_offsets_fit(s, 0, 0, c_off))
         return 0;
     const double t0 = prof_begin(ctx);
-    cl_kernel k = rn_kernel(ctx, names[width == 8][nr == 32]);
+    cl_kernel k = rn_kernel(ctx, names[width == 8][tile_cols[o->tile] == 32]);
     rn_args r = rn_args_begin(k);
     rn_arg_mem(&r, C);
     rn_arg_int(&r, (int)c_off);
@@ -279,16 +280,14 @@ int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int C
     rn_arg_int(&r, (int)s->M);
     rn_arg_int(&r, (int)s->N);
     const cl_uint at_k0 = r.i;
-    size_t tm = (s->M + 7) / 8, tn = s->N / nr;
-    size_t global[2] = {o->m_fast ? tm : tn, o->m_fast ? tn : tm};
-    /* K-chunks as own_sgemm walks them: the later ones add to C */
+    /* K-chunks as own_sgemm walks them, on the same tiles: the later ones add to C */
     for (size_t k0 = 0; k0 < s->K; k0 += o->kc) {
         r.i = at_k0;
         rn_arg_int(&r, (int)k0);
         rn_arg_int(&r, (int)(s->K - k0 < o->kc ? s->K - k0 : o->kc));
         rn_arg_float(&r, k0 ? 1.0f : 0.0f);
         rn_arg_int(&r, o->m_fast);
-        CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL));
+        launch_tiles(ctx, k, o);
     }
     prof_end(ctx, RN_PROF_GEMM_OWN, t0);
     return 1;

@@ -53,6 +53,11 @@ static int select_device(rn_ctx *ctx, const rn_ctx_options *o)
     return rc;
 }
 
+int rn_vectorises_work_items(const rn_ctx *ctx)
+{
+    return (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0 && ctx->info.pref_vec_float == 1;
+}
+
 int rn_ctx_create(rn_ctx *ctx, const rn_ctx_options *opts)
 {
     static const rn_ctx_options defaults;
@@ -75,11 +80,8 @@ int rn_ctx_create(rn_ctx *ctx, const rn_ctx_options *opts)
     if (ctx->sub_align < 256) ctx->sub_align = 256;
     ctx->bn_per_channel = (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
     /* Measured per conv at batch 128 against im2col + the same product: on 4×4 images 0.4x the
-     * time on Intel's runtime, 2x on PoCL (cause not found; on rows of 8 both took 0.5x). The
-     * sign read is dense_local's in conv.c: a CPU compiler that vectorises across work-items
-     * (preferred float width 1), Intel's runtime. */
-    ctx->implicit_rows4 =
-        (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0 && ctx->info.pref_vec_float == 1;
+     * time on Intel's runtime, 2x on PoCL (cause not found; on rows of 8 both took 0.5x). */
+    ctx->implicit_rows4 = rn_vectorises_work_items(ctx);
     if ((rc = rn_programs_build_all(ctx, o->kernel_dir))) {
         rn_ctx_release(ctx);
         return rc;

@@ -94,6 +94,11 @@ typedef struct rn_ctx {
                          * (rn_sgemm_rows) as those on rows of 8 do; same bits either way */
 } rn_ctx;
 
+/* A CPU whose compiler vectorises across work-items, as its preferred float width of 1 says
+ * (Intel's runtime; PoCL prefers vectors and runs work-items one after another). Kernel forms
+ * that suit only such a compiler read this. */
+int rn_vectorises_work_items(const rn_ctx *ctx);
+
 /* Selects a device (see rn_device_select), creates context + profiling queue and builds every
  * program as opts says (NULL: all defaults). Returns 0, or after a message: RN_ERR_INPUT (bad
  * selection, no OpenCL, an unreadable kernel source) or RN_ERR_INTERNAL (a program that fails to
