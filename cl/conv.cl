@@ -3,11 +3,16 @@
 // image is a dense (Cout·Q) × (Cin·P) matrix on its P = H·W inputs, Q = Ho·Wo outputs, and no
 // tap multiplies padding. Every element is written by one work-item; no atomics.
 
-// At most this many taps (7×7): the host runs a conv with more by im2col (conv.c's DENSE_TAPS).
-#define RN_DENSE_TAPS 49
-// (co, ci) pairs per work-item (conv.c's DENSE_PAIRS): at 1×1 and 2×2 a pair is a few values, and
-// PoCL's cost per work-item outweighed them.
+// (co, ci) pairs taken together (conv.c's DENSE_PAIRS): per work-item of rn_conv_dense_fwd,
+// the GPU form (at 1×1 and 2×2 a pair is a few values), and per run of rn_conv_dense_co_bwd.
 #define RN_DENSE_PAIRS 8
+// At most this many taps (7×7): rn_conv_dense_co_bwd keeps a run's sums in private memory.
+#define RN_DENSE_TAPS 49
+
+// The geometry arguments of every dense kernel (conv.c's dense_args).
+#define RN_DENSE_GEOMETRY                                                                          \
+    const int Cout, const int Cin, const int H, const int W, const int Ho, const int Wo,           \
+        const int kh, const int kw, const int stride, const int pad_h, const int pad_w
 
 // Where row q of pair (co, ci) starts in the dense matrix [Cout·Q][Cin·P] (one row of P inputs).
 static size_t rn_dense_row(int co, int ci, int q, int Q, int Cin, int P)
@@ -30,9 +35,7 @@ static int rn_dense_t0(int oy, int ox, int stride, int kw, int pad_h, int pad_w)
 // in ResNet50), row q of all of them is one run of RN_DENSE_PAIRS·P values, written in order
 // (1.2-1.7× as fast on PoCL as pair by pair, whose writes jumped between rows); else pair by pair.
 __kernel void rn_conv_dense_fwd(__global float *wd, const int off, __global const float *w,
-                                const int Cout, const int Cin, const int H, const int W,
-                                const int Ho, const int Wo, const int kh, const int kw,
-                                const int stride, const int pad_h, const int pad_w)
+                                RN_DENSE_GEOMETRY)
 {
     const int i0 = get_global_id(0) * RN_DENSE_PAIRS; // i = co·Cin + ci
     if (i0 >= Cout * Cin) return;
@@ -56,17 +59,10 @@ __kernel void rn_conv_dense_fwd(__global float *wd, const int off, __global cons
 
 // dw[co][ci][ky][kx] = Σ over outputs q = (oy, ox) in order, whose tap (ky, kx) reads an input
 // p = (oy·s − ph + ky, ox·s − pw + kx) inside the image, of dwd[off + ((co·Q + q)·Cin + ci)·P + p]
-// (layout as rn_conv_dense_fwd); 0 for a tap that only ever reads padding. Two forms with the
-// same sums in the same order, chosen by the host by device type: one (co, ci) pair per
-// work-item, tap by tap, for a GPU's lanes; and RN_DENSE_PAIRS pairs per work-item, each walking
-// its Q·P entries once in q order into private per-tap sums, for CPUs; on Intel's runtime in
-// work-groups of one, so that it does not spread a work-item's runs over vector lanes (on PoCL
-// the first form took 2-3× as long; on Intel's runtime the second did, until its work-groups were
-// of one).
+// (layout as rn_conv_dense_fwd); 0 for a tap that only ever reads padding. One (co, ci) pair per
+// work-item, tap by tap, for a GPU's lanes (rn_conv_dense_co_bwd is the CPU form).
 __kernel void rn_conv_dense_bwd(__global float *dw, __global const float *dwd, const int off,
-                                const int Cout, const int Cin, const int H, const int W,
-                                const int Ho, const int Wo, const int kh, const int kw,
-                                const int stride, const int pad_h, const int pad_w)
+                                RN_DENSE_GEOMETRY)
 {
     const int i = get_global_id(0); // co·Cin + ci
     if (i >= Cout * Cin) return;
@@ -89,20 +85,47 @@ __kernel void rn_conv_dense_bwd(__global float *dw, __global const float *dwd, c
         }
 }
 
-__kernel void rn_conv_dense_pairs_bwd(__global float *dw, __global const float *dwd, const int off,
-                                      const int Cout, const int Cin, const int H, const int W,
-                                      const int Ho, const int Wo, const int kh, const int kw,
-                                      const int stride, const int pad_h, const int pad_w)
+// The CPU forms: one work-item per output channel co. The pair forms gave each work-item a few
+// values (RN_DENSE_PAIRS·P·Q: 8 at 1×1), so on PoCL and Intel's runtime the cost per work-item,
+// not the memory, set their time. rn_conv_dense_co_fwd writes co's Q rows of the dense matrix
+// front to back, a pair's 2×2 taps as one float4 (half the time of value by value on PoCL); the
+// same values as rn_conv_dense_fwd.
+__kernel void rn_conv_dense_co_fwd(__global float *wd, const int off, __global const float *w,
+                                   RN_DENSE_GEOMETRY)
 {
-    const int i0 = get_global_id(0) * RN_DENSE_PAIRS; // i = co·Cin + ci
-    if (i0 >= Cout * Cin) return;
+    const int co = get_global_id(0);
+    if (co >= Cout) return;
     const int T = kh * kw, P = H * W, Q = Ho * Wo;
-    // pairs sharing co read row q as one run, as rn_conv_dense_fwd writes it
+    __global const float *taps = w + (size_t)co * Cin * T;
+    __global float *row = wd + off + rn_dense_row(co, 0, 0, Q, Cin, P);
+    for (int oy = 0; oy < Ho; oy++)
+        for (int ox = 0; ox < Wo; ox++) {
+            const int t0 = rn_dense_t0(oy, ox, stride, kw, pad_h, pad_w);
+            if (H == 2 && W == 2)
+                for (int ci = 0; ci < Cin; ci++, row += 4) {
+                    __global const float *t = taps + ci * T + t0;
+                    vstore4((float4)(t[0], t[1], t[kw], t[kw + 1]), 0, row);
+                }
+            else
+                for (int ci = 0; ci < Cin; ci++, row += P)
+                    for (int iy = 0; iy < H; iy++)
+                        for (int ix = 0; ix < W; ix++)
+                            row[iy * W + ix] = taps[ci * T + t0 + iy * kw + ix];
+        }
+}
+
+// co's pairs RN_DENSE_PAIRS at a time (when Cin is a multiple of that, else one by one): their
+// Q·P entries of a row are one run, walked once in q order into private per-tap sums, which
+// then go out as one run of dw. The same sums in the same order as rn_conv_dense_bwd.
+__kernel void rn_conv_dense_co_bwd(__global float *dw, __global const float *dwd, const int off,
+                                   RN_DENSE_GEOMETRY)
+{
+    const int co = get_global_id(0);
+    if (co >= Cout) return;
+    const int T = kh * kw, P = H * W, Q = Ho * Wo;
     const int run = Cin % RN_DENSE_PAIRS == 0 ? RN_DENSE_PAIRS : 1;
-    for (int i = i0; i < min(i0 + RN_DENSE_PAIRS, Cout * Cin); i += run) {
-        const int ci = i % Cin;
-        const int co = i / Cin;
-        float sum[RN_DENSE_PAIRS * RN_DENSE_TAPS];
+    float sum[RN_DENSE_PAIRS * RN_DENSE_TAPS];
+    for (int ci = 0; ci < Cin; ci += run) {
         for (int t = 0; t < run * T; t++) sum[t] = 0.0f;
         for (int oy = 0; oy < Ho; oy++)
             for (int ox = 0; ox < Wo; ox++) {
@@ -114,7 +137,8 @@ __kernel void rn_conv_dense_pairs_bwd(__global float *dw, __global const float *
                         for (int ix = 0; ix < W; ix++)
                             sum[j * T + t0 + iy * kw + ix] += row[j * P + iy * W + ix];
             }
-        for (int t = 0; t < run * T; t++) dw[(size_t)i * T + t] = sum[t];
+        __global float *out = dw + ((size_t)co * Cin + ci) * T;
+        for (int t = 0; t < run * T; t++) out[t] = sum[t];
     }
 }
 

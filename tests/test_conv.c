@@ -489,6 +489,56 @@ static void check_rows_forms(void)
     ctx->implicit_rows4 = rows4;
 }
 
+/* Claim: the dense form's two pairs of weight kernels, one work-item per output channel (CPUs)
+ * and one per pair or RN_DENSE_PAIRS pairs (GPUs), give the same y, dx and dw bit for bit: Cin a
+ * multiple of 8 (runs of 8 pairs) and not, stride 1 and 2, 1×1 and 2×2 images, 5×5 on 3×3. */
+static void check_dense_forms(void)
+{
+    rn_ctx *ctx = tu_ctx();
+    const int saved = ctx->dense_per_co;
+    static const struct {
+        int N, Cin, H, W, Cout, k, st, p;
+    } g[] = {{3, 16, 2, 2, 5, 3, 1, 1}, {2, 5, 2, 2, 7, 3, 1, 1},  {3, 8, 2, 2, 9, 3, 2, 1},
+             {2, 16, 1, 1, 6, 3, 1, 1}, {2, 16, 3, 3, 4, 5, 1, 2}, {2, 3, 2, 1, 5, 3, 2, 1}};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+        rn_conv c =
+            rn_conv_init(g[i].N, g[i].Cin, g[i].H, g[i].W, g[i].Cout, g[i].k, g[i].st, g[i].p);
+        TU_CHECK(rn_conv_is_dense(&c), "dense forms %zu: the conv is dense", i);
+        const size_t nx = (size_t)c.Cin * c.N * c.H * c.W,
+                     nw = (size_t)c.Cout * c.Cin * c.kh * c.kw,
+                     ny = (size_t)c.Cout * c.N * c.Ho * c.Wo;
+        float *x = malloc(nx * 4), *w = malloc(nw * 4), *dy = malloc(ny * 4), *out[2][3];
+        tu_fill_uniform(x, nx, -1, 1);
+        tu_fill_uniform(w, nw, -1, 1);
+        tu_fill_uniform(dy, ny, -1, 1);
+        cl_mem bx = tu_upload(x, nx), bw = tu_upload(w, nw), bdy = tu_upload(dy, ny);
+        for (int f = 0; f < 2; f++) {
+            ctx->dense_per_co = f;
+            rn_workspace ws;
+            TU_CHECK(rn_workspace_create(ctx, &ws, rn_conv_workspace_floats(&c, c.N)) == RN_OK,
+                     "dense forms %zu: workspace", i);
+            cl_mem by = tu_poisoned(ny), bdx = tu_poisoned(nx), bdw = tu_poisoned(nw);
+            conv2d_forward(ctx, by, bx, bw, &c, &ws);
+            conv2d_backward(ctx, bdx, bdw, bdy, bx, bw, &c, &ws, 0);
+            out[f][0] = tu_download_new(by, ny);
+            out[f][1] = tu_download_new(bdx, nx);
+            out[f][2] = tu_download_new(bdw, nw);
+            rn_release(&by), rn_release(&bdx), rn_release(&bdw);
+            rn_workspace_release(&ws);
+        }
+        TU_CHECK(!memcmp(out[0][0], out[1][0], ny * 4) && !memcmp(out[0][1], out[1][1], nx * 4) &&
+                     !memcmp(out[0][2], out[1][2], nw * 4),
+                 "dense forms (N%d C%d %dx%d -> %d k%d s%d): y, dx and dw the same bits per "
+                 "output channel as per pair",
+                 c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.stride);
+        for (int f = 0; f < 2; f++)
+            for (int t = 0; t < 3; t++) free(out[f][t]);
+        rn_release(&bx), rn_release(&bw), rn_release(&bdy);
+        free(x), free(w), free(dy);
+    }
+    ctx->dense_per_co = saved;
+}
+
 int main(void)
 {
     tu_seed(20240611);
@@ -618,6 +668,7 @@ int main(void)
     check_device("dense 2x2/1 workspace grown", 3, 6, 2, 2, 5, 3, 1, 1,
                  (conv_opts){rn_conv_workspace_floats(&d2, 1) / 3, 0, 0, 1});
     check_rows_forms();
+    check_dense_forms();
 
     if (!tu_small()) {
         /* every conv shape of the model (its case list) at batch 8, input 32x32; dx is checked

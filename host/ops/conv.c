@@ -58,9 +58,9 @@ int rn_conv_is_pointwise(const rn_conv *c)
  * 56-89 % of im2col's taps are padding. Larger images keep im2col: at 4×4 and 8×8 only 16-31 % of
  * the taps are padding, and on PoCL a form that skipped them (one GEMM per group of output
  * positions with the same taps) ran 15-25 % slower, its GEMMs smaller and its passes more.
- * At most DENSE_TAPS taps (7×7): the dense kernels keep them in private memory. */
+ * At most DENSE_TAPS taps (7×7): rn_conv_dense_co_bwd keeps a run's sums in private memory. */
 #define DENSE_TAPS 49 /* RN_DENSE_TAPS in conv.cl */
-#define DENSE_PAIRS 8 /* (co, ci) pairs per work-item of the dense kernels: RN_DENSE_PAIRS */
+#define DENSE_PAIRS 8 /* (co, ci) pairs per work-item of rn_conv_dense_fwd: RN_DENSE_PAIRS */
 #define ROWS_IMAGES 8 /* images per work-item of rn_conv_rows_fwd/_bwd: RN_ROWS_IMAGES */
 
 int rn_conv_is_dense(const rn_conv *c)
@@ -278,49 +278,44 @@ static void dense_args(rn_args *a, const rn_conv *c)
     rn_arg_int(a, c->pad_w);
 }
 
-/* The dense kernels run DENSE_PAIRS (co, ci) pairs per work-item on a CPU, one on a GPU's lanes. */
-static int dense_in_pairs(const rn_ctx *ctx)
+/* The dense weight kernels' launch (cl/conv.cl): on a CPU (ctx->dense_per_co) one work-item per
+ * output channel, in work-groups of one so that the channels spread over every core and Intel's
+ * runtime does not spread a work-item's walk over vector lanes; elsewhere (a GPU's lanes) the
+ * pair forms with the runtime's work-groups. */
+static void dense_launch(conv_run *r, cl_kernel k, const rn_conv *c, size_t pairs_per_item)
 {
-    return (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    if (r->ctx->dense_per_co) rn_launch1d(r->ctx, k, (size_t)c->Cout, 1);
+    else
+        rn_launch1d(r->ctx, k, ((size_t)c->Cout * c->Cin + pairs_per_item - 1) / pairs_per_item, 0);
 }
 
-/* Their work-group size: 1 on a CPU whose compiler vectorises across work-items (Intel's
- * runtime), which otherwise spread a work-item's runs over 16 lanes and stored with scatters
- * (rn_conv_dense_fwd took 2.3x as long in its step); the runtime's default elsewhere (on PoCL,
- * which runs work-items one after another, 1 made no difference). */
-static size_t dense_local(const rn_ctx *ctx)
-{
-    return rn_vectorises_work_items(ctx) ? 1 : 0;
-}
-
-/* wd = the dense matrix of w (cl/conv.cl) */
+/* wd = the dense matrix of w */
 static void dense_weights(conv_run *r, mat wd, cl_mem w, const rn_conv *c)
 {
     if (!r->ctx) return;
-    cl_kernel k = rn_kernel(r->ctx, "rn_conv_dense_fwd");
+    cl_kernel k =
+        rn_kernel(r->ctx, r->ctx->dense_per_co ? "rn_conv_dense_co_fwd" : "rn_conv_dense_fwd");
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, wd.m);
     rn_arg_int(&a, (int)wd.off);
     rn_arg_mem(&a, w);
     dense_args(&a, c);
-    rn_launch1d(r->ctx, k, ((size_t)c->Cout * c->Cin + DENSE_PAIRS - 1) / DENSE_PAIRS,
-                dense_local(r->ctx));
+    dense_launch(r, k, c, DENSE_PAIRS);
 }
 
-/* dw = the dense matrix's gradient dwd summed per tap: DENSE_PAIRS (co, ci) pairs per work-item
- * on a CPU, one per work-item elsewhere (a GPU's lanes); the same sums either way (see conv.cl).
- */
+/* dw = the dense matrix's gradient dwd summed per tap; the same sums in the same order in either
+ * form. */
 static void dense_weight_grad(conv_run *r, cl_mem dw, mat dwd, const rn_conv *c)
 {
     if (!r->ctx) return;
-    const size_t per = dense_in_pairs(r->ctx) ? DENSE_PAIRS : 1;
-    cl_kernel k = rn_kernel(r->ctx, per > 1 ? "rn_conv_dense_pairs_bwd" : "rn_conv_dense_bwd");
+    cl_kernel k =
+        rn_kernel(r->ctx, r->ctx->dense_per_co ? "rn_conv_dense_co_bwd" : "rn_conv_dense_bwd");
     rn_args a = rn_args_begin(k);
     rn_arg_mem(&a, dw);
     rn_arg_mem(&a, dwd.m);
     rn_arg_int(&a, (int)dwd.off);
     dense_args(&a, c);
-    rn_launch1d(r->ctx, k, ((size_t)c->Cout * c->Cin + per - 1) / per, dense_local(r->ctx));
+    dense_launch(r, k, c, 1);
 }
 
 /* rows (C·P × nc) <-> images [n0, n0+nc) of t[C][N][P]: to_rows, or back (accumulate: add); one

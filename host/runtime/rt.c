@@ -79,6 +79,7 @@ int rn_ctx_create(rn_ctx *ctx, const rn_ctx_options *opts)
     ctx->sub_align = ctx->info.base_align_bits / 8;
     if (ctx->sub_align < 256) ctx->sub_align = 256;
     ctx->bn_per_channel = (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    ctx->dense_per_co = ctx->bn_per_channel;
     /* Measured per conv at batch 128 against im2col + the same product: on 4×4 images 0.4x the
      * time on Intel's runtime, 2x on PoCL (cause not found; on rows of 8 both took 0.5x). */
     ctx->implicit_rows4 = rn_vectorises_work_items(ctx);

@@ -90,6 +90,8 @@ typedef struct rn_ctx {
     cl_mem gemm_tmp; /* GEMM scratch (CLBlast's padding/transposes, own NT chunks), kept */
     size_t gemm_tmp_bytes;
     int bn_per_channel; /* batch-norm: one work-item per channel (CPUs; same bits as split) */
+    int dense_per_co;   /* dense conv weights: one work-item per output channel (CPUs; same
+                         * bits as the pair forms) */
     int implicit_rows4; /* 3×3/1 convs on 4×4 images gather their columns in the product
                          * (rn_sgemm_rows) as those on rows of 8 do; same bits either way */
 } rn_ctx;
