@@ -1,7 +1,8 @@
-// Kernels for a convolution run as one dense GEMM (host/ops/conv.c): when every output position
-// reads every input position through some tap (3×3 pad 1 on a 1×1 or 2×2 image), the conv of an
-// image is a dense (Cout·Q) × (Cin·P) matrix on its P = H·W inputs, Q = Ho·Wo outputs, and no
-// tap multiplies padding. Every element is written by one work-item; no atomics.
+// Convolution kernels besides im2col's (host/ops/conv.c), most of them for a conv run as one
+// dense GEMM: when every output position reads every input position through some tap (3×3 pad 1
+// on a 1×1 or 2×2 image), the conv of an image is a dense (Cout·Q) × (Cin·P) matrix on its
+// P = H·W inputs, Q = Ho·Wo outputs, and no tap multiplies padding. Every element is written by
+// one work-item; no atomics.
 
 // (co, ci) pairs taken together (conv.c's DENSE_PAIRS): per work-item of rn_conv_dense_fwd,
 // the GPU form (at 1×1 and 2×2 a pair is a few values), and per run of rn_conv_dense_co_bwd.
@@ -140,6 +141,19 @@ __kernel void rn_conv_dense_co_bwd(__global float *dw, __global const float *dwd
         __global float *out = dw + ((size_t)co * Cin + ci) * T;
         for (int t = 0; t < run * T; t++) out[t] = sum[t];
     }
+}
+
+// wt[ci][co][t] = w[co][ci][T − 1 − t] (T taps): w turned half a turn in both spatial axes, its
+// channel axes swapped. For a stride-1 conv that keeps the image size (3×3, padding 1) the input
+// gradient is the same conv of dy with these weights (conv.c's dx_implicit). One work-item per
+// (ci, co), in wt's order.
+__kernel void rn_conv_flip_bwd(__global float *wt, __global const float *w, const int Cout,
+                               const int Cin, const int T)
+{
+    const int i = get_global_id(0); // ci·Cout + co
+    if (i >= Cout * Cin) return;
+    __global const float *src = w + ((size_t)(i % Cout) * Cin + i / Cout) * T;
+    for (int t = 0; t < T; t++) wt[(size_t)i * T + t] = src[T - 1 - t];
 }
 
 // rows[off + (c·P + p)·nc + nl] = t[c][n0 + nl][p]: a chunk of images [n0, n0+nc) of a CNHW

@@ -489,6 +489,98 @@ static void check_rows_forms(void)
     ctx->implicit_rows4 = rows4;
 }
 
+/* Claim: with an own choice stored for its product, dx of a 3×3/1 pad-1 conv on rows of 8 (or 4×4
+ * images) is formed without col2im, as the forward of dy with the weights flipped on the host
+ * (which check_rows proves equal to the explicit form): the same bits, and dx and dw within
+ * tolerance of the double reference. choose: 1 stores the choice for dx's product, 0 only for the
+ * forward's (Cin ≠ Cout); implicit: whether dx is expected without col2im (not without a choice,
+ * with fewer than 8 rows of flipped weights, or on 4×4 images where the rule says no). ws:
+ * workspace floats (0: the batch). */
+static void check_dx_rows(const char *tag, int N, int Cin, int H, int W, int Cout, size_t ws_floats,
+                          int tile, size_t kc, int choose, int implicit)
+{
+    rn_ctx *ctx = tu_ctx();
+    rn_conv c = rn_conv_init(N, Cin, H, W, Cout, 3, 1, 1),
+            cf = rn_conv_init(N, Cout, H, W, Cin, 3, 1, 1);
+    ref_conv_shape rs = ref_conv_shape_make(N, Cin, H, W, Cout, 3, 1, 1);
+    const size_t hw = (size_t)H * W, nx = (size_t)Cin * N * hw, ny = (size_t)Cout * N * hw;
+    const size_t nw = (size_t)Cout * Cin * 9;
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *dy = malloc(ny * 4), *wt = malloc(nw * 4);
+    tu_fill_uniform(x, nx, -1, 1);
+    tu_fill_uniform(w, nw, -1, 1);
+    tu_fill_uniform(dy, ny, -1, 1);
+    for (int ci = 0; ci < Cin; ci++)
+        for (int co = 0; co < Cout; co++)
+            for (int t = 0; t < 9; t++)
+                wt[((size_t)ci * Cout + co) * 9 + t] = w[((size_t)co * Cin + ci) * 9 + 8 - t];
+    cl_mem bx = tu_upload(x, nx), bw = tu_upload(w, nw), bdy = tu_upload(dy, ny);
+    cl_mem bwt = tu_upload(wt, nw), bdx = tu_poisoned(nx), bdw = tu_poisoned(nw),
+           be = tu_poisoned(nx);
+    /* chunks of nc images as conv2d_backward cuts them, and the flipped conv's forward likewise;
+     * choices for dx's products (the flipped conv's forward's), or (choose 0) for c's forward */
+    rn_workspace ws, wsf;
+    const size_t per = (size_t)Cin * 9 * hw;
+    TU_CHECK(rn_workspace_create(ctx, &ws, ws_floats ? ws_floats : N * per) == RN_OK,
+             "%s: workspace", tag);
+    const int nc = ws.floats / per < (size_t)N ? (int)(ws.floats / per) : N;
+    TU_CHECK(rn_workspace_create(ctx, &wsf, (size_t)nc * Cout * 9 * hw) == RN_OK,
+             "%s: workspace of the flipped conv", tag);
+    ctx->nown = 0;
+    for (int n0 = 0; n0 < N; n0 += nc) {
+        const size_t cc = (N - n0 < nc ? N - n0 : nc) * hw;
+        rn_gemm_shape s = {0, 0, Cin, cc, (size_t)Cout * 9, (size_t)Cout * 9, cc, N * hw, 0.0f};
+        if (!choose) s = (rn_gemm_shape){0, 0, Cout, cc, per / hw, per / hw, cc, N * hw, 0.0f};
+        rn_gemm_own o = {s, tile, 1, kc};
+        if (rn_gemm_own_valid(&o) && !rn_gemm_own_find(ctx, &o.s)) ctx->own[ctx->nown++] = o;
+    }
+    ctx->profile = 1;
+    rn_profile_reset(ctx);
+    conv2d_backward(ctx, bdx, bdw, bdy, bx, bw, &c, &ws, 0);
+    const long col2ims = launches(ctx, "rn_col2im_row8_bwd") + launches(ctx, "rn_col2im_row4_bwd");
+    const long flips = launches(ctx, "rn_conv_flip_bwd");
+    ctx->profile = 0;
+    if (implicit) conv2d_forward(ctx, be, bdy, bwt, &cf, &wsf);
+    ctx->nown = 0;
+    const char *what =
+        tu_name("%s (N%d C%d %dx%d -> %d, tile %d, kc %zu)", tag, N, Cin, H, W, Cout, tile, kc);
+    TU_CHECK(implicit ? col2ims == 0 && flips == 1 : col2ims > 0 && flips == 0,
+             "%s: %ld col2im and %ld flip launches", what, col2ims, flips);
+    float *dx = tu_download_new(bdx, nx), *dwg = tu_download_new(bdw, nw);
+    if (implicit) {
+        float *e = tu_download_new(be, nx);
+        TU_CHECK(!memcmp(dx, e, nx * 4), "%s: dx has the bits of the flipped conv's forward", what);
+        free(e);
+    }
+    double *xd = to_double(x, nx), *wd = to_double(w, nw), *gd = to_double(dy, ny);
+    double *dxr = malloc(nx * sizeof *dxr), *dwr = malloc(nw * sizeof *dwr);
+    ref_conv2d_backward(dxr, dwr, gd, xd, wd, &rs);
+    tu_compare(tu_name("%s: dx == ref", what), dx, dxr, nx, tol_for((size_t)Cout * 9), 1e-4);
+    tu_compare(tu_name("%s: dw == ref", what), dwg, dwr, nw, tol_for((size_t)N * hw), 1e-4);
+    rn_workspace_release(&ws);
+    rn_workspace_release(&wsf);
+    cl_mem all[] = {bx, bw, bdy, bwt, bdx, bdw, be};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rn_release(&all[i]);
+    free(x), free(w), free(dy), free(wt), free(dx), free(dwg);
+    free(xd), free(wd), free(gd), free(dxr), free(dwr);
+}
+
+static void check_dx_rows_forms(void)
+{
+    rn_ctx *ctx = tu_ctx();
+    const int rows4 = ctx->implicit_rows4;
+    ctx->implicit_rows4 = 1;
+    check_dx_rows("dx rows of 8 wide", 3, 9, 8, 8, 11, 0, RN_TILE_8X32, 1000, 1, 1);
+    check_dx_rows("dx rows of 8 8x16 K-chunks", 3, 8, 8, 8, 6, 0, RN_TILE_8X16, 7, 1, 1);
+    check_dx_rows("dx rows of 8 packed image chunks 2+1", 3, 8, 8, 8, 6, 2 * (size_t)72 * 64,
+                  RN_TILE_PACK, 20, 1, 1);
+    check_dx_rows("dx 4x4 wide K-chunks", 4, 10, 4, 4, 9, 0, RN_TILE_8X32, 18, 1, 1);
+    check_dx_rows("dx rows of 8 no choice for dx", 3, 9, 8, 8, 11, 0, RN_TILE_8X32, 1000, 0, 0);
+    check_dx_rows("dx rows of 8 packed on 6 rows of W", 3, 6, 8, 8, 6, 0, RN_TILE_PACK, 20, 1, 0);
+    ctx->implicit_rows4 = 0;
+    check_dx_rows("dx 4x4 explicit by rule", 4, 10, 4, 4, 9, 0, RN_TILE_8X32, 18, 1, 0);
+    ctx->implicit_rows4 = rows4;
+}
+
 /* Claim: the dense form's two pairs of weight kernels, one work-item per output channel (CPUs)
  * and one per pair or RN_DENSE_PAIRS pairs (GPUs), give the same y, dx and dw bit for bit: Cin a
  * multiple of 8 (runs of 8 pairs) and not, stride 1 and 2, 1×1 and 2×2 images, 5×5 on 3×3. */
@@ -669,6 +761,7 @@ int main(void)
                  (conv_opts){rn_conv_workspace_floats(&d2, 1) / 3, 0, 0, 1});
     check_rows_forms();
     check_dense_forms();
+    check_dx_rows_forms();
 
     if (!tu_small()) {
         /* every conv shape of the model (its case list) at batch 8, input 32x32; dx is checked

@@ -433,6 +433,52 @@ static void im2col_forward(conv_run *r, cl_mem y, cl_mem x, cl_mem w, const rn_c
     }
 }
 
+/* The product that forms dx of images [n0, n0 + cnt) as the conv of dy with rn_conv_flip_bwd's
+ * weights: C[Cin × cnt·hw] = wt[Cin × Cout·9] · dy's columns, into dx's column range. */
+static rn_gemm_shape dx_shape(const rn_conv *c, int cnt)
+{
+    const size_t hw = (size_t)c->H * c->W, K = (size_t)c->Cout * 9;
+    return (rn_gemm_shape){0, 0, c->Cin, cnt * hw, K, K, cnt * hw, c->N * hw, 0.0f};
+}
+
+/* Whether dx can be formed that way (rn_sgemm_rows, which gathers dy's columns as it loads them),
+ * in chunks of nc images: a conv that gathers its forward columns so (rows_implicit), dx
+ * overwritten, the flipped weights fitting the workspace, and a stored own choice for every
+ * chunk's product (for Cin = Cout the forward's). Listing (no device) gives the explicit path,
+ * whose products a device without such a choice runs. */
+static int dx_implicit(conv_run *r, const rn_conv *c, int nc, int accumulate_dx)
+{
+    if (!r->ctx || accumulate_dx || !rows_implicit(r->ctx, c) ||
+        r->ws->floats < (size_t)c->Cin * c->Cout * 9)
+        return 0;
+    for (int n0 = 0; n0 < c->N; n0 += nc) {
+        const rn_gemm_shape s = dx_shape(c, c->N - n0 < nc ? c->N - n0 : nc);
+        if (!rn_sgemm_rows_fits(r->ctx, &s, c->Cout, (size_t)n0 * c->H * c->W)) return 0;
+    }
+    return 1;
+}
+
+/* dx by dx_implicit's products, the flipped weights at the start of the workspace. Its sums run
+ * over (co, ky, kx) in the product's order, so its bits differ from col2im's (which adds a dx
+ * value's nine taps after the product over co). */
+static void implicit_dx(conv_run *r, cl_mem dx, cl_mem dy, cl_mem w, const rn_conv *c, int nc)
+{
+    cl_mem ws = r->ws->buf;
+    cl_kernel k = rn_kernel(r->ctx, "rn_conv_flip_bwd");
+    rn_args a = rn_args_begin(k);
+    rn_arg_mem(&a, ws);
+    rn_arg_mem(&a, w);
+    rn_arg_int(&a, c->Cout);
+    rn_arg_int(&a, c->Cin);
+    rn_arg_int(&a, 9);
+    rn_launch1d(r->ctx, k, (size_t)c->Cout * c->Cin, 0);
+    const size_t hw = (size_t)c->H * c->W;
+    for (int n0 = 0; n0 < c->N; n0 += nc) {
+        const rn_gemm_shape s = dx_shape(c, c->N - n0 < nc ? c->N - n0 : nc);
+        rn_sgemm_rows(r->ctx, &s, ws, dy, c->Cout, c->N, c->H, c->W, n0, dx, n0 * hw);
+    }
+}
+
 static void im2col_backward(conv_run *r, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem x, cl_mem w,
                             const rn_conv *c, int with_dx, int accumulate_dx)
 {
@@ -440,6 +486,11 @@ static void im2col_backward(conv_run *r, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem
     const size_t hw = (size_t)c->Ho * c->Wo, cols = (size_t)c->N * hw;
     const int nc = chunk_images(r, c); /* may replace the workspace: read its buffer after */
     cl_mem ws = r->ws->buf;
+    /* dx first, while the workspace is free for the flipped weights */
+    if (with_dx && dx_implicit(r, c, nc, accumulate_dx)) {
+        implicit_dx(r, dx, dy, w, c, nc);
+        with_dx = 0;
+    }
     for (int n0 = 0; n0 < c->N; n0 += nc) {
         const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
         const size_t ccols = cnt * hw;

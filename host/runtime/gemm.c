@@ -253,17 +253,31 @@ static void prof_end(rn_ctx *ctx, const char *name, double t0)
     rn_profile_add(ctx, name, (rn_now() - t0) * 1e3);
 }
 
+/* The stored choice rn_sgemm_rows runs s on, or NULL where it would not. */
+static const rn_gemm_own *rows_choice(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, size_t c_off)
+{
+    const rn_gemm_own *o = rn_gemm_own_find(ctx, s);
+    /* the chosen tile's width: 16, or 32 (the wide and the packed tile; the dot tile takes no
+     * product with B as stored); whole tiles of 8 rows of W (the packed tile takes fewer when it
+     * packs, but these kernels read W as stored) */
+    if (!o || s->ta || s->tb || s->beta != 0.0f || s->M < 8 || s->N % tile_cols[o->tile] ||
+        s->K != (size_t)Cin * 9 || !own_offsets_fit(s, 0, 0, c_off))
+        return NULL;
+    return o;
+}
+
+int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, size_t c_off)
+{
+    return rows_choice(ctx, s, Cin, c_off) != NULL;
+}
+
 int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int Cin, int Nimg, int H,
                   int width, int n0, cl_mem C, size_t c_off)
 {
     static const char *const names[2][2] = {{"rn_gemm_row4_fwd", "rn_gemm_row4_wide_fwd"},
                                             {"rn_gemm_row8_fwd", "rn_gemm_row8_wide_fwd"}};
-    const rn_gemm_own *o = rn_gemm_own_find(ctx, s);
-    /* the chosen tile's width: 16, or 32 (the wide and the packed tile; the dot tile takes no
-     * product with B as stored) */
-    if (!o || s->ta || s->tb || s->beta != 0.0f || s->N % tile_cols[o->tile] ||
-        s->K != (size_t)Cin * 9 || !own_offsets_fit(s, 0, 0, c_off))
-        return 0;
+    const rn_gemm_own *o = rows_choice(ctx, s, Cin, c_off);
+    if (!o) return 0;
     const double t0 = prof_begin(ctx);
     cl_kernel k = rn_kernel(ctx, names[width == 8][tile_cols[o->tile] == 32]);
     rn_args r = rn_args_begin(k);

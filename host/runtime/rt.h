@@ -158,6 +158,8 @@ void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float a
  * rn_sgemm). */
 int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int Cin, int Nimg, int H,
                   int width, int n0, cl_mem C, size_t c_off);
+/* Whether rn_sgemm_rows would run s (with these Cin and c_off) rather than return 0. */
+int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, size_t c_off);
 
 int rn_gemm_shape_equal(const rn_gemm_shape *a, const rn_gemm_shape *b);
 double rn_gemm_flops(const rn_gemm_shape *s); /* 2·M·N·K */
