@@ -470,7 +470,8 @@ static void implicit_dx(conv_run *r, cl_mem dx, cl_mem dy, cl_mem w, const rn_co
     rn_arg_mem(&a, w);
     rn_arg_int(&a, c->Cout);
     rn_arg_int(&a, c->Cin);
-    rn_launch2d(r->ctx, k, (size_t)c->Cout * 9, (size_t)c->Cin, 64, 1);
+    rn_arg_int(&a, 9);
+    rn_launch1d(r->ctx, k, (size_t)c->Cout * c->Cin, 0);
     const size_t hw = (size_t)c->H * c->W;
     for (int n0 = 0; n0 < c->N; n0 += nc) {
         const rn_gemm_shape s = dx_shape(c, c->N - n0 < nc ? c->N - n0 : nc);
