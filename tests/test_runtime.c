@@ -134,7 +134,7 @@ static void gemm_case(int ta, int tb, size_t M, size_t N, size_t K)
  * packing. Aᵀ·Bᵀ and matrices smaller than a tile run packed only. */
 static int own_tile_fits(int tile, int ta, int tb, size_t M, size_t N)
 {
-    if (tile == RN_TILE_PACK) return 1;
+    if (tile == RN_TILE_PACK || tile == RN_TILE_P4X16 || tile == RN_TILE_P6X16) return 1;
     if (ta && tb) return 0;
     if (tile == RN_TILE_DOT) return tb && M >= 4 && N >= 4;
     return M >= 8 && N >= (tile == RN_TILE_8X32 ? 32u : 16u);
@@ -185,6 +185,9 @@ static void test_own_gemm(void)
     TU_CHECK(!rn_gemm_own_valid(&bad), "an unknown tile is refused");
     rn_gemm_own packed = {{1, 1, 5, 3, 9, 5, 9, 3, 0.0f}, RN_TILE_PACK, 0, 4};
     TU_CHECK(rn_gemm_own_valid(&packed), "packed tiles take Aᵀ·Bᵀ and M, N below a tile");
+    packed.tile = RN_TILE_P6X16;
+    TU_CHECK(rn_gemm_own_valid(&packed) && rn_gemm_own_scratch_bytes(&packed) == 4 * (6 + 16) * 4,
+             "6x16 packed tiles take Aᵀ·Bᵀ, M and N below a tile, scratch for whole panels");
     packed.s.ldc = 2;
     TU_CHECK(!rn_gemm_own_valid(&packed), "packed tiles refuse ldc < N");
 }

@@ -20,8 +20,14 @@ double rn_gemm_flops(const rn_gemm_shape *s)
 
 /* ---- rn50cl's own kernels -------------------------------------------------------------------- */
 
-static const size_t tile_rows[RN_TILE_KINDS] = {8, 8, 4, 8},
-                    tile_cols[RN_TILE_KINDS] = {16, 32, 4, 32};
+static const size_t tile_rows[RN_TILE_KINDS] = {8, 8, 4, 8, 4, 6},
+                    tile_cols[RN_TILE_KINDS] = {16, 32, 4, 32, 16, 16};
+
+/* Tiles over both operands copied into panels of their rows and columns, chunk by chunk. */
+static int packs(int tile)
+{
+    return tile == RN_TILE_PACK || tile == RN_TILE_P4X16 || tile == RN_TILE_P6X16;
+}
 
 static size_t round_up(size_t n, size_t m)
 {
@@ -39,7 +45,7 @@ int rn_gemm_own_valid(const rn_gemm_own *o)
           s->lda >= (s->ta ? s->M : s->K) && s->ldb >= (s->tb ? s->K : s->N) && s->ldc >= s->N))
         return 0;
     /* packed panels are padded to whole tiles and take any transposition */
-    if (o->tile == RN_TILE_PACK) return rn_gemm_own_scratch_bytes(o) / sizeof(float) < lim;
+    if (packs(o->tile)) return rn_gemm_own_scratch_bytes(o) / sizeof(float) < lim;
     /* whole tiles only fit from M = 8, N = the tile width */
     if (o->tile == RN_TILE_DOT && !(!s->ta && s->tb)) return 0;
     return !(s->ta && s->tb) && s->M >= tile_rows[o->tile] && s->N >= tile_cols[o->tile];
@@ -50,7 +56,9 @@ int rn_gemm_own_valid(const rn_gemm_own *o)
 size_t rn_gemm_own_scratch_bytes(const rn_gemm_own *o)
 {
     size_t kc = o->kc < o->s.K ? o->kc : o->s.K;
-    if (o->tile == RN_TILE_PACK) return kc * (round_up(o->s.M, 8) + round_up(o->s.N, 32)) * 4;
+    if (packs(o->tile))
+        return kc * (round_up(o->s.M, tile_rows[o->tile]) + round_up(o->s.N, tile_cols[o->tile])) *
+               sizeof(float);
     return o->s.tb && o->tile != RN_TILE_DOT ? kc * o->s.N * sizeof(float) : 0;
 }
 
@@ -138,12 +146,13 @@ static void chunk_operands(rn_ctx *ctx, const rn_gemm_own *o, cl_mem A, size_t a
     const size_t ao = a_off + (s->ta ? k0 * s->lda : k0), bo = b_off + (s->tb ? k0 : k0 * s->ldb);
     *a = (operand){A, ao, s->lda};
     *b = (operand){B, bo, s->ldb};
-    if (o->tile == RN_TILE_PACK) {
-        const size_t b_at = round_up(s->M, 8) * kk;
-        pack_chunk(ctx, 0, A, ao, s->lda, !s->ta, s->M, kk, 8);
-        pack_chunk(ctx, b_at, B, bo, s->ldb, s->tb, s->N, kk, 32);
-        *a = (operand){ctx->gemm_tmp, 0, 8};
-        *b = (operand){ctx->gemm_tmp, b_at, 32};
+    if (packs(o->tile)) {
+        const size_t mr = tile_rows[o->tile], nr = tile_cols[o->tile],
+                     b_at = round_up(s->M, mr) * kk;
+        pack_chunk(ctx, 0, A, ao, s->lda, !s->ta, s->M, kk, mr);
+        pack_chunk(ctx, b_at, B, bo, s->ldb, s->tb, s->N, kk, nr);
+        *a = (operand){ctx->gemm_tmp, 0, mr};
+        *b = (operand){ctx->gemm_tmp, b_at, nr};
     } else if (s->tb && o->tile != RN_TILE_DOT) {
         transpose_chunk(ctx, ctx->gemm_tmp, B, bo, s->ldb, s->N, kk);
         *b = (operand){ctx->gemm_tmp, 0, s->N};
@@ -157,8 +166,10 @@ static void own_sgemm(rn_ctx *ctx, const rn_gemm_own *o, float alpha, cl_mem A, 
 {
     const rn_gemm_shape *s = &o->s;
     static const char *const names[2][RN_TILE_KINDS] = {
-        {"rn_gemm_nn_fwd", "rn_gemm_nn_wide_fwd", "rn_gemm_nt_fwd", "rn_gemm_packed_fwd"},
-        {"rn_gemm_tn_fwd", "rn_gemm_tn_wide_fwd", "", "rn_gemm_packed_fwd"}};
+        {"rn_gemm_nn_fwd", "rn_gemm_nn_wide_fwd", "rn_gemm_nt_fwd", "rn_gemm_packed_fwd",
+         "rn_gemm_packed4_fwd", "rn_gemm_packed6_fwd"},
+        {"rn_gemm_tn_fwd", "rn_gemm_tn_wide_fwd", "", "rn_gemm_packed_fwd", "rn_gemm_packed4_fwd",
+         "rn_gemm_packed6_fwd"}};
     cl_kernel k = rn_kernel(ctx, names[s->ta][o->tile]);
     for (size_t k0 = 0; k0 < s->K; k0 += o->kc) {
         const size_t kk = s->K - k0 < o->kc ? s->K - k0 : o->kc;
@@ -257,11 +268,12 @@ static void prof_end(rn_ctx *ctx, const char *name, double t0)
 static const rn_gemm_own *rows_choice(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, size_t c_off)
 {
     const rn_gemm_own *o = rn_gemm_own_find(ctx, s);
-    /* the chosen tile's width: 16, or 32 (the wide and the packed tile; the dot tile takes no
-     * product with B as stored); whole tiles of 8 rows of W (the packed tile takes fewer when it
-     * packs, but these kernels read W as stored) */
-    if (!o || s->ta || s->tb || s->beta != 0.0f || s->M < 8 || s->N % tile_cols[o->tile] ||
-        s->K != (size_t)Cin * 9 || !own_offsets_fit(s, 0, 0, c_off))
+    /* the chosen tile's width: 16, or 32 (the wide and the 8-row packed tile; the dot tile takes
+     * no product with B as stored); whole tiles of 8 rows of W (the packed tile takes fewer when
+     * it packs, but these kernels read W as stored). The 4- and 6-row packed tiles have no such
+     * form: theirs is the product on im2col's columns that the tuner timed. */
+    if (!o || s->ta || s->tb || s->beta != 0.0f || s->M < 8 || tile_rows[o->tile] != 8 ||
+        s->N % tile_cols[o->tile] || s->K != (size_t)Cin * 9 || !own_offsets_fit(s, 0, 0, c_off))
         return NULL;
     return o;
 }

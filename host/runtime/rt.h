@@ -53,10 +53,12 @@ typedef struct rn_gemm_shape {
  * panel of B is reused from cache by every row tile) and the K-chunk per launch (cache
  * blocking; later chunks accumulate into C). */
 enum {
-    RN_TILE_8X16, /* outer products, 8 rows × 16 columns; Bᵀ is transposed chunk by chunk */
-    RN_TILE_8X32, /* the same, 32 columns: fewer loads per multiply-add, more registers */
-    RN_TILE_DOT,  /* Aᵀ·B only: 4×4 dot products along k, neither operand copied */
-    RN_TILE_PACK, /* 8×32 over both operands copied into contiguous panels, chunk by chunk */
+    RN_TILE_8X16,  /* outer products, 8 rows × 16 columns; Bᵀ is transposed chunk by chunk */
+    RN_TILE_8X32,  /* the same, 32 columns: fewer loads per multiply-add, more registers */
+    RN_TILE_DOT,   /* Aᵀ·B only: 4×4 dot products along k, neither operand copied */
+    RN_TILE_PACK,  /* 8×32 over both operands copied into contiguous panels, chunk by chunk */
+    RN_TILE_P4X16, /* the same copies, 4×16 tiles held as float8 pairs: fits 16 AVX2 registers */
+    RN_TILE_P6X16, /* the same, 6×16: more multiply-adds per load, 12 of the 16 registers */
     RN_TILE_KINDS
 };
 #define RN_GEMM_MAX_OWN 128
