@@ -274,6 +274,8 @@ static float16 rn_gemm_row4_tap(float16 v, int t)
 // Code for the second 16 columns, of 32-wide tiles only.
 #define RN_HI_16(...)
 #define RN_HI_32(...) __VA_ARGS__
+#define RN_HI_P4(...)
+#define RN_HI_P6(...)
 
 // The vectors tap t is made from: rows of 8, the two (four) input rows of ky = t / 3; rows of 4,
 // the tile's image(s) of channel ci.
@@ -285,7 +287,10 @@ static float16 rn_gemm_row4_tap(float16 v, int t)
     RN_HI_##NR(const float16 s1 = vload16(1, plane);)
 
 // Step k with tap T (a constant when known): B's row from s0 (and s1).
-#define RN_ROWS_STEP(NR, W, T)                                                                     \
+#define RN_ROWS_STEP(NR, W, T) RN_ROWS_STEP_##NR(NR, W, T)
+#define RN_ROWS_STEP_16(NR, W, T) RN_ROWS_STEP_8ROWS(NR, W, T)
+#define RN_ROWS_STEP_32(NR, W, T) RN_ROWS_STEP_8ROWS(NR, W, T)
+#define RN_ROWS_STEP_8ROWS(NR, W, T)                                                               \
     {                                                                                              \
         __global const float *ak = a + k;                                                          \
         const float8 av = (float8)(ak[0], ak[lda], ak[2 * lda], ak[3 * lda], ak[4 * lda],          \
@@ -342,12 +347,50 @@ static float16 rn_gemm_row4_tap(float16 v, int t)
     RN_HI_##NR(RN_ROWS(RN_ROWS_STORE, y, 16))
 #define RN_ROWS_STORE(r, acc, j) rn_gemm_store(c + (j), acc##r, r, r0, 8, 0, 16, ldc, 1.0f, beta);
 
+// The 4×16 and 6×16 tiles (P4, P6) of the packed kinds, each row's sums as two float8, on the
+// same gathered rows of B: the same values and sums as above, so the same bits.
+#define RN_ROWS_PFMA(r)                                                                            \
+    x##r = fma((float8)(ak[(r) * lda]), b0.lo, x##r);                                              \
+    y##r = fma((float8)(ak[(r) * lda]), b0.hi, y##r);
+#define RN_ROWS_STEP_P4(NR, W, T) RN_ROWS_STEP_PAIRS(4, W, T)
+#define RN_ROWS_STEP_P6(NR, W, T) RN_ROWS_STEP_PAIRS(6, W, T)
+#define RN_ROWS_STEP_PAIRS(R, W, T)                                                                \
+    {                                                                                              \
+        __global const float *ak = a + k;                                                          \
+        const float16 b0 = rn_gemm_row##W##_tap(s0, T);                                            \
+        RN_P16_ROWS##R(RN_ROWS_PFMA) k++;                                                          \
+    }
+#define RN_ROWS_PSTORE(r) /* rows from r0 on: those above belong to the tile before */          \
+    rn_gemm_store(c, (float16)(x##r, y##r), r, r0, 8, 0, 16, ldc, 1.0f, beta);
+#define RN_GEMM_ROWS_P(R, W)                                                                       \
+    const int tm = m_fast ? get_global_id(0) : get_global_id(1);                                   \
+    const int tn = m_fast ? get_global_id(1) : get_global_id(0);                                   \
+    if (tm * R >= M || tn * 16 >= N) return;                                                       \
+    const int m0 = min(tm * R, M - R), r0 = tm * R - m0, j = tn * 16, hw = W * H;                  \
+    const int oy0 = j % hw / W, kend = k0 + kk;                                                    \
+    __global const float *a = A + (size_t)m0 * lda;                                                \
+    __global const float *img = X + ((size_t)n0 + j / hw) * hw;                                    \
+    __global float *c = C + c_off + (size_t)m0 * ldc + j;                                          \
+    RN_P16_ROWS##R(RN_P16_DECL) int k = k0;                                                        \
+    while (k < kend && k % 9) RN_ROWS_ONE(P##R, W)                                                 \
+    while (k + 9 <= kend) {                                                                        \
+        __global const float *plane = img + (size_t)(k / 9) * Nimg * hw;                           \
+        RN_ROWS_CH_##W(P##R)                                                                       \
+    }                                                                                              \
+    while (k < kend) RN_ROWS_ONE(P##R, W)                                                          \
+    RN_P16_ROWS##R(RN_ROWS_PSTORE)
+
 // Rows of 8: 8×16 tiles (two output rows) as rn_gemm_nn_fwd, 8×32 (four) as the wide and
 // packed kernels. Rows of 4: one image, two images.
 __kernel void rn_gemm_row8_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS(16, 8) }
 __kernel void rn_gemm_row8_wide_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS(32, 8) }
 __kernel void rn_gemm_row4_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS(16, 4) }
 __kernel void rn_gemm_row4_wide_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS(32, 4) }
+// The same gathers on the 4×16 and 6×16 tiles.
+__kernel void rn_gemm_row8_p4_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS_P(4, 8) }
+__kernel void rn_gemm_row4_p4_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS_P(4, 4) }
+__kernel void rn_gemm_row8_p6_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS_P(6, 8) }
+__kernel void rn_gemm_row4_p6_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS_P(6, 4) }
 
 // Fixed-order sum of a float16's lanes.
 static float rn_hsum16(float16 v)

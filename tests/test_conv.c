@@ -416,10 +416,8 @@ static void check_rows(const char *tag, int N, int Cin, int H, int W, int Cout, 
         /* a product the tile does not fit has no own choice: im2col + CLBlast */
         rn_gemm_own o = {sh[i], tile, m_fast, kc};
         const int valid = rn_gemm_own_valid(&o);
-        /* the 4- and 6-row packed tiles have no implicit form */
-        explicit += !valid || tile == RN_TILE_P4X16 || tile == RN_TILE_P6X16 ||
-                    sh[i].N % (tile == RN_TILE_8X16 ? 16 : 32) != 0 ||
-                    (W == 4 && !ctx->implicit_rows4);
+        const size_t width = tile == RN_TILE_8X32 || tile == RN_TILE_PACK ? 32 : 16;
+        explicit += !valid || sh[i].N % width != 0 || (W == 4 && !ctx->implicit_rows4);
         if (valid && !rn_gemm_own_find(ctx, &o.s)) ctx->own[ctx->nown++] = o;
     }
     ctx->profile = 1;
@@ -482,8 +480,11 @@ static void check_rows_forms(void)
     check_rows("4x4 8x16 whole K", 3, 5, 4, 4, 11, 0, RN_TILE_8X16, 64, 0);
     check_rows("4x4 wide K-chunks inside channels", 4, 5, 4, 4, 9, 0, RN_TILE_8X32, 7, 1);
     check_rows("4x4 packed K-chunks at channel edges", 2, 4, 4, 4, 8, 0, RN_TILE_PACK, 18, 0);
-    check_rows("rows of 8 on 6x16 packed tiles: explicit", 3, 5, 8, 8, 11, 0, RN_TILE_P6X16, 9, 1);
-    check_rows("4x4 on 4x16 packed tiles: explicit", 2, 4, 4, 4, 8, 0, RN_TILE_P4X16, 18, 0);
+    check_rows("rows of 8 6x16 K-chunks at channel edges", 3, 5, 8, 8, 11, 0, RN_TILE_P6X16, 9, 1);
+    check_rows("rows of 8 4x16 whole K", 3, 5, 8, 8, 11, 0, RN_TILE_P4X16, 64, 0);
+    check_rows("4x4 4x16 K-chunks inside channels", 2, 4, 4, 4, 9, 0, RN_TILE_P4X16, 7, 1);
+    check_rows("4x4 6x16 image chunks 3+2", 5, 3, 4, 4, 13, 3 * (size_t)27 * 16, RN_TILE_P6X16, 18,
+               0);
     check_rows("4x4 wide image chunks 2+2+1 (explicit last)", 5, 3, 4, 4, 8, 2 * (size_t)27 * 16,
                RN_TILE_8X32, 10, 1);
     check_rows("4x4 8x16 image chunks 3+2", 5, 3, 4, 4, 8, 3 * (size_t)27 * 16, RN_TILE_8X16, 10,
@@ -580,8 +581,8 @@ static void check_dx_rows_forms(void)
     check_dx_rows("dx 4x4 wide K-chunks", 4, 10, 4, 4, 9, 0, RN_TILE_8X32, 18, 1, 1);
     check_dx_rows("dx rows of 8 no choice for dx", 3, 9, 8, 8, 11, 0, RN_TILE_8X32, 1000, 0, 0);
     check_dx_rows("dx rows of 8 packed on 6 rows of W", 3, 6, 8, 8, 6, 0, RN_TILE_PACK, 20, 1, 0);
-    check_dx_rows("dx rows of 8 on 6x16 packed tiles: col2im", 3, 9, 8, 8, 11, 0, RN_TILE_P6X16, 20,
-                  1, 0);
+    check_dx_rows("dx rows of 8 6x16 K-chunks", 3, 9, 8, 8, 11, 0, RN_TILE_P6X16, 20, 1, 1);
+    check_dx_rows("dx 4x4 4x16 whole K", 4, 10, 4, 4, 9, 0, RN_TILE_P4X16, 1000, 1, 1);
     ctx->implicit_rows4 = 0;
     check_dx_rows("dx 4x4 explicit by rule", 4, 10, 4, 4, 9, 0, RN_TILE_8X32, 18, 1, 0);
     ctx->implicit_rows4 = rows4;

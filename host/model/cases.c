@@ -358,12 +358,15 @@ void rn_opcase_run(rn_ctx *ctx, const rn_opcase *c, int backward, rn_opcase_io *
 /* ---- the GEMMs of a step ------------------------------------------------------------------ */
 
 /* Adds one issued shape to the distinct list, counting repeats. */
+/* conv (N = 0: none) is the conv whose forward product on its im2col columns s is; a shape that
+ * convs of other geometry (or other products) also issue keeps none. */
 static void add_use(rn_gemm_use *u, int *nu, int cap, const rn_gemm_shape *s, const char *layer,
-                    const char *form)
+                    const char *form, const rn_conv *conv)
 {
     for (int i = 0; i < *nu; i++)
         if (rn_gemm_shape_equal(&u[i].s, s)) {
             u[i].count++;
+            if (memcmp(&u[i].conv, conv, sizeof *conv)) u[i].conv.N = 0;
             return;
         }
     if (*nu == cap) abort(); /* cap covers every shape of the network */
@@ -372,6 +375,21 @@ static void add_use(rn_gemm_use *u, int *nu, int cap, const rn_gemm_shape *s, co
     snprintf(n->layer, sizeof n->layer, "%s", layer);
     n->form = form;
     n->count = 1;
+    n->conv = *conv;
+}
+
+/* The conv of which s is the forward product on im2col's columns for a chunk of images, with N
+ * that chunk's images; N = 0 when s is another product of c. */
+static rn_conv columns_conv(const rn_conv *c, const rn_gemm_shape *s)
+{
+    rn_conv k = *c;
+    const size_t hw = (size_t)c->Ho * c->Wo;
+    k.N = !s->ta && !s->tb && s->M == (size_t)c->Cout && s->K == (size_t)c->Cin * c->kh * c->kw &&
+                  s->N % hw == 0
+              ? (int)(s->N / hw)
+              : 0;
+    if (!k.N) memset(&k, 0, sizeof k);
+    return k;
 }
 
 int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_gemm_use **out)
@@ -387,11 +405,14 @@ int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_ge
         int n = rn_opcase_gemms(&c[i], ws_bytes / sizeof(float), train, s, 256);
         if (n > 256) abort();
         /* (ta, tb) = (0,0) forward, (0,1) weight gradient, (1,0) input gradient */
-        for (int j = 0; j < n; j++)
+        for (int j = 0; j < n; j++) {
+            const rn_conv k = columns_conv(&c[i].conv, &s[j]);
             add_use(u, &nu, CAP, &s[j], c[i].name,
                     !s[j].ta && !s[j].tb ? "fwd"
                     : s[j].tb            ? "wgrad"
-                                         : "dgrad");
+                                         : "dgrad",
+                    &k);
+        }
     }
     free(c);
     *out = u;

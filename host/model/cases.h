@@ -87,6 +87,7 @@ typedef struct rn_gemm_use {
     char layer[48];   /* first layer that issues it, torchvision naming */
     const char *form; /* "fwd", "dgrad" (input gradient) or "wgrad" (weight gradient) */
     int count;        /* how often one step issues it */
+    rn_conv conv;     /* "fwd" on im2col's columns: the conv, N its chunk's images; else N = 0 */
 } rn_gemm_use;
 
 /* Every distinct rn_sgemm shape of one training step (train != 0) or inference pass of ResNet50

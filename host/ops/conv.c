@@ -413,6 +413,11 @@ static int rows_implicit(const rn_ctx *ctx, const rn_conv *c)
     return c->W == 4 && c->H == 4 && ctx->implicit_rows4;
 }
 
+int rn_conv_rows_width(const rn_ctx *ctx, const rn_conv *c)
+{
+    return rows_implicit(ctx, c) ? c->W : 0;
+}
+
 static void im2col_forward(conv_run *r, cl_mem y, cl_mem x, cl_mem w, const rn_conv *c)
 {
     const size_t K = (size_t)c->Cin * c->kh * c->kw;

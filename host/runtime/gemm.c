@@ -269,11 +269,10 @@ static const rn_gemm_own *rows_choice(rn_ctx *ctx, const rn_gemm_shape *s, int C
 {
     const rn_gemm_own *o = rn_gemm_own_find(ctx, s);
     /* the chosen tile's width: 16, or 32 (the wide and the 8-row packed tile; the dot tile takes
-     * no product with B as stored); whole tiles of 8 rows of W (the packed tile takes fewer when
-     * it packs, but these kernels read W as stored). The 4- and 6-row packed tiles have no such
-     * form: theirs is the product on im2col's columns that the tuner timed. */
-    if (!o || s->ta || s->tb || s->beta != 0.0f || s->M < 8 || tile_rows[o->tile] != 8 ||
-        s->N % tile_cols[o->tile] || s->K != (size_t)Cin * 9 || !own_offsets_fit(s, 0, 0, c_off))
+     * no product with B as stored); at least 8 rows of W (the packed tiles take fewer when they
+     * pack, but these kernels read W as stored) */
+    if (!o || s->ta || s->tb || s->beta != 0.0f || s->M < 8 || s->N % tile_cols[o->tile] ||
+        s->K != (size_t)Cin * 9 || !own_offsets_fit(s, 0, 0, c_off))
         return NULL;
     return o;
 }
@@ -286,12 +285,18 @@ int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, size_t c_of
 int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int Cin, int Nimg, int H,
                   int width, int n0, cl_mem C, size_t c_off)
 {
-    static const char *const names[2][2] = {{"rn_gemm_row4_fwd", "rn_gemm_row4_wide_fwd"},
-                                            {"rn_gemm_row8_fwd", "rn_gemm_row8_wide_fwd"}};
+    /* per tile kind: 8×16, 8×32 (the wide and the 8-row packed tile), 4×16, 6×16 */
+    static const char *const names[2][4] = {
+        {"rn_gemm_row4_fwd", "rn_gemm_row4_wide_fwd", "rn_gemm_row4_p4_fwd", "rn_gemm_row4_p6_fwd"},
+        {"rn_gemm_row8_fwd", "rn_gemm_row8_wide_fwd", "rn_gemm_row8_p4_fwd",
+         "rn_gemm_row8_p6_fwd"}};
     const rn_gemm_own *o = rows_choice(ctx, s, Cin, c_off);
     if (!o) return 0;
     const double t0 = prof_begin(ctx);
-    cl_kernel k = rn_kernel(ctx, names[width == 8][tile_cols[o->tile] == 32]);
+    const int form = o->tile == RN_TILE_P4X16   ? 2
+                     : o->tile == RN_TILE_P6X16 ? 3
+                                                : tile_cols[o->tile] == 32;
+    cl_kernel k = rn_kernel(ctx, names[width == 8][form]);
     rn_args r = rn_args_begin(k);
     rn_arg_mem(&r, C);
     rn_arg_int(&r, (int)c_off);

@@ -31,6 +31,7 @@ typedef struct bench {
     cl_mem A, B, C;
     float *hA, *hB, *hC;
     size_t na, nb, nc;
+    double *t_col; /* per shape: im2col's seconds where the conv could skip it, else 0 */
 } bench;
 
 static size_t a_floats(const rn_gemm_shape *s)
@@ -56,6 +57,7 @@ static double rnd(void)
 }
 
 static void bench_free(bench *b);
+static double im2col_seconds(bench *b, int i);
 
 /* The shapes' buffers with random contents, or NULL after rn_buffer's sentence. */
 static bench *bench_create(rn_ctx *ctx, const rn_gemm_use *u, int n)
@@ -66,7 +68,8 @@ static bench *bench_create(rn_ctx *ctx, const rn_gemm_use *u, int n)
     b->u = u;
     b->n = n;
     b->order = malloc(n * sizeof *b->order);
-    if (!b->order) abort();
+    b->t_col = calloc(n, sizeof *b->t_col);
+    if (!b->order || !b->t_col) abort();
     for (int i = 0; i < n; i++) {
         b->order[i] = i;
         if (a_floats(&u[i].s) > b->na) b->na = a_floats(&u[i].s);
@@ -97,6 +100,7 @@ static bench *bench_create(rn_ctx *ctx, const rn_gemm_use *u, int n)
     rn_write(ctx, b->A, 0, b->na * sizeof(float), b->hA);
     rn_write(ctx, b->B, 0, b->nb * sizeof(float), b->hB);
     rn_write(ctx, b->C, 0, b->nc * sizeof(float), b->hC);
+    for (int i = 0; i < n; i++) b->t_col[i] = im2col_seconds(b, i);
     return b;
 }
 
@@ -110,6 +114,7 @@ static void bench_free(bench *b)
     free(b->hB);
     free(b->hC);
     free(b->order);
+    free(b->t_col);
     free(b);
 }
 
@@ -487,6 +492,88 @@ static double time_own(bench *b, const rn_gemm_own *o)
     return rn_now() - t0;
 }
 
+static int cmp_double(const void *x, const void *y);
+
+/* Replaces ctx's stored own choices by o alone (o NULL: none) until own_restore. */
+typedef struct own_swap {
+    rn_gemm_own own0;
+    int nown;
+} own_swap;
+
+static own_swap own_only(rn_ctx *ctx, const rn_gemm_own *o)
+{
+    own_swap w = {ctx->own[0], ctx->nown};
+    if (o) ctx->own[0] = *o;
+    ctx->nown = o != NULL;
+    return w;
+}
+
+static void own_restore(rn_ctx *ctx, own_swap w)
+{
+    ctx->own[0] = w.own0;
+    ctx->nown = w.nown;
+}
+
+/* Where shape i is the forward product of a conv whose columns this device can gather inside the
+ * product (rn_conv_rows_width; the product's choice decides), the seconds of the im2col pass that
+ * the conv runs before a product on other tiles: the median of three profiled forwards without
+ * an own choice (im2col, then CLBlast). 0 for every other shape. */
+static double im2col_seconds(bench *b, int i)
+{
+    rn_ctx *ctx = b->ctx;
+    const rn_conv *c = &b->u[i].conv;
+    if (!c->N || !rn_conv_rows_width(ctx, c)) return 0;
+    rn_workspace ws;
+    if (rn_workspace_create(ctx, &ws, rn_conv_workspace_floats(c, c->N))) return 0;
+    const own_swap w = own_only(ctx, NULL);
+    const int profile = ctx->profile;
+    ctx->profile = 1;
+    double t[3];
+    for (int r = 0; r < 3; r++) {
+        rn_profile_reset(ctx);
+        conv2d_forward(ctx, b->C, b->B, b->A, c, &ws);
+        t[r] = (rn_profile_ms(ctx, "") - rn_profile_ms(ctx, RN_PROF_GEMM)) * 1e-3;
+    }
+    ctx->profile = profile;
+    own_restore(ctx, w);
+    rn_workspace_release(&ws);
+    qsort(t, 3, sizeof t[0], cmp_double);
+    return t[1];
+}
+
+/* Whether a step runs shape i on o with the conv's columns gathered inside the product. */
+static int gathers(bench *b, int i, const rn_gemm_own *o)
+{
+    if (b->t_col[i] <= 0) return 0;
+    const own_swap w = own_only(b->ctx, o);
+    const rn_conv *c = &b->u[i].conv;
+    const int fits = rn_sgemm_rows_fits(b->ctx, &b->u[i].s, c->Cin, 0);
+    own_restore(b->ctx, w);
+    return fits;
+}
+
+/* What a step spends on shape i with candidate o, in seconds (-1: not runnable): the product as
+ * the step runs it, gathering the conv's columns itself where it can (rn_sgemm_rows), plus the
+ * im2col pass in front (b->t_col[i]) where the step runs one that the other form skips. */
+static double time_use(bench *b, int i, const rn_gemm_own *o)
+{
+    if (!gathers(b, i, o)) {
+        const double t = time_own(b, o);
+        return t < 0 ? t : t + b->t_col[i];
+    }
+    cl_int err;
+    if (rn_gemm_own_reserve(b->ctx, o, &err)) return -1;
+    const rn_conv *c = &b->u[i].conv;
+    const own_swap w = own_only(b->ctx, o);
+    rn_finish(b->ctx);
+    const double t0 = rn_now();
+    rn_sgemm_rows(b->ctx, &b->u[i].s, b->A, b->B, c->Cin, c->N, c->H, c->W, 0, b->C, 0);
+    rn_finish(b->ctx);
+    const double t = rn_now() - t0;
+    own_restore(b->ctx, w);
+    return t;
+}
+
 /* The OWN_TOP fastest candidates of a shape, fastest first. */
 #define OWN_TOP 3
 static void top_insert(rn_gemm_own *top, double *tt, int *n, const rn_gemm_own *c, double t)
@@ -510,12 +597,12 @@ static int cmp_double(const void *x, const void *y)
  * while the machine was quiet does not decide (on a 2-core VM the same product's time swings by
  * 20 % and more between runs). Sets *t_med to the winner's median. */
 #define OWN_CONFIRM_RUNS 5
-static int own_confirm(bench *b, const rn_gemm_own *top, int n, double *t_med)
+static int own_confirm(bench *b, int i, const rn_gemm_own *top, int n, double *t_med)
 {
     double t[OWN_TOP][OWN_CONFIRM_RUNS];
     for (int r = 0; r < OWN_CONFIRM_RUNS; r++)
         for (int j = 0; j < n; j++) {
-            t[j][r] = time_own(b, &top[j]);
+            t[j][r] = time_use(b, i, &top[j]);
             if (t[j][r] < 0) t[j][r] = INFINITY;
         }
     int best = 0;
@@ -529,7 +616,8 @@ static int own_confirm(bench *b, const rn_gemm_own *top, int n, double *t_med)
 
 /* Per shape by decreasing work, until `share` of the budget is spent: every own candidate
  * (best of two runs), then the fastest few again in turns; the winner in best[i] and its median
- * time in t_own[i] (INFINITY for shapes not reached or not runnable). */
+ * time as the step spends it (time_use) in t_own[i] (INFINITY for shapes not reached or not
+ * runnable). */
 static void own_search(search *s, double share, rn_gemm_own *best, double *t_own)
 {
     bench *b = s->b;
@@ -546,10 +634,10 @@ static void own_search(search *s, double share, rn_gemm_own *best, double *t_own
         double tt[OWN_TOP];
         int nc = own_candidates(&b->u[i].s, c), ntop = 0;
         for (int j = 0; j < nc && !g_stop; j++) {
-            double t = time_own(b, &c[j]);
+            double t = time_use(b, i, &c[j]);
             if (t < 0) continue;
             if (ntop == 0 || t < 2 * tt[0]) {
-                double t2 = time_own(b, &c[j]);
+                double t2 = time_use(b, i, &c[j]);
                 if (t2 >= 0 && t2 < t) t = t2;
             }
             s->res->candidates++;
@@ -558,12 +646,12 @@ static void own_search(search *s, double share, rn_gemm_own *best, double *t_own
         if (ntop == 0) continue;
         if (g_stop) /* Ctrl-C: the fastest so far, unconfirmed */
             best[i] = top[0], t_own[i] = tt[0];
-        else best[i] = top[own_confirm(b, top, ntop, &t_own[i])];
+        else best[i] = top[own_confirm(b, i, top, ntop, &t_own[i])];
     }
 }
 
 /* Shapes whose own kernels beat CLBlast (t_clb, with the parameters being stored) by ≥ 3 % and
- * pass the reference check go into p->own; t_best gets each shape's time as chosen. */
+ * pass the reference check go into p->own; t_best gets each shape's product time as chosen. */
 static void own_choose(search *s, const rn_gemm_own *best, const double *t_own, const double *t_clb,
                        rn_tune_params *p, double *t_best)
 {
@@ -573,7 +661,8 @@ static void own_choose(search *s, const rn_gemm_own *best, const double *t_own, 
     p->nown = 0;
     for (int i = 0; i < b->n; i++) {
         t_best[i] = t_clb[i];
-        if (!(t_own[i] < 0.97 * t_clb[i]) || p->nown == RN_GEMM_MAX_OWN) continue;
+        /* both as the step spends them: CLBlast's product, too, needs im2col's pass */
+        if (!(t_own[i] < 0.97 * (t_clb[i] + b->t_col[i])) || p->nown == RN_GEMM_MAX_OWN) continue;
         char why[256] = "";
         if (!check_shape(b, i, &best[i], got, why, sizeof why)) {
             s->res->rejected++;
@@ -581,7 +670,7 @@ static void own_choose(search *s, const rn_gemm_own *best, const double *t_own, 
             continue;
         }
         p->own[p->nown++] = best[i];
-        t_best[i] = t_own[i];
+        t_best[i] = t_own[i] - (gathers(b, i, &best[i]) ? 0 : b->t_col[i]); /* the product */
     }
     free(got);
 }
@@ -602,6 +691,12 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
            *t = t_def + 3 * n, *t2 = t_def + 4 * n, *t_own = t_def + 5 * n;
     rn_gemm_own *own = calloc(n, sizeof *own);
     if (!t_def || !own) abort();
+    for (int i = 0; i < n && !quiet; i++)
+        if (b->t_col[i] > 0)
+            fprintf(stderr,
+                    "rn50cl: tune: %s's forward (%zux%zux%zu) can gather its columns inside the "
+                    "product; its im2col takes %.2f ms, counted against the other tiles\n",
+                    uses[i].layer, uses[i].s.M, uses[i].s.N, uses[i].s.K, b->t_col[i] * 1e3);
     search s = {ctx, b, quiet, rn_now(), budget_s, 0, 0, res};
     g_stop = 0;
     struct sigaction sa, old;
