@@ -417,7 +417,8 @@ static void check_rows(const char *tag, int N, int Cin, int H, int W, int Cout, 
         rn_gemm_own o = {sh[i], tile, m_fast, kc};
         const int valid = rn_gemm_own_valid(&o);
         const size_t width = tile == RN_TILE_8X32 || tile == RN_TILE_PACK ? 32 : 16;
-        explicit += !valid || sh[i].N % width != 0 || (W == 4 && !ctx->implicit_rows4);
+        const int pairs = tile == RN_TILE_P4X16 || tile == RN_TILE_P6X16;
+        explicit += !valid || sh[i].N % width != 0 || (W == 4 && !ctx->implicit_rows4 && !pairs);
         if (valid && !rn_gemm_own_find(ctx, &o.s)) ctx->own[ctx->nown++] = o;
     }
     ctx->profile = 1;
@@ -489,8 +490,9 @@ static void check_rows_forms(void)
                RN_TILE_8X32, 10, 1);
     check_rows("4x4 8x16 image chunks 3+2", 5, 3, 4, 4, 8, 3 * (size_t)27 * 16, RN_TILE_8X16, 10,
                0);
-    ctx->implicit_rows4 = 0; /* then im2col + the product */
+    ctx->implicit_rows4 = 0; /* then im2col + the product, on the float16 tiles */
     check_rows("4x4 explicit by rule", 3, 5, 4, 4, 11, 0, RN_TILE_8X16, 64, 0);
+    check_rows("4x4 6x16 gathers whatever the rule", 3, 5, 4, 4, 11, 0, RN_TILE_P6X16, 64, 0);
     ctx->implicit_rows4 = rows4;
 }
 
@@ -585,6 +587,7 @@ static void check_dx_rows_forms(void)
     check_dx_rows("dx 4x4 4x16 whole K", 4, 10, 4, 4, 9, 0, RN_TILE_P4X16, 1000, 1, 1);
     ctx->implicit_rows4 = 0;
     check_dx_rows("dx 4x4 explicit by rule", 4, 10, 4, 4, 9, 0, RN_TILE_8X32, 18, 1, 0);
+    check_dx_rows("dx 4x4 4x16 whatever the rule", 4, 10, 4, 4, 9, 0, RN_TILE_P4X16, 18, 1, 1);
     ctx->implicit_rows4 = rows4;
 }
 

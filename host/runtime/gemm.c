@@ -265,9 +265,16 @@ static void prof_end(rn_ctx *ctx, const char *name, double t0)
 }
 
 /* The stored choice rn_sgemm_rows runs s on, or NULL where it would not. */
-static const rn_gemm_own *rows_choice(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, size_t c_off)
+static const rn_gemm_own *rows_choice(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, int width,
+                                      size_t c_off)
 {
     const rn_gemm_own *o = rn_gemm_own_find(ctx, s);
+    /* 4×4 images: the float16 tiles' gathers ran at 2x im2col + the product on PoCL (Zen 5) and
+     * 0.4x on Intel's runtime (ctx->implicit_rows4); the float8-pair tiles' at about the product's
+     * time on both runtimes (Zen 3), where im2col and col2im then go */
+    if (o && width == 4 && !ctx->implicit_rows4 && o->tile != RN_TILE_P4X16 &&
+        o->tile != RN_TILE_P6X16)
+        return NULL;
     /* the chosen tile's width: 16, or 32 (the wide and the 8-row packed tile; the dot tile takes
      * no product with B as stored); at least 8 rows of W (the packed tiles take fewer when they
      * pack, but these kernels read W as stored) */
@@ -277,9 +284,9 @@ static const rn_gemm_own *rows_choice(rn_ctx *ctx, const rn_gemm_shape *s, int C
     return o;
 }
 
-int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, size_t c_off)
+int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, int width, size_t c_off)
 {
-    return rows_choice(ctx, s, Cin, c_off) != NULL;
+    return rows_choice(ctx, s, Cin, width, c_off) != NULL;
 }
 
 int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int Cin, int Nimg, int H,
@@ -290,7 +297,7 @@ int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int C
         {"rn_gemm_row4_fwd", "rn_gemm_row4_wide_fwd", "rn_gemm_row4_p4_fwd", "rn_gemm_row4_p6_fwd"},
         {"rn_gemm_row8_fwd", "rn_gemm_row8_wide_fwd", "rn_gemm_row8_p4_fwd",
          "rn_gemm_row8_p6_fwd"}};
-    const rn_gemm_own *o = rows_choice(ctx, s, Cin, c_off);
+    const rn_gemm_own *o = rows_choice(ctx, s, Cin, width, c_off);
     if (!o) return 0;
     const double t0 = prof_begin(ctx);
     const int form = o->tile == RN_TILE_P4X16   ? 2

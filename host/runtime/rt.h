@@ -95,7 +95,8 @@ typedef struct rn_ctx {
     int dense_per_co;   /* dense conv weights: one work-item per output channel (CPUs; same
                          * bits as the pair forms) */
     int implicit_rows4; /* 3×3/1 convs on 4×4 images gather their columns in the product
-                         * (rn_sgemm_rows) as those on rows of 8 do; same bits either way */
+                         * (rn_sgemm_rows) on the float16 tiles too, as those on rows of 8 do;
+                         * same bits either way */
 } rn_ctx;
 
 /* A CPU whose compiler vectorises across work-items, as its preferred float width of 1 says
@@ -155,13 +156,13 @@ void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float a
  * a multiple of 4, or 4 with H = 4), C[M × N] at c_off = W[M × K] · the conv's im2col columns of
  * images n0 .. n0 + N/(width·H) − 1 of x[Cin][Nimg][H][width], with the columns gathered as the
  * product loads them (rn_gemm_row8_fwd and kin, cl/gemm.cl) instead of written out. Only when
- * the stored choice for s names the own kernels; the bits are then those of im2col followed by
- * that product. Returns 1, or 0 having done nothing (no such choice; the caller runs im2col +
- * rn_sgemm). */
+ * the stored choice for s names the own kernels (on 4×4 images: the 4×16 or 6×16 tile, or any
+ * where ctx->implicit_rows4); the bits are then those of im2col followed by that product.
+ * Returns 1, or 0 having done nothing (no such choice; the caller runs im2col + rn_sgemm). */
 int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int Cin, int Nimg, int H,
                   int width, int n0, cl_mem C, size_t c_off);
-/* Whether rn_sgemm_rows would run s (with these Cin and c_off) rather than return 0. */
-int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, size_t c_off);
+/* Whether rn_sgemm_rows would run s (with these Cin, width and c_off) rather than return 0. */
+int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, int width, size_t c_off);
 
 int rn_gemm_shape_equal(const rn_gemm_shape *a, const rn_gemm_shape *b);
 double rn_gemm_flops(const rn_gemm_shape *s); /* 2·M·N·K */

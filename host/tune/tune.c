@@ -522,7 +522,7 @@ static double im2col_seconds(bench *b, int i)
 {
     rn_ctx *ctx = b->ctx;
     const rn_conv *c = &b->u[i].conv;
-    if (!c->N || !rn_conv_rows_width(ctx, c)) return 0;
+    if (!c->N || !rn_conv_rows_width(c)) return 0;
     rn_workspace ws;
     if (rn_workspace_create(ctx, &ws, rn_conv_workspace_floats(c, c->N))) return 0;
     const own_swap w = own_only(ctx, NULL);
@@ -547,7 +547,7 @@ static int gathers(bench *b, int i, const rn_gemm_own *o)
     if (b->t_col[i] <= 0) return 0;
     const own_swap w = own_only(b->ctx, o);
     const rn_conv *c = &b->u[i].conv;
-    const int fits = rn_sgemm_rows_fits(b->ctx, &b->u[i].s, c->Cin, 0);
+    const int fits = rn_sgemm_rows_fits(b->ctx, &b->u[i].s, c->Cin, c->W, 0);
     own_restore(b->ctx, w);
     return fits;
 }
