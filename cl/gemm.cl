@@ -371,7 +371,8 @@ static float16 rn_gemm_row4_tap(float16 v, int t)
     __global const float *a = A + (size_t)m0 * lda;                                                \
     __global const float *img = X + ((size_t)n0 + j / hw) * hw;                                    \
     __global float *c = C + c_off + (size_t)m0 * ldc + j;                                          \
-    RN_P16_ROWS##R(RN_P16_DECL) int k = k0;                                                        \
+    RN_P16_ROWS##R(RN_P16_DECL)                                                                    \
+    int k = k0;                                                                                    \
     while (k < kend && k % 9) RN_ROWS_ONE(P##R, W)                                                 \
     while (k + 9 <= kend) {                                                                        \
         __global const float *plane = img + (size_t)(k / 9) * Nimg * hw;                           \

@@ -357,9 +357,9 @@ void rn_opcase_run(rn_ctx *ctx, const rn_opcase *c, int backward, rn_opcase_io *
 
 /* ---- the GEMMs of a step ------------------------------------------------------------------ */
 
-/* Adds one issued shape to the distinct list, counting repeats. */
-/* conv (N = 0: none) is the conv whose forward product on its im2col columns s is; a shape that
- * convs of other geometry (or other products) also issue keeps none. */
+/* Adds one issued shape to the distinct list, counting repeats. conv (N = 0: none) is the conv
+ * whose forward product on its im2col columns s is; a shape that convs of other geometry (or other
+ * products) also issue keeps none. */
 static void add_use(rn_gemm_use *u, int *nu, int cap, const rn_gemm_shape *s, const char *layer,
                     const char *form, const rn_conv *conv)
 {

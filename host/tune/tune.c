@@ -494,12 +494,13 @@ static double time_own(bench *b, const rn_gemm_own *o)
 
 static int cmp_double(const void *x, const void *y);
 
-/* Replaces ctx's stored own choices by o alone (o NULL: none) until own_restore. */
+/* What own_only replaced: ctx's first stored own choice and their count. */
 typedef struct own_swap {
     rn_gemm_own own0;
     int nown;
 } own_swap;
 
+/* Replaces ctx's stored own choices by o alone (o NULL: none) until own_restore. */
 static own_swap own_only(rn_ctx *ctx, const rn_gemm_own *o)
 {
     own_swap w = {ctx->own[0], ctx->nown};
@@ -695,7 +696,7 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
         if (b->t_col[i] > 0)
             fprintf(stderr,
                     "rn50cl: tune: %s's forward (%zux%zux%zu) can gather its columns inside the "
-                    "product; its im2col takes %.2f ms, counted against the other tiles\n",
+                    "product; its im2col takes %.2f ms, counted against what does not gather\n",
                     uses[i].layer, uses[i].s.M, uses[i].s.N, uses[i].s.K, b->t_col[i] * 1e3);
     search s = {ctx, b, quiet, rn_now(), budget_s, 0, 0, res};
     g_stop = 0;
