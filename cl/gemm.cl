@@ -324,25 +324,32 @@ static float16 rn_gemm_row4_tap(float16 v, int t)
         RN_ROWS_STEP(NR, W, t)                                                                     \
     }
 
-// Whole channels' nine steps are written out: as loops, PoCL's code ran 2x as long.
-#define RN_GEMM_ROWS(NR, W)                                                                        \
+// The tile (R rows of the weights, NR columns of B) a work-item owns, shifted inward at the
+// bottom edge (needs M ≥ R) as RN_GEMM_TILE does, and where its image starts.
+#define RN_ROWS_TILE(R, NR, W)                                                                     \
     const int tm = m_fast ? get_global_id(0) : get_global_id(1);                                   \
     const int tn = m_fast ? get_global_id(1) : get_global_id(0);                                   \
-    if (tm * 8 >= M || tn * NR >= N) return;                                                       \
-    const int m0 = min(tm * 8, M - 8), r0 = tm * 8 - m0, j = tn * NR, hw = W * H;                  \
+    if (tm * R >= M || tn * NR >= N) return;                                                       \
+    const int m0 = min(tm * R, M - R), r0 = tm * R - m0, j = tn * NR, hw = W * H;                  \
     const int oy0 = j % hw / W, kend = k0 + kk;                                                    \
     __global const float *a = A + (size_t)m0 * lda;                                                \
     __global const float *img = X + ((size_t)n0 + j / hw) * hw;                                    \
-    __global float *c = C + c_off + (size_t)m0 * ldc + j;                                          \
-    RN_ROWS(RN_DECL, x, 0)                                                                         \
-    RN_HI_##NR(RN_ROWS(RN_DECL, y, 0))                                                             \
+    __global float *c = C + c_off + (size_t)m0 * ldc + j;
+// Steps k0 .. kend−1 of tile form MODE (16, 32, P4, P6). Whole channels' nine steps are written
+// out: as loops, PoCL's code ran 2x as long.
+#define RN_ROWS_WALK(MODE, W)                                                                      \
     int k = k0;                                                                                    \
-    while (k < kend && k % 9) RN_ROWS_ONE(NR, W)                                                   \
+    while (k < kend && k % 9) RN_ROWS_ONE(MODE, W)                                                 \
     while (k + 9 <= kend) {                                                                        \
         __global const float *plane = img + (size_t)(k / 9) * Nimg * hw;                           \
-        RN_ROWS_CH_##W(NR)                                                                         \
+        RN_ROWS_CH_##W(MODE)                                                                       \
     }                                                                                              \
-    while (k < kend) RN_ROWS_ONE(NR, W)                                                            \
+    while (k < kend) RN_ROWS_ONE(MODE, W)
+#define RN_GEMM_ROWS(NR, W)                                                                        \
+    RN_ROWS_TILE(8, NR, W)                                                                         \
+    RN_ROWS(RN_DECL, x, 0)                                                                         \
+    RN_HI_##NR(RN_ROWS(RN_DECL, y, 0))                                                             \
+    RN_ROWS_WALK(NR, W)                                                                            \
     RN_ROWS(RN_ROWS_STORE, x, 0)                                                                   \
     RN_HI_##NR(RN_ROWS(RN_ROWS_STORE, y, 16))
 #define RN_ROWS_STORE(r, acc, j) rn_gemm_store(c + (j), acc##r, r, r0, 8, 0, 16, ldc, 1.0f, beta);
@@ -363,22 +370,9 @@ static float16 rn_gemm_row4_tap(float16 v, int t)
 #define RN_ROWS_PSTORE(r) /* rows from r0 on: those above belong to the tile before */          \
     rn_gemm_store(c, (float16)(x##r, y##r), r, r0, 8, 0, 16, ldc, 1.0f, beta);
 #define RN_GEMM_ROWS_P(R, W)                                                                       \
-    const int tm = m_fast ? get_global_id(0) : get_global_id(1);                                   \
-    const int tn = m_fast ? get_global_id(1) : get_global_id(0);                                   \
-    if (tm * R >= M || tn * 16 >= N) return;                                                       \
-    const int m0 = min(tm * R, M - R), r0 = tm * R - m0, j = tn * 16, hw = W * H;                  \
-    const int oy0 = j % hw / W, kend = k0 + kk;                                                    \
-    __global const float *a = A + (size_t)m0 * lda;                                                \
-    __global const float *img = X + ((size_t)n0 + j / hw) * hw;                                    \
-    __global float *c = C + c_off + (size_t)m0 * ldc + j;                                          \
+    RN_ROWS_TILE(R, 16, W)                                                                         \
     RN_P16_ROWS##R(RN_P16_DECL)                                                                    \
-    int k = k0;                                                                                    \
-    while (k < kend && k % 9) RN_ROWS_ONE(P##R, W)                                                 \
-    while (k + 9 <= kend) {                                                                        \
-        __global const float *plane = img + (size_t)(k / 9) * Nimg * hw;                           \
-        RN_ROWS_CH_##W(P##R)                                                                       \
-    }                                                                                              \
-    while (k < kend) RN_ROWS_ONE(P##R, W)                                                          \
+    RN_ROWS_WALK(P##R, W)                                                                          \
     RN_P16_ROWS##R(RN_ROWS_PSTORE)
 
 // Rows of 8: 8×16 tiles (two output rows) as rn_gemm_nn_fwd, 8×32 (four) as the wide and

@@ -402,19 +402,13 @@ static void dense_backward(conv_run *r, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem 
 }
 
 /* A 3×3 conv at stride 1 with padding 1 that keeps the size of images with rows of 8 (H a multiple
- * of 4) or of 4×4 images: its forward product can gather the columns itself (rn_sgemm_rows, where
- * the product's stored choice allows). */
-static int rows_implicit(const rn_conv *c)
+ * of 4) or of 4×4 images. */
+int rn_conv_rows_width(const rn_conv *c)
 {
     if (!(c->kh == 3 && c->kw == 3 && c->stride == 1 && c->pad_h == 1 && c->pad_w == 1 &&
           c->Wo == c->W && c->Ho == c->H))
         return 0;
-    return c->W == 8 ? c->H % 4 == 0 : c->W == 4 && c->H == 4;
-}
-
-int rn_conv_rows_width(const rn_conv *c)
-{
-    return rows_implicit(c) ? c->W : 0;
+    return (c->W == 8 && c->H % 4 == 0) || (c->W == 4 && c->H == 4) ? c->W : 0;
 }
 
 static void im2col_forward(conv_run *r, cl_mem y, cl_mem x, cl_mem w, const rn_conv *c)
@@ -427,7 +421,7 @@ static void im2col_forward(conv_run *r, cl_mem y, cl_mem x, cl_mem w, const rn_c
         const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
         /* chunks as for im2col, so the product's shape (and stored choice) is the same */
         const rn_gemm_shape s = {0, 0, c->Cout, cnt * hw, K, K, cnt * hw, cols, 0.0f};
-        if (r->ctx && rows_implicit(c) &&
+        if (r->ctx && rn_conv_rows_width(c) &&
             rn_sgemm_rows(r->ctx, &s, w, x, c->Cin, c->N, c->H, c->W, n0, y, n0 * hw))
             continue;
         im2col(r, ws, x, c, n0, cnt);
@@ -446,13 +440,13 @@ static rn_gemm_shape dx_shape(const rn_conv *c, int cnt)
 }
 
 /* Whether dx can be formed that way (rn_sgemm_rows, which gathers dy's columns as it loads them),
- * in chunks of nc images: a conv that gathers its forward columns so (rows_implicit), dx
+ * in chunks of nc images: a conv that gathers its forward columns so (rn_conv_rows_width), dx
  * overwritten, the flipped weights fitting the workspace, and a stored own choice for every
  * chunk's product (for Cin = Cout the forward's). Listing (no device) gives the explicit path,
  * whose products a device without such a choice runs. */
 static int dx_implicit(conv_run *r, const rn_conv *c, int nc, int accumulate_dx)
 {
-    if (!r->ctx || accumulate_dx || !rows_implicit(c) ||
+    if (!r->ctx || accumulate_dx || !rn_conv_rows_width(c) ||
         r->ws->floats < (size_t)c->Cin * c->Cout * 9)
         return 0;
     for (int n0 = 0; n0 < c->N; n0 += nc) {

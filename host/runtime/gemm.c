@@ -23,10 +23,16 @@ double rn_gemm_flops(const rn_gemm_shape *s)
 static const size_t tile_rows[RN_TILE_KINDS] = {8, 8, 4, 8, 4, 6},
                     tile_cols[RN_TILE_KINDS] = {16, 32, 4, 32, 16, 16};
 
+/* The tiles that hold each row's sums as two float8 (4×16, 6×16). */
+static int float8_pairs(int tile)
+{
+    return tile == RN_TILE_P4X16 || tile == RN_TILE_P6X16;
+}
+
 /* Tiles over both operands copied into panels of their rows and columns, chunk by chunk. */
 static int packs(int tile)
 {
-    return tile == RN_TILE_PACK || tile == RN_TILE_P4X16 || tile == RN_TILE_P6X16;
+    return tile == RN_TILE_PACK || float8_pairs(tile);
 }
 
 static size_t round_up(size_t n, size_t m)
@@ -272,9 +278,7 @@ static const rn_gemm_own *rows_choice(rn_ctx *ctx, const rn_gemm_shape *s, int C
     /* 4×4 images: the float16 tiles' gathers ran at 2x im2col + the product on PoCL (Zen 5) and
      * 0.4x on Intel's runtime (ctx->implicit_rows4); the float8-pair tiles' at about the product's
      * time on both runtimes (Zen 3), where im2col and col2im then go */
-    if (o && width == 4 && !ctx->implicit_rows4 && o->tile != RN_TILE_P4X16 &&
-        o->tile != RN_TILE_P6X16)
-        return NULL;
+    if (o && width == 4 && !ctx->implicit_rows4 && !float8_pairs(o->tile)) return NULL;
     /* the chosen tile's width: 16, or 32 (the wide and the 8-row packed tile; the dot tile takes
      * no product with B as stored); at least 8 rows of W (the packed tiles take fewer when they
      * pack, but these kernels read W as stored) */
