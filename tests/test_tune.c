@@ -110,6 +110,69 @@ static void check_sgemm(int ta, int tb, size_t M, size_t N, size_t K)
     free(ref);
 }
 
+/* Whether out[0..n) is exactly the choices (tile, m_fast, kc) listed in want, in that order, each
+ * on shape s. */
+static int borrowed_are(const rn_gemm_own *out, int n, const rn_gemm_shape *s, const int (*want)[3],
+                        int nwant)
+{
+    if (n != nwant) return 0;
+    for (int i = 0; i < n; i++)
+        if (!rn_gemm_shape_equal(&out[i].s, s) || out[i].tile != want[i][0] ||
+            out[i].m_fast != want[i][1] || out[i].kc != (size_t)want[i][2])
+            return 0;
+    return 1;
+}
+
+/* Choices borrowed for shapes a short search did not reach: same transpositions and the latest
+ * winners first, whole K stays whole, K-chunks cut to the shape's K, invalid or too much scratch
+ * left out, no repeats. Pure: nothing is timed. */
+static void test_borrow(void)
+{
+    const rn_gemm_shape nn1 = {0, 0, 64, 8192, 576, 576, 8192, 8192, 0.0f},
+                        nt1 = {0, 1, 64, 576, 8192, 8192, 8192, 576, 0.0f},
+                        nn2 = {0, 0, 64, 8192, 64, 64, 8192, 8192, 0.0f},
+                        tn1 = {1, 0, 576, 8192, 64, 576, 8192, 8192, 0.0f};
+    const rn_gemm_own won[] = {
+        {nn1, RN_TILE_8X16, 1, 512},  {nt1, RN_TILE_DOT, 0, 2048},
+        {nn2, RN_TILE_8X32, 1, 64},   /* its whole K */
+        {tn1, RN_TILE_PACK, 0, 64},   /* its whole K too */
+        {nn2, RN_TILE_8X16, 1, 1024}, /* whole K as well: 1024 > 64 */
+    };
+    rn_gemm_own out[8];
+    const int nw = (int)(sizeof won / sizeof won[0]);
+
+    /* an NN shape: the NN winners, latest first (8x16 whole, 8x32 whole, 8x16 at 512), then the
+     * others: the packed TN choice (whole K), the dot tile refused (Aᵀ·B only) */
+    const rn_gemm_shape nn = {0, 0, 128, 2048, 1152, 1152, 2048, 2048, 0.0f};
+    const int want_nn[][3] = {{RN_TILE_8X16, 1, 1152},
+                              {RN_TILE_8X32, 1, 1152},
+                              {RN_TILE_8X16, 1, 512},
+                              {RN_TILE_PACK, 0, 1152}};
+    int n = rn_tune_borrow(won, nw, &nn, out, 8);
+    TU_CHECK(borrowed_are(out, n, &nn, want_nn, 4), "borrowed for NN: %d choices", n);
+    n = rn_tune_borrow(won, nw, &nn, out, 2);
+    TU_CHECK(borrowed_are(out, n, &nn, want_nn, 2), "at most max: %d choices", n);
+
+    /* a K below the winner's chunk: 512 cut to 256, the same as the whole-K choice, so once */
+    const rn_gemm_shape nn_k = {0, 0, 512, 2048, 256, 256, 2048, 2048, 0.0f};
+    const int want_k[][3] = {
+        {RN_TILE_8X16, 1, 256}, {RN_TILE_8X32, 1, 256}, {RN_TILE_PACK, 0, 256}};
+    n = rn_tune_borrow(won, nw, &nn_k, out, 8);
+    TU_CHECK(borrowed_are(out, n, &nn_k, want_k, 3), "K-chunks cut to K, repeats dropped: %d", n);
+
+    /* an NT shape: the dot winner first; whole-K choices would copy all of K (8192 × 1152 floats
+     * transposed, 36 MiB; packed, 40 MiB) at once and are left out; 8x16 at 512 stays */
+    const rn_gemm_shape nt = {0, 1, 128, 1152, 8192, 8192, 8192, 1152, 0.0f};
+    const int want_nt[][3] = {{RN_TILE_DOT, 0, 2048}, {RN_TILE_8X16, 1, 512}};
+    n = rn_tune_borrow(won, nw, &nt, out, 8);
+    for (int i = 0; i < n; i++)
+        TU_CHECK(rn_gemm_own_valid(&out[i]), "borrowed choice %d is valid for its shape", i);
+    TU_CHECK(borrowed_are(out, n, &nt, want_nt, 2), "borrowed for NT: %d choices", n);
+
+    /* nothing won yet: nothing to borrow */
+    TU_CHECK(rn_tune_borrow(won, 0, &nn, out, 8) == 0, "no winners, no choices");
+}
+
 int main(void)
 {
     const char *dir = tu_tmpdir("tune");
@@ -120,6 +183,7 @@ int main(void)
     tu_ctx_options()->cache_dir = cache;
     tu_ctx_options()->no_tune = 0;
     tu_seed(7);
+    test_borrow();
 
     /* shapes: every distinct GEMM of a step, the convs' counts adding up (the fc head runs its
      * own kernels, no GEMM) */

@@ -18,16 +18,26 @@ typedef struct rn_tune_result {
     rn_tune_params best;
 } rn_tune_result;
 
-/* The search: times CLBlast's defaults, then Xgemm candidates (all shapes through the indirect
- * kernel), XgemmDirect candidates (all through the direct kernel), then picks the switch-over
- * size from the per-shape times, re-measures the combination and checks it against a double
- * reference; then, shape by shape, rn50cl's own kernels (tile order × K-chunk) against that,
- * each winner checked against the reference too. Stops at budget_s (or SIGINT) with the best so
- * far, stores it atomically at out_path (NULL: rn_tune_path) and applies it. Progress on stderr
- * unless quiet. Returns 0, or RN_ERR_INPUT when the device refuses the shapes' buffers or the file
- * cannot be written. */
+/* The search: CLBlast's defaults timed as the baseline; rn50cl's own kernels shape by shape (tile
+ * × tile order × K-chunk) until half the budget, then choices borrowed from their winners for the
+ * shapes not reached (rn_tune_borrow) until 60 %; then Xgemm candidates (all shapes through the
+ * indirect kernel), XgemmDirect candidates (all through the direct kernel), the switch-over size
+ * from the per-shape times, and the combination re-measured and checked against a double
+ * reference; last, per shape, the own kernels where they beat that, each checked against the
+ * reference too. Stops at budget_s (or SIGINT) with the best so far, stores it atomically at
+ * out_path (NULL: rn_tune_path) and applies it. Progress on stderr unless quiet. Returns 0, or
+ * RN_ERR_INPUT when the device refuses the shapes' buffers or the file cannot be written. */
 int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, int quiet,
                 rn_tune_result *res);
+
+/* Up to max own-kernel choices for shape s borrowed from those won on other shapes (won[0..n), in
+ * the order they were searched, by decreasing work), for shapes a short search did not reach:
+ * the tile, tile order and K-chunk of the latest winners with s's transpositions first (nearest
+ * to s in work), then of the other winners; a winner that took its whole K gives s's whole K,
+ * any other K-chunk is cut to s's K. Only choices valid for s, within the tuner's scratch limit,
+ * each once. Returns how many went into out. */
+int rn_tune_borrow(const rn_gemm_own *won, int n, const rn_gemm_shape *s, rn_gemm_own *out,
+                   int max);
 
 /* The one-off quick search `rn50cl train` runs by itself: only on a CPU device (CLBlast ships
  * tuned parameters for common GPUs), only when no usable file is stored for it, only when the run
