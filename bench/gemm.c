@@ -1,10 +1,11 @@
 /* Section 2, CLBlast SGEMM through rn_sgemm: square sizes, then every distinct GEMM shape one
  * ResNet50 training step issues at the batch (forward, input-gradient and weight-gradient forms,
- * from the model's case list), and the step's time-weighted total over them. */
+ * from the model's case list), each as the step runs it, and the step's time-weighted total. */
 #include <stdlib.h>
 
 #include "cl_bench.h"
 #include "model/cases.h"
+#include "ops/conv.h"
 
 clb_model_flops clb_flops_per_image(int batch)
 {
@@ -59,29 +60,45 @@ void clb_gemm_bufs_free(clb_gemm_bufs *g)
     rn_release(&g->c);
 }
 
-/* Wall time of one rn_sgemm between two clFinish calls, in ms (either back-end may run helper
- * kernels for padding or transposition; they belong to the GEMM's cost). */
-static double gemm_once(rn_ctx *ctx, const rn_gemm_shape *s, const clb_gemm_bufs *g)
+/* The conv whose forward product is use u and which the step runs with its im2col columns
+ * gathered inside the product (rn_sgemm_rows: the stored choice allows it), else NULL. */
+static const rn_conv *gathering_conv(rn_ctx *ctx, const rn_gemm_use *u)
+{
+    const rn_conv *c = &u->conv;
+    return c->N && rn_conv_rows_width(c) && rn_sgemm_rows_fits(ctx, &u->s, c->Cin, c->W, 0) ? c
+                                                                                            : NULL;
+}
+
+/* Wall time of one product between two clFinish calls, in ms (either back-end may run helper
+ * kernels for padding or transposition; they belong to the GEMM's cost). With `gather`, the
+ * product reads its B from the conv's input as the step runs it, the gather in its time: the
+ * explicit product on the same choice can be several times slower, and the step never runs it. */
+static double gemm_once(rn_ctx *ctx, const rn_gemm_shape *s, const rn_conv *gather,
+                        const clb_gemm_bufs *g)
 {
     rn_finish(ctx);
     double t0 = rn_now();
-    rn_sgemm(ctx, s->ta, s->tb, s->M, s->N, s->K, 1.0f, g->a, 0, s->lda, g->b, 0, s->ldb, s->beta,
-             g->c, 0, s->ldc);
+    if (!gather || !rn_sgemm_rows(ctx, s, g->a, g->b, gather->Cin, gather->N, gather->H, gather->W,
+                                  0, g->c, 0))
+        rn_sgemm(ctx, s->ta, s->tb, s->M, s->N, s->K, 1.0f, g->a, 0, s->lda, g->b, 0, s->ldb,
+                 s->beta, g->c, 0, s->ldc);
     rn_finish(ctx);
     return (rn_now() - t0) * 1e3;
 }
 
-static clb_stats time_gemm(rn_ctx *ctx, const rn_gemm_shape *s, const clb_gemm_bufs *g, int repeats)
+static clb_stats time_gemm(rn_ctx *ctx, const rn_gemm_shape *s, const rn_conv *gather,
+                           const clb_gemm_bufs *g, int repeats)
 {
     double t[64];
     if (repeats > 64) repeats = 64;
-    for (int i = 0; i < CLB_WARMUP; i++) gemm_once(ctx, s, g); /* CLBlast compiles on first use */
-    for (int i = 0; i < repeats; i++) t[i] = gemm_once(ctx, s, g);
+    for (int i = 0; i < CLB_WARMUP; i++) gemm_once(ctx, s, gather, g); /* compiles on first use */
+    for (int i = 0; i < repeats; i++) t[i] = gemm_once(ctx, s, gather, g);
     return clb_stats_of(t, repeats);
 }
 
 static void gemm_row(rn_ctx *ctx, rn_jw *j, const char *key, const char *label,
-                     const rn_gemm_shape *s, clb_stats t, int count, const clb_peak *pk)
+                     const rn_gemm_shape *s, int gathered, clb_stats t, int count,
+                     const clb_peak *pk)
 {
     const rn_gemm_own *o = rn_gemm_own_find(ctx, s);
     char pct[16];
@@ -90,7 +107,10 @@ static void gemm_row(rn_ctx *ctx, rn_jw *j, const char *key, const char *label,
     if (count) snprintf(cnt, sizeof cnt, "%d", count);
     printf("%-34s %c%c %6zu %6zu %6zu %4s %9.3f %9.3f %9.3f %8.1f %6s %s\n", label,
            s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->M, s->N, s->K, cnt, t.med, t.min, t.max, gf,
-           clb_pct(pct, sizeof pct, gf, pk->gflops), o ? "rn50cl" : "clblast");
+           clb_pct(pct, sizeof pct, gf, pk->gflops),
+           gathered ? "rn50cl, gathered"
+           : o      ? "rn50cl"
+                    : "clblast");
     rn_jw_obj(j, key);
     rn_jw_bool(j, "ta", s->ta);
     rn_jw_bool(j, "tb", s->tb);
@@ -102,6 +122,7 @@ static void gemm_row(rn_ctx *ctx, rn_jw *j, const char *key, const char *label,
     rn_jw_num(j, "gflops", gf, CLB_DIGITS);
     if (pk->gflops > 0) rn_jw_num(j, "pct_peak", 100 * gf / pk->gflops, CLB_DIGITS);
     rn_jw_str(j, "backend", o ? "rn50cl" : "clblast");
+    rn_jw_bool(j, "gathered", gathered);
     if (o) {
         rn_jw_int(j, "tile", o->tile);
         rn_jw_int(j, "m_fast", o->m_fast);
@@ -129,7 +150,7 @@ static void square(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk
     for (int i = 0; i < ns; i++) {
         char key[32];
         snprintf(key, sizeof key, "%zu", sizes[i]);
-        gemm_row(ctx, j, key, key, &s[i], time_gemm(ctx, &s[i], &g, cfg->repeats), 0, pk);
+        gemm_row(ctx, j, key, key, &s[i], 0, time_gemm(ctx, &s[i], NULL, &g, cfg->repeats), 0, pk);
     }
     rn_jw_end(j);
     clb_gemm_bufs_free(&g);
@@ -151,8 +172,9 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *
         char label[80], key[96];
         snprintf(label, sizeof label, "%s %s", u[i].layer, u[i].form);
         snprintf(key, sizeof key, "%02d %s", i, label);
-        clb_stats t = time_gemm(ctx, &s[i], &g, cfg->repeats);
-        gemm_row(ctx, j, key, label, &s[i], t, u[i].count, pk);
+        const rn_conv *gather = gathering_conv(ctx, &u[i]);
+        clb_stats t = time_gemm(ctx, &s[i], gather, &g, cfg->repeats);
+        gemm_row(ctx, j, key, label, &s[i], gather != NULL, t, u[i].count, pk);
         flops += rn_gemm_flops(&s[i]) * u[i].count;
         ms += t.med * u[i].count;
         calls += u[i].count;
@@ -179,7 +201,8 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *
 void clb_section_gemm(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *pk)
 {
     clb_title("2. GEMM (rn_sgemm: CLBlast, or rn50cl's own kernels where tuned; wall time between "
-              "clFinish calls)");
+              "clFinish calls; gathered: a conv's forward reading its columns from its input, as "
+              "the step runs it)");
     rn_jw_obj(j, "gemm");
     header();
     square(ctx, cfg, j, pk);

@@ -287,7 +287,8 @@ def print_gemm(args, measured):
         op = ("T" if r["ta"] else "N") + ("T" if r["tb"] else "N")
         print(f"{gemm_label(key):<30} {op:>2} {r['M']:>5} {r['N']:>5} {r['K']:>5} "
               f"{r['count_per_step']:>4} {f / rn_t * 1e-9:>8.1f} {f / bl_t * 1e-9:>8.1f} "
-              f"{ratio(bl_t, rn_t):>11} {r.get('backend', '')}")
+              f"{ratio(bl_t, rn_t):>11} {r.get('backend', '')}"
+              f"{', gathered' if r.get('gathered') else ''}")
         n = r["count_per_step"]
         flops, rn_s, bl_s = flops + n * f, rn_s + n * rn_t, bl_s + n * bl_t
     print(f"one training step's GEMMs, time-weighted (sum count*FLOPs / sum count*time), "
@@ -295,6 +296,9 @@ def print_gemm(args, measured):
     print(f"  rn50cl {rn_s * 1e3:9.1f} ms {flops / rn_s * 1e-9:8.1f} GFLOP/s")
     print(f"  BLAS   {bl_s * 1e3:9.1f} ms {flops / bl_s * 1e-9:8.1f} GFLOP/s")
     print(f"  rn50cl/BLAS {bl_s / rn_s:.2f}")
+    if any(r.get("gathered") for r in rows.values()):
+        print("  (gathered: a conv's forward that reads its im2col columns from the input inside "
+              "the product, as the step runs it; the BLAS multiplies columns already written)")
 
 
 def main():

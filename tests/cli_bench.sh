@@ -151,6 +151,26 @@ check "ab with one file exits 2 with a sentence (rc $rc)" [ "$rc" -eq 2 ] && gre
 ab_out=$("$CLB" ab "$tuned" "$tmp/none.txt" --device "$dev" 2>&1); rc=$?
 check "ab with a missing file exits 2 naming it (rc $rc)" [ "$rc" -eq 2 ] && grep -q "none.txt cannot be used" <<<"$ab_out"
 
+# a conv's forward that the step runs with its columns gathered in the product is timed so and
+# marked: layer1's 3x3 forward (64 x 2·8·8 x 576 at batch 2) on the 8x16 tile, every other shape
+# as the short search left it
+mkdir -p "$tmp/gcache/tuning"
+own='Own ta=0 tb=0 M=64 N=128 K=576 lda=576 ldb=128 ldc=128 beta=0 tile=0 m_fast=1 kc=576'
+grep -v ' M=64 N=128 K=576 ' "$tuned" | sed "s/^end\$/$own\nend/" >"$tmp/gcache/tuning/$(basename "$tuned")"
+g_out=$(RN50CL_CACHE_DIR="$tmp/gcache" "$CLB" --device "$dev" --only gemm --batch-size 2 --repeats 1 \
+  --json "$tmp/g.json" 2>&1); rc=$?
+check "cl_bench --only gemm with a gathering choice exits 0 (rc $rc): ${g_out: -300}" [ "$rc" -eq 0 ]
+check "layer1's 3x3 forward is printed as gathered" \
+  grep -qE '^layer1.0.conv2 fwd +NN +64 +128 +576 .* rn50cl, gathered$' <<<"$g_out"
+check "only that row is gathered in the JSON, with a positive time" "$PY" - "$tmp/g.json" <<'EOF2'
+import json, sys
+rows = json.load(open(sys.argv[1]))["runs"][0]["gemm"]["training_shapes"]
+g = [k for k, r in rows.items() if r["gathered"]]
+assert len(g) == 1 and g[0].endswith("layer1.0.conv2 fwd"), g
+r = rows[g[0]]
+assert r["backend"] == "rn50cl" and r["tile"] == 0 and r["ms"]["median"] > 0, r
+EOF2
+
 # bad input: exit 2 with a sentence
 echo '{"tool": "cl_bench", "runs": [' > "$tmp/broken.json"
 "$CLB" compare "$tmp/a.json" "$tmp/broken.json" >/dev/null 2>&1; rc=$?
