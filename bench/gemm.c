@@ -166,28 +166,39 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *
     for (int i = 0; i < n; i++) s[i] = u[i].s;
     clb_gemm_bufs g = clb_gemm_bufs_alloc(ctx, s, n);
     double flops = 0, ms = 0;
-    int calls = 0;
+    int calls = 0, distinct = n;
     rn_jw_obj(j, "training_shapes");
     for (int i = 0; i < n; i++) {
         char label[80], key[96];
-        snprintf(label, sizeof label, "%s %s", u[i].layer, u[i].form);
-        snprintf(key, sizeof key, "%02d %s", i, label);
-        const rn_conv *gather = gathering_conv(ctx, &u[i]);
-        clb_stats t = time_gemm(ctx, &s[i], gather, &g, cfg->repeats);
-        gemm_row(ctx, j, key, label, &s[i], gather != NULL, t, u[i].count, pk);
-        flops += rn_gemm_flops(&s[i]) * u[i].count;
-        ms += t.med * u[i].count;
-        calls += u[i].count;
+        /* input gradients that run as their forward's product (rn_gemm_use's runs_as): timed
+         * so, on their own row */
+        const int a = u[i].runs_as,
+                  flips = a >= 0 && rn_sgemm_rows_fits(ctx, &s[a], u[i].flip.Cout, u[i].flip.W, 0)
+                              ? u[i].flips
+                              : 0;
+        for (int part = flips == u[i].count; part < 1 + (flips > 0); part++) {
+            const int count = part ? flips : u[i].count - flips;
+            const rn_gemm_shape *run = part ? &s[a] : &s[i];
+            const rn_conv *gather = part ? &u[i].flip : gathering_conv(ctx, &u[i]);
+            snprintf(label, sizeof label, "%s %s", part ? u[i].flip_layer : u[i].layer, u[i].form);
+            snprintf(key, sizeof key, "%02d %s", i, label);
+            clb_stats t = time_gemm(ctx, run, gather, &g, cfg->repeats);
+            gemm_row(ctx, j, key, label, run, gather != NULL, t, count, pk);
+            flops += rn_gemm_flops(run) * count;
+            ms += t.med * count;
+            calls += count;
+        }
+        distinct -= flips == u[i].count;
     }
     rn_jw_end(j);
     char pct[16];
     double gf = flops / (ms * 1e-3) * 1e-9;
     printf("one training step's GEMMs: %d calls of %d distinct shapes, %.2f GFLOP in %.1f ms = "
            "%.1f GFLOP/s (%s %% of peak, time-weighted)\n",
-           calls, n, flops * 1e-9, ms, gf, clb_pct(pct, sizeof pct, gf, pk->gflops));
+           calls, distinct, flops * 1e-9, ms, gf, clb_pct(pct, sizeof pct, gf, pk->gflops));
     rn_jw_obj(j, "step_total");
     rn_jw_int(j, "calls", calls);
-    rn_jw_int(j, "distinct_shapes", n);
+    rn_jw_int(j, "distinct_shapes", distinct);
     rn_jw_num(j, "gflop", flops * 1e-9, CLB_DIGITS);
     rn_jw_num(j, "ms", ms, CLB_DIGITS);
     rn_jw_num(j, "gflops", gf, CLB_DIGITS);

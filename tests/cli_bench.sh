@@ -153,7 +153,7 @@ check "ab with a missing file exits 2 naming it (rc $rc)" [ "$rc" -eq 2 ] && gre
 
 # a conv's forward that the step runs with its columns gathered in the product is timed so and
 # marked: layer1's 3x3 forward (64 x 2·8·8 x 576 at batch 2) on the 8x16 tile, every other shape
-# as the short search left it
+# as the short search left it; its input gradient then runs as that product on flipped weights
 mkdir -p "$tmp/gcache/tuning"
 own='Own ta=0 tb=0 M=64 N=128 K=576 lda=576 ldb=128 ldc=128 beta=0 tile=0 m_fast=1 kc=576'
 grep -v ' M=64 N=128 K=576 ' "$tuned" | sed "s/^end\$/$own\nend/" >"$tmp/gcache/tuning/$(basename "$tuned")"
@@ -161,14 +161,25 @@ g_out=$(RN50CL_CACHE_DIR="$tmp/gcache" "$CLB" --device "$dev" --only gemm --batc
   --json "$tmp/g.json" 2>&1); rc=$?
 check "cl_bench --only gemm with a gathering choice exits 0 (rc $rc): ${g_out: -300}" [ "$rc" -eq 0 ]
 check "layer1's 3x3 forward is printed as gathered" \
-  grep -qE '^layer1.0.conv2 fwd +NN +64 +128 +576 .* rn50cl, gathered$' <<<"$g_out"
-check "only that row is gathered in the JSON, with a positive time" "$PY" - "$tmp/g.json" <<'EOF2'
+  grep -qE '^layer1.0.conv2 fwd +NN +64 +128 +576 +3 .* rn50cl, gathered$' <<<"$g_out"
+check "its input gradient is printed as that product, gathered" \
+  grep -qE '^layer1.0.conv2 dgrad +NN +64 +128 +576 +3 .* rn50cl, gathered$' <<<"$g_out"
+check "no explicit product is printed for that input gradient" \
+  bash -c '! grep -qE "^layer1.0.conv2 dgrad +TN" <<<"$1"' _ "$g_out"
+check "only those rows are gathered in the JSON, with positive times" "$PY" - "$tmp/g.json" <<'EOF2'
 import json, sys
-rows = json.load(open(sys.argv[1]))["runs"][0]["gemm"]["training_shapes"]
-g = [k for k, r in rows.items() if r["gathered"]]
-assert len(g) == 1 and g[0].endswith("layer1.0.conv2 fwd"), g
-r = rows[g[0]]
-assert r["backend"] == "rn50cl" and r["tile"] == 0 and r["ms"]["median"] > 0, r
+gemm = json.load(open(sys.argv[1]))["runs"][0]["gemm"]
+rows = gemm["training_shapes"]
+g = sorted(k.split(" ", 1)[1] for k, r in rows.items() if r["gathered"])
+assert g == ["layer1.0.conv2 dgrad", "layer1.0.conv2 fwd"], g
+for k, r in rows.items():
+    if r["gathered"]:
+        assert r["backend"] == "rn50cl" and r["tile"] == 0 and r["ms"]["median"] > 0, r
+        assert (r["ta"], r["tb"], r["M"], r["N"], r["K"]) == (False, False, 64, 128, 576), r
+# the step's calls stay 158; the dgrad's own shape is no longer one it runs
+assert gemm["step_total"]["calls"] == 158, gemm["step_total"]
+assert sum(r["count_per_step"] for r in rows.values()) == 158
+assert gemm["step_total"]["distinct_shapes"] == len(rows) - 1, (gemm["step_total"], len(rows))
 EOF2
 
 # bad input: exit 2 with a sentence

@@ -207,6 +207,32 @@ int main(void)
     }
     TU_CHECK(layer1 == 1 && wrong == 0,
              "convs named by forward products: layer1's 3x3 %d, %d wrong", layer1, wrong);
+    /* input gradients that can run as their forward's products (Cin = Cout 3×3 convs at 8×8 and
+     * 4×4: layer1's three, layer2's last three), naming that product and the conv; the first
+     * layer2 3×3 (stride 2) shares its dgrad shape and stays explicit */
+    int runs = 0;
+    wrong = 0;
+    for (int i = 0; i < n; i++) {
+        const rn_gemm_use *u = &uses[i];
+        if (u->runs_as < 0) {
+            wrong += u->flips != 0;
+            continue;
+        }
+        const rn_gemm_use *f = &uses[u->runs_as];
+        const rn_conv *c = &u->flip;
+        const int l1 = !strcmp(u->layer, "layer1.0.conv2") && u->count == 3 && u->flips == 3 &&
+                       !strcmp(u->flip_layer, "layer1.0.conv2") && c->H == 8;
+        const int l2 = !strcmp(u->layer, "layer2.0.conv2") && u->count == 4 && u->flips == 3 &&
+                       !strcmp(u->flip_layer, "layer2.1.conv2") && c->H == 4;
+        runs++;
+        wrong += strcmp(u->form, "dgrad") || strcmp(f->form, "fwd") || !(l1 || l2) || c->N != 4 ||
+                 c->Cin != c->Cout || c->kh != 3 || c->stride != 1 || f->s.M != (size_t)c->Cin ||
+                 f->s.N != (size_t)c->N * c->H * c->W || f->s.K != (size_t)c->Cout * 9 || f->s.ta ||
+                 f->s.tb || u->s.M != f->s.K || u->s.N != f->s.N || u->s.K != f->s.M || !u->s.ta;
+    }
+    TU_CHECK(runs == 2 && wrong == 0,
+             "input gradients that run as their forward's product: %d shapes, %d wrong", runs,
+             wrong);
     free(uses);
 
     /* a tiny search: baseline + at least one candidate + the final check, stored */

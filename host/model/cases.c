@@ -357,25 +357,39 @@ void rn_opcase_run(rn_ctx *ctx, const rn_opcase *c, int backward, rn_opcase_io *
 
 /* ---- the GEMMs of a step ------------------------------------------------------------------ */
 
-/* Adds one issued shape to the distinct list, counting repeats. conv (N = 0: none) is the conv
- * whose forward product on its im2col columns s is; a shape that convs of other geometry (or other
- * products) also issue keeps none. */
-static void add_use(rn_gemm_use *u, int *nu, int cap, const rn_gemm_shape *s, const char *layer,
-                    const char *form, const rn_conv *conv)
+/* Adds one issued shape to the distinct list, counting repeats, and returns its index. conv
+ * (N = 0: none) is the conv whose forward product on its im2col columns s is; a shape that convs
+ * of other geometry (or other products) also issue keeps none. runs_as ≥ 0 (flip the conv): a
+ * dgrad call that can run as that use's product; the first such conv of a shape is kept, the
+ * calls of any other count as explicit ones. */
+static int add_use(rn_gemm_use *u, int *nu, int cap, const rn_gemm_shape *s, const char *layer,
+                   const char *form, const rn_conv *conv, int runs_as, const rn_conv *flip)
 {
-    for (int i = 0; i < *nu; i++)
-        if (rn_gemm_shape_equal(&u[i].s, s)) {
-            u[i].count++;
-            if (memcmp(&u[i].conv, conv, sizeof *conv)) u[i].conv.N = 0;
-            return;
-        }
-    if (*nu == cap) abort(); /* cap covers every shape of the network */
-    rn_gemm_use *n = &u[(*nu)++];
-    n->s = *s;
-    snprintf(n->layer, sizeof n->layer, "%s", layer);
-    n->form = form;
-    n->count = 1;
-    n->conv = *conv;
+    int i = 0;
+    while (i < *nu && !rn_gemm_shape_equal(&u[i].s, s)) i++;
+    rn_gemm_use *n = &u[i];
+    if (i < *nu) {
+        n->count++;
+        if (memcmp(&n->conv, conv, sizeof *conv)) n->conv.N = 0;
+    } else {
+        if (*nu == cap) abort(); /* cap covers every shape of the network */
+        (*nu)++;
+        memset(n, 0, sizeof *n);
+        n->s = *s;
+        snprintf(n->layer, sizeof n->layer, "%s", layer);
+        n->form = form;
+        n->count = 1;
+        n->conv = *conv;
+        n->runs_as = -1;
+    }
+    if (runs_as >= 0 &&
+        (n->runs_as < 0 || (n->runs_as == runs_as && !memcmp(&n->flip, flip, sizeof *flip)))) {
+        if (!n->flips) snprintf(n->flip_layer, sizeof n->flip_layer, "%s", layer);
+        n->runs_as = runs_as;
+        n->flip = *flip;
+        n->flips++;
+    }
+    return i;
 }
 
 /* The conv of which s is the forward product on im2col's columns for a chunk of images, with N
@@ -404,14 +418,24 @@ int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_ge
         rn_gemm_shape s[256];
         int n = rn_opcase_gemms(&c[i], ws_bytes / sizeof(float), train, s, 256);
         if (n > 256) abort();
-        /* (ta, tb) = (0,0) forward, (0,1) weight gradient, (1,0) input gradient */
+        /* (ta, tb) = (0,0) forward, (0,1) weight gradient, (1,0) input gradient. Chunk by
+         * chunk, the k-th input gradient of a conv that can form it as its forward's products
+         * runs as the k-th forward product. */
+        const int as_fwd =
+            train && c[i].with_dx && rn_conv_dx_as_forward(&c[i].conv, ws_bytes / sizeof(float));
+        int fwd[256], nf = 0, nd = 0;
         for (int j = 0; j < n; j++) {
             const rn_conv k = columns_conv(&c[i].conv, &s[j]);
-            add_use(u, &nu, CAP, &s[j], c[i].name,
-                    !s[j].ta && !s[j].tb ? "fwd"
-                    : s[j].tb            ? "wgrad"
-                                         : "dgrad",
-                    &k);
+            const int dgrad = s[j].ta, as = as_fwd && dgrad && nd < nf ? fwd[nd] : -1;
+            rn_conv flip = {0};
+            if (as >= 0) flip = columns_conv(&c[i].conv, &u[as].s);
+            const int at = add_use(u, &nu, CAP, &s[j], c[i].name,
+                                   !s[j].ta && !s[j].tb ? "fwd"
+                                   : s[j].tb            ? "wgrad"
+                                                        : "dgrad",
+                                   &k, as, &flip);
+            if (!s[j].ta && !s[j].tb) fwd[nf++] = at;
+            nd += dgrad;
         }
     }
     free(c);

@@ -88,6 +88,13 @@ typedef struct rn_gemm_use {
     const char *form; /* "fwd", "dgrad" (input gradient) or "wgrad" (weight gradient) */
     int count;        /* how often one step issues it */
     rn_conv conv;     /* "fwd" on im2col's columns: the conv, N its chunk's images; else N = 0 */
+    /* "dgrad" of a conv that forms dx as its forward's products on flipped weights, gathering dy
+     * (rn_conv_dx_as_forward): `flips` of the count are that conv's calls (flip, N its chunk's
+     * images), which a step runs as use runs_as's product wherever that use's stored own choice
+     * gathers for flip (rn_sgemm_rows_fits with flip's Cout and width); runs_as -1 for none. */
+    int runs_as, flips;
+    rn_conv flip;
+    char flip_layer[48]; /* the first such conv, torchvision naming */
 } rn_gemm_use;
 
 /* Every distinct rn_sgemm shape of one training step (train != 0) or inference pass of ResNet50

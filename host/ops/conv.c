@@ -439,6 +439,20 @@ static rn_gemm_shape dx_shape(const rn_conv *c, int cnt)
     return (rn_gemm_shape){0, 0, c->Cin, cnt * hw, K, K, cnt * hw, c->N * hw, 0.0f};
 }
 
+/* A conv whose dx dx_implicit may form, with a workspace of ws_floats (grown as chunk_images
+ * grows it): one that gathers its forward columns, the flipped weights fitting the workspace. */
+static int dx_flip_fits(const rn_conv *c, size_t ws_floats)
+{
+    const size_t least = fixed_floats(c) + image_floats(c);
+    return rn_conv_rows_width(c) &&
+           (ws_floats > least ? ws_floats : least) >= (size_t)c->Cin * c->Cout * 9;
+}
+
+int rn_conv_dx_as_forward(const rn_conv *c, size_t ws_floats)
+{
+    return c->Cin == c->Cout && dx_flip_fits(c, ws_floats);
+}
+
 /* Whether dx can be formed that way (rn_sgemm_rows, which gathers dy's columns as it loads them),
  * in chunks of nc images: a conv that gathers its forward columns so (rn_conv_rows_width), dx
  * overwritten, the flipped weights fitting the workspace, and a stored own choice for every
@@ -446,9 +460,7 @@ static rn_gemm_shape dx_shape(const rn_conv *c, int cnt)
  * whose products a device without such a choice runs. */
 static int dx_implicit(conv_run *r, const rn_conv *c, int nc, int accumulate_dx)
 {
-    if (!r->ctx || accumulate_dx || !rn_conv_rows_width(c) ||
-        r->ws->floats < (size_t)c->Cin * c->Cout * 9)
-        return 0;
+    if (!r->ctx || accumulate_dx || !dx_flip_fits(c, r->ws->floats)) return 0;
     for (int n0 = 0; n0 < c->N; n0 += nc) {
         const rn_gemm_shape s = dx_shape(c, c->N - n0 < nc ? c->N - n0 : nc);
         if (!rn_sgemm_rows_fits(r->ctx, &s, c->Cout, c->W, (size_t)n0 * c->H * c->W)) return 0;

@@ -68,4 +68,12 @@ void conv2d_backward(rn_ctx *ctx, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem x, cl_
 int rn_conv_gemm_shapes(const rn_conv *c, size_t ws_floats, int backward, int with_dx,
                         rn_gemm_shape *out, int cap);
 
+/* Whether conv2d_backward, on a device with a stored own choice that gathers (rn_sgemm_rows_fits)
+ * for the forward product of each chunk of images, forms dx as products of those very shapes on
+ * flipped weights that gather dy's columns, in place of the Wᵀ·dY products and col2im that
+ * rn_conv_gemm_shapes lists (a listing has no device): a 3×3 stride-1 conv that gathers its
+ * forward columns (rn_conv_rows_width) with Cin = Cout, the flipped weights fitting ws_floats.
+ * ResNet50's layer1 and layer2 3×3 convs at 32×32 input; accumulating into dx never does. */
+int rn_conv_dx_as_forward(const rn_conv *c, size_t ws_floats);
+
 #endif

@@ -76,13 +76,22 @@ static bench *bench_create(rn_ctx *ctx, const rn_gemm_use *u, int n)
         if (b_floats(&u[i].s) > b->nb) b->nb = b_floats(&u[i].s);
         if (c_floats(&u[i].s) > b->nc) b->nc = c_floats(&u[i].s);
     }
-    for (int i = 1; i < n; i++) /* insertion sort by count·flop, descending */
+    /* a forward product that input gradients may run as weighs their calls too; those that
+     * may run so weigh the rest */
+    double *w = calloc(n, sizeof *w);
+    if (!w) abort();
+    for (int i = 0; i < n; i++) {
+        w[i] += (u[i].count - u[i].flips) * rn_gemm_flops(&u[i].s);
+        if (u[i].runs_as >= 0) w[u[i].runs_as] += u[i].flips * rn_gemm_flops(&u[i].s);
+    }
+    for (int i = 1; i < n; i++) /* insertion sort by weight, descending */
         for (int j = i; j > 0; j--) {
             int x = b->order[j - 1], y = b->order[j];
-            if (u[x].count * rn_gemm_flops(&u[x].s) >= u[y].count * rn_gemm_flops(&u[y].s)) break;
+            if (w[x] >= w[y]) break;
             b->order[j - 1] = y;
             b->order[j] = x;
         }
+    free(w);
     b->hA = malloc(b->na * sizeof(float));
     b->hB = malloc(b->nb * sizeof(float));
     b->hC = malloc(b->nc * sizeof(float));
@@ -553,6 +562,27 @@ static int gathers(bench *b, int i, const rn_gemm_own *o)
     return fits;
 }
 
+/* Whether shape i's flips (rn_gemm_use) run as another's product when that shape runs on o:
+ * input gradients on flipped weights, gathering dy. */
+static int flipped(bench *b, int i, const rn_gemm_own *o)
+{
+    const rn_gemm_use *u = &b->u[i];
+    if (u->runs_as < 0) return 0;
+    const own_swap w = own_only(b->ctx, o);
+    const int fits = rn_sgemm_rows_fits(b->ctx, &b->u[u->runs_as].s, u->flip.Cout, u->flip.W, 0);
+    own_restore(b->ctx, w);
+    return fits;
+}
+
+/* Whether own_search or own_borrow can pass over shape i: the step runs all its calls as a
+ * product whose chosen candidate (so far) gathers. */
+static int passed_over(bench *b, int i, const rn_gemm_own *best, const double *t_own)
+{
+    const int j = b->u[i].runs_as;
+    return j >= 0 && b->u[i].flips == b->u[i].count && isfinite(t_own[j]) &&
+           flipped(b, i, &best[j]);
+}
+
 /* What a step spends on shape i with candidate o, in seconds (-1: not runnable): the product as
  * the step runs it, gathering the conv's columns itself where it can (rn_sgemm_rows), plus the
  * im2col pass in front (b->t_col[i]) where the step runs one that the other form skips. */
@@ -627,6 +657,7 @@ static int own_search(search *s, double share, rn_gemm_own *best, double *t_own)
     int oi = 0;
     for (; oi < b->n && !g_stop && elapsed(s) < share * s->budget; oi++) {
         int i = b->order[oi];
+        if (passed_over(b, i, best, t_own)) continue;
         if (!s->quiet && elapsed(s) - said >= 15) {
             said = elapsed(s);
             fprintf(stderr, "rn50cl: tune [%4.0f s] own kernels: %d of %d shapes timed\n", said, oi,
@@ -689,6 +720,7 @@ static int own_borrow(search *s, int searched, double stop, rn_gemm_own *best, d
         for (int oi = searched; oi < b->n && !g_stop && elapsed(s) < stop * s->budget; oi++) {
             const int i = b->order[oi];
             rn_gemm_own c[OWN_BORROW];
+            if (passed_over(b, i, best, t_own)) continue;
             if (rn_tune_borrow(won, nwon, &b->u[i].s, c, OWN_BORROW) <= j) continue;
             /* two runs: PoCL builds the kernel for each new launch size on the first */
             const double t1 = time_use(b, i, &c[j]), t2 = t1 < 0 ? t1 : time_use(b, i, &c[j]);
@@ -709,7 +741,8 @@ static void own_choose(search *s, const rn_gemm_own *best, const double *t_own, 
 {
     bench *b = s->b;
     float *got = malloc(b->nc * sizeof(float));
-    if (!got) abort();
+    char *chosen = calloc(b->n, 1);
+    if (!got || !chosen) abort();
     p->nown = 0;
     for (int i = 0; i < b->n; i++) {
         t_best[i] = t_clb[i];
@@ -722,8 +755,17 @@ static void own_choose(search *s, const rn_gemm_own *best, const double *t_own, 
             continue;
         }
         p->own[p->nown++] = best[i];
+        chosen[i] = 1;
         t_best[i] = t_own[i] - (gathers(b, i, &best[i]) ? 0 : b->t_col[i]); /* the product */
     }
+    /* input gradients that run as a chosen product: that product's time, for their share */
+    for (int i = 0; i < b->n; i++) {
+        const rn_gemm_use *u = &b->u[i];
+        if (u->runs_as >= 0 && chosen[u->runs_as] && flipped(b, i, &best[u->runs_as]))
+            t_best[i] =
+                ((u->count - u->flips) * t_best[i] + u->flips * t_best[u->runs_as]) / u->count;
+    }
+    free(chosen);
     free(got);
 }
 
@@ -788,11 +830,14 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     const double borrow_s = fmin(0.35 * budget_s, 60);
     const int searched = own_search(&s, 0.6 - borrow_s / budget_s, own, t_own);
     const int borrowed = own_borrow(&s, searched, 0.6, own, t_own);
+    int flips = 0; /* shapes that a step runs as their forward's products, not searched */
+    for (int i = 0; i < n; i++) flips += passed_over(s.b, i, own, t_own);
     if (!quiet)
         fprintf(stderr,
                 "rn50cl: tune [%4.0f s] own kernels searched on %d of %d shapes, borrowed "
-                "choices timed on %d more\n",
-                elapsed(&s), count_finite(t_own, n) - borrowed, n, borrowed);
+                "choices timed on %d more; the input gradients of %d run as their forward's "
+                "product\n",
+                elapsed(&s), count_finite(t_own, n) - borrowed, n, borrowed, flips);
 
     /* Phase 2: Xgemm (the indirect kernel) for every shape: seeds, then one-step neighbours of
      * the best. Other load on the machine comes and goes, so each candidate is compared with
