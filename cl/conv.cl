@@ -115,6 +115,21 @@ __kernel void rn_conv_dense_co_fwd(__global float *wd, const int off, __global c
         }
 }
 
+// dw of pair (co, ci) for a 3×3 conv with padding 1 on 2×2 images (ResNet50's layer3 3×3s at
+// 32×32 input) from the pair's rows a..d of outputs q = 0..3: rn_conv_dense_co_bwd's loop
+// unrolled, each tap's sum over q in order from 0 as there (0 + v keeps the bits of −0).
+// The private sums that loop indexes at run time live in memory on PoCL: with this and the
+// Q = 1 form below the kernel's share of a step there fell from 4.8-5.6 ms to 3.2-3.6, most of
+// it now layer4's dw, 8 of whose 9 taps only read padding and are written as zeros.
+static void rn_dense_bwd_2x2(__global float *out, float4 a, float4 b, float4 c, float4 d)
+{
+    vstore8((float8)(0.0f + d.s0, 0.0f + c.s0 + d.s1, 0.0f + c.s1, 0.0f + b.s0 + d.s2,
+                     0.0f + a.s0 + b.s1 + c.s2 + d.s3, 0.0f + a.s1 + c.s3, 0.0f + b.s2,
+                     0.0f + a.s2 + b.s3),
+            0, out);
+    out[8] = 0.0f + a.s3;
+}
+
 // co's pairs RN_DENSE_PAIRS at a time (when Cin is a multiple of that, else one by one): their
 // Q·P entries of a row are one run, walked once in q order into private per-tap sums, which
 // then go out as one run of dw. The same sums in the same order as rn_conv_dense_bwd.
@@ -124,6 +139,25 @@ __kernel void rn_conv_dense_co_bwd(__global float *dw, __global const float *dwd
     const int co = get_global_id(0);
     if (co >= Cout) return;
     const int T = kh * kw, P = H * W, Q = Ho * Wo;
+    if (H == 2 && W == 2 && Ho == 2 && Wo == 2 && kh == 3 && kw == 3 && pad_h == 1 && pad_w == 1) {
+        __global const float *r = dwd + off + rn_dense_row(co, 0, 0, Q, Cin, P);
+        const size_t q = (size_t)Cin * P; // from one output's rows to the next's
+        for (int ci = 0; ci < Cin; ci++, r += 4)
+            rn_dense_bwd_2x2(dw + ((size_t)co * Cin + ci) * T, vload4(0, r), vload4(0, r + q),
+                             vload4(0, r + 2 * q), vload4(0, r + 3 * q));
+        return;
+    }
+    if (Q == 1) { // one output (layer4's 3×3s): a tap reads one input or only padding
+        const int t0 = rn_dense_t0(0, 0, stride, kw, pad_h, pad_w);
+        __global const float *r = dwd + off + rn_dense_row(co, 0, 0, Q, Cin, P);
+        for (int ci = 0; ci < Cin; ci++, r += P) {
+            __global float *out = dw + ((size_t)co * Cin + ci) * T;
+            for (int t = 0; t < T; t++) out[t] = 0.0f;
+            for (int iy = 0; iy < H; iy++)
+                for (int ix = 0; ix < W; ix++) out[t0 + iy * kw + ix] = 0.0f + r[iy * W + ix];
+        }
+        return;
+    }
     const int run = Cin % RN_DENSE_PAIRS == 0 ? RN_DENSE_PAIRS : 1;
     float sum[RN_DENSE_PAIRS * RN_DENSE_TAPS];
     for (int ci = 0; ci < Cin; ci += run) {
