@@ -60,15 +60,6 @@ void clb_gemm_bufs_free(clb_gemm_bufs *g)
     rn_release(&g->c);
 }
 
-/* The conv whose forward product is use u and which the step runs with its im2col columns
- * gathered inside the product (rn_sgemm_rows: the stored choice allows it), else NULL. */
-static const rn_conv *gathering_conv(rn_ctx *ctx, const rn_gemm_use *u)
-{
-    const rn_conv *c = &u->conv;
-    return c->N && rn_conv_rows_width(c) && rn_sgemm_rows_fits(ctx, &u->s, c->Cin, c->W, 0) ? c
-                                                                                            : NULL;
-}
-
 /* Wall time of one product between two clFinish calls, in ms (either back-end may run helper
  * kernels for padding or transposition; they belong to the GEMM's cost). With `gather`, the
  * product reads its B from the conv's input as the step runs it, the gather in its time: the
@@ -164,31 +155,31 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *
     rn_gemm_shape *s = malloc((size_t)n * sizeof *s);
     if (!s || n < 1) abort();
     for (int i = 0; i < n; i++) s[i] = u[i].s;
-    clb_gemm_bufs g = clb_gemm_bufs_alloc(ctx, s, n);
+    clb_gemm_bufs g_bufs = clb_gemm_bufs_alloc(ctx, s, n);
     double flops = 0, ms = 0;
     int calls = 0, distinct = n;
     rn_jw_obj(j, "training_shapes");
     for (int i = 0; i < n; i++) {
         char label[80], key[96];
-        /* input gradients that run as their forward's product (rn_gemm_use's runs_as): timed
-         * so, on their own row */
+        /* calls that run as a product gathering from a conv's input (rn_gemm_use: a conv's
+         * forward, or its input gradient as the forward's product) are timed so, on a row of
+         * their own when other calls of the shape do not */
         const int a = u[i].runs_as,
-                  flips = a >= 0 && rn_sgemm_rows_fits(ctx, &s[a], u[i].flip.Cout, u[i].flip.W, 0)
-                              ? u[i].flips
-                              : 0;
-        for (int part = flips == u[i].count; part < 1 + (flips > 0); part++) {
-            const int count = part ? flips : u[i].count - flips;
+                  g = a >= 0 && rn_sgemm_rows_fits(ctx, &s[a], u[i].gconv.Cin, u[i].gconv.W, 0)
+                          ? u[i].gathered
+                          : 0;
+        for (int part = g == u[i].count; part < 1 + (g > 0); part++) {
+            const int count = part ? g : u[i].count - g;
             const rn_gemm_shape *run = part ? &s[a] : &s[i];
-            const rn_conv *gather = part ? &u[i].flip : gathering_conv(ctx, &u[i]);
-            snprintf(label, sizeof label, "%s %s", part ? u[i].flip_layer : u[i].layer, u[i].form);
-            snprintf(key, sizeof key, "%02d %s", i, label);
-            clb_stats t = time_gemm(ctx, run, gather, &g, cfg->repeats);
-            gemm_row(ctx, j, key, label, run, gather != NULL, t, count, pk);
+            snprintf(label, sizeof label, "%s %s", part ? u[i].glayer : u[i].layer, u[i].form);
+            snprintf(key, sizeof key, "%02d%s %s", i, part && g < u[i].count ? "g" : "", label);
+            clb_stats t = time_gemm(ctx, run, part ? &u[i].gconv : NULL, &g_bufs, cfg->repeats);
+            gemm_row(ctx, j, key, label, run, part, t, count, pk);
             flops += rn_gemm_flops(run) * count;
             ms += t.med * count;
             calls += count;
         }
-        distinct -= flips == u[i].count;
+        distinct -= a != i && g == u[i].count; /* runs only as another shape */
     }
     rn_jw_end(j);
     char pct[16];
@@ -204,7 +195,7 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *
     rn_jw_num(j, "gflops", gf, CLB_DIGITS);
     if (pk->gflops > 0) rn_jw_num(j, "pct_peak", 100 * gf / pk->gflops, CLB_DIGITS);
     rn_jw_end(j);
-    clb_gemm_bufs_free(&g);
+    clb_gemm_bufs_free(&g_bufs);
     free(s);
     free(u);
 }

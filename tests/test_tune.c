@@ -192,47 +192,37 @@ int main(void)
     for (int i = 0; i < n; i++) calls += uses[i].count;
     /* 53 convs: forward + weight gradient each, input gradient for all but the stem */
     TU_CHECK(calls == 53 * 2 + 52, "GEMM calls per step: %d", calls);
-    /* a forward product on im2col's columns names its conv with the chunk's images (the tuner
-     * times layer1's 3×3 with the columns gathered inside the product where that can run);
-     * gradients and the dense convs' products name none */
-    int layer1 = 0, wrong = 0;
-    for (int i = 0; i < n; i++) {
-        const rn_conv *c = &uses[i].conv;
-        const rn_gemm_shape *s = &uses[i].s;
-        if (!c->N) continue;
-        wrong += strcmp(uses[i].form, "fwd") || s->M != (size_t)c->Cout ||
-                 s->K != (size_t)c->Cin * c->kh * c->kw || s->N != (size_t)c->N * c->Ho * c->Wo;
-        layer1 += c->N == 4 && c->Cin == 64 && c->Cout == 64 && c->kh == 3 && c->H == 8 &&
-                  c->W == 8 && c->stride == 1;
-    }
-    TU_CHECK(layer1 == 1 && wrong == 0,
-             "convs named by forward products: layer1's 3x3 %d, %d wrong", layer1, wrong);
-    /* input gradients that can run as their forward's products (Cin = Cout 3×3 convs at 8×8 and
-     * 4×4: layer1's three, layer2's last three), naming that product and the conv; the first
-     * layer2 3×3 (stride 2) shares its dgrad shape and stays explicit */
-    int runs = 0;
-    wrong = 0;
+    /* calls that may run as a product gathering from a conv's input: the 3×3 stride-1 convs at
+     * 8×8 and 4×4 (layer1's three, layer2's last three), their forwards as themselves and, with
+     * Cin = Cout, their input gradients as those forwards; layer2.0.conv2 (stride 2) issues the
+     * same two shapes explicitly. Each names the product, the conv (N its chunk's images) and
+     * how many of the shape's calls are that conv's */
+    int fwds = 0, dgrads = 0, wrong = 0;
     for (int i = 0; i < n; i++) {
         const rn_gemm_use *u = &uses[i];
         if (u->runs_as < 0) {
-            wrong += u->flips != 0;
+            wrong += u->gathered != 0;
             continue;
         }
         const rn_gemm_use *f = &uses[u->runs_as];
-        const rn_conv *c = &u->flip;
-        const int l1 = !strcmp(u->layer, "layer1.0.conv2") && u->count == 3 && u->flips == 3 &&
-                       !strcmp(u->flip_layer, "layer1.0.conv2") && c->H == 8;
-        const int l2 = !strcmp(u->layer, "layer2.0.conv2") && u->count == 4 && u->flips == 3 &&
-                       !strcmp(u->flip_layer, "layer2.1.conv2") && c->H == 4;
-        runs++;
-        wrong += strcmp(u->form, "dgrad") || strcmp(f->form, "fwd") || !(l1 || l2) || c->N != 4 ||
-                 c->Cin != c->Cout || c->kh != 3 || c->stride != 1 || f->s.M != (size_t)c->Cin ||
-                 f->s.N != (size_t)c->N * c->H * c->W || f->s.K != (size_t)c->Cout * 9 || f->s.ta ||
-                 f->s.tb || u->s.M != f->s.K || u->s.N != f->s.N || u->s.K != f->s.M || !u->s.ta;
+        const rn_conv *c = &u->gconv;
+        const int l1 = !strcmp(u->layer, "layer1.0.conv2") && u->count == 3 && u->gathered == 3 &&
+                       !strcmp(u->glayer, "layer1.0.conv2") && c->H == 8 && c->W == 8;
+        const int l2 = !strcmp(u->layer, "layer2.0.conv2") && u->count == 4 && u->gathered == 3 &&
+                       !strcmp(u->glayer, "layer2.1.conv2") && c->H == 4 && c->W == 4;
+        const int fwd = u->runs_as == i;
+        fwds += fwd;
+        dgrads += !fwd;
+        wrong += strcmp(f->form, "fwd") || strcmp(u->form, fwd ? "fwd" : "dgrad") || !(l1 || l2) ||
+                 c->N != 4 || c->Cin != c->Cout || c->kh != 3 || c->stride != 1 ||
+                 f->s.M != (size_t)c->Cout || f->s.N != (size_t)c->N * c->H * c->W ||
+                 f->s.K != (size_t)c->Cin * 9 || f->s.ta || f->s.tb ||
+                 (!fwd && (u->s.M != f->s.K || u->s.N != f->s.N || u->s.K != f->s.M || !u->s.ta));
     }
-    TU_CHECK(runs == 2 && wrong == 0,
-             "input gradients that run as their forward's product: %d shapes, %d wrong", runs,
-             wrong);
+    TU_CHECK(fwds == 2 && dgrads == 2 && wrong == 0,
+             "shapes whose calls may gather from a conv's input: %d forwards, %d input gradients, "
+             "%d wrong",
+             fwds, dgrads, wrong);
     free(uses);
 
     /* a tiny search: baseline + at least one candidate + the final check, stored */

@@ -357,21 +357,17 @@ void rn_opcase_run(rn_ctx *ctx, const rn_opcase *c, int backward, rn_opcase_io *
 
 /* ---- the GEMMs of a step ------------------------------------------------------------------ */
 
-/* Adds one issued shape to the distinct list, counting repeats, and returns its index. conv
- * (N = 0: none) is the conv whose forward product on its im2col columns s is; a shape that convs
- * of other geometry (or other products) also issue keeps none. runs_as ≥ 0 (flip the conv): a
- * dgrad call that can run as that use's product; the first such conv of a shape is kept, the
- * calls of any other count as explicit ones. */
+/* Adds one issued shape to the distinct list, counting repeats, and returns its index. With
+ * g (N > 0), the call may run as use runs_as's product gathering from conv g (rn_gemm_use;
+ * runs_as -2: this use itself). */
 static int add_use(rn_gemm_use *u, int *nu, int cap, const rn_gemm_shape *s, const char *layer,
-                   const char *form, const rn_conv *conv, int runs_as, const rn_conv *flip)
+                   const char *form, int runs_as, const rn_conv *g)
 {
     int i = 0;
     while (i < *nu && !rn_gemm_shape_equal(&u[i].s, s)) i++;
     rn_gemm_use *n = &u[i];
-    if (i < *nu) {
-        n->count++;
-        if (memcmp(&n->conv, conv, sizeof *conv)) n->conv.N = 0;
-    } else {
+    if (i < *nu) n->count++;
+    else {
         if (*nu == cap) abort(); /* cap covers every shape of the network */
         (*nu)++;
         memset(n, 0, sizeof *n);
@@ -379,16 +375,15 @@ static int add_use(rn_gemm_use *u, int *nu, int cap, const rn_gemm_shape *s, con
         snprintf(n->layer, sizeof n->layer, "%s", layer);
         n->form = form;
         n->count = 1;
-        n->conv = *conv;
         n->runs_as = -1;
     }
-    if (runs_as >= 0 &&
-        (n->runs_as < 0 || (n->runs_as == runs_as && !memcmp(&n->flip, flip, sizeof *flip)))) {
-        if (!n->flips) snprintf(n->flip_layer, sizeof n->flip_layer, "%s", layer);
+    if (runs_as == -2) runs_as = i;
+    if (g->N && n->runs_as < 0) {
         n->runs_as = runs_as;
-        n->flip = *flip;
-        n->flips++;
+        n->gconv = *g;
+        snprintf(n->glayer, sizeof n->glayer, "%s", layer);
     }
+    n->gathered += g->N && n->runs_as == runs_as && !memcmp(&n->gconv, g, sizeof *g);
     return i;
 }
 
@@ -418,24 +413,28 @@ int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_ge
         rn_gemm_shape s[256];
         int n = rn_opcase_gemms(&c[i], ws_bytes / sizeof(float), train, s, 256);
         if (n > 256) abort();
-        /* (ta, tb) = (0,0) forward, (0,1) weight gradient, (1,0) input gradient. Chunk by
-         * chunk, the k-th input gradient of a conv that can form it as its forward's products
-         * runs as the k-th forward product. */
-        const int as_fwd =
-            train && c[i].with_dx && rn_conv_dx_as_forward(&c[i].conv, ws_bytes / sizeof(float));
+        /* (ta, tb) = (0,0) forward, (0,1) weight gradient, (1,0) input gradient. A conv that
+         * gathers its forward columns may run its forward products so; one that can form its
+         * input gradient as its forward's products runs the k-th one, chunk by chunk, as the
+         * k-th forward product. */
+        const rn_conv *cv = &c[i].conv;
+        const int gathers = rn_conv_rows_width(cv),
+                  as_fwd =
+                      train && c[i].with_dx && rn_conv_dx_as_forward(cv, ws_bytes / sizeof(float));
         int fwd[256], nf = 0, nd = 0;
         for (int j = 0; j < n; j++) {
-            const rn_conv k = columns_conv(&c[i].conv, &s[j]);
-            const int dgrad = s[j].ta, as = as_fwd && dgrad && nd < nf ? fwd[nd] : -1;
-            rn_conv flip = {0};
-            if (as >= 0) flip = columns_conv(&c[i].conv, &u[as].s);
+            const int is_fwd = !s[j].ta && !s[j].tb,
+                      as = s[j].ta && as_fwd && nd < nf ? fwd[nd] : -1;
+            rn_conv g = {0};
+            if (is_fwd && gathers) g = columns_conv(cv, &s[j]);
+            if (as >= 0) g = columns_conv(cv, &u[as].s);
             const int at = add_use(u, &nu, CAP, &s[j], c[i].name,
-                                   !s[j].ta && !s[j].tb ? "fwd"
-                                   : s[j].tb            ? "wgrad"
-                                                        : "dgrad",
-                                   &k, as, &flip);
-            if (!s[j].ta && !s[j].tb) fwd[nf++] = at;
-            nd += dgrad;
+                                   is_fwd    ? "fwd"
+                                   : s[j].tb ? "wgrad"
+                                             : "dgrad",
+                                   is_fwd ? -2 : as, &g);
+            if (is_fwd) fwd[nf++] = at;
+            nd += s[j].ta;
         }
     }
     free(c);

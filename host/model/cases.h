@@ -87,14 +87,17 @@ typedef struct rn_gemm_use {
     char layer[48];   /* first layer that issues it, torchvision naming */
     const char *form; /* "fwd", "dgrad" (input gradient) or "wgrad" (weight gradient) */
     int count;        /* how often one step issues it */
-    rn_conv conv;     /* "fwd" on im2col's columns: the conv, N its chunk's images; else N = 0 */
-    /* "dgrad" of a conv that forms dx as its forward's products on flipped weights, gathering dy
-     * (rn_conv_dx_as_forward): `flips` of the count are that conv's calls (flip, N its chunk's
-     * images), which a step runs as use runs_as's product wherever that use's stored own choice
-     * gathers for flip (rn_sgemm_rows_fits with flip's Cout and width); runs_as -1 for none. */
-    int runs_as, flips;
-    rn_conv flip;
-    char flip_layer[48]; /* the first such conv, torchvision naming */
+    /* Calls that may run as a product reading its B from a conv's input (rn_sgemm_rows): the
+     * forward of a conv that gathers its im2col columns so (rn_conv_rows_width; runs_as is this
+     * use), or the input gradient of one that forms dx as its forward's product on flipped
+     * weights, gathering dy (rn_conv_dx_as_forward; runs_as is that forward's use). `gathered`
+     * of the count are such calls of conv gconv (N its chunk's images; the first such conv,
+     * named glayer; calls of others count as explicit), and run so wherever use runs_as's stored
+     * own choice gathers for gconv (rn_sgemm_rows_fits with its Cin and width). runs_as -1 and
+     * gathered 0: none. */
+    int runs_as, gathered;
+    rn_conv gconv;
+    char glayer[48];
 } rn_gemm_use;
 
 /* Every distinct rn_sgemm shape of one training step (train != 0) or inference pass of ResNet50

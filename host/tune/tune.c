@@ -81,8 +81,9 @@ static bench *bench_create(rn_ctx *ctx, const rn_gemm_use *u, int n)
     double *w = calloc(n, sizeof *w);
     if (!w) abort();
     for (int i = 0; i < n; i++) {
-        w[i] += (u[i].count - u[i].flips) * rn_gemm_flops(&u[i].s);
-        if (u[i].runs_as >= 0) w[u[i].runs_as] += u[i].flips * rn_gemm_flops(&u[i].s);
+        const int j = u[i].runs_as, moved = j >= 0 && j != i ? u[i].gathered : 0;
+        w[i] += (u[i].count - moved) * rn_gemm_flops(&u[i].s);
+        if (moved) w[j] += moved * rn_gemm_flops(&u[i].s);
     }
     for (int i = 1; i < n; i++) /* insertion sort by weight, descending */
         for (int j = i; j > 0; j--) {
@@ -524,15 +525,17 @@ static void own_restore(rn_ctx *ctx, own_swap w)
     ctx->nown = w.nown;
 }
 
-/* Where shape i is the forward product of a conv whose columns this device can gather inside the
- * product (rn_conv_rows_width; the product's choice decides), the seconds of the im2col pass that
- * the conv runs before a product on other tiles: the median of three profiled forwards without
- * an own choice (im2col, then CLBlast). 0 for every other shape. */
+/* Where shape i is the forward product of convs whose columns this device can gather inside
+ * the product (rn_gemm_use: runs_as is i itself; the product's choice decides), the seconds of
+ * the im2col passes that those calls run before a product on other tiles, per call of the
+ * shape: the median of three profiled forwards of the conv without an own choice (im2col, then
+ * CLBlast), times the share of its calls. 0 for every other shape. */
 static double im2col_seconds(bench *b, int i)
 {
     rn_ctx *ctx = b->ctx;
-    const rn_conv *c = &b->u[i].conv;
-    if (!c->N || !rn_conv_rows_width(c)) return 0;
+    const rn_gemm_use *u = &b->u[i];
+    const rn_conv *c = &u->gconv;
+    if (u->runs_as != i) return 0;
     rn_workspace ws;
     if (rn_workspace_create(ctx, &ws, rn_conv_workspace_floats(c, c->N))) return 0;
     const own_swap w = own_only(ctx, NULL);
@@ -548,53 +551,44 @@ static double im2col_seconds(bench *b, int i)
     own_restore(ctx, w);
     rn_workspace_release(&ws);
     qsort(t, 3, sizeof t[0], cmp_double);
-    return t[1];
+    return t[1] * u->gathered / u->count;
 }
 
-/* Whether a step runs shape i on o with the conv's columns gathered inside the product. */
-static int gathers(bench *b, int i, const rn_gemm_own *o)
-{
-    if (b->t_col[i] <= 0) return 0;
-    const own_swap w = own_only(b->ctx, o);
-    const rn_conv *c = &b->u[i].conv;
-    const int fits = rn_sgemm_rows_fits(b->ctx, &b->u[i].s, c->Cin, c->W, 0);
-    own_restore(b->ctx, w);
-    return fits;
-}
-
-/* Whether shape i's flips (rn_gemm_use) run as another's product when that shape runs on o:
- * input gradients on flipped weights, gathering dy. */
-static int flipped(bench *b, int i, const rn_gemm_own *o)
+/* Whether shape i's gathered calls (rn_gemm_use) run gathering when the product they run as
+ * runs on o. */
+static int rows_fit(bench *b, int i, const rn_gemm_own *o)
 {
     const rn_gemm_use *u = &b->u[i];
     if (u->runs_as < 0) return 0;
     const own_swap w = own_only(b->ctx, o);
-    const int fits = rn_sgemm_rows_fits(b->ctx, &b->u[u->runs_as].s, u->flip.Cout, u->flip.W, 0);
+    const int fits = rn_sgemm_rows_fits(b->ctx, &b->u[u->runs_as].s, u->gconv.Cin, u->gconv.W, 0);
     own_restore(b->ctx, w);
     return fits;
 }
 
-/* Whether own_search or own_borrow can pass over shape i: the step runs all its calls as a
- * product whose chosen candidate (so far) gathers. */
+/* Whether forward shape i on o runs its gathered calls with the conv's columns gathered inside
+ * the product. */
+static int gathers(bench *b, int i, const rn_gemm_own *o)
+{
+    return b->t_col[i] > 0 && rows_fit(b, i, o);
+}
+
+/* Whether own_search or own_borrow can pass over shape i: input gradients that all run as a
+ * forward product whose candidate so far gathers. */
 static int passed_over(bench *b, int i, const rn_gemm_own *best, const double *t_own)
 {
     const int j = b->u[i].runs_as;
-    return j >= 0 && b->u[i].flips == b->u[i].count && isfinite(t_own[j]) &&
-           flipped(b, i, &best[j]);
+    return j >= 0 && j != i && b->u[i].gathered == b->u[i].count && isfinite(t_own[j]) &&
+           rows_fit(b, i, &best[j]);
 }
 
-/* What a step spends on shape i with candidate o, in seconds (-1: not runnable): the product as
- * the step runs it, gathering the conv's columns itself where it can (rn_sgemm_rows), plus the
- * im2col pass in front (b->t_col[i]) where the step runs one that the other form skips. */
-static double time_use(bench *b, int i, const rn_gemm_own *o)
+/* Seconds of shape i's product on o gathering the conv's columns (rn_sgemm_rows), -1: not
+ * runnable. */
+static double time_rows(bench *b, int i, const rn_gemm_own *o)
 {
-    if (!gathers(b, i, o)) {
-        const double t = time_own(b, o);
-        return t < 0 ? t : t + b->t_col[i];
-    }
     cl_int err;
     if (rn_gemm_own_reserve(b->ctx, o, &err)) return -1;
-    const rn_conv *c = &b->u[i].conv;
+    const rn_conv *c = &b->u[i].gconv;
     const own_swap w = own_only(b->ctx, o);
     rn_finish(b->ctx);
     const double t0 = rn_now();
@@ -603,6 +597,23 @@ static double time_use(bench *b, int i, const rn_gemm_own *o)
     const double t = rn_now() - t0;
     own_restore(b->ctx, w);
     return t;
+}
+
+/* What a step spends per call of shape i with candidate o, in seconds (-1: not runnable): the
+ * product as the step runs it, its gathered calls gathering the conv's columns themselves where
+ * they can (rn_sgemm_rows), plus the im2col passes in front (b->t_col[i]) where the step runs
+ * those that the other form skips. */
+static double time_use(bench *b, int i, const rn_gemm_own *o)
+{
+    const rn_gemm_use *u = &b->u[i];
+    if (!gathers(b, i, o)) {
+        const double t = time_own(b, o);
+        return t < 0 ? t : t + b->t_col[i];
+    }
+    const double tg = time_rows(b, i, o),
+                 te = u->gathered < u->count && tg >= 0 ? time_own(b, o) : 0;
+    if (tg < 0 || te < 0) return -1;
+    return (u->gathered * tg + (u->count - u->gathered) * te) / u->count;
 }
 
 /* The OWN_TOP fastest candidates of a shape, fastest first. */
@@ -758,12 +769,13 @@ static void own_choose(search *s, const rn_gemm_own *best, const double *t_own, 
         chosen[i] = 1;
         t_best[i] = t_own[i] - (gathers(b, i, &best[i]) ? 0 : b->t_col[i]); /* the product */
     }
-    /* input gradients that run as a chosen product: that product's time, for their share */
+    /* input gradients that run as a chosen forward product: its time per call as chosen, for
+     * their share */
     for (int i = 0; i < b->n; i++) {
         const rn_gemm_use *u = &b->u[i];
-        if (u->runs_as >= 0 && chosen[u->runs_as] && flipped(b, i, &best[u->runs_as]))
-            t_best[i] =
-                ((u->count - u->flips) * t_best[i] + u->flips * t_best[u->runs_as]) / u->count;
+        const int j = u->runs_as;
+        if (j >= 0 && j != i && chosen[j] && rows_fit(b, i, &best[j]))
+            t_best[i] = ((u->count - u->gathered) * t_best[i] + u->gathered * t_best[j]) / u->count;
     }
     free(chosen);
     free(got);
@@ -788,9 +800,11 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     for (int i = 0; i < n && !quiet; i++)
         if (b->t_col[i] > 0)
             fprintf(stderr,
-                    "rn50cl: tune: %s's forward (%zux%zux%zu) can gather its columns inside the "
-                    "product; its im2col takes %.2f ms, counted against what does not gather\n",
-                    uses[i].layer, uses[i].s.M, uses[i].s.N, uses[i].s.K, b->t_col[i] * 1e3);
+                    "rn50cl: tune: %s's forward (%zux%zux%zu, %d of the shape's %d calls) can "
+                    "gather its columns inside the product; its im2col takes %.2f ms, counted "
+                    "against what does not gather\n",
+                    uses[i].glayer, uses[i].s.M, uses[i].s.N, uses[i].s.K, uses[i].gathered,
+                    uses[i].count, b->t_col[i] * uses[i].count / uses[i].gathered * 1e3);
     search s = {ctx, b, quiet, rn_now(), budget_s, 0, 0, res};
     g_stop = 0;
     struct sigaction sa, old;
