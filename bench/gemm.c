@@ -155,7 +155,7 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *
     rn_gemm_shape *s = malloc((size_t)n * sizeof *s);
     if (!s || n < 1) abort();
     for (int i = 0; i < n; i++) s[i] = u[i].s;
-    clb_gemm_bufs g_bufs = clb_gemm_bufs_alloc(ctx, s, n);
+    clb_gemm_bufs g = clb_gemm_bufs_alloc(ctx, s, n);
     double flops = 0, ms = 0;
     int calls = 0, distinct = n;
     rn_jw_obj(j, "training_shapes");
@@ -164,22 +164,20 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *
         /* calls that run as a product gathering from a conv's input (rn_gemm_use: a conv's
          * forward, or its input gradient as the forward's product) are timed so, on a row of
          * their own when other calls of the shape do not */
-        const int a = u[i].runs_as,
-                  g = a >= 0 && rn_sgemm_rows_fits(ctx, &s[a], u[i].gconv.Cin, u[i].gconv.W, 0)
-                          ? u[i].gathered
-                          : 0;
-        for (int part = g == u[i].count; part < 1 + (g > 0); part++) {
-            const int count = part ? g : u[i].count - g;
+        const int a = u[i].runs_as, gathered = rn_gemm_use_gathered(ctx, u, i);
+        for (int part = gathered == u[i].count; part < 1 + (gathered > 0); part++) {
+            const int count = part ? gathered : u[i].count - gathered;
             const rn_gemm_shape *run = part ? &s[a] : &s[i];
             snprintf(label, sizeof label, "%s %s", part ? u[i].glayer : u[i].layer, u[i].form);
-            snprintf(key, sizeof key, "%02d%s %s", i, part && g < u[i].count ? "g" : "", label);
-            clb_stats t = time_gemm(ctx, run, part ? &u[i].gconv : NULL, &g_bufs, cfg->repeats);
+            snprintf(key, sizeof key, "%02d%s %s", i, part && gathered < u[i].count ? "g" : "",
+                     label);
+            clb_stats t = time_gemm(ctx, run, part ? &u[i].gconv : NULL, &g, cfg->repeats);
             gemm_row(ctx, j, key, label, run, part, t, count, pk);
             flops += rn_gemm_flops(run) * count;
             ms += t.med * count;
             calls += count;
         }
-        distinct -= a != i && g == u[i].count; /* runs only as another shape */
+        distinct -= a != i && gathered == u[i].count; /* runs only as another shape */
     }
     rn_jw_end(j);
     char pct[16];
@@ -195,7 +193,7 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *
     rn_jw_num(j, "gflops", gf, CLB_DIGITS);
     if (pk->gflops > 0) rn_jw_num(j, "pct_peak", 100 * gf / pk->gflops, CLB_DIGITS);
     rn_jw_end(j);
-    clb_gemm_bufs_free(&g_bufs);
+    clb_gemm_bufs_free(&g);
     free(s);
     free(u);
 }

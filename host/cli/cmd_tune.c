@@ -86,8 +86,8 @@ int rn_cmd_tune(int argc, char **argv, const rn_env *env)
         "shapes a short budget leaves out get choices borrowed from the winners), check the "
         "winners against a double reference and store the choice per shape in the cache "
         "folder, where every later run picks it up (--no-tune or RN50CL_NO_TUNE=1 ignores it: "
-        "CLBlast with its own "
-        "parameters everywhere). Ctrl-C stops the search and keeps the best so far.");
+        "CLBlast with its own parameters everywhere). Ctrl-C stops the search and keeps the best "
+        "so far.");
     if (rc) return rc < 0 ? RN_OK : rc;
     if (batch < 1) return bad("--batch-size must be at least 1.");
     if (!(budget > 0)) return bad("--budget must be a positive number of seconds.");

@@ -401,6 +401,15 @@ static rn_conv columns_conv(const rn_conv *c, const rn_gemm_shape *s)
     return k;
 }
 
+int rn_gemm_use_gathered(rn_ctx *ctx, const rn_gemm_use *uses, int i)
+{
+    const rn_gemm_use *u = &uses[i];
+    return u->runs_as >= 0 &&
+                   rn_sgemm_rows_fits(ctx, &uses[u->runs_as].s, u->gconv.Cin, u->gconv.W, 0)
+               ? u->gathered
+               : 0;
+}
+
 int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_gemm_use **out)
 {
     enum { CAP = 1024 };

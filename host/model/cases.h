@@ -100,6 +100,10 @@ typedef struct rn_gemm_use {
     char glayer[48];
 } rn_gemm_use;
 
+/* How many of uses[i]'s calls a step on ctx, with its stored choices, runs gathering from a conv's
+ * input: its `gathered` where use runs_as's choice gathers for gconv, else 0. */
+int rn_gemm_use_gathered(rn_ctx *ctx, const rn_gemm_use *uses, int i);
+
 /* Every distinct rn_sgemm shape of one training step (train != 0) or inference pass of ResNet50
  * with `classes` outputs at this batch and an im2col workspace of ws_bytes, with counts, in the
  * order the layers first issue them (from rn_model_cases). Returns how many; *out is malloc'd. */

@@ -558,10 +558,9 @@ static double im2col_seconds(bench *b, int i)
  * runs on o. */
 static int rows_fit(bench *b, int i, const rn_gemm_own *o)
 {
-    const rn_gemm_use *u = &b->u[i];
-    if (u->runs_as < 0) return 0;
+    if (b->u[i].runs_as < 0) return 0;
     const own_swap w = own_only(b->ctx, o);
-    const int fits = rn_sgemm_rows_fits(b->ctx, &b->u[u->runs_as].s, u->gconv.Cin, u->gconv.W, 0);
+    const int fits = rn_gemm_use_gathered(b->ctx, b->u, i) > 0;
     own_restore(b->ctx, w);
     return fits;
 }
@@ -844,14 +843,14 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     const double borrow_s = fmin(0.35 * budget_s, 60);
     const int searched = own_search(&s, 0.6 - borrow_s / budget_s, own, t_own);
     const int borrowed = own_borrow(&s, searched, 0.6, own, t_own);
-    int flips = 0; /* shapes that a step runs as their forward's products, not searched */
-    for (int i = 0; i < n; i++) flips += passed_over(s.b, i, own, t_own);
+    int passed = 0; /* input gradients that run as their forward's products, not searched */
+    for (int i = 0; i < n; i++) passed += passed_over(s.b, i, own, t_own);
     if (!quiet)
         fprintf(stderr,
                 "rn50cl: tune [%4.0f s] own kernels searched on %d of %d shapes, borrowed "
                 "choices timed on %d more; the input gradients of %d run as their forward's "
                 "product\n",
-                elapsed(&s), count_finite(t_own, n) - borrowed, n, borrowed, flips);
+                elapsed(&s), count_finite(t_own, n) - borrowed, n, borrowed, passed);
 
     /* Phase 2: Xgemm (the indirect kernel) for every shape: seeds, then one-step neighbours of
      * the best. Other load on the machine comes and goes, so each candidate is compared with
