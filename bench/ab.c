@@ -21,27 +21,75 @@ static int ab_bad(const char *what, const char *arg)
     return RN_ERR_INPUT;
 }
 
-static double once_ms(rn_ctx *ctx, const rn_gemm_own *o, const clb_gemm_bufs *g)
+/* One file's choices for a use (rn_gemm_use) as a step runs them: `own` for the use's shape,
+ * and for the calls that gather from a conv's input (`gathered` of them) `as`, the choice of the
+ * product they run as (rn_sgemm_rows). */
+typedef struct ab_side {
+    const rn_gemm_own *own, *as;
+    int gathered;
+} ab_side;
+
+/* ctx's stored choices: o alone (ctx keeps none of its own here, see clb_ab), or none. */
+static void own_set(rn_ctx *ctx, const rn_gemm_own *o)
 {
-    rn_finish(ctx);
-    double t0 = rn_now();
-    rn_sgemm_own(ctx, o, 1.0f, g->a, 0, g->b, 0, g->c, 0);
-    rn_finish(ctx);
-    return (rn_now() - t0) * 1e3;
+    if (o) ctx->own[0] = *o;
+    ctx->nown = o != NULL;
 }
 
-/* Median ms of A (t[0]) and B (t[1]) on shape s, in turns, A first in even rounds. */
-static void time_pair(rn_ctx *ctx, const rn_gemm_own *o[2], int repeats, const clb_gemm_bufs *g,
-                      double med[2])
+static ab_side side_of(rn_ctx *ctx, const rn_tune_params *p, const rn_gemm_use *u, int i)
 {
-    double t[2][64];
-    for (int v = 0; v < 2; v++) once_ms(ctx, o[v], g); /* warm-up */
+    ab_side d = {rn_gemm_own_lookup(p->own, p->nown, &u[i].s), NULL, 0};
+    if (u[i].runs_as >= 0) d.as = rn_gemm_own_lookup(p->own, p->nown, &u[u[i].runs_as].s);
+    own_set(ctx, d.as);
+    if (d.as) d.gathered = rn_gemm_use_gathered(ctx, u, i);
+    own_set(ctx, NULL);
+    if (!d.gathered) d.as = NULL;
+    return d;
+}
+
+/* ms of one call, explicit (gather 0: on d->own) or gathering (on d->as, as the step runs it). */
+static double once_ms(rn_ctx *ctx, const ab_side *d, const rn_gemm_use *u, int i, int gather,
+                      const clb_gemm_bufs *g)
+{
+    const rn_conv *c = &u[i].gconv;
+    if (gather) own_set(ctx, d->as);
+    rn_finish(ctx);
+    double t0 = rn_now();
+    if (gather)
+        rn_sgemm_rows(ctx, &u[u[i].runs_as].s, g->a, g->b, c->Cin, c->N, c->H, c->W, 0, g->c, 0);
+    else rn_sgemm_own(ctx, d->own, 1.0f, g->a, 0, g->b, 0, g->c, 0);
+    rn_finish(ctx);
+    const double t = (rn_now() - t0) * 1e3;
+    own_set(ctx, NULL);
+    return t;
+}
+
+/* Whether side d runs any of use i's calls explicitly (gather 0) or gathering (gather 1). */
+static int runs(const ab_side *d, const rn_gemm_use *u, int i, int gather)
+{
+    return gather ? d->gathered > 0 : d->gathered < u[i].count;
+}
+
+/* Median ms per call of use i for A (med[0]) and B (med[1]): each side's explicit and gathered
+ * calls timed in turns, A first in even rounds, weighed by how many of the use's calls each
+ * form runs. */
+static void time_pair(rn_ctx *ctx, const ab_side d[2], const rn_gemm_use *u, int i, int repeats,
+                      const clb_gemm_bufs *g, double med[2])
+{
+    double t[2][2][64] = {{{0}}};
+    for (int v = 0; v < 2; v++) /* warm-up */
+        for (int f = 0; f < 2; f++)
+            if (runs(&d[v], u, i, f)) once_ms(ctx, &d[v], u, i, f, g);
     for (int r = 0; r < repeats; r++)
         for (int k = 0; k < 2; k++) {
-            int v = r % 2 ? 1 - k : k;
-            t[v][r] = once_ms(ctx, o[v], g);
+            const int v = r % 2 ? 1 - k : k;
+            for (int f = 0; f < 2; f++)
+                if (runs(&d[v], u, i, f)) t[v][f][r] = once_ms(ctx, &d[v], u, i, f, g);
         }
-    for (int v = 0; v < 2; v++) med[v] = clb_stats_of(t[v], repeats).med;
+    for (int v = 0; v < 2; v++)
+        med[v] = ((u[i].count - d[v].gathered) * clb_stats_of(t[v][0], repeats).med +
+                  d[v].gathered * clb_stats_of(t[v][1], repeats).med) /
+                 u[i].count;
 }
 
 static int load(rn_ctx *ctx, const char *path, rn_tune_params *p)
@@ -52,9 +100,13 @@ static int load(rn_ctx *ctx, const char *path, rn_tune_params *p)
     return RN_ERR_INPUT;
 }
 
-static void choice(char *buf, size_t len, const rn_gemm_own *o)
+/* The choice the side's calls run (the gathering one where any gather), `g` and how many gather. */
+static void choice(char *buf, size_t len, const ab_side *d)
 {
-    snprintf(buf, len, "t%d m%d kc%zu", o->tile, o->m_fast, o->kc);
+    const rn_gemm_own *o = d->gathered ? d->as : d->own;
+    int n = snprintf(buf, len, "t%d m%d kc%zu", o->tile, o->m_fast, o->kc);
+    if (d->gathered && n > 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, " g%d", d->gathered);
 }
 
 static int run_ab(rn_ctx *ctx, const char *files[2], int batch, int repeats)
@@ -76,20 +128,25 @@ static int run_ab(rn_ctx *ctx, const char *files[2], int batch, int repeats)
     int skipped = 0;
     for (int i = 0; i < n; i++) {
         const rn_gemm_shape *s = &u[i].s;
-        const rn_gemm_own *o[2] = {rn_gemm_own_lookup(p[0].own, p[0].nown, s),
-                                   rn_gemm_own_lookup(p[1].own, p[1].nown, s)};
-        cl_int err;
-        if (!o[0] || !o[1] || rn_gemm_own_reserve(ctx, o[0], &err) ||
-            rn_gemm_own_reserve(ctx, o[1], &err)) {
+        const ab_side d[2] = {side_of(ctx, &p[0], u, i), side_of(ctx, &p[1], u, i)};
+        int runnable = 1;
+        for (int v = 0; v < 2; v++) {
+            cl_int err;
+            /* a shape all of whose calls run as another may have no choice of its own */
+            runnable &= (d[v].own || d[v].gathered == u[i].count) &&
+                        !(d[v].own && rn_gemm_own_reserve(ctx, d[v].own, &err)) &&
+                        !(d[v].as && rn_gemm_own_reserve(ctx, d[v].as, &err));
+        }
+        if (!runnable) {
             skipped++;
             continue;
         }
         double med[2];
-        time_pair(ctx, o, repeats, &g, med);
+        time_pair(ctx, d, u, i, repeats, &g, med);
         const double f = rn_gemm_flops(s);
         char ca[32], cb[32];
-        choice(ca, sizeof ca, o[0]);
-        choice(cb, sizeof cb, o[1]);
+        choice(ca, sizeof ca, &d[0]);
+        choice(cb, sizeof cb, &d[1]);
         printf("%-24s %-5s %c%c %5zu %5zu %5zu %5d  %-16s %7.1f  %-16s %7.1f  %5.2f\n", u[i].layer,
                u[i].form, s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->M, s->N, s->K, u[i].count, ca,
                f / med[0] * 1e-6, cb, f / med[1] * 1e-6, med[0] / med[1]);

@@ -116,10 +116,17 @@ void clb_section_kernels(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_pe
         double bytes = rn_opcase_bytes(&c, rows[i].backward), gbs = bytes / (s.med * 1e-3) * 1e-9;
         char pct[16], shape[64];
         shape_text(shape, sizeof shape, &c, rows[i].backward);
-        printf("%-26s %-24s %9.1f %9.3f %9.3f %9.3f %8.1f %6s\n", rows[i].label, shape,
-               bytes * 1e-6, s.med, s.min, s.max, gbs, clb_pct(pct, sizeof pct, gbs, pk->copy_gbs));
         rn_jw_obj(j, rows[i].label);
         rn_jw_num(j, "bytes", bytes, CLB_DIGITS);
+        if (s.max <= 0) { /* no such kernel ran: the conv's product gathers its columns itself */
+            printf("%-26s %-24s %9.1f   none: the stored GEMM choice gathers the columns\n",
+                   rows[i].label, shape, bytes * 1e-6);
+            rn_jw_bool(j, "in_product", 1);
+            rn_jw_end(j);
+            continue;
+        }
+        printf("%-26s %-24s %9.1f %9.3f %9.3f %9.3f %8.1f %6s\n", rows[i].label, shape,
+               bytes * 1e-6, s.med, s.min, s.max, gbs, clb_pct(pct, sizeof pct, gbs, pk->copy_gbs));
         clb_json_stats(j, "ms", s);
         rn_jw_num(j, "gbs", gbs, CLB_DIGITS);
         if (pk->copy_gbs > 0) rn_jw_num(j, "pct_copy", 100 * gbs / pk->copy_gbs, CLB_DIGITS);

@@ -38,7 +38,8 @@ static const char help[] =
     "  --only LIST       run only these sections (peak is still measured for the shares)\n\n"
     "compare puts JSON files side by side, with ratios to the first. ab times two stored GEMM\n"
     "choices of one device (files as `rn50cl tune` writes them) on every GEMM shape of a\n"
-    "training step in one process, taking turns (--repeats runs each, default 11).\n";
+    "training step in one process, taking turns (--repeats runs each, default 11), the calls\n"
+    "a step runs gathering from a conv's input timed so.\n";
 
 static const char *const section_names[5] = {"peak", "gemm", "kernels", "model", "startup"};
 

@@ -214,7 +214,8 @@ __kernel void rn_transpose_fwd(__global float *out, __global const float *in, co
 }
 
 // The GEMM of a 3×3 conv at stride 1 with padding 1 on images with rows of 8 or 4 (ResNet50's
-// layer1 and layer2 at 32×32 input), C = W·col, with im2col folded into B's loads: a tile's
+// layer1 and layer2 at 32×32 input), and of the stem's 7×7/2 on rows of 32 (below, with the row
+// kernels for it), C = W·col, with im2col folded into B's loads: a tile's
 // columns are consecutive output positions of one or two images, so B's row k = (ci, ky, kx) is
 // channel ci's input rows read as vectors and shifted into place (rows of 8: two rows at a time
 // moved by kx−1 lanes; rows of 4: a whole 4×4 image moved by a lane pattern per tap), zeros
@@ -222,8 +223,9 @@ __kernel void rn_transpose_fwd(__global float *out, __global const float *in, co
 // kernels', and a launch covers the K-chunk k0 .. k0+kk−1 as theirs do (host: rn_sgemm_rows),
 // so the bits are those of im2col + rn_gemm_nn(_wide)_fwd or rn_gemm_packed_fwd. The columns (a
 // few KiB of an image) stay in cache, where the explicit form streamed the whole column matrix
-// through every tile column. X is CNHW [Cin][Nimg][H][W]; column j of C is image n0 + j / (H·W);
-// rows of 8: H a multiple of 4; rows of 4: H = 4; N a multiple of the tile width.
+// through every tile column. X is CNHW [Cin][Nimg][H][W]; column j of C is image n0 + j / (the
+// output positions of an image); rows of 8: H a multiple of 4; rows of 4: H = 4; rows of 32:
+// H = 32; N a multiple of the tile width.
 
 // Rows of 8: input rows r and r + 1 of an image plane as 16 lanes, rows outside the image as
 // zeros; −1 ≤ r < H.
@@ -266,6 +268,45 @@ static float16 rn_gemm_row4_tap(float16 v, int t)
     }
 }
 
+// Rows of 32 at stride 2 (the stem's 7×7/2 with padding 3, 32×32 → 16×16): a tile's 16 columns
+// are one output row oy, and B's row for tap (ky, kx) is input row 2·oy − 3 + ky's even or odd
+// columns moved by floor((kx − 3) / 2) lanes, as rn_im2col_s2row32_fwd writes it. A row is kept
+// as its even and its odd lanes.
+typedef struct {
+    float16 e, o;
+} rn_gemm_eo;
+
+// Input row r of an image plane as (even, odd) lanes, zeros outside the image; H rows of 32.
+static rn_gemm_eo rn_gemm_rows32(__global const float *p, int r, int H)
+{
+    rn_gemm_eo v;
+    v.e = v.o = 0.0f;
+    if (r < 0 || r >= H) return v;
+    const float16 lo = vload16(0, p + r * 32), hi = vload16(1, p + r * 32);
+    v.e = (float16)(lo.even, hi.even);
+    v.o = (float16)(lo.odd, hi.odd);
+    return v;
+}
+
+// Rows of 32, tap t (its kx = t % 7): kx − 3 = −3, −1, 1, 3 read the odd lanes, −2, 0, 2 the even
+// ones, moved by −2, −1, −1, 0, 0, 1, 1 lanes.
+static float16 rn_gemm_row32_tap(rn_gemm_eo s, int t)
+{
+    const uint16 right2 = (uint16)(16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13),
+                 right1 = (uint16)(16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14),
+                 left1 = (uint16)(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
+    const float16 z = 0.0f;
+    switch (t % 7) {
+    case 0: return shuffle2(s.o, z, right2);
+    case 1: return shuffle2(s.e, z, right1);
+    case 2: return shuffle2(s.o, z, right1);
+    case 3: return s.e;
+    case 4: return s.o;
+    case 5: return shuffle2(s.e, z, left1);
+    default: return shuffle2(s.o, z, left1);
+    }
+}
+
 #define RN_ROWS_ARGS                                                                               \
     __global float *C, const int c_off, const int ldc, __global const float *A, const int lda,     \
         __global const float *X, const int Cin, const int Nimg, const int H, const int n0,         \
@@ -285,6 +326,16 @@ static float16 rn_gemm_row4_tap(float16 v, int t)
 #define RN_SRC_4(NR, T)                                                                            \
     const float16 s0 = vload16(0, plane);                                                          \
     RN_HI_##NR(const float16 s1 = vload16(1, plane);)
+#define RN_SRC_32(NR, T)                                                                           \
+    const rn_gemm_eo s0 = rn_gemm_rows32(plane, 2 * oy0 - 3 + (T) / 7, H);                         \
+    RN_HI_##NR(const rn_gemm_eo s1 = rn_gemm_rows32(plane, 2 * oy0 - 1 + (T) / 7, H);)
+// Taps per channel, stride, by row width.
+#define RN_TAPS_8 9
+#define RN_TAPS_4 9
+#define RN_TAPS_32 49
+#define RN_STRIDE_8 1
+#define RN_STRIDE_4 1
+#define RN_STRIDE_32 2
 
 // Step k with tap T (a constant when known): B's row from s0 (and s1).
 #define RN_ROWS_STEP(NR, W, T) RN_ROWS_STEP_##NR(NR, W, T)
@@ -315,36 +366,58 @@ static float16 rn_gemm_row4_tap(float16 v, int t)
         RN_ROWS_STEP(NR, 4, 3) RN_ROWS_STEP(NR, 4, 4) RN_ROWS_STEP(NR, 4, 5)                       \
         RN_ROWS_STEP(NR, 4, 6) RN_ROWS_STEP(NR, 4, 7) RN_ROWS_STEP(NR, 4, 8)                       \
     }
+// A row of taps (ky) of the stem's rows of 32: the row loaded once, then its seven taps.
+#define RN_ROWS_KY_32(NR, KY)                                                                      \
+    {                                                                                              \
+        RN_SRC_32(NR, 7 * (KY))                                                                    \
+        RN_ROWS_STEP(NR, 32, 0) RN_ROWS_STEP(NR, 32, 1) RN_ROWS_STEP(NR, 32, 2)                    \
+        RN_ROWS_STEP(NR, 32, 3) RN_ROWS_STEP(NR, 32, 4) RN_ROWS_STEP(NR, 32, 5)                    \
+        RN_ROWS_STEP(NR, 32, 6)                                                                    \
+    }
 // One step of a channel the chunk starts or ends inside.
 #define RN_ROWS_ONE(NR, W)                                                                         \
     {                                                                                              \
-        __global const float *plane = img + (size_t)(k / 9) * Nimg * hw;                           \
-        const int t = k % 9;                                                                       \
+        __global const float *plane = img + (size_t)(k / RN_TAPS_##W) * Nimg * hw;                 \
+        const int t = k % RN_TAPS_##W;                                                             \
         RN_SRC_##W(NR, t)                                                                          \
         RN_ROWS_STEP(NR, W, t)                                                                     \
     }
 
 // The tile (R rows of the weights, NR columns of B) a work-item owns, shifted inward at the
-// bottom edge (needs M ≥ R) as RN_GEMM_TILE does, and where its image starts.
+// bottom edge (needs M ≥ R) as RN_GEMM_TILE does, its first output row oy0 and where its image
+// starts (hw input and ohw output positions an image).
 #define RN_ROWS_TILE(R, NR, W)                                                                     \
     const int tm = m_fast ? get_global_id(0) : get_global_id(1);                                   \
     const int tn = m_fast ? get_global_id(1) : get_global_id(0);                                   \
     if (tm * R >= M || tn * NR >= N) return;                                                       \
     const int m0 = min(tm * R, M - R), r0 = tm * R - m0, j = tn * NR, hw = W * H;                  \
-    const int oy0 = j % hw / W, kend = k0 + kk;                                                    \
+    const int ohw = hw / (RN_STRIDE_##W * RN_STRIDE_##W);                                          \
+    const int oy0 = j % ohw / (W / RN_STRIDE_##W), kend = k0 + kk;                                 \
     __global const float *a = A + (size_t)m0 * lda;                                                \
-    __global const float *img = X + ((size_t)n0 + j / hw) * hw;                                    \
+    __global const float *img = X + ((size_t)n0 + j / ohw) * hw;                                   \
     __global float *c = C + c_off + (size_t)m0 * ldc + j;
-// Steps k0 .. kend−1 of tile form MODE (16, 32, P4, P6). Whole channels' nine steps are written
-// out: as loops, PoCL's code ran 2x as long.
-#define RN_ROWS_WALK(MODE, W)                                                                      \
+// Steps k0 .. kend−1 of tile form MODE (16, 32, P4, P6). Whole channels' steps are written out:
+// as loops, PoCL's code ran 2x as long. The stem's rows of 32 go a row of taps at a time, so that
+// a K-chunk starting or ending inside a channel loads a row once per seven steps, not per step.
+#define RN_ROWS_WALK(MODE, W) RN_ROWS_WALK_##W(MODE)
+#define RN_ROWS_WALK_8(MODE) RN_ROWS_WALK_CH(MODE, 8)
+#define RN_ROWS_WALK_4(MODE) RN_ROWS_WALK_CH(MODE, 4)
+#define RN_ROWS_WALK_CH(MODE, W)                                                                   \
     int k = k0;                                                                                    \
-    while (k < kend && k % 9) RN_ROWS_ONE(MODE, W)                                                 \
-    while (k + 9 <= kend) {                                                                        \
-        __global const float *plane = img + (size_t)(k / 9) * Nimg * hw;                           \
+    while (k < kend && k % RN_TAPS_##W) RN_ROWS_ONE(MODE, W)                                       \
+    while (k + RN_TAPS_##W <= kend) {                                                              \
+        __global const float *plane = img + (size_t)(k / RN_TAPS_##W) * Nimg * hw;                 \
         RN_ROWS_CH_##W(MODE)                                                                       \
     }                                                                                              \
     while (k < kend) RN_ROWS_ONE(MODE, W)
+#define RN_ROWS_WALK_32(MODE)                                                                      \
+    int k = k0;                                                                                    \
+    while (k < kend && k % 7) RN_ROWS_ONE(MODE, 32)                                                \
+    while (k + 7 <= kend) {                                                                        \
+        __global const float *plane = img + (size_t)(k / 49) * Nimg * hw;                          \
+        RN_ROWS_KY_32(MODE, k % 49 / 7)                                                            \
+    }                                                                                              \
+    while (k < kend) RN_ROWS_ONE(MODE, 32)
 #define RN_GEMM_ROWS(NR, W)                                                                        \
     RN_ROWS_TILE(8, NR, W)                                                                         \
     RN_ROWS(RN_DECL, x, 0)                                                                         \
@@ -386,6 +459,10 @@ __kernel void rn_gemm_row8_p4_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS_P(4, 8) }
 __kernel void rn_gemm_row4_p4_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS_P(4, 4) }
 __kernel void rn_gemm_row8_p6_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS_P(6, 8) }
 __kernel void rn_gemm_row4_p6_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS_P(6, 4) }
+// The stem's rows of 32 at stride 2: 8×16 tiles (one output row), 8×32 (two; also the packed
+// tile's). The 4×16 and 6×16 tiles do not gather here (gemm.c's rows_choice).
+__kernel void rn_gemm_s2row32_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS(16, 32) }
+__kernel void rn_gemm_s2row32_wide_fwd(RN_ROWS_ARGS) { RN_GEMM_ROWS(32, 32) }
 
 // Fixed-order sum of a float16's lanes.
 static float rn_hsum16(float16 v)

@@ -175,7 +175,7 @@ rows = gemm["training_shapes"]
 g = {k.split(" ", 1)[1]: r for k, r in rows.items() if r["gathered"]}
 assert {"layer1.0.conv2 fwd", "layer1.0.conv2 dgrad"} <= set(g), sorted(g)
 assert set(g) <= {"layer1.0.conv2 fwd", "layer1.0.conv2 dgrad", "layer2.1.conv2 fwd",
-                  "layer2.1.conv2 dgrad"}, sorted(g)
+                  "layer2.1.conv2 dgrad", "conv1 fwd"}, sorted(g)
 for k, r in g.items():
     assert r["backend"] == "rn50cl" and r["ms"]["median"] > 0 and not r["ta"] and not r["tb"], r
     if k.startswith("layer1"):
@@ -186,6 +186,13 @@ assert sum(r["count_per_step"] for r in rows.values()) == 158
 shapes = {(r["ta"], r["tb"], r["M"], r["N"], r["K"]) for r in rows.values()}
 assert gemm["step_total"]["distinct_shapes"] == len(shapes), (gemm["step_total"], len(shapes))
 EOF2
+gfile="$tmp/gcache/tuning/$(basename "$tuned")"
+ab_out=$("$CLB" ab "$gfile" "$gfile" --device "$dev" --batch-size 2 --repeats 1 2>&1); rc=$?
+check "ab of the gathering choice exits 0 (rc $rc): ${ab_out: -300}" [ "$rc" -eq 0 ]
+check "ab times layer1's 3x3 forward as the step runs it, its 3 calls gathering" \
+  grep -qE '^layer1.0.conv2 +fwd +NN +64 +128 +576 +3 +t0 m1 kc576 g3 .* t0 m1 kc576 g3 ' <<<"$ab_out"
+check "and its input gradient as that product (whatever the file holds for its own shape)" \
+  grep -qE '^layer1.0.conv2 +dgrad +TN +576 +128 +64 +3 +t0 m1 kc576 g3 .* t0 m1 kc576 g3 ' <<<"$ab_out"
 
 # bad input: exit 2 with a sentence
 echo '{"tool": "cl_bench", "runs": [' > "$tmp/broken.json"

@@ -388,17 +388,19 @@ static long launches(const rn_ctx *ctx, const char *name)
 }
 
 /* Claim: with own kernels chosen (tile, tile order m_fast, K-chunk kc) for its products, a 3×3/1
- * pad-1 conv on N images of H rows of W (8, or 4 with H = 4) gives exactly the bits of the
- * explicit form: the host's im2col of each chunk of images (a workspace of ws floats; 0: the
- * whole batch) multiplied by rn_sgemm with the same choice; it runs no im2col kernel, except for
- * a chunk whose columns are not whole tiles (explicit then). */
+ * pad-1 conv on N images of H rows of W (8, or 4 with H = 4), or the stem's 7×7/2 pad-3 conv on
+ * 32×32 images (W = 32), gives exactly the bits of the explicit form: the host's im2col of each
+ * chunk of images (a workspace of ws floats; 0: the whole batch) multiplied by rn_sgemm with the
+ * same choice; it runs no im2col kernel, except for a chunk whose columns are not whole tiles
+ * (explicit then). */
 static void check_rows(const char *tag, int N, int Cin, int H, int W, int Cout, size_t ws_floats,
                        int tile, size_t kc, int m_fast)
 {
     rn_ctx *ctx = tu_ctx();
-    rn_conv c = rn_conv_init(N, Cin, H, W, Cout, 3, 1, 1);
-    const size_t hw = (size_t)H * W, K = (size_t)Cin * 9, cols = (size_t)N * hw;
-    const size_t nx = (size_t)Cin * cols, nw = (size_t)Cout * K, ny = (size_t)Cout * cols;
+    const int kk = W == 32 ? 7 : 3, st = W == 32 ? 2 : 1;
+    rn_conv c = rn_conv_init(N, Cin, H, W, Cout, kk, st, kk / 2);
+    const size_t hw = (size_t)c.Ho * c.Wo, K = (size_t)Cin * kk * kk, cols = (size_t)N * hw;
+    const size_t nx = (size_t)Cin * N * H * W, nw = (size_t)Cout * K, ny = (size_t)Cout * cols;
     float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *col = malloc(K * cols * 4);
     tu_fill_uniform(x, nx, -1, 1);
     tu_fill_uniform(w, nw, -1, 1);
@@ -418,24 +420,27 @@ static void check_rows(const char *tag, int N, int Cin, int H, int W, int Cout, 
         const int valid = rn_gemm_own_valid(&o);
         const size_t width = tile == RN_TILE_8X32 || tile == RN_TILE_PACK ? 32 : 16;
         const int pairs = tile == RN_TILE_P4X16 || tile == RN_TILE_P6X16;
-        explicit += !valid || sh[i].N % width != 0 || (W == 4 && !ctx->implicit_rows4 && !pairs);
+        explicit += !valid || sh[i].N % width != 0 || (W == 4 && !ctx->implicit_rows4 && !pairs) ||
+                    (W == 32 && pairs);
         if (valid && !rn_gemm_own_find(ctx, &o.s)) ctx->own[ctx->nown++] = o;
     }
     ctx->profile = 1;
     rn_profile_reset(ctx);
     conv2d_forward(ctx, by, bx, bw, &c, &ws);
-    const long im2cols = launches(ctx, "rn_im2col_row8_fwd") + launches(ctx, "rn_im2col_row4_fwd");
+    const long im2cols = launches(ctx, "rn_im2col_row8_fwd") + launches(ctx, "rn_im2col_row4_fwd") +
+                         launches(ctx, "rn_im2col_s2row32_fwd");
     const long calls = gemm_calls(ctx);
     ctx->profile = 0;
     /* the explicit form, chunk by chunk as conv2d_forward cuts the batch */
     for (size_t ci = 0; ci < (size_t)Cin; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++)
+        for (int ky = 0; ky < kk; ky++)
+            for (int kx = 0; kx < kk; kx++)
                 for (size_t q = 0; q < cols; q++) {
-                    const int iy = (int)(q % hw) / W + ky - 1, ix = (int)(q % W) + kx - 1;
+                    const int iy = (int)(q % hw) / c.Wo * st + ky - kk / 2,
+                              ix = (int)(q % c.Wo) * st + kx - kk / 2;
                     const int in = iy >= 0 && iy < H && ix >= 0 && ix < W;
-                    col[((ci * 9 + ky * 3 + kx) * cols) + q] =
-                        in ? x[(ci * N + q / hw) * hw + iy * W + ix] : 0.0f;
+                    col[((ci * kk + ky) * kk + kx) * cols + q] =
+                        in ? x[(ci * N + q / hw) * H * W + iy * W + ix] : 0.0f;
                 }
     size_t n0 = 0;
     for (int i = 0; i < nsh && i < 16; i++) {
@@ -490,6 +495,13 @@ static void check_rows_forms(void)
                RN_TILE_8X32, 10, 1);
     check_rows("4x4 8x16 image chunks 3+2", 5, 3, 4, 4, 8, 3 * (size_t)27 * 16, RN_TILE_8X16, 10,
                0);
+    check_rows("stem 8x16 whole K", 2, 3, 32, 32, 11, 0, RN_TILE_8X16, 147, 0);
+    check_rows("stem wide K-chunks inside channels", 2, 3, 32, 32, 9, 0, RN_TILE_8X32, 64, 1);
+    check_rows("stem packed K-chunks at channel edges", 2, 4, 32, 32, 8, 0, RN_TILE_PACK, 49, 0);
+    check_rows("stem 8x16 chunks of a row of taps", 2, 3, 32, 32, 11, 0, RN_TILE_8X16, 7, 1);
+    check_rows("stem wide image chunks 2+1", 3, 3, 32, 32, 13, 2 * (size_t)147 * 256, RN_TILE_8X32,
+               20, 0);
+    check_rows("stem 4x16 explicit by rule", 2, 3, 32, 32, 11, 0, RN_TILE_P4X16, 64, 0);
     ctx->implicit_rows4 = 0; /* then im2col + the product, on the float16 tiles */
     check_rows("4x4 explicit by rule", 3, 5, 4, 4, 11, 0, RN_TILE_8X16, 64, 0);
     check_rows("4x4 6x16 gathers whatever the rule", 3, 5, 4, 4, 11, 0, RN_TILE_P6X16, 64, 0);
@@ -806,6 +818,8 @@ int main(void)
         tu_ctx()->implicit_rows4 = 1;
         check_rows("layer2 3x3 as tuned", Nb, 128, 4, 4, 128, 0, RN_TILE_8X32, 512, 1);
         tu_ctx()->implicit_rows4 = rows4;
+        /* the stem with the choice stored for batch 128 on a Zen 4 VM (Intel's runtime) */
+        check_rows("stem as tuned", Nb, 3, 32, 32, 64, 0, RN_TILE_8X32, 147, 1);
         check_same("same stem chunked dx=NULL", Nb, 3, 32, 32, 64, 7, 2,
                    (conv_opts){3 * (size_t)3 * 49 * 256, 0, 1, 1});
     }

@@ -82,7 +82,8 @@ int rn_cmd_tune(int argc, char **argv, const rn_env *env)
         "[--import FILE]",
         "Time rn50cl's own GEMM kernels (tile, order, K-chunk) and CLBlast's GEMM parameters "
         "for this device on each of ResNet50's GEMM shapes as a training step runs them (a 3x3 "
-        "conv's products that gather their columns from its input timed so; largest first; "
+        "conv's and the stem's products that gather their columns from the input timed so; "
+        "largest first; "
         "shapes a short budget leaves out get choices borrowed from the winners), check the "
         "winners against a double reference and store the choice per shape in the cache "
         "folder, where every later run picks it up (--no-tune or RN50CL_NO_TUNE=1 ignores it: "

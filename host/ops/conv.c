@@ -402,9 +402,13 @@ static void dense_backward(conv_run *r, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem 
 }
 
 /* A 3×3 conv at stride 1 with padding 1 that keeps the size of images with rows of 8 (H a multiple
- * of 4) or of 4×4 images. */
+ * of 4) or of 4×4 images, or a 7×7 conv at stride 2 with padding 3 from 32×32 to 16×16 (the stem
+ * at CIFAR-10's size). */
 int rn_conv_rows_width(const rn_conv *c)
 {
+    if (c->kh == 7 && c->kw == 7 && c->stride == 2 && c->pad_h == 3 && c->pad_w == 3 &&
+        c->H == 32 && c->W == 32 && c->Ho == 16 && c->Wo == 16)
+        return 32;
     if (!(c->kh == 3 && c->kw == 3 && c->stride == 1 && c->pad_h == 1 && c->pad_w == 1 &&
           c->Wo == c->W && c->Ho == c->H))
         return 0;
@@ -440,11 +444,12 @@ static rn_gemm_shape dx_shape(const rn_conv *c, int cnt)
 }
 
 /* A conv whose dx dx_implicit may form, with a workspace of ws_floats (grown as chunk_images
- * grows it): one that gathers its forward columns, the flipped weights fitting the workspace. */
+ * grows it): one that gathers its forward columns at stride 1, the flipped weights fitting the
+ * workspace. */
 static int dx_flip_fits(const rn_conv *c, size_t ws_floats)
 {
     const size_t least = fixed_floats(c) + image_floats(c);
-    return rn_conv_rows_width(c) &&
+    return c->stride == 1 && rn_conv_rows_width(c) &&
            (ws_floats > least ? ws_floats : least) >= (size_t)c->Cin * c->Cout * 9;
 }
 

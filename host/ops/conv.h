@@ -27,9 +27,10 @@ rn_conv rn_conv_init_same(int N, int Cin, int H, int W, int Cout, int k, int str
 
 /* True when the input itself is the column matrix (1×1, stride 1, no padding): no im2col needed. */
 int rn_conv_is_pointwise(const rn_conv *c);
-/* The width of the image rows (8, or 4 for 4×4 images) with which the conv's forward product can
- * gather its im2col columns itself (rn_sgemm_rows, where the product's stored own choice allows:
- * rn_sgemm_rows_fits), or 0 where the conv always runs im2col first. */
+/* The width of the image rows (8, or 4 for 4×4 images, of a 3×3/1 conv; 32 for the stem's 7×7/2
+ * on 32×32) with which the conv's forward product can gather its im2col columns itself
+ * (rn_sgemm_rows, where the product's stored own choice allows: rn_sgemm_rows_fits), or 0 where
+ * the conv always runs im2col first. */
 int rn_conv_rows_width(const rn_conv *c);
 /* True when every output reads every input through some tap and some tap reads padding (3×3 pad 1
  * on a 1×1 or 2×2 image, or 'same' 3×3/2 on 2×2): the conv runs as one dense GEMM on whole images,

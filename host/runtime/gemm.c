@@ -279,11 +279,16 @@ static const rn_gemm_own *rows_choice(rn_ctx *ctx, const rn_gemm_shape *s, int C
      * 0.4x on Intel's runtime (ctx->implicit_rows4); the float8-pair tiles' at about the product's
      * time on both runtimes (Zen 3), where im2col and col2im then go */
     if (o && width == 4 && !ctx->implicit_rows4 && !float8_pairs(o->tile)) return NULL;
+    /* the stem's rows of 32: a row of taps costs the same loads and shuffles on any tile, which
+     * the float8-pair tiles spread over 4 or 6 rows of multiply-adds, not 8; gathered on them its
+     * product took 2-3x as long as on the 8×16 tile on PoCL (Zen 4), no less than im2col + the
+     * product */
+    if (o && width == 32 && float8_pairs(o->tile)) return NULL;
     /* the chosen tile's width: 16, or 32 (the wide and the 8-row packed tile; the dot tile takes
      * no product with B as stored); at least 8 rows of W (the packed tiles take fewer when they
      * pack, but these kernels read W as stored) */
     if (!o || s->ta || s->tb || s->beta != 0.0f || s->M < 8 || s->N % tile_cols[o->tile] ||
-        s->K != (size_t)Cin * 9 || !own_offsets_fit(s, 0, 0, c_off))
+        s->K != (size_t)Cin * (width == 32 ? 49 : 9) || !own_offsets_fit(s, 0, 0, c_off))
         return NULL;
     return o;
 }
@@ -296,18 +301,19 @@ int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, int width, 
 int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int Cin, int Nimg, int H,
                   int width, int n0, cl_mem C, size_t c_off)
 {
-    /* per tile kind: 8×16, 8×32 (the wide and the 8-row packed tile), 4×16, 6×16 */
-    static const char *const names[2][4] = {
+    /* per row width (4, 8, the stem's 32) and tile kind: 8×16, 8×32 (the wide and the 8-row
+     * packed tile), 4×16, 6×16 (none on rows of 32: rows_choice) */
+    static const char *const names[3][4] = {
         {"rn_gemm_row4_fwd", "rn_gemm_row4_wide_fwd", "rn_gemm_row4_p4_fwd", "rn_gemm_row4_p6_fwd"},
-        {"rn_gemm_row8_fwd", "rn_gemm_row8_wide_fwd", "rn_gemm_row8_p4_fwd",
-         "rn_gemm_row8_p6_fwd"}};
+        {"rn_gemm_row8_fwd", "rn_gemm_row8_wide_fwd", "rn_gemm_row8_p4_fwd", "rn_gemm_row8_p6_fwd"},
+        {"rn_gemm_s2row32_fwd", "rn_gemm_s2row32_wide_fwd", NULL, NULL}};
     const rn_gemm_own *o = rows_choice(ctx, s, Cin, width, c_off);
     if (!o) return 0;
     const double t0 = prof_begin(ctx);
     const int form = o->tile == RN_TILE_P4X16   ? 2
                      : o->tile == RN_TILE_P6X16 ? 3
                                                 : tile_cols[o->tile] == 32;
-    cl_kernel k = rn_kernel(ctx, names[width == 8][form]);
+    cl_kernel k = rn_kernel(ctx, names[width == 32 ? 2 : width == 8][form]);
     rn_args r = rn_args_begin(k);
     rn_arg_mem(&r, C);
     rn_arg_int(&r, (int)c_off);

@@ -153,9 +153,11 @@ void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float a
               size_t c_off, size_t ldc);
 
 /* The product s of a 3×3 conv at stride 1, padding 1, on images of H rows of `width` (8 with H
- * a multiple of 4, or 4 with H = 4), C[M × N] at c_off = W[M × K] · the conv's im2col columns of
- * images n0 .. n0 + N/(width·H) − 1 of x[Cin][Nimg][H][width], with the columns gathered as the
- * product loads them (rn_gemm_row8_fwd and kin, cl/gemm.cl) instead of written out. Only when
+ * a multiple of 4, or 4 with H = 4), or of a 7×7 conv at stride 2, padding 3, on 32×32 images
+ * (width 32, the stem), C[M × N] at c_off = W[M × K] · the conv's im2col columns of images
+ * n0 .. n0 + N/(output positions of an image) − 1 of x[Cin][Nimg][H][width], with the columns
+ * gathered as the product loads them (rn_gemm_row8_fwd and kin, cl/gemm.cl) instead of written
+ * out. Only when
  * the stored choice for s names the own kernels (on 4×4 images: the 4×16 or 6×16 tile, or any
  * where ctx->implicit_rows4); the bits are then those of im2col followed by that product.
  * Returns 1, or 0 having done nothing (no such choice; the caller runs im2col + rn_sgemm). */
