@@ -281,8 +281,8 @@ static const rn_gemm_own *rows_choice(rn_ctx *ctx, const rn_gemm_shape *s, int C
     if (o && width == 4 && !ctx->implicit_rows4 && !float8_pairs(o->tile)) return NULL;
     /* the stem's rows of 32: a row of taps costs the same loads and shuffles on any tile, which
      * the float8-pair tiles spread over 4 or 6 rows of multiply-adds, not 8; gathered on them its
-     * product took 2-3x as long as on the 8×16 tile on PoCL (Zen 4), no less than im2col + the
-     * product */
+     * product took 1.4-2.3x as long as on the 8×16 tile on PoCL (Zen 4), about what im2col + the
+     * product take, and a choice stored before the stem gathered keeps its measured form */
     if (o && width == 32 && float8_pairs(o->tile)) return NULL;
     /* the chosen tile's width: 16, or 32 (the wide and the 8-row packed tile; the dot tile takes
      * no product with B as stored); at least 8 rows of W (the packed tiles take fewer when they
