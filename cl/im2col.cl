@@ -115,7 +115,21 @@ RN_SHIFT(16, float16, vload16, vstore16, ((float16)(v.s1234, v.s5678, v.s9abc, v
 
 // im2col from whole rows of V values at stride S, one work-item per (channel, image) for all its
 // taps: output row oy of tap (ky, kx) is PICK of image row S·oy − ph + ky (r, zeros outside the
-// image) with s = kx − pw, one vector of O values.
+// image) with s = kx − pw, one vector of O values. For ResNet's 3×3 with padding 1 the three kx
+// are written out, so that s is a constant and the shifts in PICK are fixed shuffles: with s known
+// only at run time each row went through a switch, and the kernels took about twice as long on
+// PoCL and Intel's runtime (layer2's 3×3/2).
+#define RN_IM2COL_TAP(S, V, floatV, vloadV, O, vstoreO, PICK, KX, SHIFT)                           \
+    {                                                                                              \
+        const size_t row = (size_t)(ci * kh + ky) * kw + (KX);                                     \
+        __global float *out = col + (row * nc + nl) * Ho * O;                                      \
+        const int s = (SHIFT);                                                                     \
+        for (int oy = 0; oy < Ho; oy++) {                                                          \
+            const int iy = S * oy - pad_h + ky;                                                    \
+            const floatV r = iy >= 0 && iy < H ? vloadV(iy, in) : (floatV)(0.0f);                  \
+            vstoreO(PICK, oy, out);                                                                \
+        }                                                                                          \
+    }
 #define RN_IM2COL_ROWS(NAME, S, V, floatV, vloadV, O, vstoreO, PICK)                               \
     __kernel void NAME(__global float *col, __global const float *x, const int Cin, const int N,   \
                        const int n0, const int nc, const int H, const int W, const int kh,         \
@@ -126,17 +140,16 @@ RN_SHIFT(16, float16, vload16, vstore16, ((float16)(v.s1234, v.s5678, v.s9abc, v
         if (i >= Cin * nc) return;                                                                 \
         const int nl = i % nc, ci = i / nc;                                                        \
         __global const float *in = x + ((size_t)ci * N + n0 + nl) * H * V;                         \
-        for (int ky = 0; ky < kh; ky++)                                                            \
-            for (int kx = 0; kx < kw; kx++) {                                                      \
-                const size_t row = (size_t)(ci * kh + ky) * kw + kx;                               \
-                __global float *out = col + (row * nc + nl) * Ho * O;                              \
-                const int s = kx - pad_w;                                                          \
-                for (int oy = 0; oy < Ho; oy++) {                                                  \
-                    const int iy = S * oy - pad_h + ky;                                            \
-                    const floatV r = iy >= 0 && iy < H ? vloadV(iy, in) : (floatV)(0.0f);          \
-                    vstoreO(PICK, oy, out);                                                        \
-                }                                                                                  \
+        for (int ky = 0; ky < kh; ky++) {                                                          \
+            if (kw == 3 && pad_w == 1) {                                                           \
+                RN_IM2COL_TAP(S, V, floatV, vloadV, O, vstoreO, PICK, 0, -1)                       \
+                RN_IM2COL_TAP(S, V, floatV, vloadV, O, vstoreO, PICK, 1, 0)                        \
+                RN_IM2COL_TAP(S, V, floatV, vloadV, O, vstoreO, PICK, 2, 1)                        \
+            } else {                                                                               \
+                for (int kx = 0; kx < kw; kx++)                                                    \
+                    RN_IM2COL_TAP(S, V, floatV, vloadV, O, vstoreO, PICK, kx, kx - pad_w)          \
             }                                                                                      \
+        }                                                                                          \
     }
 
 #define RN_IM2COL_ROW(V, floatV, vloadV, vstoreV)                                                  \
@@ -156,11 +169,16 @@ RN_SHIFT(16, float16, vload16, vstore16, ((float16)(v.s1234, v.s5678, v.s9abc, v
             for (int ky = 0; ky < kh; ky++) {                                                      \
                 const int oy = iy + pad_h - ky;                                                    \
                 if (oy < 0 || oy >= Ho) continue;                                                  \
-                for (int kx = 0; kx < kw; kx++)                                                    \
-                    sum +=                                                                         \
-                        rn_shift##V(vloadV(0, dcol + (size_t)((ci * kh + ky) * kw + kx) * ncols +  \
-                                                  ((size_t)nl * Ho + oy) * V),                     \
-                                    pad_w - kx);                                                   \
+                __global const float *d = dcol + (size_t)(ci * kh + ky) * kw * ncols +             \
+                                          ((size_t)nl * Ho + oy) * V;                              \
+                if (kw == 3 && pad_w == 1) { /* constant shifts (im2col) */                        \
+                    sum += rn_shift##V(vloadV(0, d), 1);                                           \
+                    sum += vloadV(0, d + ncols);                                                   \
+                    sum += rn_shift##V(vloadV(0, d + 2 * ncols), -1);                              \
+                } else {                                                                           \
+                    for (int kx = 0; kx < kw; kx++)                                                \
+                        sum += rn_shift##V(vloadV(0, d + kx * ncols), pad_w - kx);                 \
+                }                                                                                  \
             }                                                                                      \
             __global float *o = dx + (((size_t)ci * N + n0 + nl) * H + iy) * V;                    \
             vstoreV(accumulate ? vloadV(0, o) + sum : sum, 0, o);                                  \
@@ -275,6 +293,13 @@ RN_IM2COL_S2ROW(4, float4, vload4, 2, vstore2)
 // ox = ix/2 − t of tap (ky, kx) when ix has the parity of s = kx − pw (t = floor(s/2)), so a tap's
 // output row, shifted by −t, fills the even or the odd lanes. Taps are added in ascending (ky, kx)
 // and add 0.0f where they miss, as rn_col2im_row8_bwd does: the sums of rn_col2im_bwd, bit for bit.
+// Tap KX (s = SHIFT = KX − pw) of one output row at d: its values at the even or odd lanes.
+#define RN_S2TAP(floatV, O, floatO, vloadO, EVEN, ODD, KX, SHIFT)                                  \
+    {                                                                                              \
+        const int s = (SHIFT), t = (s - (s & 1)) / 2;                                              \
+        const floatO e = rn_shift##O(vloadO(0, d + (KX) * ncols), -t);                             \
+        sum += s & 1 ? (floatV)ODD : (floatV)EVEN;                                                 \
+    }
 #define RN_COL2IM_S2ROW(V, floatV, vloadV, vstoreV, O, floatO, vloadO, EVEN, ODD)                  \
     __kernel void rn_col2im_s2row##V##_bwd(                                                        \
         __global float *dx, __global const float *dcol, const int Cin, const int N, const int n0,  \
@@ -290,13 +315,15 @@ RN_IM2COL_S2ROW(4, float4, vload4, 2, vstore2)
             for (int ky = 0; ky < kh; ky++) {                                                      \
                 const int ty = iy + pad_h - ky;                                                    \
                 if (ty < 0 || ty % 2 || ty / 2 >= Ho) continue;                                    \
-                for (int kx = 0; kx < kw; kx++) {                                                  \
-                    const int s = kx - pad_w, t = (s - (s & 1)) / 2;                               \
-                    const floatO e =                                                               \
-                        rn_shift##O(vloadO(0, dcol + (size_t)((ci * kh + ky) * kw + kx) * ncols +  \
-                                                  ((size_t)nl * Ho + ty / 2) * O),                 \
-                                    -t);                                                           \
-                    sum += s & 1 ? (floatV)ODD : (floatV)EVEN;                                     \
+                __global const float *d = dcol + (size_t)(ci * kh + ky) * kw * ncols +             \
+                                          ((size_t)nl * Ho + ty / 2) * O;                          \
+                if (kw == 3 && pad_w == 1) { /* constant shifts (im2col) */                        \
+                    RN_S2TAP(floatV, O, floatO, vloadO, EVEN, ODD, 0, -1)                          \
+                    RN_S2TAP(floatV, O, floatO, vloadO, EVEN, ODD, 1, 0)                           \
+                    RN_S2TAP(floatV, O, floatO, vloadO, EVEN, ODD, 2, 1)                           \
+                } else {                                                                           \
+                    for (int kx = 0; kx < kw; kx++)                                                \
+                        RN_S2TAP(floatV, O, floatO, vloadO, EVEN, ODD, kx, kx - pad_w)             \
                 }                                                                                  \
             }                                                                                      \
             __global float *o = dx + (((size_t)ci * N + n0 + nl) * H + iy) * V;                    \
