@@ -29,20 +29,15 @@ typedef struct ab_side {
     int gathered;
 } ab_side;
 
-/* ctx's stored choices: o alone (ctx keeps none of its own here, see clb_ab), or none. */
-static void own_set(rn_ctx *ctx, const rn_gemm_own *o)
-{
-    if (o) ctx->own[0] = *o;
-    ctx->nown = o != NULL;
-}
-
 static ab_side side_of(rn_ctx *ctx, const rn_tune_params *p, const rn_gemm_use *u, int i)
 {
     ab_side d = {rn_gemm_own_lookup(p->own, p->nown, &u[i].s), NULL, 0};
     if (u[i].runs_as >= 0) d.as = rn_gemm_own_lookup(p->own, p->nown, &u[u[i].runs_as].s);
-    own_set(ctx, d.as);
-    if (d.as) d.gathered = rn_gemm_use_gathered(ctx, u, i);
-    own_set(ctx, NULL);
+    if (d.as) {
+        const rn_gemm_own_swap w = rn_gemm_own_only(ctx, d.as);
+        d.gathered = rn_gemm_use_gathered(ctx, u, i);
+        rn_gemm_own_restore(ctx, w);
+    }
     if (!d.gathered) d.as = NULL;
     return d;
 }
@@ -52,7 +47,7 @@ static double once_ms(rn_ctx *ctx, const ab_side *d, const rn_gemm_use *u, int i
                       const clb_gemm_bufs *g)
 {
     const rn_conv *c = &u[i].gconv;
-    if (gather) own_set(ctx, d->as);
+    const rn_gemm_own_swap w = rn_gemm_own_only(ctx, gather ? d->as : NULL);
     rn_finish(ctx);
     double t0 = rn_now();
     if (gather)
@@ -60,7 +55,7 @@ static double once_ms(rn_ctx *ctx, const ab_side *d, const rn_gemm_use *u, int i
     else rn_sgemm_own(ctx, d->own, 1.0f, g->a, 0, g->b, 0, g->c, 0);
     rn_finish(ctx);
     const double t = (rn_now() - t0) * 1e3;
-    own_set(ctx, NULL);
+    rn_gemm_own_restore(ctx, w);
     return t;
 }
 

@@ -85,6 +85,20 @@ const rn_gemm_own *rn_gemm_own_find(const rn_ctx *ctx, const rn_gemm_shape *s)
     return rn_gemm_own_lookup(ctx->own, ctx->nown, s);
 }
 
+rn_gemm_own_swap rn_gemm_own_only(rn_ctx *ctx, const rn_gemm_own *o)
+{
+    rn_gemm_own_swap w = {ctx->own[0], ctx->nown};
+    if (o) ctx->own[0] = *o;
+    ctx->nown = o != NULL;
+    return w;
+}
+
+void rn_gemm_own_restore(rn_ctx *ctx, rn_gemm_own_swap w)
+{
+    ctx->own[0] = w.own0;
+    ctx->nown = w.nown;
+}
+
 /* The kernels take offsets as int: a call whose offset plus extent would not fit goes to CLBlast
  * (rn_gemm_own_valid checks the extents alone; offsets are the call's, not the shape's). */
 static int own_offsets_fit(const rn_gemm_shape *s, size_t a_off, size_t b_off, size_t c_off)

@@ -184,6 +184,15 @@ size_t rn_gemm_own_scratch_bytes(const rn_gemm_own *o);
 const rn_gemm_own *rn_gemm_own_lookup(const rn_gemm_own *own, int n, const rn_gemm_shape *s);
 /* The stored choice for this shape (rn_gemm_own_lookup on ctx->own). */
 const rn_gemm_own *rn_gemm_own_find(const rn_ctx *ctx, const rn_gemm_shape *s);
+/* What rn_gemm_own_only replaced: ctx's first stored own choice and their count. */
+typedef struct rn_gemm_own_swap {
+    rn_gemm_own own0;
+    int nown;
+} rn_gemm_own_swap;
+/* Replaces ctx's stored own choices by o alone (o NULL: none) until rn_gemm_own_restore, so that
+ * every call (rn_sgemm_rows too) runs as a step would with o stored. */
+rn_gemm_own_swap rn_gemm_own_only(rn_ctx *ctx, const rn_gemm_own *o);
+void rn_gemm_own_restore(rn_ctx *ctx, rn_gemm_own_swap w);
 /* o's product on the own kernels whatever ctx->own says (the tuner times candidates with it);
  * its shape's leading dimensions and beta apply. o must be valid. */
 void rn_sgemm_own(rn_ctx *ctx, const rn_gemm_own *o, float alpha, cl_mem A, size_t a_off, cl_mem B,

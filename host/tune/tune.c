@@ -504,27 +504,6 @@ static double time_own(bench *b, const rn_gemm_own *o)
 
 static int cmp_double(const void *x, const void *y);
 
-/* What own_only replaced: ctx's first stored own choice and their count. */
-typedef struct own_swap {
-    rn_gemm_own own0;
-    int nown;
-} own_swap;
-
-/* Replaces ctx's stored own choices by o alone (o NULL: none) until own_restore. */
-static own_swap own_only(rn_ctx *ctx, const rn_gemm_own *o)
-{
-    own_swap w = {ctx->own[0], ctx->nown};
-    if (o) ctx->own[0] = *o;
-    ctx->nown = o != NULL;
-    return w;
-}
-
-static void own_restore(rn_ctx *ctx, own_swap w)
-{
-    ctx->own[0] = w.own0;
-    ctx->nown = w.nown;
-}
-
 /* Where shape i is the forward product of convs whose columns this device can gather inside
  * the product (rn_gemm_use: runs_as is i itself; the product's choice decides), the seconds of
  * the im2col passes that those calls run before a product on other tiles, per call of the
@@ -538,7 +517,7 @@ static double im2col_seconds(bench *b, int i)
     if (u->runs_as != i) return 0;
     rn_workspace ws;
     if (rn_workspace_create(ctx, &ws, rn_conv_workspace_floats(c, c->N))) return 0;
-    const own_swap w = own_only(ctx, NULL);
+    const rn_gemm_own_swap w = rn_gemm_own_only(ctx, NULL);
     const int profile = ctx->profile;
     ctx->profile = 1;
     double t[3];
@@ -548,7 +527,7 @@ static double im2col_seconds(bench *b, int i)
         t[r] = (rn_profile_ms(ctx, "") - rn_profile_ms(ctx, RN_PROF_GEMM)) * 1e-3;
     }
     ctx->profile = profile;
-    own_restore(ctx, w);
+    rn_gemm_own_restore(ctx, w);
     rn_workspace_release(&ws);
     qsort(t, 3, sizeof t[0], cmp_double);
     return t[1] * u->gathered / u->count;
@@ -559,9 +538,9 @@ static double im2col_seconds(bench *b, int i)
 static int rows_fit(bench *b, int i, const rn_gemm_own *o)
 {
     if (b->u[i].runs_as < 0) return 0;
-    const own_swap w = own_only(b->ctx, o);
+    const rn_gemm_own_swap w = rn_gemm_own_only(b->ctx, o);
     const int fits = rn_gemm_use_gathered(b->ctx, b->u, i) > 0;
-    own_restore(b->ctx, w);
+    rn_gemm_own_restore(b->ctx, w);
     return fits;
 }
 
@@ -588,13 +567,13 @@ static double time_rows(bench *b, int i, const rn_gemm_own *o)
     cl_int err;
     if (rn_gemm_own_reserve(b->ctx, o, &err)) return -1;
     const rn_conv *c = &b->u[i].gconv;
-    const own_swap w = own_only(b->ctx, o);
+    const rn_gemm_own_swap w = rn_gemm_own_only(b->ctx, o);
     rn_finish(b->ctx);
     const double t0 = rn_now();
     rn_sgemm_rows(b->ctx, &b->u[i].s, b->A, b->B, c->Cin, c->N, c->H, c->W, 0, b->C, 0);
     rn_finish(b->ctx);
     const double t = rn_now() - t0;
-    own_restore(b->ctx, w);
+    rn_gemm_own_restore(b->ctx, w);
     return t;
 }
 
