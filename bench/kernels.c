@@ -113,7 +113,7 @@ void clb_section_kernels(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_pe
         for (int r = 0; r < n; r++) t[r] = op_once(ctx, &rows[i], &c, &io);
         rn_opcase_io_free(&io);
         clb_stats s = clb_stats_of(t, n);
-        double bytes = rn_opcase_bytes(&c, rows[i].backward), gbs = bytes / (s.med * 1e-3) * 1e-9;
+        const double bytes = rn_opcase_bytes(&c, rows[i].backward);
         char pct[16], shape[64];
         shape_text(shape, sizeof shape, &c, rows[i].backward);
         rn_jw_obj(j, rows[i].label);
@@ -125,6 +125,7 @@ void clb_section_kernels(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_pe
             rn_jw_end(j);
             continue;
         }
+        const double gbs = bytes / (s.med * 1e-3) * 1e-9;
         printf("%-26s %-24s %9.1f %9.3f %9.3f %9.3f %8.1f %6s\n", rows[i].label, shape,
                bytes * 1e-6, s.med, s.min, s.max, gbs, clb_pct(pct, sizeof pct, gbs, pk->copy_gbs));
         clb_json_stats(j, "ms", s);

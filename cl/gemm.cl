@@ -414,8 +414,8 @@ static float16 rn_gemm_row32_tap(rn_gemm_eo s, int t)
     int k = k0;                                                                                    \
     while (k < kend && k % 7) RN_ROWS_ONE(MODE, 32)                                                \
     while (k + 7 <= kend) {                                                                        \
-        __global const float *plane = img + (size_t)(k / 49) * Nimg * hw;                          \
-        RN_ROWS_KY_32(MODE, k % 49 / 7)                                                            \
+        __global const float *plane = img + (size_t)(k / RN_TAPS_32) * Nimg * hw;                  \
+        RN_ROWS_KY_32(MODE, k % RN_TAPS_32 / 7)                                                    \
     }                                                                                              \
     while (k < kend) RN_ROWS_ONE(MODE, 32)
 #define RN_GEMM_ROWS(NR, W)                                                                        \
