@@ -171,6 +171,21 @@ static void rn_bn_apply8(__global float *y, __global const float *x, __global co
     rn_bn_out8((rn_bn_load8(x, n) - mean) * invstd * g + b, y, res, n, relu, residual);
 }
 
+// rn_bn_apply8 over channel c's row of M values at row, 8 at a time: a constant n of 8 for all
+// but a short last piece, so the compiler drops the bounds checks there.
+static void rn_bn_apply_row(__global float *y, __global const float *x, __global const float *res,
+                            size_t row, int M, float mean, float invstd, float g, float b, int relu,
+                            int residual)
+{
+    const int whole = M / 8 * 8;
+    for (int i = 0; i < whole; i += 8)
+        rn_bn_apply8(y + row + i, x + row + i, res + row + i, 8, mean, invstd, g, b, relu,
+                     residual);
+    if (whole < M)
+        rn_bn_apply8(y + row + whole, x + row + whole, res + row + whole, M - whole, mean, invstd,
+                     g, b, relu, residual);
+}
+
 // Training forward: rn_bn_apply8 with the saved batch statistics. 2-D launch: dim 0 over the
 // row's pieces of 8, dim 1 over C.
 __kernel void rn_batchnorm_fwd(__global float *y, __global const float *x,
@@ -219,9 +234,7 @@ __kernel void rn_batchnorm_chan_apply(__global float *y, __global const float *x
     if (c >= C) return;
     const float invstd = eval ? 1.0f / sqrt(stat_b[c] + eps) : stat_b[c];
     const size_t row = (size_t)c * M;
-    for (int i = 0; i < M; i += 8)
-        rn_bn_apply8(y + row + i, x + row + i, res + row + i, M - i, stat_a[c], invstd, gamma[c],
-                     beta[c], relu, residual);
+    rn_bn_apply_row(y, x, res, row, M, stat_a[c], invstd, gamma[c], beta[c], relu, residual);
 }
 
 // dy after the fused ReLU's mask. A select, not a product, so a masked-out NaN/inf becomes 0.
@@ -334,32 +347,43 @@ static float2 rn_bn_tree8(float2 *v)
     return v[0];
 }
 
-// rn_bn_part_stats of n values at xs, from one work-item.
-static float2 rn_bn_row_stats(__global const float *xs, int n, float shift)
+// Adds the squares of (x − shift − d) for one block of RN_BN_LANES pieces of 8 at xs (n values
+// left from there, zero-filled past n) to the lane sums a; the sum itself with sq == 0. The walks
+// below call this with n a constant RN_BN_LANES·8 for every whole block, so the compiler drops
+// the bounds checks there, and with the true n once for the last, short block.
+static void rn_bn_stats_block(float8 *a, __global const float *xs, int n, float shift, float d,
+                              int sq)
 {
+    for (int w = 0; w < RN_BN_LANES; w++) {
+        const int j = w * 8;
+        if (j < n) {
+            const float8 t = rn_bn_first8(rn_bn_load8(xs + j, n - j) - shift - d, n - j);
+            if (sq)
+                a[w] += t * t; /* one expression, so contracted to an fma as before */
+            else
+                a[w] += t;
+        }
+    }
+}
+
+// Sum (sq == 0) or sum of squares (sq == 1) of a pass over n values at xs, in rn_bn_tree8's order.
+static float rn_bn_row_pass(__global const float *xs, int n, float shift, float d, int sq)
+{
+    const int block = RN_BN_LANES * 8, whole = n / block * block;
     float8 a[RN_BN_LANES];
     float2 h[RN_BN_LANES];
     for (int w = 0; w < RN_BN_LANES; w++) a[w] = 0.0f;
-    for (int i = 0; i < n; i += RN_BN_LANES * 8)
-        for (int w = 0; w < RN_BN_LANES; w++) {
-            const int j = i + w * 8;
-            if (j < n) a[w] += rn_bn_first8(rn_bn_load8(xs + j, n - j) - shift, n - j);
-        }
+    for (int i = 0; i < whole; i += block) rn_bn_stats_block(a, xs + i, block, shift, d, sq);
+    if (whole < n) rn_bn_stats_block(a, xs + whole, n - whole, shift, d, sq);
     for (int w = 0; w < RN_BN_LANES; w++) h[w] = (float2)(rn_bn_hsum8(a[w]), 0.0f);
-    const float s = rn_bn_tree8(h).x;
+    return rn_bn_tree8(h).x;
+}
 
-    const float d = s / (float)n;
-    for (int w = 0; w < RN_BN_LANES; w++) a[w] = 0.0f;
-    for (int i = 0; i < n; i += RN_BN_LANES * 8)
-        for (int w = 0; w < RN_BN_LANES; w++) {
-            const int j = i + w * 8;
-            if (j < n) {
-                const float8 t = rn_bn_first8(rn_bn_load8(xs + j, n - j) - shift - d, n - j);
-                a[w] += t * t;
-            }
-        }
-    for (int w = 0; w < RN_BN_LANES; w++) h[w] = (float2)(rn_bn_hsum8(a[w]), 0.0f);
-    return (float2)(s, rn_bn_tree8(h).x);
+// rn_bn_part_stats of n values at xs, from one work-item.
+static float2 rn_bn_row_stats(__global const float *xs, int n, float shift)
+{
+    const float s = rn_bn_row_pass(xs, n, shift, 0.0f, 0);
+    return (float2)(s, rn_bn_row_pass(xs, n, shift, s / (float)n, 1));
 }
 
 // The whole training forward of channel c = get_global_id(0) (1-D launch over C, any local size):
@@ -381,27 +405,37 @@ __kernel void rn_batchnorm_chan_fwd(__global float *y, __global const float *x,
             rn_bn_row_stats(x + row + (size_t)p * plen, min(plen, M - p * plen), x[row]);
     const float2 st = rn_bn_combine_stats(part + (size_t)c * P, x[row], c, M, plen, P, momentum,
                                           eps, running_mean, running_var, save_mean, save_invstd);
-    for (int i = 0; i < M; i += 8)
-        rn_bn_apply8(y + row + i, x + row + i, res + row + i, M - i, st.x, st.y, gamma[c], beta[c],
-                     relu, residual);
+    rn_bn_apply_row(y, x, res, row, M, st.x, st.y, gamma[c], beta[c], relu, residual);
+}
+
+// Adds one block's (Σ dy', Σ dy'·(x − mean)) to the lane sums (sg, sgx), as rn_bn_stats_block.
+static void rn_bn_grads_block(float8 *sg, float8 *sgx, __global const float *dy,
+                              __global const float *x, __global const float *y, int n, float mean,
+                              int relu)
+{
+    for (int w = 0; w < RN_BN_LANES; w++) {
+        const int j = w * 8;
+        if (j < n) {
+            const float8 g = rn_bn_masked8(dy + j, y + j, n - j, relu);
+            sg[w] += g;
+            sgx[w] += g * (rn_bn_load8(x + j, n - j) - mean);
+        }
+    }
 }
 
 // rn_bn_part_grads of n values from `at`, from one work-item.
 static float2 rn_bn_row_grads(__global const float *dy, __global const float *x,
                               __global const float *y, size_t at, int n, float mean, int relu)
 {
+    const int block = RN_BN_LANES * 8, whole = n / block * block;
     float8 sg[RN_BN_LANES], sgx[RN_BN_LANES];
     float2 h[RN_BN_LANES];
     for (int w = 0; w < RN_BN_LANES; w++) sg[w] = sgx[w] = 0.0f;
-    for (int i = 0; i < n; i += RN_BN_LANES * 8)
-        for (int w = 0; w < RN_BN_LANES; w++) {
-            const int j = i + w * 8;
-            if (j < n) {
-                const float8 g = rn_bn_masked8(dy + at + j, y + at + j, n - j, relu);
-                sg[w] += g;
-                sgx[w] += g * (rn_bn_load8(x + at + j, n - j) - mean);
-            }
-        }
+    for (int i = 0; i < whole; i += block)
+        rn_bn_grads_block(sg, sgx, dy + at + i, x + at + i, y + at + i, block, mean, relu);
+    if (whole < n)
+        rn_bn_grads_block(sg, sgx, dy + at + whole, x + at + whole, y + at + whole, n - whole, mean,
+                          relu);
     for (int w = 0; w < RN_BN_LANES; w++) h[w] = (float2)(rn_bn_hsum8(sg[w]), rn_bn_hsum8(sgx[w]));
     return rn_bn_tree8(h);
 }
@@ -425,7 +459,12 @@ __kernel void rn_batchnorm_chan_bwd(__global float *dx, __global float *dm, __gl
         part[(size_t)c * P + p] =
             rn_bn_row_grads(dy, x, y, row + (size_t)p * plen, min(plen, M - p * plen), mean, relu);
     const float2 d = rn_bn_combine_grads(part + (size_t)c * P, P, invstd, c, dgamma, dbeta);
-    for (int i = 0; i < M; i += 8)
-        rn_bn_grad8(dx + row + i, dm + row + i, dy + row + i, x + row + i, y + row + i, M - i, M,
-                    mean, invstd, gamma[c], d.x, d.y, relu, mask_out);
+    const int whole = M / 8 * 8; /* a constant 8 for all but a short last piece */
+    for (int i = 0; i < whole; i += 8)
+        rn_bn_grad8(dx + row + i, dm + row + i, dy + row + i, x + row + i, y + row + i, 8, M, mean,
+                    invstd, gamma[c], d.x, d.y, relu, mask_out);
+    if (whole < M)
+        rn_bn_grad8(dx + row + whole, dm + row + whole, dy + row + whole, x + row + whole,
+                    y + row + whole, M - whole, M, mean, invstd, gamma[c], d.x, d.y, relu,
+                    mask_out);
 }
