@@ -163,12 +163,21 @@ static void rn_bn_out8(float8 v, __global float *y, __global const float *res, i
     rn_bn_store8(v, y, n);
 }
 
-// y = (x − mean)·invstd·γ + β for n ≤ 8 values at x, then rn_bn_out8. Every form of the forward
-// goes through here, so all give the same bits from the same statistics.
+// (x − mean)·invstd·γ + β for n ≤ 8 values at x: one expression, which the compiler contracts
+// the same way wherever it is inlined, so the backward's recomputed ReLU mask
+// (RN_BN_MASK_X) sees the forward's values bit for bit.
+static float8 rn_bn_affine8(__global const float *x, int n, float mean, float invstd, float g,
+                            float b)
+{
+    return (rn_bn_load8(x, n) - mean) * invstd * g + b;
+}
+
+// y = rn_bn_affine8 for n ≤ 8 values at x, then rn_bn_out8. Every form of the forward goes
+// through here, so all give the same bits from the same statistics.
 static void rn_bn_apply8(__global float *y, __global const float *x, __global const float *res,
                          int n, float mean, float invstd, float g, float b, int relu, int residual)
 {
-    rn_bn_out8((rn_bn_load8(x, n) - mean) * invstd * g + b, y, res, n, relu, residual);
+    rn_bn_out8(rn_bn_affine8(x, n, mean, invstd, g, b), y, res, n, relu, residual);
 }
 
 // rn_bn_apply8 over channel c's row of M values at row, 8 at a time: a constant n of 8 for all
@@ -237,11 +246,35 @@ __kernel void rn_batchnorm_chan_apply(__global float *y, __global const float *x
     rn_bn_apply_row(y, x, res, row, M, stat_a[c], invstd, gamma[c], beta[c], relu, residual);
 }
 
+// Where the backward takes the fused ReLU's mask from (batchnorm.c passes these): no ReLU; the
+// forward's output y as stored; or that output recomputed from x (a forward without the
+// residual join), which spares reading y: max(0, v) > 0 exactly when v > 0, NaN included.
+#define RN_BN_MASK_NONE 0
+#define RN_BN_MASK_Y 1
+#define RN_BN_MASK_X 2
+
+// What the backward knows of one channel: its forward map and its mask's source. Passed by
+// pointer: a struct passed or returned by value leaves LLVM noalias intrinsics that Oclgrind
+// 21.10 cannot run.
+typedef struct rn_bn_chan {
+    float mean, invstd, g, b;
+    int mask;
+} rn_bn_chan;
+
+// Channel c's rn_bn_chan, spelled out by each backward kernel.
+#define RN_BN_CHAN(c, mask)                                                                        \
+    {save_mean[c], save_invstd[c], gamma[c], beta[c], mask}
+
 // dy after the fused ReLU's mask. A select, not a product, so a masked-out NaN/inf becomes 0.
-static float8 rn_bn_masked8(__global const float *dy, __global const float *y, int n, int relu)
+static float8 rn_bn_masked8(__global const float *dy, __global const float *y,
+                            __global const float *x, int n, const rn_bn_chan *k)
 {
     const float8 g = rn_bn_load8(dy, n);
-    return relu ? select((float8)0.0f, g, rn_bn_load8(y, n) > 0.0f) : g;
+    if (k->mask == RN_BN_MASK_NONE) return g;
+    const float8 out = k->mask == RN_BN_MASK_Y
+                           ? rn_bn_load8(y, n)
+                           : rn_bn_affine8(x, n, k->mean, k->invstd, k->g, k->b);
+    return select((float8)0.0f, g, out > 0.0f);
 }
 
 // Backward sums of one part (n values from `at` of the rows dy, x, y) of a channel, returned to
@@ -249,15 +282,15 @@ static float8 rn_bn_masked8(__global const float *dy, __global const float *y, i
 // lanes of a short last piece have dy' = 0 and add nothing.
 static float2 rn_bn_part_grads(__local float2 *buf, __global const float *dy,
                                __global const float *x, __global const float *y, size_t at, int n,
-                               float mean, int relu)
+                               const rn_bn_chan *k)
 {
     const int lid = get_local_id(0);
     const int L = get_local_size(0);
     float8 sg = 0.0f, sgx = 0.0f;
     for (int i = lid * 8; i < n; i += L * 8) {
-        const float8 g = rn_bn_masked8(dy + at + i, y + at + i, n - i, relu);
+        const float8 g = rn_bn_masked8(dy + at + i, y + at + i, x + at + i, n - i, k);
         sg += g;
-        sgx += g * (rn_bn_load8(x + at + i, n - i) - mean);
+        sgx += g * (rn_bn_load8(x + at + i, n - i) - k->mean);
     }
     return rn_bn_group_sum(buf, (float2)(rn_bn_hsum8(sg), rn_bn_hsum8(sgx)));
 }
@@ -266,11 +299,14 @@ static float2 rn_bn_part_grads(__local float2 *buf, __global const float *dy,
 // rn_batchnorm_stats).
 __kernel void rn_batchnorm_bwd_reduce(__global float2 *part, __global const float *dy,
                                       __global const float *x, __global const float *y,
-                                      __global const float *save_mean, const int M, const int plen,
-                                      const int relu, __local float2 *buf)
+                                      __global const float *gamma, __global const float *beta,
+                                      __global const float *save_mean,
+                                      __global const float *save_invstd, const int M,
+                                      const int plen, const int mask, __local float2 *buf)
 {
+    const rn_bn_chan k = RN_BN_CHAN(get_group_id(1), mask);
     const float2 r = rn_bn_part_grads(buf, dy, x, y, rn_bn_part_start(M, plen),
-                                      rn_bn_part_len(M, plen), save_mean[get_group_id(1)], relu);
+                                      rn_bn_part_len(M, plen), &k);
     if (get_local_id(0) == 0) part[get_group_id(1) * get_num_groups(0) + get_group_id(0)] = r;
 }
 
@@ -301,13 +337,13 @@ __kernel void rn_batchnorm_bwd_combine(__global float *dgamma, __global float *d
 // With mask_out, dy' also goes to dm: a residual join's gradient, which its shortcut receives
 // too, formed here instead of by a pass of its own (rn_add_relu_bwd, the same select).
 static void rn_bn_grad8(__global float *dx, __global float *dm, __global const float *dy,
-                        __global const float *x, __global const float *y, int n, int M, float mean,
-                        float invstd, float gamma, float db, float dg, int relu, int mask_out)
+                        __global const float *x, __global const float *y, int n, int M,
+                        const rn_bn_chan *k, float db, float dg, int mask_out)
 {
     const float inv_m = 1.0f / (float)M;
-    const float8 xhat = (rn_bn_load8(x, n) - mean) * invstd;
-    const float8 g = rn_bn_masked8(dy, y, n, relu);
-    rn_bn_store8(gamma * invstd * (g - db * inv_m - xhat * (dg * inv_m)), dx, n);
+    const float8 xhat = (rn_bn_load8(x, n) - k->mean) * k->invstd;
+    const float8 g = rn_bn_masked8(dy, y, x, n, k);
+    rn_bn_store8(k->g * k->invstd * (g - db * inv_m - xhat * (dg * inv_m)), dx, n);
     if (mask_out) rn_bn_store8(g, dm, n);
 }
 
@@ -315,17 +351,17 @@ static void rn_bn_grad8(__global float *dx, __global float *dm, __global const f
 // the same buffer as dy, and so may dm (mask_out) if dx is not.
 __kernel void rn_batchnorm_bwd(__global float *dx, __global float *dm, __global const float *dy,
                                __global const float *x, __global const float *y,
-                               __global const float *gamma, __global const float *save_mean,
-                               __global const float *save_invstd, __global const float *dgamma,
-                               __global const float *dbeta, const int C, const int M,
-                               const int relu, const int mask_out)
+                               __global const float *gamma, __global const float *beta,
+                               __global const float *save_mean, __global const float *save_invstd,
+                               __global const float *dgamma, __global const float *dbeta,
+                               const int C, const int M, const int mask, const int mask_out)
 {
     const int i = get_global_id(0) * 8;
     const int c = get_global_id(1);
     if (i >= M || c >= C) return;
     const size_t j = (size_t)c * M + i;
-    rn_bn_grad8(dx + j, dm + j, dy + j, x + j, y + j, M - i, M, save_mean[c], save_invstd[c],
-                gamma[c], dbeta[c], dgamma[c], relu, mask_out);
+    const rn_bn_chan k = RN_BN_CHAN(c, mask);
+    rn_bn_grad8(dx + j, dm + j, dy + j, x + j, y + j, M - i, M, &k, dbeta[c], dgamma[c], mask_out);
 }
 
 // ---- the per-channel form: one work-item does all of a channel ---------------------------------
@@ -410,32 +446,31 @@ __kernel void rn_batchnorm_chan_fwd(__global float *y, __global const float *x,
 
 // Adds one block's (Σ dy', Σ dy'·(x − mean)) to the lane sums (sg, sgx), as rn_bn_stats_block.
 static void rn_bn_grads_block(float8 *sg, float8 *sgx, __global const float *dy,
-                              __global const float *x, __global const float *y, int n, float mean,
-                              int relu)
+                              __global const float *x, __global const float *y, int n,
+                              const rn_bn_chan *k)
 {
     for (int w = 0; w < RN_BN_LANES; w++) {
         const int j = w * 8;
         if (j < n) {
-            const float8 g = rn_bn_masked8(dy + j, y + j, n - j, relu);
+            const float8 g = rn_bn_masked8(dy + j, y + j, x + j, n - j, k);
             sg[w] += g;
-            sgx[w] += g * (rn_bn_load8(x + j, n - j) - mean);
+            sgx[w] += g * (rn_bn_load8(x + j, n - j) - k->mean);
         }
     }
 }
 
 // rn_bn_part_grads of n values from `at`, from one work-item.
 static float2 rn_bn_row_grads(__global const float *dy, __global const float *x,
-                              __global const float *y, size_t at, int n, float mean, int relu)
+                              __global const float *y, size_t at, int n, const rn_bn_chan *k)
 {
     const int block = RN_BN_LANES * 8, whole = n / block * block;
     float8 sg[RN_BN_LANES], sgx[RN_BN_LANES];
     float2 h[RN_BN_LANES];
     for (int w = 0; w < RN_BN_LANES; w++) sg[w] = sgx[w] = 0.0f;
     for (int i = 0; i < whole; i += block)
-        rn_bn_grads_block(sg, sgx, dy + at + i, x + at + i, y + at + i, block, mean, relu);
+        rn_bn_grads_block(sg, sgx, dy + at + i, x + at + i, y + at + i, block, k);
     if (whole < n)
-        rn_bn_grads_block(sg, sgx, dy + at + whole, x + at + whole, y + at + whole, n - whole, mean,
-                          relu);
+        rn_bn_grads_block(sg, sgx, dy + at + whole, x + at + whole, y + at + whole, n - whole, k);
     for (int w = 0; w < RN_BN_LANES; w++) h[w] = (float2)(rn_bn_hsum8(sg[w]), rn_bn_hsum8(sgx[w]));
     return rn_bn_tree8(h);
 }
@@ -446,25 +481,24 @@ __kernel void rn_batchnorm_chan_bwd(__global float *dx, __global float *dm, __gl
                                     __global float *dbeta, __global float2 *part,
                                     __global const float *dy, __global const float *x,
                                     __global const float *y, __global const float *gamma,
-                                    __global const float *save_mean,
+                                    __global const float *beta, __global const float *save_mean,
                                     __global const float *save_invstd, const int C, const int M,
-                                    const int plen, const int relu, const int mask_out)
+                                    const int plen, const int mask, const int mask_out)
 {
     const int c = get_global_id(0);
     if (c >= C) return;
     const int P = (M + plen - 1) / plen;
     const size_t row = (size_t)c * M;
-    const float mean = save_mean[c], invstd = save_invstd[c];
+    const rn_bn_chan k = RN_BN_CHAN(c, mask);
     for (int p = 0; p < P; p++)
         part[(size_t)c * P + p] =
-            rn_bn_row_grads(dy, x, y, row + (size_t)p * plen, min(plen, M - p * plen), mean, relu);
-    const float2 d = rn_bn_combine_grads(part + (size_t)c * P, P, invstd, c, dgamma, dbeta);
+            rn_bn_row_grads(dy, x, y, row + (size_t)p * plen, min(plen, M - p * plen), &k);
+    const float2 d = rn_bn_combine_grads(part + (size_t)c * P, P, k.invstd, c, dgamma, dbeta);
     const int whole = M / 8 * 8; /* a constant 8 for all but a short last piece */
     for (int i = 0; i < whole; i += 8)
-        rn_bn_grad8(dx + row + i, dm + row + i, dy + row + i, x + row + i, y + row + i, 8, M, mean,
-                    invstd, gamma[c], d.x, d.y, relu, mask_out);
+        rn_bn_grad8(dx + row + i, dm + row + i, dy + row + i, x + row + i, y + row + i, 8, M, &k,
+                    d.x, d.y, mask_out);
     if (whole < M)
         rn_bn_grad8(dx + row + whole, dm + row + whole, dy + row + whole, x + row + whole,
-                    y + row + whole, M - whole, M, mean, invstd, gamma[c], d.x, d.y, relu,
-                    mask_out);
+                    y + row + whole, M - whole, M, &k, d.x, d.y, mask_out);
 }

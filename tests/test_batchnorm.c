@@ -130,7 +130,7 @@ static void check_mask_out(const bn_case *k, cl_mem dDM, cl_mem dDX, cl_mem dDG,
     for (size_t i = 0; i < n; i++) want[i] = y[i] > 0.0f ? dy[i] : 0.0f;
     TU_CHECK(!memcmp(mask, want, n * sizeof *mask), "%s bwd dmask is dy masked by y > 0", k->label);
     cl_mem dD = tu_upload(dy, n), dDX2 = tu_poisoned(n);
-    batchnorm_backward(ctx, dDX2, dDG, dDB, dD, dX, dY, dG, dSM, dSI, dP, C, M, 1, dD);
+    batchnorm_backward(ctx, dDX2, dDG, dDB, dD, dX, dY, dG, NULL, dSM, dSI, dP, C, M, 1, dD);
     float *mask2 = tu_download_new(dD, n), *dx2 = tu_download_new(dDX2, n);
     TU_CHECK(!memcmp(mask2, want, n * sizeof *mask2) && !memcmp(dx2, dx, n * sizeof *dx2),
              "%s bwd with dmask = dy (in place): the same mask and dx", k->label);
@@ -191,8 +191,8 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
      * pre-activation off the kink, so both masks agree). */
     cl_mem dDY = tu_upload(dy, n), dDX = tu_poisoned(n), dDG = tu_poisoned(C), dDB = tu_poisoned(C);
     cl_mem dDM = k->relu ? tu_poisoned(n) : NULL;
-    batchnorm_backward(ctx, dDX, dDG, dDB, dDY, dX, k->relu ? dY : NULL, dG, dSM, dSI, dP, C, M,
-                       k->relu, dDM);
+    batchnorm_backward(ctx, dDX, dDG, dDB, dDY, dX, k->relu ? dY : NULL, dG, NULL, dSM, dSI, dP, C,
+                       M, k->relu, dDM);
     if (k->relu) check_mask_out(k, dDM, dDX, dDG, dDB, dX, dY, dG, dSM, dSI, dP, dy);
     double *dyd = to_double(dy, n), *dxr = malloc(n * sizeof *dxr), dgr[4096], dbr[4096];
     refb_bn_backward(dxr, dgr, dbr, dyd, xd, NULL, gd, bd, C, M, EPS, k->relu);
@@ -397,7 +397,8 @@ static float *train_outputs(cl_mem dX, cl_mem dDY, cl_mem dG, cl_mem dB, cl_mem 
     rn_fill(ctx, s[3], C, 1.0f);
     batchnorm_forward_train(ctx, dY, dX, dG, dB, s[2], s[3], s[0], s[1], part, C, M,
                             (float)MOMENTUM, (float)EPS, relu, res);
-    batchnorm_backward(ctx, dDX, s[4], s[5], dDY, dX, dY, dG, s[0], s[1], part, C, M, relu, NULL);
+    batchnorm_backward(ctx, dDX, s[4], s[5], dDY, dX, dY, dG, NULL, s[0], s[1], part, C, M, relu,
+                       NULL);
     float *out = malloc((2 * n + 6 * (size_t)C) * sizeof *out);
     tu_download(dY, out, n);
     tu_download(dDX, out + n, n);
@@ -498,6 +499,74 @@ static void check_forms(void)
     }
 }
 
+/* dx, dγ, dβ of a backward with relu. y given: the mask from y; y NULL: recomputed from x and β. */
+static float *relu_backward_outputs(cl_mem dX, cl_mem dDY, cl_mem dG, cl_mem dB, cl_mem dSM,
+                                    cl_mem dSI, cl_mem part, int C, int M, cl_mem y)
+{
+    const size_t n = (size_t)C * M;
+    cl_mem dDX = tu_poisoned(n), dDG = tu_poisoned(C), dDB = tu_poisoned(C);
+    batchnorm_backward(tu_ctx(), dDX, dDG, dDB, dDY, dX, y, dG, dB, dSM, dSI, part, C, M, 1, NULL);
+    float *out = malloc((n + 2 * (size_t)C) * sizeof *out);
+    tu_download(dDX, out, n);
+    tu_download(dDG, out + n, C);
+    tu_download(dDB, out + n + C, C);
+    rn_release(&dDX), rn_release(&dDG), rn_release(&dDB);
+    return out;
+}
+
+/* The backward's recomputed ReLU mask (y NULL, β given) equals the mask from the forward's y, bit
+ * for bit, in both forms, on inputs that sit on the kink: each channel's β is minus the rounded
+ * product (x_i − mean)·invstd·γ of one of its values, so that value's pre-activation is the
+ * product's rounding error (zero, or a few ulps either side) where an expression that rounds
+ * differently from the forward's, say unfused where the forward fuses, flips the mask. */
+static void check_mask_recomputed(int C, int M)
+{
+    const size_t n = (size_t)C * M;
+    rn_ctx *ctx = tu_ctx();
+    const int saved = ctx->bn_per_channel;
+    tu_seed(950 + (uint64_t)M);
+    float *x = malloc(n * sizeof *x), *dy = malloc(n * sizeof *dy);
+    float *gamma = malloc(C * sizeof *gamma), *beta = calloc(C, sizeof *beta);
+    float *sm = malloc(C * sizeof *sm), *si = malloc(C * sizeof *si), *y = malloc(n * sizeof *y);
+    tu_fill_uniform(x, n, -2, 3);
+    tu_fill_uniform(dy, n, -1, 1);
+    tu_fill_away_from_zero(gamma, C, -1.5, 1.5, 0.3);
+    cl_mem dX = tu_upload(x, n), dDY = tu_upload(dy, n), dG = tu_upload(gamma, C);
+    cl_mem dB = tu_upload(beta, C), dY = tu_poisoned(n),
+           dP = tu_poisoned(batchnorm_part_floats(C, M));
+    cl_mem s[4];
+    for (int f = 0; f < 2; f++) {
+        ctx->bn_per_channel = f;
+        for (int i = 0; i < 4; i++) s[i] = tu_poisoned(C);
+        batchnorm_forward_train(ctx, dY, dX, dG, dB, s[2], s[3], s[0], s[1], dP, C, M,
+                                (float)MOMENTUM, (float)EPS, 1, NULL);
+        tu_download(s[0], sm, C);
+        tu_download(s[1], si, C);
+        for (int c = 0; c < C; c++) {
+            const float t = (x[(size_t)c * M + (size_t)c * 7 % M] - sm[c]) * si[c];
+            beta[c] = -(t * gamma[c]);
+        }
+        rn_write(ctx, dB, 0, C * sizeof(float), beta);
+        batchnorm_forward_train(ctx, dY, dX, dG, dB, s[2], s[3], s[0], s[1], dP, C, M,
+                                (float)MOMENTUM, (float)EPS, 1, NULL);
+        tu_download(dY, y, n);
+        int above = 0;
+        for (int c = 0; c < C; c++) above += y[(size_t)c * M + (size_t)c * 7 % M] > 0.0f;
+        float *want = relu_backward_outputs(dX, dDY, dG, dB, s[0], s[1], dP, C, M, dY);
+        float *got = relu_backward_outputs(dX, dDY, dG, dB, s[0], s[1], dP, C, M, NULL);
+        TU_CHECK(!memcmp(got, want, (n + 2 * (size_t)C) * sizeof *got),
+                 "C=%d M=%d %s form: the recomputed ReLU mask gives the bits of y's (%d of %d "
+                 "kink values above 0)",
+                 C, M, f ? "per-channel" : "split", above, C);
+        free(want), free(got);
+        for (int i = 0; i < 4; i++) rn_release(&s[i]);
+    }
+    ctx->bn_per_channel = saved;
+    cl_mem bufs[] = {dX, dDY, dG, dB, dY, dP};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
+    free(x), free(dy), free(gamma), free(beta), free(sm), free(si), free(y);
+}
+
 /* Shows the large-offset case can fail: the float formula E[x²]−E[x]² misses the variance of
  * values 1000 ± 1 by far more than the tolerance the device result must meet. */
 static void check_offset_has_teeth(void)
@@ -564,6 +633,13 @@ int main(void)
     check_split();
     check_deterministic();
     check_forms();
+    printf("  backward's recomputed ReLU mask = y's, values on the kink:\n");
+    check_mask_recomputed(5, 1000);
+    check_mask_recomputed(3, 2 * part_len() + 13);
+    if (!tu_small()) {
+        check_mask_recomputed(64, 128 * 16 * 16); /* the stem at batch 128 */
+        check_mask_recomputed(2048, 128);         /* layer4 */
+    }
     if (!tu_small()) check_model_shapes();
 
     printf("batchnorm inference forward:\n");

@@ -149,9 +149,9 @@ double rn_opcase_bytes(const rn_opcase *c, int backward)
         return f * ((double)v->Cin * v->N * v->H * v->W +
                     (double)v->Cin * v->kh * v->kw * v->N * v->Ho * v->Wo);
     case RN_OP_BN: /* forward: mean, deviations, normalise (read + write); backward: the
-                      reduction reads dy, x (and y for the ReLU mask), the element pass the same
-                      plus dx */
-        return f * n * (backward ? (c->relu ? 7 : 5) : 4);
+                      reduction reads dy and x (the ReLU's mask is recomputed from x), the element
+                      pass the same plus dx */
+        return f * n * (backward ? 5 : 4);
     case RN_OP_RELU: return f * n * (backward ? 3 : 2);
     case RN_OP_ADD_RELU: return f * n * 3;
     case RN_OP_MAXPOOL: /* input once; output and argmax (or dy and argmax, then dx) */
@@ -334,8 +334,9 @@ static void run_backward(rn_ctx *ctx, const rn_opcase *c, rn_opcase_io *io)
                         &io->ws, 0);
         break;
     case RN_OP_BN:
-        batchnorm_backward(ctx, io->dx, io->dw, io->db, io->dy, io->x, c->relu ? io->y : NULL,
-                           io->w, io->smean, io->sinv, io->part, c->C, (int)c->M, c->relu, NULL);
+        /* as the model's own-ReLU batch-norms run it: the mask recomputed, y not read */
+        batchnorm_backward(ctx, io->dx, io->dw, io->db, io->dy, io->x, NULL, io->w, io->b,
+                           io->smean, io->sinv, io->part, c->C, (int)c->M, c->relu, NULL);
         break;
     case RN_OP_RELU: relu_backward(ctx, io->dx, io->dy, io->y, n); break;
     case RN_OP_ADD_RELU: add_relu_backward(ctx, io->dx, io->dy, io->y, n); break;

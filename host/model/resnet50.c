@@ -600,8 +600,9 @@ static void cbr_recompute(rn_model *m, rn_cbr *c, cl_mem a, int n)
                     n * c->ho * c->wo, 1, NULL);
 }
 
-/* From dy (gradient of c's output) through batch-norm (+ReLU, whose output a gives the mask; NULL
- * without ReLU; dmask as in batchnorm_backward) into tmp, then through the convolution: weight
+/* From dy (gradient of c's output) through batch-norm (+ReLU: c's own, whose mask batch-norm
+ * recomputes from c->t, or the residual join's after c3, whose output a gives the mask; a is NULL
+ * otherwise; dmask as in batchnorm_backward) into tmp, then through the convolution: weight
  * gradient into the slab, input gradient into dx (NULL: none; acc: add to dx). Without
  * keep_gradients every layer's gradients share the start of the slab, so the caller takes c's SGD
  * step (step) before the next layer's backward. */
@@ -610,7 +611,8 @@ static void cbr_backward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem a, cl_mem dy, 
 {
     int M = n * c->ho * c->wo;
     batchnorm_backward(m->ctx, tmp, m->e[c->bn_w].g, m->e[c->bn_b].g, dy, c->t, a, m->e[c->bn_w].w,
-                       c->smean, c->sinv, m->bn_part, c->cout, M, a != NULL, dmask);
+                       m->e[c->bn_b].w, c->smean, c->sinv, m->bn_part, c->cout, M, c->relu || a,
+                       dmask);
     rn_conv cv = rn_cbr_conv(c, n);
     conv2d_backward(m->ctx, dx, m->e[c->conv_w].g, tmp, x, m->e[c->conv_w].w, &cv, &m->ws, acc);
 }
@@ -621,8 +623,8 @@ static void step(rn_model *m, const rn_cbr *c, const rn_model_sgd *o)
 }
 
 /* dout in S0 (gradient of bl->out); leaves the gradient of the block input x in S0. c2's and
- * c1's batch-norm+ReLU outputs (c3's and c2's conv inputs, and their ReLU masks) are recomputed
- * into act just before backward needs them. */
+ * c1's batch-norm+ReLU outputs (c3's and c2's conv inputs) are recomputed into act just before
+ * the weight gradients need them. */
 static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n, const rn_model_sgd *o)
 {
     cl_mem *S = m->scratch, *A = m->act;
@@ -639,9 +641,9 @@ static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n, const rn_
         step(m, &bl->down, o);
     }
     cbr_recompute(m, &bl->c1, A[0], n);
-    cbr_backward(m, &bl->c2, A[0], A[1], S[3], S[2], S[1], 0, n, NULL);
+    cbr_backward(m, &bl->c2, A[0], NULL, S[3], S[2], S[1], 0, n, NULL);
     step(m, &bl->c2, o);
-    cbr_backward(m, &bl->c1, x, A[0], S[1], S[2], S[0], 1, n, NULL);
+    cbr_backward(m, &bl->c1, x, NULL, S[1], S[2], S[0], 1, n, NULL);
     step(m, &bl->c1, o);
 }
 
@@ -659,8 +661,7 @@ void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd
         block_backward(m, &m->blocks[b], b ? m->blocks[b - 1].out : m->pool_out, n, sgd);
     rn_pool p = rn_model_maxpool(m, n);
     maxpool_backward(m->ctx, m->scratch[1], m->scratch[0], m->pool_arg, &p);
-    cbr_recompute(m, &m->stem, m->scratch[0], n); /* the pool's gradient no longer needs S0 */
-    cbr_backward(m, &m->stem, input, m->scratch[0], m->scratch[1], m->scratch[2], NULL, 0, n, NULL);
+    cbr_backward(m, &m->stem, input, NULL, m->scratch[1], m->scratch[2], NULL, 0, n, NULL);
     step(m, &m->stem, sgd);
     if (m->grad_hook) {
         m->grad_hook->finish(m->grad_hook->user);

@@ -41,8 +41,9 @@ typedef struct rn_cbr {
     rn_padding padding; /* the rule the conv runs with (rn_model_set_padding) */
     int conv_w, bn_w, bn_b, bn_rm, bn_rv, bn_nbt; /* entry indices */
     /* conv output [cout][N][ho][wo] (batch-norm input), kept for backward. The batch-norm+ReLU
-     * output is not kept: backward recomputes it from t and the saved statistics
-     * (batchnorm_apply) into rn_model.act or scratch. */
+     * output is not kept: backward recomputes it from t and the saved statistics, into
+     * rn_model.act (batchnorm_apply) where the next conv's weight gradient reads it, and per
+     * value inside batchnorm_backward for the ReLU's mask. */
     cl_mem t;
     cl_mem smean, sinv; /* batch statistics saved for backward */
 } rn_cbr;

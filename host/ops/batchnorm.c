@@ -241,10 +241,13 @@ void batchnorm_forward_eval(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_me
     launch_rows(ctx, k, C, M);
 }
 
+/* The backward's ReLU mask source (cl/batchnorm.cl's RN_BN_MASK_*). */
+enum { MASK_NONE, MASK_Y, MASK_X };
+
 static void backward_per_channel(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy,
-                                 cl_mem x, cl_mem ymask, cl_mem gamma, cl_mem save_mean,
-                                 cl_mem save_invstd, cl_mem part, int C, int M, int relu,
-                                 cl_mem dmask)
+                                 cl_mem x, cl_mem ymask, cl_mem gamma, cl_mem beta,
+                                 cl_mem save_mean, cl_mem save_invstd, cl_mem part, int C, int M,
+                                 int mask, cl_mem dmask)
 {
     cl_kernel k = rn_kernel(ctx, "rn_batchnorm_chan_bwd");
     rn_args a = rn_args_begin(k);
@@ -257,30 +260,33 @@ static void backward_per_channel(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem d
     rn_arg_mem(&a, x);
     rn_arg_mem(&a, ymask);
     rn_arg_mem(&a, gamma);
+    rn_arg_mem(&a, beta);
     rn_arg_mem(&a, save_mean);
     rn_arg_mem(&a, save_invstd);
     rn_arg_int(&a, C);
     rn_arg_int(&a, M);
     rn_arg_int(&a, BN_PART);
-    rn_arg_int(&a, relu != 0);
+    rn_arg_int(&a, mask);
     rn_arg_int(&a, dmask != NULL);
     rn_launch1d(ctx, k, (size_t)C, 1); /* groups of 1: channels spread over every core */
 }
 
 void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem x,
-                        cl_mem y, cl_mem gamma, cl_mem save_mean, cl_mem save_invstd, cl_mem part,
-                        int C, int M, int relu, cl_mem dmask)
+                        cl_mem y, cl_mem gamma, cl_mem beta, cl_mem save_mean, cl_mem save_invstd,
+                        cl_mem part, int C, int M, int relu, cl_mem dmask)
 {
     check_shape(C, M);
     check_part(part, C, M);
-    if ((relu || dmask) && !y) rn_fatal("batchnorm_backward with relu or dmask needs y");
-    if (dmask && (!relu || dmask == dx))
-        rn_fatal("batchnorm_backward's dmask needs relu and a buffer other than dx");
-    /* Without the ReLU the kernels never read y; any valid buffer fills the argument. */
-    cl_mem ymask = relu ? y : x;
+    if (relu && !y && !beta) rn_fatal("batchnorm_backward with relu needs y or beta");
+    if (dmask && (!relu || !y || dmask == dx))
+        rn_fatal("batchnorm_backward's dmask needs relu, y and a buffer other than dx");
+    const int mask = !relu ? MASK_NONE : y ? MASK_Y : MASK_X;
+    /* The kernels read y only for MASK_Y and β only for MASK_X; any valid buffer fills the
+     * argument otherwise. */
+    cl_mem ymask = mask == MASK_Y ? y : x, b = mask == MASK_X ? beta : gamma;
     if (per_channel(ctx, M)) {
-        backward_per_channel(ctx, dx, dgamma, dbeta, dy, x, ymask, gamma, save_mean, save_invstd,
-                             part, C, M, relu, dmask);
+        backward_per_channel(ctx, dx, dgamma, dbeta, dy, x, ymask, gamma, b, save_mean, save_invstd,
+                             part, C, M, mask, dmask);
         return;
     }
     cl_kernel kr = rn_kernel(ctx, "rn_batchnorm_bwd_reduce");
@@ -289,10 +295,13 @@ void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_
     rn_arg_mem(&a, dy);
     rn_arg_mem(&a, x);
     rn_arg_mem(&a, ymask);
+    rn_arg_mem(&a, gamma);
+    rn_arg_mem(&a, b);
     rn_arg_mem(&a, save_mean);
+    rn_arg_mem(&a, save_invstd);
     rn_arg_int(&a, M);
     rn_arg_int(&a, BN_PART);
-    rn_arg_int(&a, relu != 0);
+    rn_arg_int(&a, mask);
     launch_parts(ctx, kr, &a, C, M);
 
     cl_kernel kc = rn_kernel(ctx, "rn_batchnorm_bwd_combine");
@@ -313,13 +322,14 @@ void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_
     rn_arg_mem(&a, x);
     rn_arg_mem(&a, ymask);
     rn_arg_mem(&a, gamma);
+    rn_arg_mem(&a, b);
     rn_arg_mem(&a, save_mean);
     rn_arg_mem(&a, save_invstd);
     rn_arg_mem(&a, dgamma);
     rn_arg_mem(&a, dbeta);
     rn_arg_int(&a, C);
     rn_arg_int(&a, M);
-    rn_arg_int(&a, relu != 0);
+    rn_arg_int(&a, mask);
     rn_arg_int(&a, dmask != NULL);
     launch_rows(ctx, kb, C, M);
 }
