@@ -41,7 +41,7 @@ void fc_backward(rn_ctx *ctx, cl_mem dx, cl_mem dw, cl_mem db, cl_mem dy, cl_mem
     rn_arg_int(&a, N);
     rn_arg_int(&a, C);
     rn_arg_int(&a, O);
-    rn_launch1d(ctx, k, (size_t)O * C, 0);
+    rn_launch1d(ctx, k, (size_t)O * ((C + 7) / 8), 0); /* per (output, 8 features) */
     k = rn_kernel(ctx, "rn_fc_db_bwd");
     a = rn_args_begin(k);
     rn_arg_mem(&a, db);
