@@ -2,6 +2,7 @@
  * creation and SGEMM still matches a double reference; corrupt or mismatched files (another
  * device, driver or CLBlast version, truncated) are ignored with one warning. Never times. */
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,32 @@ static void test_borrow(void)
     TU_CHECK(rn_tune_borrow(won, 0, &nn, out, 8) == 0, "no winners, no choices");
 }
 
+/* The candidates timed again in turns: the three fastest first, then the fastest of each other
+ * tile kind, each once; untimed ones never. Pure: nothing is timed. */
+static void test_finalists(void)
+{
+    const rn_gemm_shape nt = {0, 1, 256, 1024, 512, 512, 512, 1024, 0.0f};
+    const rn_gemm_own c[] = {
+        {nt, RN_TILE_8X16, 0, 512}, {nt, RN_TILE_8X16, 1, 512}, {nt, RN_TILE_8X16, 1, 256},
+        {nt, RN_TILE_DOT, 1, 512},  {nt, RN_TILE_DOT, 0, 128},  {nt, RN_TILE_P6X16, 1, 512},
+        {nt, RN_TILE_P6X16, 1, 64}, {nt, RN_TILE_PACK, 0, 512}, {nt, RN_TILE_8X16, 0, 512},
+    };
+    /* the dot tile's candidates all timed during a slow spell; the packed one refused; the last
+     * a repeat of the first */
+    const double t[] = {1.0, 1.3, 1.1, 2.6, 2.4, 1.2, 1.5, INFINITY, 0.9};
+    const int want[][3] = {{RN_TILE_8X16, 0, 512},
+                           {RN_TILE_8X16, 1, 256},
+                           {RN_TILE_P6X16, 1, 512},
+                           {RN_TILE_DOT, 0, 128}};
+    rn_gemm_own out[RN_TUNE_FINALISTS];
+    int n = rn_tune_finalists(c, t, (int)(sizeof t / sizeof t[0]), out);
+    TU_CHECK(borrowed_are(out, n, &nt, want, 4), "finalists: the 3 fastest, the dot's: %d", n);
+    /* fewer timed than RN_TUNE_TOP: all of them */
+    n = rn_tune_finalists(c + 3, t + 3, 2, out);
+    TU_CHECK(n == 2 && out[0].kc == 128 && out[1].kc == 512, "two timed, two finalists: %d", n);
+    TU_CHECK(rn_tune_finalists(c + 7, t + 7, 1, out) == 0, "none timed, no finalists");
+}
+
 int main(void)
 {
     const char *dir = tu_tmpdir("tune");
@@ -184,6 +211,7 @@ int main(void)
     tu_ctx_options()->no_tune = 0;
     tu_seed(7);
     test_borrow();
+    test_finalists();
 
     /* shapes: every distinct GEMM of a step, the convs' counts adding up (the fc head runs its
      * own kernels, no GEMM) */

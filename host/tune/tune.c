@@ -594,17 +594,36 @@ static double time_use(bench *b, int i, const rn_gemm_own *o)
     return (u->gathered * tg + (u->count - u->gathered) * te) / u->count;
 }
 
-/* The OWN_TOP fastest candidates of a shape, fastest first. */
-#define OWN_TOP 3
-static void top_insert(rn_gemm_own *top, double *tt, int *n, const rn_gemm_own *c, double t)
+static int same_choice(const rn_gemm_own *a, const rn_gemm_own *b)
 {
-    int i = *n < OWN_TOP ? (*n)++ : OWN_TOP;
-    if (i == OWN_TOP) {
-        if (t >= tt[OWN_TOP - 1]) return;
-        i = OWN_TOP - 1;
+    return a->tile == b->tile && a->m_fast == b->m_fast && a->kc == b->kc;
+}
+
+/* The fastest candidate by t among those not yet in out[0..k) (of tile kind `tile`, or any
+ * with -1), or -1 when none has a time. */
+static int fastest_left(const rn_gemm_own *c, const double *t, int n, const rn_gemm_own *out, int k,
+                        int tile)
+{
+    int best = -1;
+    for (int j = 0; j < n; j++) {
+        if (!(t[j] < INFINITY) || (tile >= 0 && c[j].tile != tile)) continue;
+        int seen = 0;
+        for (int i = 0; i < k; i++) seen |= same_choice(&out[i], &c[j]);
+        if (!seen && (best < 0 || t[j] < t[best])) best = j;
     }
-    for (; i > 0 && tt[i - 1] > t; i--) top[i] = top[i - 1], tt[i] = tt[i - 1];
-    top[i] = *c, tt[i] = t;
+    return best;
+}
+
+int rn_tune_finalists(const rn_gemm_own *c, const double *t, int n, rn_gemm_own *out)
+{
+    int k = 0, j;
+    while (k < RN_TUNE_TOP && (j = fastest_left(c, t, n, out, k, -1)) >= 0) out[k++] = c[j];
+    for (int w = 0; w < RN_TILE_KINDS; w++) {
+        int have = 0;
+        for (int i = 0; i < k; i++) have |= out[i].tile == w;
+        if (!have && (j = fastest_left(c, t, n, out, k, w)) >= 0) out[k++] = c[j];
+    }
+    return k;
 }
 
 static int cmp_double(const void *x, const void *y)
@@ -613,13 +632,13 @@ static int cmp_double(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-/* Which of the top candidates is fastest by the median of runs that take turns: one lucky run
+/* Which of the finalists is fastest by the median of runs that take turns: one lucky run
  * while the machine was quiet does not decide (on a 2-core VM the same product's time swings by
  * 20 % and more between runs). Sets *t_med to the winner's median. */
 #define OWN_CONFIRM_RUNS 5
 static int own_confirm(bench *b, int i, const rn_gemm_own *top, int n, double *t_med)
 {
-    double t[OWN_TOP][OWN_CONFIRM_RUNS];
+    double t[RN_TUNE_FINALISTS][OWN_CONFIRM_RUNS];
     for (int r = 0; r < OWN_CONFIRM_RUNS; r++)
         for (int j = 0; j < n; j++) {
             t[j][r] = time_use(b, i, &top[j]);
@@ -635,7 +654,8 @@ static int own_confirm(bench *b, int i, const rn_gemm_own *top, int n, double *t
 }
 
 /* Per shape by decreasing work, until `share` of the budget is spent: every own candidate
- * (best of two runs), then the fastest few again in turns; the winner in best[i] and its median
+ * (best of two runs), then the finalists (rn_tune_finalists) again in turns; the winner in
+ * best[i] and its median
  * time as the step spends it (time_use) in t_own[i] (INFINITY for shapes not reached or not
  * runnable). Returns how many shapes, in b->order, it reached. */
 static int own_search(search *s, double share, rn_gemm_own *best, double *t_own)
@@ -652,22 +672,25 @@ static int own_search(search *s, double share, rn_gemm_own *best, double *t_own)
             fprintf(stderr, "rn50cl: tune [%4.0f s] own kernels: %d of %d shapes timed\n", said, oi,
                     b->n);
         }
-        rn_gemm_own c[OWN_MAX_CANDIDATES], top[OWN_TOP];
-        double tt[OWN_TOP];
-        int nc = own_candidates(&b->u[i].s, c), ntop = 0;
-        for (int j = 0; j < nc && !g_stop; j++) {
-            double t = time_use(b, i, &c[j]);
+        rn_gemm_own c[OWN_MAX_CANDIDATES], top[RN_TUNE_FINALISTS];
+        double tc[OWN_MAX_CANDIDATES], fastest = INFINITY;
+        int nc = own_candidates(&b->u[i].s, c);
+        for (int j = 0; j < nc; j++) {
+            double t = g_stop ? -1 : time_use(b, i, &c[j]);
+            tc[j] = INFINITY;
             if (t < 0) continue;
-            if (ntop == 0 || t < 2 * tt[0]) {
+            if (t < 2 * fastest) {
                 double t2 = time_use(b, i, &c[j]);
                 if (t2 >= 0 && t2 < t) t = t2;
             }
             s->res->candidates++;
-            top_insert(top, tt, &ntop, &c[j], t);
+            tc[j] = t;
+            if (t < fastest) fastest = t;
         }
+        const int ntop = rn_tune_finalists(c, tc, nc, top);
         if (ntop == 0) continue;
         if (g_stop) /* Ctrl-C: the fastest so far, unconfirmed */
-            best[i] = top[0], t_own[i] = tt[0];
+            best[i] = top[0], t_own[i] = fastest;
         else best[i] = top[own_confirm(b, i, top, ntop, &t_own[i])];
     }
     return oi;

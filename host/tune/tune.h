@@ -39,6 +39,17 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
 int rn_tune_borrow(const rn_gemm_own *won, int n, const rn_gemm_shape *s, rn_gemm_own *out,
                    int max);
 
+/* The candidates of one shape that the search times again in turns (`finalists`), from the
+ * times t[j] of their first timing (INFINITY: none): the RN_TUNE_TOP fastest, fastest first,
+ * then the fastest of each tile kind not among them. Candidates are timed kind after kind, so a
+ * spell of the machine running slow (on a 2-core VM the same product's time swings by 20 % and
+ * more) can hold back every candidate of one kind; the per-kind finalists give each kind its
+ * turn in the comparison that decides. Each choice once. Returns how many went into out (at most
+ * RN_TUNE_FINALISTS). */
+#define RN_TUNE_TOP 3
+#define RN_TUNE_FINALISTS (RN_TUNE_TOP + RN_TILE_KINDS)
+int rn_tune_finalists(const rn_gemm_own *c, const double *t, int n, rn_gemm_own *out);
+
 /* The one-off quick search `rn50cl train` runs by itself: only on a CPU device (CLBlast ships
  * tuned parameters for common GPUs), only when no usable file is stored for it, only when the run
  * is long (planned_images ≥ RN_TUNE_AUTO_MIN_IMAGES, hours untuned on PoCL, so the search costs
