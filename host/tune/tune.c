@@ -655,9 +655,8 @@ static int own_confirm(bench *b, int i, const rn_gemm_own *top, int n, double *t
 
 /* Per shape by decreasing work, until `share` of the budget is spent: every own candidate
  * (best of two runs), then the finalists (rn_tune_finalists) again in turns; the winner in
- * best[i] and its median
- * time as the step spends it (time_use) in t_own[i] (INFINITY for shapes not reached or not
- * runnable). Returns how many shapes, in b->order, it reached. */
+ * best[i] and its median time as the step spends it (time_use) in t_own[i] (INFINITY for shapes
+ * not reached or not runnable). Returns how many shapes, in b->order, it reached. */
 static int own_search(search *s, double share, rn_gemm_own *best, double *t_own)
 {
     bench *b = s->b;
@@ -707,8 +706,7 @@ int rn_tune_borrow(const rn_gemm_own *won, int n, const rn_gemm_shape *s, rn_gem
                                    w->kc >= w->s.K || w->kc >= s->K ? s->K : w->kc};
             if (!rn_gemm_own_valid(&o) || rn_gemm_own_scratch_bytes(&o) > OWN_SCRATCH_MAX) continue;
             int seen = 0;
-            for (int i = 0; i < k; i++)
-                seen |= out[i].tile == o.tile && out[i].m_fast == o.m_fast && out[i].kc == o.kc;
+            for (int i = 0; i < k; i++) seen |= same_choice(&out[i], &o);
             if (!seen) out[k++] = o;
         }
     return k;
