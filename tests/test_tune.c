@@ -200,6 +200,63 @@ static void test_finalists(void)
     TU_CHECK(rn_tune_finalists(c + 7, t + 7, 1, out) == 0, "none timed, no finalists");
 }
 
+/* The shapes CLBlast's search keeps after its seeds: all but those the own kernels take in
+ * under half of CLBlast's fastest time; a shape with no own time stays, one CLBlast never ran
+ * does not; none when those left weigh under 5 % of the step's GEMM time. Pure: nothing is
+ * timed. */
+static void test_contested(void)
+{
+    rn_gemm_use u[7];
+    memset(u, 0, sizeof u);
+    for (int i = 0; i < 7; i++) u[i].count = 1;
+    double own[] = {1.0, 0.49, 0.5, 3.0, INFINITY, 1.0, INFINITY};
+    const double clb[] = {1.0, 1.0, 1.0, 1.0, 1.0, INFINITY, INFINITY};
+    const char want[] = {1, 0, 1, 1, 1, 0, 1};
+    char out[7];
+    double share = -1;
+    memset(out, 9, sizeof out);
+    int k = rn_tune_contested(u, own, clb, 7, out, &share);
+    TU_CHECK(k == 5 && !memcmp(out, want, sizeof want) && share == 1,
+             "contested shapes: %d (%d %d %d %d %d %d %d), share %g", k, out[0], out[1], out[2],
+             out[3], out[4], out[5], out[6], share);
+    /* one shape left, at 1 of 1 + 19·1 (the others' own times, counted 19 times): 5 % stays,
+     * 4.8 % does not */
+    const double own2[] = {1.0, 0.1}, clb2[] = {1.0, 1.0};
+    u[1].count = 190;
+    k = rn_tune_contested(u, own2, clb2, 2, out, &share);
+    TU_CHECK(k == 1 && out[0] == 1 && out[1] == 0 && fabs(share - 0.05) < 1e-12,
+             "a 5 %% share stays: %d, share %g", k, share);
+    u[1].count = 200;
+    k = rn_tune_contested(u, own2, clb2, 2, out, &share);
+    TU_CHECK(k == 0 && out[0] == 1 && out[1] == 0 && share < 0.05,
+             "a 4.8 %% share ends the search: %d, share %g", k, share);
+}
+
+/* XgemmDirect's idle set: only when no product can reach the direct kernel (every one on
+ * Xgemm, no direct part), valid on the device; GEMMs stay right with it applied. */
+static void test_direct_idle(rn_ctx *ctx)
+{
+    rn_tune_params p = {.has_xgemm = 1, .has_routine = 1, .min_indirect = 1};
+    const size_t xg[RN_TUNE_XGEMM_N] = {0, 1, 16, 2, 8, 8, 64, 8, 8, 64, 0, 0, 0, 0, 4, 4};
+    memcpy(p.xgemm, xg, sizeof xg);
+    const size_t *idle = rn_tune_direct_idle(&p, &ctx->info);
+    TU_CHECK(idle && rn_tune_direct_valid(idle, &ctx->info),
+             "every product indirect: an idle direct set, valid on the device");
+    rn_tune_params q = p;
+    q.min_indirect = 160;
+    TU_CHECK(!rn_tune_direct_idle(&q, &ctx->info), "small products direct: no idle set");
+    q = p;
+    q.has_routine = 0;
+    TU_CHECK(!rn_tune_direct_idle(&q, &ctx->info), "CLBlast's own switch-over: no idle set");
+    q = p;
+    q.has_direct = 1;
+    memcpy(q.direct, idle, sizeof q.direct);
+    TU_CHECK(!rn_tune_direct_idle(&q, &ctx->info), "a direct part of its own: no idle set");
+    TU_CHECK(rn_tune_params_apply(tu_ctx(), &p) == 0, "idle set applied");
+    check_sgemm(0, 0, 67, 130, 45);
+    check_sgemm(1, 1, 10, 128, 2048);
+}
+
 int main(void)
 {
     const char *dir = tu_tmpdir("tune");
@@ -212,6 +269,7 @@ int main(void)
     tu_seed(7);
     test_borrow();
     test_finalists();
+    test_contested();
 
     /* shapes: every distinct GEMM of a step, the convs' counts adding up (the fc head runs its
      * own kernels, no GEMM) */
@@ -372,6 +430,7 @@ int main(void)
     TU_CHECK(rn_tune_load(&ctx2, path, &p, tuned, sizeof tuned, why, sizeof why) != 0,
              "GEMMK=1 with MWG != NWG refused by rn_tune_load");
 
+    test_direct_idle(&ctx2);
     rn_ctx_release(&ctx2);
     return tu_finish("test_tune");
 }

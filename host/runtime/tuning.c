@@ -44,10 +44,24 @@ _Static_assert(OWN_NAMES <= RN_TUNE_XGEMM_N, "parse_kv tracks at most RN_TUNE_XG
 
 /* ---- parameter sets ---------------------------------------------------------------------- */
 
+/* KWID=2, 8×8 threads, 1×1 values each, WGD=8: the smallest direct tile */
+static const size_t direct_idle[RN_TUNE_DIRECT_N] = {2, 8, 8, 8, 8, 0, 0, 1, 1, 8};
+
+const size_t *rn_tune_direct_idle(const rn_tune_params *p, const rn_device_info *d)
+{
+    const int never_runs = p->has_routine && p->min_indirect <= 1 && !p->has_direct;
+    return never_runs && rn_tune_direct_valid(direct_idle, d) ? direct_idle : NULL;
+}
+
 int rn_tune_params_apply(rn_ctx *ctx, const rn_tune_params *p)
 {
     CLBlastStatusCode st;
     cl_device_id d = ctx->info.device;
+    const size_t *idle = rn_tune_direct_idle(p, &ctx->info);
+    if (idle &&
+        (st = CLBlastOverrideParameters(d, "XgemmDirect", CLBlastPrecisionSingle, RN_TUNE_DIRECT_N,
+                                        (const char **)rn_tune_direct_names, idle)))
+        return st;
     if (p->has_xgemm &&
         (st = CLBlastOverrideParameters(d, "Xgemm", CLBlastPrecisionSingle, RN_TUNE_XGEMM_N,
                                         (const char **)rn_tune_xgemm_names, p->xgemm)))

@@ -59,8 +59,18 @@ typedef struct rn_tune_params {
 } rn_tune_params;
 
 /* CLBlastOverrideParameters for each CLBlast part present (the own-kernel choices are not
- * CLBlast's: rn_tune_apply hands them to the context). Returns 0 or the first CLBlast status. */
+ * CLBlast's: rn_tune_apply hands them to the context), and XgemmDirect's idle set when
+ * rn_tune_direct_idle gives one. Returns 0 or the first CLBlast status. */
 int rn_tune_params_apply(rn_ctx *ctx, const rn_tune_params *p);
+
+/* The XgemmDirect parameters to build when p sends every product to the indirect kernel
+ * (XGEMM_MIN_INDIRECT_SIZE=1, no direct part): CLBlast builds the direct kernel into the same
+ * program all the same, with the parameters last set in the process, and caches programs under
+ * every part's values. Its smallest tile builds fastest (PoCL: the whole program in 5.7 s
+ * instead of 8.3 with CLBlast's own), and a search measuring Xgemm after a large direct
+ * candidate no longer builds that candidate's kernel again (139 s on PoCL). NULL when the direct
+ * kernel may run, or the set is not valid on the device. */
+const size_t *rn_tune_direct_idle(const rn_tune_params *p, const rn_device_info *d);
 
 /* "Xgemm MWG=64 NWG=64 ..." etc.: one line per part present, then one "Own ta=.. tb=.. M=.. ..
  * tile=.. m_fast=.. kc=.." line per own-kernel shape (no newline at the end). */

@@ -4,6 +4,7 @@
 #ifndef RN_TUNE_TUNE_H
 #define RN_TUNE_TUNE_H
 
+#include "model/cases.h"
 #include "runtime/rt.h"
 #include "runtime/tuning.h"
 
@@ -21,7 +22,8 @@ typedef struct rn_tune_result {
 /* The search: CLBlast's defaults timed as the baseline; rn50cl's own kernels shape by shape (tile
  * × tile order × K-chunk) until half the budget, then choices borrowed from their winners for the
  * shapes not reached (rn_tune_borrow) until 60 %; then Xgemm candidates (all shapes through the
- * indirect kernel), XgemmDirect candidates (all through the direct kernel), the switch-over size
+ * indirect kernel; after the seeds only those rn_tune_contested keeps, and none when it keeps
+ * none), XgemmDirect candidates (those shapes through the direct kernel), the switch-over size
  * from the per-shape times, and the combination re-measured and checked against a double
  * reference; last, per shape, the own kernels where they beat that, each checked against the
  * reference too. Stops at budget_s (or SIGINT) with the best so far, stores it atomically at
@@ -49,6 +51,19 @@ int rn_tune_borrow(const rn_gemm_own *won, int n, const rn_gemm_shape *s, rn_gem
 #define RN_TUNE_TOP 3
 #define RN_TUNE_FINALISTS (RN_TUNE_TOP + RN_TILE_KINDS)
 int rn_tune_finalists(const rn_gemm_own *c, const double *t, int n, rn_gemm_own *out);
+
+/* Which shapes CLBlast's search goes on with after the Xgemm seeds: out[i] = 1 unless the own
+ * kernels' time for shape i (t_own, INFINITY: none) is under RN_TUNE_CONTEST of CLBlast's fastest
+ * so far (t_clb), both per call as a step spends them. From the best seed, the neighbours' search
+ * has gained 1.06× (PoCL) and 1.4× (Intel's runtime) over all shapes, so only those shapes can
+ * still change hands. *share: their part of the step's GEMM time, each shape at the faster of
+ * the two (1 when one of them has no time at all). Returns how many stay, or 0 when their share
+ * is under RN_TUNE_CONTEST_SHARE: a better CLBlast could gain a step under 2 % there, while each
+ * candidate costs a program build (6–10 s on PoCL). */
+#define RN_TUNE_CONTEST 0.5
+#define RN_TUNE_CONTEST_SHARE 0.05
+int rn_tune_contested(const rn_gemm_use *u, const double *t_own, const double *t_clb, int n,
+                      char *out, double *share);
 
 /* The one-off quick search `rn50cl train` runs by itself: only on a CPU device (CLBlast ships
  * tuned parameters for common GPUs), only when no usable file is stored for it, only when the run
