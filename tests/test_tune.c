@@ -209,7 +209,7 @@ static void test_contested(void)
     rn_gemm_use u[7];
     memset(u, 0, sizeof u);
     for (int i = 0; i < 7; i++) u[i].count = 1;
-    double own[] = {1.0, 0.49, 0.5, 3.0, INFINITY, 1.0, INFINITY};
+    const double own[] = {1.0, 0.49, 0.5, 3.0, INFINITY, 1.0, INFINITY};
     const double clb[] = {1.0, 1.0, 1.0, 1.0, 1.0, INFINITY, INFINITY};
     const char want[] = {1, 0, 1, 1, 1, 0, 1};
     char out[7];
@@ -219,8 +219,8 @@ static void test_contested(void)
     TU_CHECK(k == 5 && !memcmp(out, want, sizeof want) && share == 1,
              "contested shapes: %d (%d %d %d %d %d %d %d), share %g", k, out[0], out[1], out[2],
              out[3], out[4], out[5], out[6], share);
-    /* one shape left, at 1 of 1 + 19·1 (the others' own times, counted 19 times): 5 % stays,
-     * 4.8 % does not */
+    /* one shape left, at 1 of 1 + 19 (the other's own time 0.1, counted 190 times): 5 % stays;
+     * counted 200 times, 1 of 21 = 4.8 % does not */
     const double own2[] = {1.0, 0.1}, clb2[] = {1.0, 1.0};
     u[1].count = 190;
     k = rn_tune_contested(u, own2, clb2, 2, out, &share);

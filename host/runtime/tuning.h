@@ -67,7 +67,7 @@ int rn_tune_params_apply(rn_ctx *ctx, const rn_tune_params *p);
  * (XGEMM_MIN_INDIRECT_SIZE=1, no direct part): CLBlast builds the direct kernel into the same
  * program all the same, with the parameters last set in the process, and caches programs under
  * every part's values. Its smallest tile builds fastest (PoCL: the whole program in 5.7 s
- * instead of 8.3 with CLBlast's own), and a search measuring Xgemm after a large direct
+ * instead of 6.6–8.3 with CLBlast's own), and a search measuring Xgemm after a large direct
  * candidate no longer builds that candidate's kernel again (139 s on PoCL). NULL when the direct
  * kernel may run, or the set is not valid on the device. */
 const size_t *rn_tune_direct_idle(const rn_tune_params *p, const rn_device_info *d);

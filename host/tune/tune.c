@@ -515,7 +515,18 @@ static double time_own(bench *b, const rn_gemm_own *o)
     return rn_now() - t0;
 }
 
-static int cmp_double(const void *x, const void *y);
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Sorts t[0..n) and returns its middle value. */
+static double median(double *t, int n)
+{
+    qsort(t, n, sizeof t[0], cmp_double);
+    return t[n / 2];
+}
 
 /* Where shape i is the forward product of convs whose columns this device can gather inside
  * the product (rn_gemm_use: runs_as is i itself; the product's choice decides), the seconds of
@@ -542,8 +553,7 @@ static double im2col_seconds(bench *b, int i)
     ctx->profile = profile;
     rn_gemm_own_restore(ctx, w);
     rn_workspace_release(&ws);
-    qsort(t, 3, sizeof t[0], cmp_double);
-    return t[1] * u->gathered / u->count;
+    return median(t, 3) * u->gathered / u->count;
 }
 
 /* Whether shape i's gathered calls (rn_gemm_use) run gathering when the product they run as
@@ -639,12 +649,6 @@ int rn_tune_finalists(const rn_gemm_own *c, const double *t, int n, rn_gemm_own 
     return k;
 }
 
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
-
 /* Which of the finalists is fastest by the median of runs that take turns: one lucky run
  * while the machine was quiet does not decide (on a 2-core VM the same product's time swings by
  * 20 % and more between runs). Sets *t_med to the winner's median. */
@@ -658,11 +662,12 @@ static int own_confirm(bench *b, int i, const rn_gemm_own *top, int n, double *t
             if (t[j][r] < 0) t[j][r] = INFINITY;
         }
     int best = 0;
+    double med[RN_TUNE_FINALISTS] = {0}; /* n >= 1: the caller has finalists */
     for (int j = 0; j < n; j++) {
-        qsort(t[j], OWN_CONFIRM_RUNS, sizeof t[j][0], cmp_double);
-        if (t[j][OWN_CONFIRM_RUNS / 2] < t[best][OWN_CONFIRM_RUNS / 2]) best = j;
+        med[j] = median(t[j], OWN_CONFIRM_RUNS);
+        if (med[j] < med[best]) best = j;
     }
-    *t_med = t[best][OWN_CONFIRM_RUNS / 2];
+    *t_med = med[best];
     return best;
 }
 
@@ -771,10 +776,8 @@ static void own_against_clblast(bench *b, int i, const rn_gemm_own *o, double *t
         if (to[r] < 0 || tc[r] < 0) return;
         tc[r] += b->t_col[i];
     }
-    qsort(to, OWN_CONFIRM_RUNS, sizeof to[0], cmp_double);
-    qsort(tc, OWN_CONFIRM_RUNS, sizeof tc[0], cmp_double);
-    *t_o = to[OWN_CONFIRM_RUNS / 2];
-    *t_c = tc[OWN_CONFIRM_RUNS / 2];
+    *t_o = median(to, OWN_CONFIRM_RUNS);
+    *t_c = median(tc, OWN_CONFIRM_RUNS);
 }
 
 static void own_choose(search *s, const rn_gemm_own *best, const double *t_own, const double *t_clb,
@@ -954,8 +957,9 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
      * the best. Other load on the machine comes and goes, so each candidate is compared with
      * the incumbent measured again right after it (a seen program rebuilds from caches). After
      * the seeds, only the shapes CLBlast could still win stay in this search and the next
-     * (narrow): on CPUs the own kernels win most by far (PoCL: all 62 shapes; the neighbours of
-     * the best seed came to 1.06× its speed there, 1.4× on Intel's runtime). */
+     * (narrow): on CPUs the own kernels win most shapes by far (in stop 29's searches they won
+     * every shape on both runtimes, and the neighbours of the best seed came to 1.06× its speed
+     * on PoCL, 1.4× on Intel's runtime). */
     rn_tune_params p = {0}, best_ind = {0};
     p.has_xgemm = p.has_routine = 1;
     p.min_indirect = 1;      /* M·N·K < 1 never: always the indirect kernel */
