@@ -51,7 +51,7 @@ static double once_ms(rn_ctx *ctx, const ab_side *d, const rn_gemm_use *u, int i
     rn_finish(ctx);
     double t0 = rn_now();
     if (gather)
-        rn_sgemm_rows(ctx, &u[u[i].runs_as].s, g->a, g->b, c->Cin, c->N, c->H, c->W, 0, g->c, 0);
+        rn_sgemm_rows(ctx, &u[u[i].runs_as].s, g->a, 0, g->b, c->Cin, c->N, c->H, c->W, 0, g->c, 0);
     else rn_sgemm_own(ctx, d->own, 1.0f, g->a, 0, g->b, 0, g->c, 0);
     rn_finish(ctx);
     const double t = (rn_now() - t0) * 1e3;

@@ -69,8 +69,8 @@ static double gemm_once(rn_ctx *ctx, const rn_gemm_shape *s, const rn_conv *gath
 {
     rn_finish(ctx);
     double t0 = rn_now();
-    if (!gather || !rn_sgemm_rows(ctx, s, g->a, g->b, gather->Cin, gather->N, gather->H, gather->W,
-                                  0, g->c, 0))
+    if (!gather || !rn_sgemm_rows(ctx, s, g->a, 0, g->b, gather->Cin, gather->N, gather->H,
+                                  gather->W, 0, g->c, 0))
         rn_sgemm(ctx, s->ta, s->tb, s->M, s->N, s->K, 1.0f, g->a, 0, s->lda, g->b, 0, s->ldb,
                  s->beta, g->c, 0, s->ldc);
     rn_finish(ctx);

@@ -308,9 +308,10 @@ static float16 rn_gemm_row32_tap(rn_gemm_eo s, int t)
 }
 
 #define RN_ROWS_ARGS                                                                               \
-    __global float *C, const int c_off, const int ldc, __global const float *A, const int lda,     \
-        __global const float *X, const int Cin, const int Nimg, const int H, const int n0,         \
-        const int M, const int N, const int k0, const int kk, const float beta, const int m_fast
+    __global float *C, const int c_off, const int ldc, __global const float *A, const int a_off,   \
+        const int lda, __global const float *X, const int Cin, const int Nimg, const int H,        \
+        const int n0, const int M, const int N, const int k0, const int kk, const float beta,      \
+        const int m_fast
 
 // Code for the second 16 columns, of 32-wide tiles only.
 #define RN_HI_16(...)
@@ -393,7 +394,7 @@ static float16 rn_gemm_row32_tap(rn_gemm_eo s, int t)
     const int m0 = min(tm * R, M - R), r0 = tm * R - m0, j = tn * NR, hw = W * H;                  \
     const int ohw = hw / (RN_STRIDE_##W * RN_STRIDE_##W);                                          \
     const int oy0 = j % ohw / (W / RN_STRIDE_##W), kend = k0 + kk;                                 \
-    __global const float *a = A + (size_t)m0 * lda;                                                \
+    __global const float *a = A + a_off + (size_t)m0 * lda;                                        \
     __global const float *img = X + ((size_t)n0 + j / ohw) * hw;                                   \
     __global float *c = C + c_off + (size_t)m0 * ldc + j;
 // Steps k0 .. kend−1 of tile form MODE (16, 32, P4, P6). Whole channels' steps are written out:
@@ -516,4 +517,71 @@ __kernel void rn_gemm_nt_fwd(RN_GEMM_ARGS)
         for (int j = j0; j < 4; j++)
             c[j] = beta != 0.0f ? fma(beta, c[j], alpha * t[i][j]) : alpha * t[i][j];
     }
+}
+
+// The weight gradient of the convs above, C = dY · colᵀ (NT: the dot tile's sums), with the
+// columns gathered from X as the forward gathers them: a work-item keeps 8 rows of dY (output
+// channels) against the 3 taps kx of one (ci, ky), 24 float16 partial dot products over 16 pixels
+// at a time (two rows of 8, or one 4×4 image), summed as rn_gemm_nt_fwd sums them. So the bits
+// are those of im2col + rn_gemm_nt_fwd with K-chunks of whole 16s, whatever that kernel's tiles,
+// and the columns are not written out and read back. A = dY from a_off (the chunk's first
+// pixel), lda its row; X is CNHW [Cin][Nimg][H][W], the chunk from image n0; N = Cin·9; this
+// launch adds pixels k0 .. k0+kk−1 of the chunk (kk a multiple of 16). The forward's arguments
+// (Cin not used). Needs M ≥ 8; bottom tiles are shifted inward as RN_GEMM_TILE does.
+#define RN_NTR_DECL(i) float16 s##i##0 = 0.0f, s##i##1 = 0.0f, s##i##2 = 0.0f;
+#define RN_NTR_FMA(i)                                                                              \
+    {                                                                                              \
+        const float16 a = vload16(0, ar + (size_t)(i)*lda + k);                                    \
+        s##i##0 = fma(a, b0, s##i##0);                                                             \
+        s##i##1 = fma(a, b1, s##i##1);                                                             \
+        s##i##2 = fma(a, b2, s##i##2);                                                             \
+    }
+#define RN_NTR_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define RN_NTR_STORE1(c, t) *(c) = beta != 0.0f ? fma(beta, *(c), (t)) : (t);
+#define RN_NTR_STORE(i)                                                                            \
+    if ((i) >= r0) {                                                                               \
+        __global float *c = C + c_off + (size_t)(m0 + (i)) * ldc + tn * 3;                         \
+        RN_NTR_STORE1(c, rn_hsum16(s##i##0))                                                       \
+        RN_NTR_STORE1(c + 1, rn_hsum16(s##i##1))                                                   \
+        RN_NTR_STORE1(c + 2, rn_hsum16(s##i##2))                                                   \
+    }
+#define RN_NTR_TILE(HW)                                                                            \
+    const int tm = m_fast ? get_global_id(0) : get_global_id(1);                                   \
+    const int tn = m_fast ? get_global_id(1) : get_global_id(0);                                   \
+    if (tm * 8 >= M || tn * 3 >= N) return;                                                        \
+    const int m0 = min(tm * 8, M - 8), r0 = tm * 8 - m0, ci = tn / 3, ky = tn % 3;                 \
+    __global const float *ar = A + a_off + (size_t)m0 * lda;                                       \
+    __global const float *xc = X + ((size_t)ci * Nimg + n0) * (HW);                                \
+    RN_NTR_ROWS(RN_NTR_DECL)
+
+// Rows of 8: the 16 pixels are rows y, y + 1 of an image, tap kx its rows moved by kx − 1.
+__kernel void rn_gemm_nt_row8_fwd(RN_ROWS_ARGS)
+{
+    RN_NTR_TILE(8 * H)
+    const int hw = 8 * H;
+    for (int k = k0; k < k0 + kk; k += 16) {
+        const float16 v = rn_gemm_rows8x2(xc + (size_t)(k / hw) * hw, k % hw / 8 + ky - 1, H);
+        const float16 b0 = rn_gemm_row8_tap(v, 0), b1 = v, b2 = rn_gemm_row8_tap(v, 2);
+        RN_NTR_ROWS(RN_NTR_FMA)
+    }
+    RN_NTR_ROWS(RN_NTR_STORE)
+}
+
+// 4×4 images: the 16 pixels are one image, each tap a fixed lane pattern; one loop per ky so that
+// the patterns are constants.
+#define RN_NTR_LOOP4(KY)                                                                           \
+    for (int k = k0; k < k0 + kk; k += 16) {                                                       \
+        const float16 v = vload16(k / 16, xc);                                                     \
+        const float16 b0 = rn_gemm_row4_tap(v, 3 * (KY)), b1 = rn_gemm_row4_tap(v, 3 * (KY) + 1), \
+                      b2 = rn_gemm_row4_tap(v, 3 * (KY) + 2);                                      \
+        RN_NTR_ROWS(RN_NTR_FMA)                                                                    \
+    }
+
+__kernel void rn_gemm_nt_row4_fwd(RN_ROWS_ARGS)
+{
+    RN_NTR_TILE(16)
+    if (ky == 0) RN_NTR_LOOP4(0)
+    else if (ky == 1) RN_NTR_LOOP4(1)
+    else RN_NTR_LOOP4(2)
+    RN_NTR_ROWS(RN_NTR_STORE)
 }

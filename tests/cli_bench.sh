@@ -153,12 +153,15 @@ check "ab with one file exits 2 with a sentence (rc $rc)" [ "$rc" -eq 2 ] && gre
 ab_out=$("$CLB" ab "$tuned" "$tmp/none.txt" --device "$dev" 2>&1); rc=$?
 check "ab with a missing file exits 2 naming it (rc $rc)" [ "$rc" -eq 2 ] && grep -q "none.txt cannot be used" <<<"$ab_out"
 
-# a conv's forward that the step runs with its columns gathered in the product is timed so and
-# marked: layer1's 3x3 forward (64 x 2·8·8 x 576 at batch 2) on the 8x16 tile, every other shape
-# as the short search left it; its input gradient then runs as that product on flipped weights
+# a conv's products that the step runs with its columns gathered in the product are timed so and
+# marked: layer1's 3x3 forward (64 x 2·8·8 x 576 at batch 2) on the 8x16 tile and its weight
+# gradient (64 x 576 x 128) on the dot tile, every other shape as the short search left it; its
+# input gradient then runs as the forward's product on flipped weights
 mkdir -p "$tmp/gcache/tuning"
 own='Own ta=0 tb=0 M=64 N=128 K=576 lda=576 ldb=128 ldc=128 beta=0 tile=0 m_fast=1 kc=576'
-grep -v ' M=64 N=128 K=576 ' "$tuned" | sed "s/^end\$/$own\nend/" >"$tmp/gcache/tuning/$(basename "$tuned")"
+wown='Own ta=0 tb=1 M=64 N=576 K=128 lda=128 ldb=128 ldc=576 beta=0 tile=2 m_fast=0 kc=64'
+grep -v ' M=64 N=128 K=576 \| M=64 N=576 K=128 ' "$tuned" | sed "s/^end\$/$own\n$wown\nend/" \
+  >"$tmp/gcache/tuning/$(basename "$tuned")"
 g_out=$(RN50CL_CACHE_DIR="$tmp/gcache" "$CLB" --device "$dev" --only gemm --batch-size 2 --repeats 1 \
   --json "$tmp/g.json" 2>&1); rc=$?
 check "cl_bench --only gemm with a gathering choice exits 0 (rc $rc): ${g_out: -300}" [ "$rc" -eq 0 ]
@@ -166,6 +169,8 @@ check "layer1's 3x3 forward is printed as gathered" \
   grep -qE '^layer1.0.conv2 fwd +NN +64 +128 +576 +3 .* rn50cl, gathered$' <<<"$g_out"
 check "its input gradient is printed as that product, gathered" \
   grep -qE '^layer1.0.conv2 dgrad +NN +64 +128 +576 +3 .* rn50cl, gathered$' <<<"$g_out"
+check "its weight gradient is printed as gathered" \
+  grep -qE '^layer1.0.conv2 wgrad +NT +64 +576 +128 +3 .* rn50cl, gathered$' <<<"$g_out"
 check "no explicit product is printed for that input gradient" \
   bash -c '! grep -qE "^layer1.0.conv2 dgrad +TN" <<<"$1"' _ "$g_out"
 check "layer1's rows are gathered in the JSON (other gathered rows: layer2's 4x4 3x3s)" "$PY" - "$tmp/g.json" <<'EOF2'
@@ -173,13 +178,18 @@ import json, sys
 gemm = json.load(open(sys.argv[1]))["runs"][0]["gemm"]
 rows = gemm["training_shapes"]
 g = {k.split(" ", 1)[1]: r for k, r in rows.items() if r["gathered"]}
-assert {"layer1.0.conv2 fwd", "layer1.0.conv2 dgrad"} <= set(g), sorted(g)
-assert set(g) <= {"layer1.0.conv2 fwd", "layer1.0.conv2 dgrad", "layer2.1.conv2 fwd",
-                  "layer2.1.conv2 dgrad", "conv1 fwd"}, sorted(g)
+assert {"layer1.0.conv2 fwd", "layer1.0.conv2 dgrad", "layer1.0.conv2 wgrad"} <= set(g), sorted(g)
+assert set(g) <= {"layer1.0.conv2 fwd", "layer1.0.conv2 dgrad", "layer1.0.conv2 wgrad",
+                  "layer2.1.conv2 fwd", "layer2.1.conv2 dgrad", "layer2.0.conv2 wgrad",
+                  "conv1 fwd"}, sorted(g)
 for k, r in g.items():
-    assert r["backend"] == "rn50cl" and r["ms"]["median"] > 0 and not r["ta"] and not r["tb"], r
-    if k.startswith("layer1"):
+    wgrad = k.endswith("wgrad")
+    assert r["backend"] == "rn50cl" and r["ms"]["median"] > 0 and not r["ta"], r
+    assert r["tb"] == wgrad and (r["tile"] == 2 or not wgrad), r
+    if k.startswith("layer1") and not wgrad:
         assert r["tile"] == 0 and (r["M"], r["N"], r["K"], r["count_per_step"]) == (64, 128, 576, 3), r
+    if k.startswith("layer1") and wgrad:
+        assert (r["M"], r["N"], r["K"], r["count_per_step"]) == (64, 576, 128, 3), r
 # the step's calls stay 158; the rows run as many distinct shapes as the closing line says
 assert gemm["step_total"]["calls"] == 158, gemm["step_total"]
 assert sum(r["count_per_step"] for r in rows.values()) == 158
@@ -193,6 +203,8 @@ check "ab times layer1's 3x3 forward as the step runs it, its 3 calls gathering"
   grep -qE '^layer1.0.conv2 +fwd +NN +64 +128 +576 +3 +t0 m1 kc576 g3 .* t0 m1 kc576 g3 ' <<<"$ab_out"
 check "and its input gradient as that product (whatever the file holds for its own shape)" \
   grep -qE '^layer1.0.conv2 +dgrad +TN +576 +128 +64 +3 +t0 m1 kc576 g3 .* t0 m1 kc576 g3 ' <<<"$ab_out"
+check "and its weight gradient gathering too" \
+  grep -qE '^layer1.0.conv2 +wgrad +NT +64 +576 +128 +3 +t2 m0 kc64 g3 .* t2 m0 kc64 g3 ' <<<"$ab_out"
 
 # bad input: exit 2 with a sentence
 echo '{"tool": "cl_bench", "runs": [' > "$tmp/broken.json"

@@ -603,6 +603,107 @@ static void check_dx_rows_forms(void)
     ctx->implicit_rows4 = rows4;
 }
 
+/* Claim: with the dot tile chosen (K-chunk kc, tile order m_fast) for the weight gradient's
+ * products of a 3×3/1 pad-1 conv on N images of H rows of W (8, or 4 with H = 4), dw is formed
+ * without im2col, gathering x's columns inside the product (rn_gemm_nt_row8_fwd and _row4): the
+ * same bits as im2col + the same product on the columns as written, chunk by chunk (a workspace
+ * of ws floats, 0: the batch), and within tolerance of the double reference. gather: whether it
+ * is expected to gather (not with K-chunks that are not whole 16s, nor with fewer than 8 output
+ * channels). */
+static void check_dw_rows(const char *tag, int N, int Cin, int H, int W, int Cout, size_t ws_floats,
+                          size_t kc, int m_fast, int gather)
+{
+    rn_ctx *ctx = tu_ctx();
+    rn_conv c = rn_conv_init(N, Cin, H, W, Cout, 3, 1, 1);
+    ref_conv_shape rs = ref_conv_shape_make(N, Cin, H, W, Cout, 3, 1, 1);
+    const size_t hw = (size_t)H * W, K = (size_t)Cin * 9, cols = (size_t)N * hw;
+    const size_t nx = (size_t)Cin * cols, nw = (size_t)Cout * K, ny = (size_t)Cout * cols;
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *dy = malloc(ny * 4),
+          *col = malloc(K * cols * 4);
+    tu_fill_uniform(x, nx, -1, 1);
+    tu_fill_uniform(w, nw, -1, 1);
+    tu_fill_uniform(dy, ny, -1, 1);
+    cl_mem bx = tu_upload(x, nx), bw = tu_upload(w, nw), bdy = tu_upload(dy, ny);
+    cl_mem bdw = tu_poisoned(nw), be = tu_poisoned(nw), bcol = tu_poisoned(K * cols);
+    rn_workspace ws;
+    TU_CHECK(rn_workspace_create(ctx, &ws,
+                                 ws_floats ? ws_floats : rn_conv_workspace_floats(&c, N)) == RN_OK,
+             "%s: workspace", tag);
+    rn_gemm_shape sh[32];
+    const int nsh = rn_conv_gemm_shapes(&c, ws.floats, 1, 0, sh, 32);
+    ctx->nown = 0;
+    int chunks = 0;
+    for (int i = 0; i < nsh && i < 32; i++) {
+        if (!sh[i].tb) continue;
+        chunks++;
+        rn_gemm_own o = {sh[i], RN_TILE_DOT, m_fast, kc};
+        if (rn_gemm_own_valid(&o) && !rn_gemm_own_find(ctx, &o.s)) ctx->own[ctx->nown++] = o;
+    }
+    ctx->profile = 1;
+    rn_profile_reset(ctx);
+    conv2d_backward(ctx, NULL, bdw, bdy, bx, bw, &c, &ws, 0);
+    const long im2cols = launches(ctx, "rn_im2col_row8_fwd") + launches(ctx, "rn_im2col_row4_fwd");
+    const long calls = gemm_calls(ctx);
+    ctx->profile = 0;
+    /* the explicit form: the host's columns, chunk by chunk, through the same stored choice */
+    for (size_t ci = 0; ci < (size_t)Cin; ci++)
+        for (int t = 0; t < 9; t++)
+            for (size_t q = 0; q < cols; q++) {
+                const int iy = (int)(q % hw) / W + t / 3 - 1, ix = (int)(q % W) + t % 3 - 1;
+                const int in = iy >= 0 && iy < H && ix >= 0 && ix < W;
+                col[(ci * 9 + t) * cols + q] = in ? x[(ci * N + q / hw) * hw + iy * W + ix] : 0.0f;
+            }
+    size_t n0 = 0;
+    for (int i = 0; i < nsh && i < 32; i++) {
+        if (!sh[i].tb) continue;
+        const size_t cc = sh[i].K; /* this chunk's columns */
+        float *chunk = malloc(K * cc * sizeof *chunk);
+        for (size_t k = 0; k < K; k++) memcpy(chunk + k * cc, col + k * cols + n0, cc * 4);
+        rn_write(ctx, bcol, 0, K * cc * 4, chunk);
+        rn_sgemm(ctx, 0, 1, Cout, K, cc, 1.0f, bdy, n0, cols, bcol, 0, cc, n0 ? 1.0f : 0.0f, be, 0,
+                 K);
+        n0 += cc;
+        free(chunk);
+    }
+    ctx->nown = 0;
+    const char *what = tu_name("%s (N%d C%d %dx%d -> %d, kc %zu, m_fast %d, %d chunks)", tag, N,
+                               Cin, H, W, Cout, kc, m_fast, chunks);
+    TU_CHECK(im2cols == (gather ? 0 : chunks) && calls == chunks,
+             "%s: %ld im2col launches, %ld products", what, im2cols, calls);
+    float *dw = tu_download_new(bdw, nw), *e = tu_download_new(be, nw);
+    TU_CHECK(!memcmp(dw, e, nw * 4), "%s: dw has the bits of im2col + the chosen product", what);
+    double *xd = to_double(x, nx), *wd = to_double(w, nw), *gd = to_double(dy, ny);
+    double *dxr = malloc(nx * sizeof *dxr), *dwr = malloc(nw * sizeof *dwr);
+    ref_conv2d_backward(dxr, dwr, gd, xd, wd, &rs);
+    tu_compare(tu_name("%s: dw == ref", what), dw, dwr, nw, tol_for(cols), 1e-4);
+    rn_workspace_release(&ws);
+    cl_mem all[] = {bx, bw, bdy, bdw, be, bcol};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rn_release(&all[i]);
+    free(x), free(w), free(dy), free(col), free(dw), free(e);
+    free(xd), free(wd), free(gd), free(dxr), free(dwr);
+}
+
+static void check_dw_rows_forms(void)
+{
+    rn_ctx *ctx = tu_ctx();
+    const int rows4 = ctx->implicit_rows4;
+    ctx->implicit_rows4 = 1; /* the 4×4 form too, whatever this device's rule */
+    check_dw_rows("dw rows of 8 whole K", 3, 5, 8, 8, 11, 0, 100000, 1, 1);
+    check_dw_rows("dw rows of 8 K-chunks of 64", 3, 5, 8, 8, 16, 0, 64, 0, 1);
+    check_dw_rows("dw rows of 8 on 4 and 12 rows", 4, 3, 4, 8, 9, 0, 48, 1, 1);
+    check_dw_rows("dw rows of 8 on 12 rows", 2, 4, 12, 8, 8, 0, 32, 0, 1);
+    check_dw_rows("dw rows of 8 image chunks 2+1", 3, 5, 8, 8, 11, 2 * (size_t)45 * 64, 16, 1, 1);
+    check_dw_rows("dw 4x4 whole K", 5, 6, 4, 4, 13, 0, 100000, 0, 1);
+    check_dw_rows("dw 4x4 K-chunks of 32, image chunks 3+2", 5, 3, 4, 4, 9, 3 * (size_t)27 * 16, 32,
+                  1, 1);
+    check_dw_rows("dw rows of 8 K-chunks of 24 (explicit)", 3, 5, 8, 8, 11, 0, 24, 1, 0);
+    check_dw_rows("dw rows of 8 on 7 channels (explicit)", 3, 5, 8, 8, 7, 0, 64, 1, 0);
+    ctx->implicit_rows4 = 0; /* then im2col + the product */
+    check_dw_rows("dw 4x4 explicit by rule", 5, 6, 4, 4, 13, 0, 100000, 0, 0);
+    check_dw_rows("dw rows of 8 gathers whatever the rule", 3, 5, 8, 8, 11, 0, 64, 1, 1);
+    ctx->implicit_rows4 = rows4;
+}
+
 /* Claim: the dense form's two pairs of weight kernels, one work-item per output channel (CPUs)
  * and one per pair or RN_DENSE_PAIRS pairs (GPUs), give the same y, dx and dw bit for bit: Cin a
  * multiple of 8 (runs of 8 pairs) and not, stride 1 and 2, 1×1 and 2×2 images, 5×5 on 3×3. */
@@ -784,6 +885,7 @@ int main(void)
     check_rows_forms();
     check_dense_forms();
     check_dx_rows_forms();
+    check_dw_rows_forms();
 
     if (!tu_small()) {
         /* every conv shape of the model (its case list) at batch 8, input 32x32; dx is checked

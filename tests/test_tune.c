@@ -279,11 +279,11 @@ int main(void)
     /* 53 convs: forward + weight gradient each, input gradient for all but the stem */
     TU_CHECK(calls == 53 * 2 + 52, "GEMM calls per step: %d", calls);
     /* calls that may run as a product gathering from a conv's input: the stem's forward, and the
-     * 3×3 stride-1 convs at 8×8 and 4×4 (layer1's three, layer2's last three), their forwards as
-     * themselves and, with Cin = Cout, their input gradients as those forwards; layer2.0.conv2
-     * (stride 2) issues the same two shapes explicitly. Each names the product, the conv (N its
-     * chunk's images) and how many of the shape's calls are that conv's */
-    int fwds = 0, dgrads = 0, wrong = 0;
+     * 3×3 stride-1 convs at 8×8 and 4×4 (layer1's three, layer2's last three), their forwards and
+     * weight gradients as themselves and, with Cin = Cout, their input gradients as those
+     * forwards; layer2.0.conv2 (stride 2) issues the same three shapes explicitly. Each names the
+     * product, the conv (N its chunk's images) and how many of the shape's calls are that conv's */
+    int fwds = 0, wgrads = 0, dgrads = 0, wrong = 0;
     for (int i = 0; i < n; i++) {
         const rn_gemm_use *u = &uses[i];
         if (u->runs_as < 0) {
@@ -296,14 +296,21 @@ int main(void)
                        !strcmp(u->glayer, "layer1.0.conv2") && c->H == 8 && c->W == 8;
         const int l2 = !strcmp(u->layer, "layer2.0.conv2") && u->count == 4 && u->gathered == 3 &&
                        !strcmp(u->glayer, "layer2.1.conv2") && c->H == 4 && c->W == 4;
-        const int fwd = u->runs_as == i;
+        const int fwd = u->runs_as == i && !u->s.tb, wgrad = u->runs_as == i && u->s.tb;
         fwds += fwd;
-        dgrads += !fwd;
+        wgrads += wgrad;
+        dgrads += !fwd && !wgrad;
         if (!strcmp(u->layer, "conv1")) { /* the stem: 7×7/2 on 32×32, no input gradient */
             wrong += !fwd || strcmp(u->form, "fwd") || u->count != 1 || u->gathered != 1 ||
                      strcmp(u->glayer, "conv1") || c->N != 4 || c->Cin != 3 || c->kh != 7 ||
                      c->stride != 2 || c->H != 32 || u->s.M != 64 || u->s.N != 4 * 256 ||
                      u->s.K != 147 || u->s.ta || u->s.tb;
+            continue;
+        }
+        if (wgrad) { /* dW = dY · columnsᵀ over the chunk's pixels */
+            wrong += strcmp(u->form, "wgrad") || !(l1 || l2) || c->N != 4 || c->Cin != c->Cout ||
+                     c->kh != 3 || c->stride != 1 || u->s.ta || u->s.M != (size_t)c->Cout ||
+                     u->s.N != (size_t)c->Cin * 9 || u->s.K != (size_t)c->N * c->H * c->W;
             continue;
         }
         wrong += strcmp(f->form, "fwd") || strcmp(u->form, fwd ? "fwd" : "dgrad") || !(l1 || l2) ||
@@ -312,10 +319,10 @@ int main(void)
                  f->s.K != (size_t)c->Cin * 9 || f->s.ta || f->s.tb ||
                  (!fwd && (u->s.M != f->s.K || u->s.N != f->s.N || u->s.K != f->s.M || !u->s.ta));
     }
-    TU_CHECK(fwds == 3 && dgrads == 2 && wrong == 0,
-             "shapes whose calls may gather from a conv's input: %d forwards, %d input gradients, "
-             "%d wrong",
-             fwds, dgrads, wrong);
+    TU_CHECK(fwds == 3 && wgrads == 2 && dgrads == 2 && wrong == 0,
+             "shapes whose calls may gather from a conv's input: %d forwards, %d weight gradients, "
+             "%d input gradients, %d wrong",
+             fwds, wgrads, dgrads, wrong);
     free(uses);
 
     /* a tiny search: baseline + at least one candidate + the final check, stored */

@@ -388,15 +388,16 @@ static int add_use(rn_gemm_use *u, int *nu, int cap, const rn_gemm_shape *s, con
     return i;
 }
 
-/* The conv of which s is the forward product on im2col's columns for a chunk of images, with N
- * that chunk's images; N = 0 when s is another product of c. */
+/* The conv of which s is the forward product (NN) or the weight gradient's (NT) on im2col's
+ * columns for a chunk of images, with N that chunk's images; N = 0 when s is another product of
+ * c. */
 static rn_conv columns_conv(const rn_conv *c, const rn_gemm_shape *s)
 {
     rn_conv k = *c;
-    const size_t hw = (size_t)c->Ho * c->Wo;
-    k.N = !s->ta && !s->tb && s->M == (size_t)c->Cout && s->K == (size_t)c->Cin * c->kh * c->kw &&
-                  s->N % hw == 0
-              ? (int)(s->N / hw)
+    const size_t hw = (size_t)c->Ho * c->Wo, taps = (size_t)c->Cin * c->kh * c->kw;
+    const size_t cols = s->tb ? s->K : s->N;
+    k.N = !s->ta && s->M == (size_t)c->Cout && (s->tb ? s->N : s->K) == taps && cols % hw == 0
+              ? (int)(cols / hw)
               : 0;
     if (!k.N) memset(&k, 0, sizeof k);
     return k;
@@ -406,7 +407,7 @@ int rn_gemm_use_gathered(rn_ctx *ctx, const rn_gemm_use *uses, int i)
 {
     const rn_gemm_use *u = &uses[i];
     return u->runs_as >= 0 &&
-                   rn_sgemm_rows_fits(ctx, &uses[u->runs_as].s, u->gconv.Cin, u->gconv.W, 0)
+                   rn_sgemm_rows_fits(ctx, &uses[u->runs_as].s, u->gconv.Cin, u->gconv.W, 0, 0)
                ? u->gathered
                : 0;
 }
@@ -424,11 +425,11 @@ int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_ge
         int n = rn_opcase_gemms(&c[i], ws_bytes / sizeof(float), train, s, 256);
         if (n > 256) abort();
         /* (ta, tb) = (0,0) forward, (0,1) weight gradient, (1,0) input gradient. A conv that
-         * gathers its forward columns may run its forward products so; one that can form its
-         * input gradient as its forward's products runs the k-th one, chunk by chunk, as the
-         * k-th forward product. */
+         * gathers its forward columns may run its forward products so, and but for the stem its
+         * weight gradients too; one that can form its input gradient as its forward's products
+         * runs the k-th one, chunk by chunk, as the k-th forward product. */
         const rn_conv *cv = &c[i].conv;
-        const int gathers = rn_conv_rows_width(cv),
+        const int gathers = rn_conv_rows_width(cv), wgathers = gathers && gathers != 32,
                   as_fwd =
                       train && c[i].with_dx && rn_conv_dx_as_forward(cv, ws_bytes / sizeof(float));
         int fwd[256], nf = 0, nd = 0;
@@ -436,13 +437,13 @@ int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_ge
             const int is_fwd = !s[j].ta && !s[j].tb,
                       as = s[j].ta && as_fwd && nd < nf ? fwd[nd] : -1;
             rn_conv g = {0};
-            if (is_fwd && gathers) g = columns_conv(cv, &s[j]);
+            if ((is_fwd && gathers) || (s[j].tb && wgathers)) g = columns_conv(cv, &s[j]);
             if (as >= 0) g = columns_conv(cv, &u[as].s);
             const int at = add_use(u, &nu, CAP, &s[j], c[i].name,
                                    is_fwd    ? "fwd"
                                    : s[j].tb ? "wgrad"
                                              : "dgrad",
-                                   is_fwd ? -2 : as, &g);
+                                   is_fwd || s[j].tb ? -2 : as, &g);
             if (is_fwd) fwd[nf++] = at;
             nd += s[j].ta;
         }

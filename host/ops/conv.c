@@ -426,7 +426,7 @@ static void im2col_forward(conv_run *r, cl_mem y, cl_mem x, cl_mem w, const rn_c
         /* chunks as for im2col, so the product's shape (and stored choice) is the same */
         const rn_gemm_shape s = {0, 0, c->Cout, cnt * hw, K, K, cnt * hw, cols, 0.0f};
         if (r->ctx && rn_conv_rows_width(c) &&
-            rn_sgemm_rows(r->ctx, &s, w, x, c->Cin, c->N, c->H, c->W, n0, y, n0 * hw))
+            rn_sgemm_rows(r->ctx, &s, w, 0, x, c->Cin, c->N, c->H, c->W, n0, y, n0 * hw))
             continue;
         im2col(r, ws, x, c, n0, cnt);
         /* this chunk's images are the column range [n0·hw, (n0+cnt)·hw) of every row of y */
@@ -468,7 +468,7 @@ static int dx_implicit(conv_run *r, const rn_conv *c, int nc, int accumulate_dx)
     if (!r->ctx || accumulate_dx || !dx_flip_fits(c, r->ws->floats)) return 0;
     for (int n0 = 0; n0 < c->N; n0 += nc) {
         const rn_gemm_shape s = dx_shape(c, c->N - n0 < nc ? c->N - n0 : nc);
-        if (!rn_sgemm_rows_fits(r->ctx, &s, c->Cout, c->W, (size_t)n0 * c->H * c->W)) return 0;
+        if (!rn_sgemm_rows_fits(r->ctx, &s, c->Cout, c->W, 0, (size_t)n0 * c->H * c->W)) return 0;
     }
     return 1;
 }
@@ -490,7 +490,7 @@ static void implicit_dx(conv_run *r, cl_mem dx, cl_mem dy, cl_mem w, const rn_co
     const size_t hw = (size_t)c->H * c->W;
     for (int n0 = 0; n0 < c->N; n0 += nc) {
         const rn_gemm_shape s = dx_shape(c, c->N - n0 < nc ? c->N - n0 : nc);
-        rn_sgemm_rows(r->ctx, &s, ws, dy, c->Cout, c->N, c->H, c->W, n0, dx, n0 * hw);
+        rn_sgemm_rows(r->ctx, &s, ws, 0, dy, c->Cout, c->N, c->H, c->W, n0, dx, n0 * hw);
     }
 }
 
@@ -510,9 +510,15 @@ static void im2col_backward(conv_run *r, cl_mem dx, cl_mem dw, cl_mem dy, cl_mem
         const int cnt = c->N - n0 < nc ? c->N - n0 : nc;
         const size_t ccols = cnt * hw;
         const mat col = {ws, 0, ccols}, mdy = {dy, n0 * hw, cols};
-        im2col(r, ws, x, c, n0, cnt);
-        /* dW (+)= dY_chunk · col_chunkᵀ; the first chunk overwrites */
-        gemm(r, 0, 1, c->Cout, K, ccols, mdy, col, n0 == 0 ? 0.0f : 1.0f, (mat){dw, 0, K});
+        /* dW (+)= dY_chunk · col_chunkᵀ; the first chunk overwrites. With columns the product
+         * can gather (and a stored choice for it that does) no im2col: the same bits. */
+        const float beta = n0 == 0 ? 0.0f : 1.0f;
+        const rn_gemm_shape sw = {0, 1, c->Cout, K, ccols, cols, ccols, K, beta};
+        if (!(r->ctx && rn_conv_rows_width(c) &&
+              rn_sgemm_rows(r->ctx, &sw, dy, n0 * hw, x, c->Cin, c->N, c->H, c->W, n0, dw, 0))) {
+            im2col(r, ws, x, c, n0, cnt);
+            gemm(r, 0, 1, c->Cout, K, ccols, mdy, col, beta, (mat){dw, 0, K});
+        }
         if (!with_dx) continue;
         /* dcol = Wᵀ · dY_chunk reuses the workspace: the in-order queue has finished reading the
          * columns by then. Each image belongs to one chunk, so overwriting dx per chunk is right.

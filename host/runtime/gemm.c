@@ -284,11 +284,26 @@ static void prof_end(rn_ctx *ctx, const char *name, double t0)
     rn_profile_add(ctx, name, (rn_now() - t0) * 1e3);
 }
 
+/* A weight gradient (NT) gathers on the dot tile, whose sums rn_gemm_nt_row8_fwd and
+ * rn_gemm_nt_row4_fwd form on tiles of 8 rows (M ≥ 8), with the columns of rows of 8 or of 4×4
+ * images, 16 pixels (two rows, or an image) at a time: K-chunks of whole 16s. 4×4 images only
+ * where ctx->implicit_rows4: layer2's product took 1.4x less time than im2col + the product on
+ * Intel's runtime, and about the same or more on PoCL (Zen 4), as the forward's float16 tiles. */
+static int rows_nt_fits(const rn_ctx *ctx, const rn_gemm_own *o, const rn_gemm_shape *s, int Cin,
+                        int width, size_t a_off, size_t c_off)
+{
+    return o->tile == RN_TILE_DOT && !s->ta &&
+           (width == 8 || (width == 4 && ctx->implicit_rows4)) && s->M >= 8 &&
+           s->N == (size_t)Cin * 9 && s->K % 16 == 0 && (o->kc >= s->K || o->kc % 16 == 0) &&
+           own_offsets_fit(s, a_off, 0, c_off);
+}
+
 /* The stored choice rn_sgemm_rows runs s on, or NULL where it would not. */
 static const rn_gemm_own *rows_choice(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, int width,
-                                      size_t c_off)
+                                      size_t a_off, size_t c_off)
 {
     const rn_gemm_own *o = rn_gemm_own_find(ctx, s);
+    if (o && s->tb) return rows_nt_fits(ctx, o, s, Cin, width, a_off, c_off) ? o : NULL;
     /* 4×4 images: the float16 tiles' gathers ran at 2x im2col + the product on PoCL (Zen 5) and
      * 0.4x on Intel's runtime (ctx->implicit_rows4); the float8-pair tiles' at about the product's
      * time on both runtimes (Zen 3), where im2col and col2im then go */
@@ -301,19 +316,20 @@ static const rn_gemm_own *rows_choice(rn_ctx *ctx, const rn_gemm_shape *s, int C
     /* the chosen tile's width: 16, or 32 (the wide and the 8-row packed tile; the dot tile takes
      * no product with B as stored); at least 8 rows of W (the packed tiles take fewer when they
      * pack, but these kernels read W as stored) */
-    if (!o || s->ta || s->tb || s->beta != 0.0f || s->M < 8 || s->N % tile_cols[o->tile] ||
-        s->K != (size_t)Cin * (width == 32 ? 49 : 9) || !own_offsets_fit(s, 0, 0, c_off))
+    if (!o || s->ta || s->beta != 0.0f || s->M < 8 || s->N % tile_cols[o->tile] ||
+        s->K != (size_t)Cin * (width == 32 ? 49 : 9) || !own_offsets_fit(s, a_off, 0, c_off))
         return NULL;
     return o;
 }
 
-int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, int width, size_t c_off)
+int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, int width, size_t a_off,
+                       size_t c_off)
 {
-    return rows_choice(ctx, s, Cin, width, c_off) != NULL;
+    return rows_choice(ctx, s, Cin, width, a_off, c_off) != NULL;
 }
 
-int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int Cin, int Nimg, int H,
-                  int width, int n0, cl_mem C, size_t c_off)
+int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem A, size_t a_off, cl_mem x, int Cin,
+                  int Nimg, int H, int width, int n0, cl_mem C, size_t c_off)
 {
     /* per row width (4, 8, the stem's 32) and tile kind: 8×16, 8×32 (the wide and the 8-row
      * packed tile), 4×16, 6×16 (none on rows of 32: rows_choice) */
@@ -321,18 +337,26 @@ int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int C
         {"rn_gemm_row4_fwd", "rn_gemm_row4_wide_fwd", "rn_gemm_row4_p4_fwd", "rn_gemm_row4_p6_fwd"},
         {"rn_gemm_row8_fwd", "rn_gemm_row8_wide_fwd", "rn_gemm_row8_p4_fwd", "rn_gemm_row8_p6_fwd"},
         {"rn_gemm_s2row32_fwd", "rn_gemm_s2row32_wide_fwd", NULL, NULL}};
-    const rn_gemm_own *o = rows_choice(ctx, s, Cin, width, c_off);
+    const rn_gemm_own *o = rows_choice(ctx, s, Cin, width, a_off, c_off);
     if (!o) return 0;
     const double t0 = prof_begin(ctx);
     const int form = o->tile == RN_TILE_P4X16   ? 2
                      : o->tile == RN_TILE_P6X16 ? 3
                                                 : tile_cols[o->tile] == 32;
-    cl_kernel k = rn_kernel(ctx, names[width == 32 ? 2 : width == 8][form]);
+    /* the weight gradient (rows_nt_fits): tiles of 8 rows against the 3 taps of one (channel, tap
+     * row) */
+    const char *name = s->tb ? (width == 8 ? "rn_gemm_nt_row8_fwd" : "rn_gemm_nt_row4_fwd")
+                             : names[width == 32 ? 2 : width == 8][form];
+    const size_t mr = s->tb ? 8 : tile_rows[o->tile], nr = s->tb ? 3 : tile_cols[o->tile];
+    const size_t tm = (s->M + mr - 1) / mr, tn = (s->N + nr - 1) / nr;
+    const size_t global[2] = {o->m_fast ? tm : tn, o->m_fast ? tn : tm};
+    cl_kernel k = rn_kernel(ctx, name);
     rn_args r = rn_args_begin(k);
     rn_arg_mem(&r, C);
     rn_arg_int(&r, (int)c_off);
     rn_arg_int(&r, (int)s->ldc);
-    rn_arg_mem(&r, W);
+    rn_arg_mem(&r, A);
+    rn_arg_int(&r, (int)a_off);
     rn_arg_int(&r, (int)s->lda);
     rn_arg_mem(&r, x);
     rn_arg_int(&r, Cin);
@@ -347,9 +371,9 @@ int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int C
         r.i = at_k0;
         rn_arg_int(&r, (int)k0);
         rn_arg_int(&r, (int)(s->K - k0 < o->kc ? s->K - k0 : o->kc));
-        rn_arg_float(&r, k0 ? 1.0f : 0.0f);
+        rn_arg_float(&r, k0 ? 1.0f : s->beta);
         rn_arg_int(&r, o->m_fast);
-        launch_tiles(ctx, k, o);
+        CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL));
     }
     prof_end(ctx, RN_PROF_GEMM_OWN, t0);
     return 1;

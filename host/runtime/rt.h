@@ -154,17 +154,20 @@ void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float a
 
 /* The product s of a 3×3 conv at stride 1, padding 1, on images of H rows of `width` (8 with H
  * a multiple of 4, or 4 with H = 4), or of a 7×7 conv at stride 2, padding 3, on 32×32 images
- * (width 32, the stem), C[M × N] at c_off = W[M × K] · the conv's im2col columns of images
- * n0 .. n0 + N/(output positions of an image) − 1 of x[Cin][Nimg][H][width], with the columns
- * gathered as the product loads them (rn_gemm_row8_fwd and kin, cl/gemm.cl) instead of written
- * out. Only when
- * the stored choice for s names the own kernels (on 4×4 images: the 4×16 or 6×16 tile, or any
- * where ctx->implicit_rows4); the bits are then those of im2col followed by that product.
- * Returns 1, or 0 having done nothing (no such choice; the caller runs im2col + rn_sgemm). */
-int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem W, cl_mem x, int Cin, int Nimg, int H,
-                  int width, int n0, cl_mem C, size_t c_off);
-/* Whether rn_sgemm_rows would run s (with these Cin, width and c_off) rather than return 0. */
-int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, int width, size_t c_off);
+ * (width 32, the stem), with the conv's im2col columns of images n0 .. n0 + (its columns)/(output
+ * positions of an image) − 1 of x[Cin][Nimg][H][width] gathered as the product loads them
+ * (rn_gemm_row8_fwd and kin, cl/gemm.cl) instead of written out: the forward (NN) C[M × N] at
+ * c_off = A[M × K] · columns, or the weight gradient (NT, rows of 8 and 4×4 images) C[M × N] =
+ * A[M × K] at a_off · columnsᵀ (rn_gemm_nt_row8_fwd). Only when the stored choice for s names the
+ * own kernels (forward on 4×4 images: the 4×16 or 6×16 tile, or any where ctx->implicit_rows4;
+ * weight gradient: the dot tile, K-chunks of whole 16s); the bits are then those of im2col
+ * followed by that product. Returns 1, or 0 having done nothing (no such choice; the caller runs
+ * im2col + rn_sgemm). */
+int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem A, size_t a_off, cl_mem x, int Cin,
+                  int Nimg, int H, int width, int n0, cl_mem C, size_t c_off);
+/* Whether rn_sgemm_rows would run s (with these Cin, width and offsets) rather than return 0. */
+int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, int width, size_t a_off,
+                       size_t c_off);
 
 int rn_gemm_shape_equal(const rn_gemm_shape *a, const rn_gemm_shape *b);
 double rn_gemm_flops(const rn_gemm_shape *s); /* 2·M·N·K */

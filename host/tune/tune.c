@@ -528,11 +528,12 @@ static double median(double *t, int n)
     return t[n / 2];
 }
 
-/* Where shape i is the forward product of convs whose columns this device can gather inside
- * the product (rn_gemm_use: runs_as is i itself; the product's choice decides), the seconds of
- * the im2col passes that those calls run before a product on other tiles, per call of the
- * shape: the median of three profiled forwards of the conv without an own choice (im2col, then
- * CLBlast), times the share of its calls. 0 for every other shape. */
+/* Where shape i is the forward or weight-gradient product of convs whose columns this device can
+ * gather inside the product (rn_gemm_use: runs_as is i itself; the product's choice decides), the
+ * seconds of the im2col passes that those calls run before a product on other tiles, per call of
+ * the shape: the median of three profiled forwards of the conv without an own choice (im2col,
+ * then CLBlast; the backward's im2col is the same pass), times the share of its calls. 0 for
+ * every other shape. */
 static double im2col_seconds(bench *b, int i)
 {
     rn_ctx *ctx = b->ctx;
@@ -593,7 +594,7 @@ static double time_rows(bench *b, int i, const rn_gemm_own *o)
     const rn_gemm_own_swap w = rn_gemm_own_only(b->ctx, o);
     rn_finish(b->ctx);
     const double t0 = rn_now();
-    rn_sgemm_rows(b->ctx, &b->u[i].s, b->A, b->B, c->Cin, c->N, c->H, c->W, 0, b->C, 0);
+    rn_sgemm_rows(b->ctx, &b->u[i].s, b->A, 0, b->B, c->Cin, c->N, c->H, c->W, 0, b->C, 0);
     rn_finish(b->ctx);
     const double t = rn_now() - t0;
     rn_gemm_own_restore(b->ctx, w);
@@ -900,11 +901,12 @@ int rn_tune_run(rn_ctx *ctx, int batch, double budget_s, const char *out_path, i
     for (int i = 0; i < n && !quiet; i++)
         if (b->t_col[i] > 0)
             fprintf(stderr,
-                    "rn50cl: tune: %s's forward (%zux%zux%zu, %d of the shape's %d calls) can "
+                    "rn50cl: tune: %s's %s (%zux%zux%zu, %d of the shape's %d calls) can "
                     "gather its columns inside the product; its im2col takes %.2f ms, counted "
                     "against what does not gather\n",
-                    uses[i].glayer, uses[i].s.M, uses[i].s.N, uses[i].s.K, uses[i].gathered,
-                    uses[i].count, b->t_col[i] * uses[i].count / uses[i].gathered * 1e3);
+                    uses[i].glayer, uses[i].s.tb ? "weight gradient" : "forward", uses[i].s.M,
+                    uses[i].s.N, uses[i].s.K, uses[i].gathered, uses[i].count,
+                    b->t_col[i] * uses[i].count / uses[i].gathered * 1e3);
     search s = {ctx, b, quiet, rn_now(), budget_s, 0, 0, res};
     g_stop = 0;
     struct sigaction sa, old;
