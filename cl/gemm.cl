@@ -585,3 +585,42 @@ __kernel void rn_gemm_nt_row4_fwd(RN_ROWS_ARGS)
     else RN_NTR_LOOP4(2)
     RN_NTR_ROWS(RN_NTR_STORE)
 }
+
+// The stem's rows of 32 at stride 2: the 16 pixels are one output row of an image, and a
+// work-item keeps 4 rows of dY against the 7 taps kx of one (ci, ky), 28 float16 partial dot
+// products, tap kx the input row's even or odd lanes moved as rn_gemm_row32_tap moves them. Needs
+// M ≥ 4; N = Cin·49.
+#define RN_NTS_TAPS(X, i) X(i, 0) X(i, 1) X(i, 2) X(i, 3) X(i, 4) X(i, 5) X(i, 6)
+#define RN_NTS_DECL1(i, t) float16 s##i##t = 0.0f;
+#define RN_NTS_DECL(i) RN_NTS_TAPS(RN_NTS_DECL1, i)
+#define RN_NTS_B(t) const float16 b##t = rn_gemm_row32_tap(e, t);
+#define RN_NTS_FMA1(i, t) s##i##t = fma(a, b##t, s##i##t);
+#define RN_NTS_FMA(i)                                                                              \
+    {                                                                                              \
+        const float16 a = vload16(0, ar + (size_t)(i)*lda + k);                                    \
+        RN_NTS_TAPS(RN_NTS_FMA1, i)                                                                \
+    }
+#define RN_NTS_STORE1(i, t) RN_NTR_STORE1(c + (t), rn_hsum16(s##i##t))
+#define RN_NTS_STORE(i)                                                                            \
+    if ((i) >= r0) {                                                                               \
+        __global float *c = C + c_off + (size_t)(m0 + (i)) * ldc + tn * 7;                         \
+        RN_NTS_TAPS(RN_NTS_STORE1, i)                                                              \
+    }
+#define RN_NTS_ROWS(X) X(0) X(1) X(2) X(3)
+
+__kernel void rn_gemm_nt_s2row32_fwd(RN_ROWS_ARGS)
+{
+    const int tm = m_fast ? get_global_id(0) : get_global_id(1);
+    const int tn = m_fast ? get_global_id(1) : get_global_id(0);
+    if (tm * 4 >= M || tn * 7 >= N) return;
+    const int m0 = min(tm * 4, M - 4), r0 = tm * 4 - m0, ci = tn / 7, ky = tn % 7;
+    __global const float *ar = A + a_off + (size_t)m0 * lda;
+    __global const float *xc = X + ((size_t)ci * Nimg + n0) * 1024;
+    RN_NTS_ROWS(RN_NTS_DECL)
+    for (int k = k0; k < k0 + kk; k += 16) {
+        const rn_gemm_eo e = rn_gemm_rows32(xc + (size_t)(k / 256) * 1024, k % 256 / 8 - 3 + ky, H);
+        RN_NTS_B(0) RN_NTS_B(1) RN_NTS_B(2) RN_NTS_B(3) RN_NTS_B(4) RN_NTS_B(5) RN_NTS_B(6)
+        RN_NTS_ROWS(RN_NTS_FMA)
+    }
+    RN_NTS_ROWS(RN_NTS_STORE)
+}

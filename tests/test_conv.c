@@ -604,20 +604,22 @@ static void check_dx_rows_forms(void)
 }
 
 /* Claim: with the dot tile chosen (K-chunk kc, tile order m_fast) for the weight gradient's
- * products of a 3×3/1 pad-1 conv on N images of H rows of W (8, or 4 with H = 4), dw is formed
- * without im2col, gathering x's columns inside the product (rn_gemm_nt_row8_fwd and _row4): the
+ * products of a 3×3/1 pad-1 conv on N images of H rows of W (8, or 4 with H = 4), or of the
+ * stem's 7×7/2 pad-3 conv on 32×32 images (W = 32), dw is formed without im2col, gathering x's
+ * columns inside the product (rn_gemm_nt_row8_fwd, _row4, _s2row32): the
  * same bits as im2col + the same product on the columns as written, chunk by chunk (a workspace
  * of ws floats, 0: the batch), and within tolerance of the double reference. gather: whether it
  * is expected to gather (not with K-chunks that are not whole 16s, nor with fewer than 8 output
- * channels). */
+ * channels, 4 for the stem). */
 static void check_dw_rows(const char *tag, int N, int Cin, int H, int W, int Cout, size_t ws_floats,
                           size_t kc, int m_fast, int gather)
 {
     rn_ctx *ctx = tu_ctx();
-    rn_conv c = rn_conv_init(N, Cin, H, W, Cout, 3, 1, 1);
-    ref_conv_shape rs = ref_conv_shape_make(N, Cin, H, W, Cout, 3, 1, 1);
-    const size_t hw = (size_t)H * W, K = (size_t)Cin * 9, cols = (size_t)N * hw;
-    const size_t nx = (size_t)Cin * cols, nw = (size_t)Cout * K, ny = (size_t)Cout * cols;
+    const int kk = W == 32 ? 7 : 3, st = W == 32 ? 2 : 1;
+    rn_conv c = rn_conv_init(N, Cin, H, W, Cout, kk, st, kk / 2);
+    ref_conv_shape rs = ref_conv_shape_make(N, Cin, H, W, Cout, kk, st, kk / 2);
+    const size_t hw = (size_t)c.Ho * c.Wo, K = (size_t)Cin * kk * kk, cols = (size_t)N * hw;
+    const size_t nx = (size_t)Cin * N * H * W, nw = (size_t)Cout * K, ny = (size_t)Cout * cols;
     float *x = malloc(nx * 4), *w = malloc(nw * 4), *dy = malloc(ny * 4),
           *col = malloc(K * cols * 4);
     tu_fill_uniform(x, nx, -1, 1);
@@ -642,16 +644,19 @@ static void check_dw_rows(const char *tag, int N, int Cin, int H, int W, int Cou
     ctx->profile = 1;
     rn_profile_reset(ctx);
     conv2d_backward(ctx, NULL, bdw, bdy, bx, bw, &c, &ws, 0);
-    const long im2cols = launches(ctx, "rn_im2col_row8_fwd") + launches(ctx, "rn_im2col_row4_fwd");
+    const long im2cols = launches(ctx, "rn_im2col_row8_fwd") + launches(ctx, "rn_im2col_row4_fwd") +
+                         launches(ctx, "rn_im2col_s2row32_fwd");
     const long calls = gemm_calls(ctx);
     ctx->profile = 0;
     /* the explicit form: the host's columns, chunk by chunk, through the same stored choice */
     for (size_t ci = 0; ci < (size_t)Cin; ci++)
-        for (int t = 0; t < 9; t++)
+        for (int t = 0; t < kk * kk; t++)
             for (size_t q = 0; q < cols; q++) {
-                const int iy = (int)(q % hw) / W + t / 3 - 1, ix = (int)(q % W) + t % 3 - 1;
+                const int iy = (int)(q % hw) / c.Wo * st + t / kk - kk / 2,
+                          ix = (int)(q % c.Wo) * st + t % kk - kk / 2;
                 const int in = iy >= 0 && iy < H && ix >= 0 && ix < W;
-                col[(ci * 9 + t) * cols + q] = in ? x[(ci * N + q / hw) * hw + iy * W + ix] : 0.0f;
+                col[(ci * kk * kk + t) * cols + q] =
+                    in ? x[(ci * N + q / hw) * H * W + iy * W + ix] : 0.0f;
             }
     size_t n0 = 0;
     for (int i = 0; i < nsh && i < 32; i++) {
@@ -698,6 +703,10 @@ static void check_dw_rows_forms(void)
                   1, 1);
     check_dw_rows("dw rows of 8 K-chunks of 24 (explicit)", 3, 5, 8, 8, 11, 0, 24, 1, 0);
     check_dw_rows("dw rows of 8 on 7 channels (explicit)", 3, 5, 8, 8, 7, 0, 64, 1, 0);
+    check_dw_rows("dw stem whole K", 2, 3, 32, 32, 9, 0, 100000, 1, 1);
+    check_dw_rows("dw stem K-chunks of 80, image chunks 2+1", 3, 2, 32, 32, 6, 2 * (size_t)98 * 256,
+                  80, 0, 1);
+    check_dw_rows("dw stem on 3 channels (explicit)", 2, 3, 32, 32, 3, 0, 64, 1, 0);
     ctx->implicit_rows4 = 0; /* then im2col + the product */
     check_dw_rows("dw 4x4 explicit by rule", 5, 6, 4, 4, 13, 0, 100000, 0, 0);
     check_dw_rows("dw rows of 8 gathers whatever the rule", 3, 5, 8, 8, 11, 0, 64, 1, 1);

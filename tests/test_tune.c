@@ -278,11 +278,12 @@ int main(void)
     for (int i = 0; i < n; i++) calls += uses[i].count;
     /* 53 convs: forward + weight gradient each, input gradient for all but the stem */
     TU_CHECK(calls == 53 * 2 + 52, "GEMM calls per step: %d", calls);
-    /* calls that may run as a product gathering from a conv's input: the stem's forward, and the
-     * 3×3 stride-1 convs at 8×8 and 4×4 (layer1's three, layer2's last three), their forwards and
-     * weight gradients as themselves and, with Cin = Cout, their input gradients as those
-     * forwards; layer2.0.conv2 (stride 2) issues the same three shapes explicitly. Each names the
-     * product, the conv (N its chunk's images) and how many of the shape's calls are that conv's */
+    /* calls that may run as a product gathering from a conv's input: the stem's forward and
+     * weight gradient, and the 3×3 stride-1 convs at 8×8 and 4×4 (layer1's three, layer2's last
+     * three), their forwards and weight gradients as themselves and, with Cin = Cout, their input
+     * gradients as those forwards; layer2.0.conv2 (stride 2) issues the same three shapes
+     * explicitly. Each names the product, the conv (N its chunk's images) and how many of the
+     * shape's calls are that conv's */
     int fwds = 0, wgrads = 0, dgrads = 0, wrong = 0;
     for (int i = 0; i < n; i++) {
         const rn_gemm_use *u = &uses[i];
@@ -301,10 +302,11 @@ int main(void)
         wgrads += wgrad;
         dgrads += !fwd && !wgrad;
         if (!strcmp(u->layer, "conv1")) { /* the stem: 7×7/2 on 32×32, no input gradient */
-            wrong += !fwd || strcmp(u->form, "fwd") || u->count != 1 || u->gathered != 1 ||
-                     strcmp(u->glayer, "conv1") || c->N != 4 || c->Cin != 3 || c->kh != 7 ||
-                     c->stride != 2 || c->H != 32 || u->s.M != 64 || u->s.N != 4 * 256 ||
-                     u->s.K != 147 || u->s.ta || u->s.tb;
+            wrong += !(fwd || wgrad) || strcmp(u->form, fwd ? "fwd" : "wgrad") || u->count != 1 ||
+                     u->gathered != 1 || strcmp(u->glayer, "conv1") || c->N != 4 || c->Cin != 3 ||
+                     c->kh != 7 || c->stride != 2 || c->H != 32 || u->s.M != 64 ||
+                     u->s.N != (fwd ? 4 * 256 : 147) || u->s.K != (fwd ? 147 : 4 * 256) ||
+                     u->s.ta || u->s.tb != wgrad;
             continue;
         }
         if (wgrad) { /* dW = dY · columnsᵀ over the chunk's pixels */
@@ -319,7 +321,7 @@ int main(void)
                  f->s.K != (size_t)c->Cin * 9 || f->s.ta || f->s.tb ||
                  (!fwd && (u->s.M != f->s.K || u->s.N != f->s.N || u->s.K != f->s.M || !u->s.ta));
     }
-    TU_CHECK(fwds == 3 && wgrads == 2 && dgrads == 2 && wrong == 0,
+    TU_CHECK(fwds == 3 && wgrads == 3 && dgrads == 2 && wrong == 0,
              "shapes whose calls may gather from a conv's input: %d forwards, %d weight gradients, "
              "%d input gradients, %d wrong",
              fwds, wgrads, dgrads, wrong);

@@ -425,11 +425,11 @@ int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_ge
         int n = rn_opcase_gemms(&c[i], ws_bytes / sizeof(float), train, s, 256);
         if (n > 256) abort();
         /* (ta, tb) = (0,0) forward, (0,1) weight gradient, (1,0) input gradient. A conv that
-         * gathers its forward columns may run its forward products so, and but for the stem its
-         * weight gradients too; one that can form its input gradient as its forward's products
-         * runs the k-th one, chunk by chunk, as the k-th forward product. */
+         * gathers its forward columns may run its forward and weight-gradient products so; one
+         * that can form its input gradient as its forward's products runs the k-th one, chunk by
+         * chunk, as the k-th forward product. */
         const rn_conv *cv = &c[i].conv;
-        const int gathers = rn_conv_rows_width(cv), wgathers = gathers && gathers != 32,
+        const int gathers = rn_conv_rows_width(cv),
                   as_fwd =
                       train && c[i].with_dx && rn_conv_dx_as_forward(cv, ws_bytes / sizeof(float));
         int fwd[256], nf = 0, nd = 0;
@@ -437,7 +437,7 @@ int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_ge
             const int is_fwd = !s[j].ta && !s[j].tb,
                       as = s[j].ta && as_fwd && nd < nf ? fwd[nd] : -1;
             rn_conv g = {0};
-            if ((is_fwd && gathers) || (s[j].tb && wgathers)) g = columns_conv(cv, &s[j]);
+            if ((is_fwd || s[j].tb) && gathers) g = columns_conv(cv, &s[j]);
             if (as >= 0) g = columns_conv(cv, &u[as].s);
             const int at = add_use(u, &nu, CAP, &s[j], c[i].name,
                                    is_fwd    ? "fwd"

@@ -285,17 +285,18 @@ static void prof_end(rn_ctx *ctx, const char *name, double t0)
 }
 
 /* A weight gradient (NT) gathers on the dot tile, whose sums rn_gemm_nt_row8_fwd and
- * rn_gemm_nt_row4_fwd form on tiles of 8 rows (M ≥ 8), with the columns of rows of 8 or of 4×4
- * images, 16 pixels (two rows, or an image) at a time: K-chunks of whole 16s. 4×4 images only
- * where ctx->implicit_rows4: layer2's product took 1.4x less time than im2col + the product on
- * Intel's runtime, and about the same or more on PoCL (Zen 4), as the forward's float16 tiles. */
+ * rn_gemm_nt_row4_fwd form on tiles of 8 rows (M ≥ 8) with the columns of rows of 8 or of 4×4
+ * images, rn_gemm_nt_s2row32_fwd on tiles of 4 rows (M ≥ 4) with the stem's, 16 pixels (two
+ * rows, an image, an output row) at a time: K-chunks of whole 16s. 4×4 images only where
+ * ctx->implicit_rows4: layer2's product took 1.4x less time than im2col + the product on Intel's
+ * runtime, and about the same or more on PoCL (Zen 4), as the forward's float16 tiles. */
 static int rows_nt_fits(const rn_ctx *ctx, const rn_gemm_own *o, const rn_gemm_shape *s, int Cin,
                         int width, size_t a_off, size_t c_off)
 {
-    return o->tile == RN_TILE_DOT && !s->ta &&
-           (width == 8 || (width == 4 && ctx->implicit_rows4)) && s->M >= 8 &&
-           s->N == (size_t)Cin * 9 && s->K % 16 == 0 && (o->kc >= s->K || o->kc % 16 == 0) &&
-           own_offsets_fit(s, a_off, 0, c_off);
+    const int stem = width == 32;
+    return o->tile == RN_TILE_DOT && !s->ta && (width != 4 || ctx->implicit_rows4) &&
+           s->M >= (stem ? 4u : 8u) && s->N == (size_t)Cin * (stem ? 49 : 9) && s->K % 16 == 0 &&
+           (o->kc >= s->K || o->kc % 16 == 0) && own_offsets_fit(s, a_off, 0, c_off);
 }
 
 /* The stored choice rn_sgemm_rows runs s on, or NULL where it would not. */
@@ -344,10 +345,13 @@ int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem A, size_t a_off, c
                      : o->tile == RN_TILE_P6X16 ? 3
                                                 : tile_cols[o->tile] == 32;
     /* the weight gradient (rows_nt_fits): tiles of 8 rows against the 3 taps of one (channel, tap
-     * row) */
-    const char *name = s->tb ? (width == 8 ? "rn_gemm_nt_row8_fwd" : "rn_gemm_nt_row4_fwd")
-                             : names[width == 32 ? 2 : width == 8][form];
-    const size_t mr = s->tb ? 8 : tile_rows[o->tile], nr = s->tb ? 3 : tile_cols[o->tile];
+     * row), the stem's of 4 rows against 7 */
+    static const char *const nt_names[3] = {"rn_gemm_nt_row4_fwd", "rn_gemm_nt_row8_fwd",
+                                            "rn_gemm_nt_s2row32_fwd"};
+    const int w = width == 32 ? 2 : width == 8;
+    const char *name = s->tb ? nt_names[w] : names[w][form];
+    const size_t mr = s->tb ? (width == 32 ? 4 : 8) : tile_rows[o->tile],
+                 nr = s->tb ? (width == 32 ? 7 : 3) : tile_cols[o->tile];
     const size_t tm = (s->M + mr - 1) / mr, tn = (s->N + nr - 1) / nr;
     const size_t global[2] = {o->m_fast ? tm : tn, o->m_fast ? tn : tm};
     cl_kernel k = rn_kernel(ctx, name);

@@ -157,8 +157,8 @@ void rn_sgemm(rn_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float a
  * (width 32, the stem), with the conv's im2col columns of images n0 .. n0 + (its columns)/(output
  * positions of an image) − 1 of x[Cin][Nimg][H][width] gathered as the product loads them
  * (rn_gemm_row8_fwd and kin, cl/gemm.cl) instead of written out: the forward (NN) C[M × N] at
- * c_off = A[M × K] · columns, or the weight gradient (NT, rows of 8 and 4×4 images) C[M × N] =
- * A[M × K] at a_off · columnsᵀ (rn_gemm_nt_row8_fwd). Only when the stored choice for s names the
+ * c_off = A[M × K] · columns, or the weight gradient (NT) C[M × N] = A[M × K] at a_off ·
+ * columnsᵀ (rn_gemm_nt_row8_fwd and kin). Only when the stored choice for s names the
  * own kernels (forward on 4×4 images: the 4×16 or 6×16 tile, or any where ctx->implicit_rows4;
  * weight gradient: the dot tile, K-chunks of whole 16s); the bits are then those of im2col
  * followed by that product. Returns 1, or 0 having done nothing (no such choice; the caller runs
