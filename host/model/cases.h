@@ -88,10 +88,10 @@ typedef struct rn_gemm_use {
     const char *form; /* "fwd", "dgrad" (input gradient) or "wgrad" (weight gradient) */
     int count;        /* how often one step issues it */
     /* Calls that may run as a product reading its B from a conv's input (rn_sgemm_rows): the
-     * forward of a conv that gathers its im2col columns so (rn_conv_rows_width; runs_as is this
-     * use), its weight gradient likewise, or the input gradient of one that forms
-     * dx as its forward's product on flipped weights, gathering dy (rn_conv_dx_as_forward; runs_as
-     * is that forward's use). `gathered` of the count are such calls of conv gconv (N its chunk's
+     * forward or the weight gradient of a conv that gathers its im2col columns so
+     * (rn_conv_rows_width; runs_as is this use), or the input gradient of one that forms dx as
+     * its forward's product on flipped weights, gathering dy (rn_conv_dx_as_forward; runs_as is
+     * that forward's use). `gathered` of the count are such calls of conv gconv (N its chunk's
      * images; the first such conv, named glayer; calls of others count as explicit), and run so
      * wherever use runs_as's stored own choice gathers for gconv (rn_sgemm_rows_fits with its Cin
      * and width). runs_as -1 and gathered 0: none. */
