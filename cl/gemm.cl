@@ -545,19 +545,22 @@ __kernel void rn_gemm_nt_fwd(RN_GEMM_ARGS)
         RN_NTR_STORE1(c + 1, rn_hsum16(s##i##1))                                                   \
         RN_NTR_STORE1(c + 2, rn_hsum16(s##i##2))                                                   \
     }
-#define RN_NTR_TILE(HW)                                                                            \
+// The tile a work-item owns: R rows of dY from m0 (shifted inward at the bottom edge), the T
+// taps of tap row ky of input channel ci (columns tn·T ..), whose image planes of HW values start
+// at xc.
+#define RN_NTR_TILE(R, T, HW)                                                                      \
     const int tm = m_fast ? get_global_id(0) : get_global_id(1);                                   \
     const int tn = m_fast ? get_global_id(1) : get_global_id(0);                                   \
-    if (tm * 8 >= M || tn * 3 >= N) return;                                                        \
-    const int m0 = min(tm * 8, M - 8), r0 = tm * 8 - m0, ci = tn / 3, ky = tn % 3;                 \
+    if (tm * (R) >= M || tn * (T) >= N) return;                                                    \
+    const int m0 = min(tm * (R), M - (R)), r0 = tm * (R) - m0, ci = tn / (T), ky = tn % (T);       \
     __global const float *ar = A + a_off + (size_t)m0 * lda;                                       \
-    __global const float *xc = X + ((size_t)ci * Nimg + n0) * (HW);                                \
-    RN_NTR_ROWS(RN_NTR_DECL)
+    __global const float *xc = X + ((size_t)ci * Nimg + n0) * (HW);
 
 // Rows of 8: the 16 pixels are rows y, y + 1 of an image, tap kx its rows moved by kx − 1.
 __kernel void rn_gemm_nt_row8_fwd(RN_ROWS_ARGS)
 {
-    RN_NTR_TILE(8 * H)
+    RN_NTR_TILE(8, 3, 8 * H)
+    RN_NTR_ROWS(RN_NTR_DECL)
     const int hw = 8 * H;
     for (int k = k0; k < k0 + kk; k += 16) {
         const float16 v = rn_gemm_rows8x2(xc + (size_t)(k / hw) * hw, k % hw / 8 + ky - 1, H);
@@ -579,7 +582,8 @@ __kernel void rn_gemm_nt_row8_fwd(RN_ROWS_ARGS)
 
 __kernel void rn_gemm_nt_row4_fwd(RN_ROWS_ARGS)
 {
-    RN_NTR_TILE(16)
+    RN_NTR_TILE(8, 3, 16)
+    RN_NTR_ROWS(RN_NTR_DECL)
     if (ky == 0) RN_NTR_LOOP4(0)
     else if (ky == 1) RN_NTR_LOOP4(1)
     else RN_NTR_LOOP4(2)
@@ -610,12 +614,7 @@ __kernel void rn_gemm_nt_row4_fwd(RN_ROWS_ARGS)
 
 __kernel void rn_gemm_nt_s2row32_fwd(RN_ROWS_ARGS)
 {
-    const int tm = m_fast ? get_global_id(0) : get_global_id(1);
-    const int tn = m_fast ? get_global_id(1) : get_global_id(0);
-    if (tm * 4 >= M || tn * 7 >= N) return;
-    const int m0 = min(tm * 4, M - 4), r0 = tm * 4 - m0, ci = tn / 7, ky = tn % 7;
-    __global const float *ar = A + a_off + (size_t)m0 * lda;
-    __global const float *xc = X + ((size_t)ci * Nimg + n0) * 1024;
+    RN_NTR_TILE(4, 7, 1024)
     RN_NTS_ROWS(RN_NTS_DECL)
     for (int k = k0; k < k0 + kk; k += 16) {
         const rn_gemm_eo e = rn_gemm_rows32(xc + (size_t)(k / 256) * 1024, k % 256 / 8 - 3 + ky, H);

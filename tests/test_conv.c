@@ -387,6 +387,23 @@ static long launches(const rn_ctx *ctx, const char *name)
     return 0;
 }
 
+/* im2col on the host: col[(ci·kh + ky)·kw + kx][q] for every output position q of the batch, zero
+ * where the window leaves the image (square kernels, padding kh/2 on every side). */
+static void host_columns(float *col, const float *x, const rn_conv *c)
+{
+    const int kk = c->kh, H = c->H, W = c->W, st = c->stride;
+    const size_t hw = (size_t)c->Ho * c->Wo, cols = (size_t)c->N * hw;
+    for (size_t ci = 0; ci < (size_t)c->Cin; ci++)
+        for (int t = 0; t < kk * kk; t++)
+            for (size_t q = 0; q < cols; q++) {
+                const int iy = (int)(q % hw) / c->Wo * st + t / kk - kk / 2,
+                          ix = (int)(q % c->Wo) * st + t % kk - kk / 2;
+                const int in = iy >= 0 && iy < H && ix >= 0 && ix < W;
+                col[(ci * kk * kk + t) * cols + q] =
+                    in ? x[(ci * c->N + q / hw) * H * W + iy * W + ix] : 0.0f;
+            }
+}
+
 /* Claim: with own kernels chosen (tile, tile order m_fast, K-chunk kc) for its products, a 3×3/1
  * pad-1 conv on N images of H rows of W (8, or 4 with H = 4), or the stem's 7×7/2 pad-3 conv on
  * 32×32 images (W = 32), gives exactly the bits of the explicit form: the host's im2col of each
@@ -432,16 +449,7 @@ static void check_rows(const char *tag, int N, int Cin, int H, int W, int Cout, 
     const long calls = gemm_calls(ctx);
     ctx->profile = 0;
     /* the explicit form, chunk by chunk as conv2d_forward cuts the batch */
-    for (size_t ci = 0; ci < (size_t)Cin; ci++)
-        for (int ky = 0; ky < kk; ky++)
-            for (int kx = 0; kx < kk; kx++)
-                for (size_t q = 0; q < cols; q++) {
-                    const int iy = (int)(q % hw) / c.Wo * st + ky - kk / 2,
-                              ix = (int)(q % c.Wo) * st + kx - kk / 2;
-                    const int in = iy >= 0 && iy < H && ix >= 0 && ix < W;
-                    col[((ci * kk + ky) * kk + kx) * cols + q] =
-                        in ? x[(ci * N + q / hw) * H * W + iy * W + ix] : 0.0f;
-                }
+    host_columns(col, x, &c);
     size_t n0 = 0;
     for (int i = 0; i < nsh && i < 16; i++) {
         const size_t cc = sh[i].N; /* this chunk's columns */
@@ -649,15 +657,7 @@ static void check_dw_rows(const char *tag, int N, int Cin, int H, int W, int Cou
     const long calls = gemm_calls(ctx);
     ctx->profile = 0;
     /* the explicit form: the host's columns, chunk by chunk, through the same stored choice */
-    for (size_t ci = 0; ci < (size_t)Cin; ci++)
-        for (int t = 0; t < kk * kk; t++)
-            for (size_t q = 0; q < cols; q++) {
-                const int iy = (int)(q % hw) / c.Wo * st + t / kk - kk / 2,
-                          ix = (int)(q % c.Wo) * st + t % kk - kk / 2;
-                const int in = iy >= 0 && iy < H && ix >= 0 && ix < W;
-                col[(ci * kk * kk + t) * cols + q] =
-                    in ? x[(ci * N + q / hw) * H * W + iy * W + ix] : 0.0f;
-            }
+    host_columns(col, x, &c);
     size_t n0 = 0;
     for (int i = 0; i < nsh && i < 32; i++) {
         if (!sh[i].tb) continue;
