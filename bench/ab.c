@@ -13,7 +13,7 @@
 #include "runtime/tuning.h"
 
 static const char ab_usage[] = "usage: cl_bench ab A.txt B.txt [--device SEL] [--batch-size N] "
-                               "[--repeats N]\n";
+                               "[--repeats N] [--groups GA,GB]\n";
 
 static int ab_bad(const char *what, const char *arg)
 {
@@ -27,11 +27,13 @@ static int ab_bad(const char *what, const char *arg)
 typedef struct ab_side {
     const rn_gemm_own *own, *as;
     int gathered;
+    int groups; /* ctx->tile_groups while this side runs */
 } ab_side;
 
-static ab_side side_of(rn_ctx *ctx, const rn_tune_params *p, const rn_gemm_use *u, int i)
+static ab_side side_of(rn_ctx *ctx, const rn_tune_params *p, const rn_gemm_use *u, int i,
+                       int groups)
 {
-    ab_side d = {rn_gemm_own_lookup(p->own, p->nown, &u[i].s), NULL, 0};
+    ab_side d = {rn_gemm_own_lookup(p->own, p->nown, &u[i].s), NULL, 0, groups};
     if (u[i].runs_as >= 0) d.as = rn_gemm_own_lookup(p->own, p->nown, &u[u[i].runs_as].s);
     if (d.as) {
         const rn_gemm_own_swap w = rn_gemm_own_only(ctx, d.as);
@@ -48,6 +50,7 @@ static double once_ms(rn_ctx *ctx, const ab_side *d, const rn_gemm_use *u, int i
 {
     const rn_conv *c = &u[i].gconv;
     const rn_gemm_own_swap w = rn_gemm_own_only(ctx, gather ? d->as : NULL);
+    ctx->tile_groups = d->groups;
     rn_finish(ctx);
     double t0 = rn_now();
     if (gather)
@@ -104,7 +107,7 @@ static void choice(char *buf, size_t len, const ab_side *d)
         snprintf(buf + n, len - (size_t)n, " g%d", d->gathered);
 }
 
-static int run_ab(rn_ctx *ctx, const char *files[2], int batch, int repeats)
+static int run_ab(rn_ctx *ctx, const char *files[2], int batch, int repeats, const int groups[2])
 {
     rn_tune_params p[2];
     for (int v = 0; v < 2; v++)
@@ -115,15 +118,20 @@ static int run_ab(rn_ctx *ctx, const char *files[2], int batch, int repeats)
     if (!shapes || n < 1) abort();
     for (int i = 0; i < n; i++) shapes[i] = u[i].s;
     clb_gemm_bufs g = clb_gemm_bufs_alloc(ctx, shapes, n);
-    printf("A: %s\nB: %s\n%s, batch %d, median of %d runs each in turns\n", files[0], files[1],
-           ctx->info.name, batch, repeats);
+    for (int v = 0; v < 2; v++) {
+        printf("%c: %s, own kernels in ", "AB"[v], files[v]);
+        if (groups[v]) printf("%d work-groups per compute unit\n", groups[v]);
+        else printf("work-groups the runtime chooses\n");
+    }
+    printf("%s, batch %d, median of %d runs each in turns\n", ctx->info.name, batch, repeats);
     printf("%-24s %-5s %2s %5s %5s %5s %5s  %-16s %7s  %-16s %7s  %5s\n", "GEMM", "form", "op", "M",
            "N", "K", "calls", "A choice", "GFLOP/s", "B choice", "GFLOP/s", "B/A");
     double flop = 0, ms[2] = {0, 0};
     int skipped = 0;
     for (int i = 0; i < n; i++) {
         const rn_gemm_shape *s = &u[i].s;
-        const ab_side d[2] = {side_of(ctx, &p[0], u, i), side_of(ctx, &p[1], u, i)};
+        const ab_side d[2] = {side_of(ctx, &p[0], u, i, groups[0]),
+                              side_of(ctx, &p[1], u, i, groups[1])};
         int runnable = 1;
         for (int v = 0; v < 2; v++) {
             cl_int err;
@@ -162,14 +170,33 @@ static int run_ab(rn_ctx *ctx, const char *files[2], int batch, int repeats)
     return RN_OK;
 }
 
+/* "GA,GB" into g[0], g[1], each 0..1024 (0: the runtime's work-groups). 0, or -1 if malformed. */
+static int parse_groups(const char *v, int g[2])
+{
+    char *end;
+    for (int k = 0; k < 2; k++) {
+        long x = strtol(v, &end, 10);
+        if (end == v || x < 0 || x > 1024 || *end != (k ? '\0' : ',')) return -1;
+        g[k] = (int)x;
+        v = end + 1;
+    }
+    return 0;
+}
+
 int clb_ab(int argc, char **argv)
 {
     const char *files[2] = {NULL, NULL}, *sel = NULL;
-    int nfiles = 0, batch = 128, repeats = 11;
+    int nfiles = 0, batch = 128, repeats = 11, groups[2] = {-1, -1};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end;
-        if (!strcmp(a, "--device") || !strcmp(a, "--batch-size") || !strcmp(a, "--repeats")) {
+        if (!strcmp(a, "--groups")) {
+            if (!v) return ab_bad("missing value after", a);
+            if (parse_groups(v, groups))
+                return ab_bad("--groups needs two integers from 0 to 1024 as GA,GB, not", v);
+            i++;
+        } else if (!strcmp(a, "--device") || !strcmp(a, "--batch-size") ||
+                   !strcmp(a, "--repeats")) {
             if (!v) return ab_bad("missing value after", a);
             long x = strtol(v, &end, 10);
             if (!strcmp(a, "--device")) sel = v;
@@ -197,7 +224,9 @@ int clb_ab(int argc, char **argv)
     rn_ctx ctx;
     int rc = rn_ctx_create(&ctx, &o);
     if (rc) return rc;
-    rc = run_ab(&ctx, files, batch, repeats);
+    for (int v = 0; v < 2; v++)
+        if (groups[v] < 0) groups[v] = ctx.tile_groups; /* the device's rule */
+    rc = run_ab(&ctx, files, batch, repeats, groups);
     rn_ctx_release(&ctx);
     return rc;
 }

@@ -20,7 +20,8 @@ static const char usage[] =
     "                [--no-tune] [--only peak,gemm,kernels,model,startup]\n"
     "       cl_bench --list-devices\n"
     "       cl_bench compare A.json [B.json ...]\n"
-    "       cl_bench ab A.txt B.txt [--device SEL] [--batch-size N] [--repeats N]\n";
+    "       cl_bench ab A.txt B.txt [--device SEL] [--batch-size N] [--repeats N]\n"
+    "                   [--groups GA,GB]\n";
 
 static const char help[] =
     "Benchmarks an OpenCL device for rn50cl: 1. fp32 peak, copy bandwidth, launch latency and\n"
@@ -39,7 +40,9 @@ static const char help[] =
     "compare puts JSON files side by side, with ratios to the first. ab times two stored GEMM\n"
     "choices of one device (files as `rn50cl tune` writes them) on every GEMM shape of a\n"
     "training step in one process, taking turns (--repeats runs each, default 11), the calls\n"
-    "a step runs gathering from a conv's input timed so.\n";
+    "a step runs gathering from a conv's input timed so; --groups runs A's and B's own kernels\n"
+    "in GA and GB work-groups per compute unit (0: as many as the runtime chooses; default:\n"
+    "the device's rule for both).\n";
 
 static const char *const section_names[5] = {"peak", "gemm", "kernels", "model", "startup"};
 

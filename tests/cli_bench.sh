@@ -148,6 +148,16 @@ check "ab's per-shape rows name the same choice for A and B" "$PY" -c '
 import sys
 rows = [r for r in map(str.split, sys.stdin.read().splitlines()) if len(r) == 16 and r[7][0] == "t"]
 assert rows and all(r[7:10] == r[11:14] for r in rows), rows[:2]' <<<"$ab_out"
+ab_out=$("$CLB" ab "$tuned" "$tuned" --device "$dev" --batch-size 2 --repeats 1 --groups 0,3 2>&1); rc=$?
+check "ab with --groups 0,3 exits 0 (rc $rc): ${ab_out: -300}" [ "$rc" -eq 0 ]
+check "ab's header names each side's work-groups" \
+  grep -q "^A: .*, own kernels in work-groups the runtime chooses$" <<<"$ab_out" &&
+  grep -q "^B: .*, own kernels in 3 work-groups per compute unit$" <<<"$ab_out"
+for bad in 8 8,x -1,2 1,2,3 2000,1; do
+  ab_out=$("$CLB" ab "$tuned" "$tuned" --device "$dev" --groups "$bad" 2>&1); rc=$?
+  check "ab --groups $bad exits 2 with a sentence (rc $rc)" [ "$rc" -eq 2 ] &&
+    grep -q "needs two integers from 0 to 1024" <<<"$ab_out"
+done
 ab_out=$("$CLB" ab "$tuned" 2>&1); rc=$?
 check "ab with one file exits 2 with a sentence (rc $rc)" [ "$rc" -eq 2 ] && grep -q "two tuning files" <<<"$ab_out"
 ab_out=$("$CLB" ab "$tuned" "$tmp/none.txt" --device "$dev" 2>&1); rc=$?

@@ -140,6 +140,64 @@ static int own_tile_fits(int tile, int ta, int tb, size_t M, size_t N)
     return M >= 8 && N >= (tile == RN_TILE_8X32 ? 32u : 16u);
 }
 
+/* gemm_case_with on the own kernels with the runtime's work-groups (tile_groups 0) and with a
+ * local size rn_tile_local gives every grid here (one group per one compute unit wanted): the
+ * same bits. Returns the first run's C. */
+static float *own_case_grouped(int ta, int tb, size_t M, size_t N, size_t K, float beta,
+                               const rn_gemm_own *o, unsigned seed)
+{
+    rn_ctx *ctx = tu_ctx();
+    const int groups = ctx->tile_groups;
+    const cl_uint units = ctx->info.compute_units;
+    ctx->tile_groups = 0;
+    tu_seed(seed);
+    float *got = gemm_case_with(ta, tb, M, N, K, beta, o);
+    ctx->tile_groups = 1;
+    ctx->info.compute_units = 1;
+    tu_seed(seed);
+    float *grouped = gemm_case_with(ta, tb, M, N, K, beta, o);
+    ctx->tile_groups = groups;
+    ctx->info.compute_units = units;
+    TU_CHECK(!memcmp(got, grouped, M * N * sizeof(float)),
+             "own sgemm ta=%d tb=%d %zux%zux%zu kc=%zu tile=%d m_fast=%d: the same bits in "
+             "work-groups of its own",
+             ta, tb, M, N, K, o->kc, o->tile, o->m_fast);
+    free(grouped);
+    return got;
+}
+
+/* rn_tile_local's rule at 2 compute units and 8 groups each (16 wanted). */
+static void test_tile_local(void)
+{
+    rn_ctx *ctx = tu_ctx();
+    const int groups = ctx->tile_groups;
+    const cl_uint units = ctx->info.compute_units;
+    cl_kernel k = rn_kernel(ctx, "rn_gemm_nn_fwd");
+    size_t kmax = 0, local[2] = {0, 0};
+    CL_CHECK(clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
+                                      &kmax, NULL));
+    ctx->info.compute_units = 2;
+    ctx->tile_groups = 0;
+    TU_CHECK(!rn_tile_local(ctx, k, (const size_t[]){32, 32}, local),
+             "tile_groups 0 leaves the local size to the runtime");
+    ctx->tile_groups = 8;
+    static const struct {
+        size_t g[2], l0; /* l0 0: NULL */
+    } cases[] = {{{32, 32}, 32}, {{128, 8}, 64}, {{64, 1}, 4},   {{5, 2}, 0},
+                 {{7, 1024}, 7}, {{7, 2048}, 0}, {{1, 4096}, 0}, {{48, 3}, 8}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const size_t *g = cases[i].g, *l = rn_tile_local(ctx, k, g, local);
+        TU_CHECK(cases[i].l0 ? l == local && l[0] == cases[i].l0 && l[1] == 1 : !l,
+                 "grid %zux%zu: local %zux1 wanted, got %s%zux%zu", g[0], g[1], cases[i].l0,
+                 l ? "" : "NULL ", l ? l[0] : 0, l ? l[1] : 0);
+    }
+    const size_t wide[2] = {2 * kmax, 16}, *l = rn_tile_local(ctx, k, wide, local);
+    TU_CHECK(l && l[0] == kmax && l[1] == 1,
+             "a grid of 2x the kernel's largest group per row is cut in two (%zu)", kmax);
+    ctx->tile_groups = groups;
+    ctx->info.compute_units = units;
+}
+
 static void test_own_gemm(void)
 {
     static const size_t shapes[][3] = {{37, 29, 53}, {8, 16, 1},    {64, 48, 40},
@@ -154,8 +212,7 @@ static void test_own_gemm(void)
                     for (int v = 0; v < 2 * RN_TILE_KINDS; v++) {
                         rn_gemm_own o = {{0}, v >> 1, v & 1, kcs[j]};
                         if (!own_tile_fits(o.tile, ta, tb, M, N)) continue;
-                        tu_seed(7 + s);
-                        float *got = gemm_case_with(ta, tb, M, N, K, beta, &o);
+                        float *got = own_case_grouped(ta, tb, M, N, K, beta, &o, 7 + s);
                         if (!first) {
                             first = got;
                             continue;
@@ -200,6 +257,7 @@ int main(void)
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++) gemm_case(ta, tb, 37, 29, 53);
     gemm_case(0, 0, 1, 7, 3);
+    test_tile_local();
     test_own_gemm();
     return tu_finish("test_runtime");
 }

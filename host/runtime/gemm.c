@@ -108,14 +108,32 @@ static int own_offsets_fit(const rn_gemm_shape *s, size_t a_off, size_t b_off, s
            b_off < lim - s->ldb * (s->tb ? s->N : s->K) && c_off < lim - s->ldc * s->M;
 }
 
-/* Launched without a local size: the tiles are independent, so the runtime may group them as
- * suits the device. Not profiled one by one; the caller times the whole product. */
+const size_t *rn_tile_local(const rn_ctx *ctx, cl_kernel k, const size_t *global, size_t *local)
+{
+    const size_t want = (size_t)ctx->tile_groups * ctx->info.compute_units;
+    if (!want) return NULL;
+    size_t kmax = 0;
+    CL_CHECK(clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
+                                      &kmax, NULL));
+    for (size_t d = 1; d <= global[0]; d++) {
+        if (global[0] % d || d * global[1] < want || global[0] / d > kmax) continue;
+        if (d * global[1] > 64 * want) return NULL; /* a larger d makes more */
+        local[0] = global[0] / d;
+        local[1] = 1;
+        return local;
+    }
+    return NULL; /* fewer tiles than groups wanted */
+}
+
+/* The tiles are independent; grouped as rn_tile_local says. Not profiled one by one; the caller
+ * times the whole product. */
 static void launch_tiles(rn_ctx *ctx, cl_kernel k, const rn_gemm_own *o)
 {
     size_t mr = tile_rows[o->tile], nr = tile_cols[o->tile];
     size_t tm = (o->s.M + mr - 1) / mr, tn = (o->s.N + nr - 1) / nr;
-    size_t global[2] = {o->m_fast ? tm : tn, o->m_fast ? tn : tm};
-    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL));
+    size_t global[2] = {o->m_fast ? tm : tn, o->m_fast ? tn : tm}, local[2];
+    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global,
+                                    rn_tile_local(ctx, k, global, local), 0, NULL, NULL));
 }
 
 static void transpose_chunk(rn_ctx *ctx, cl_mem out, cl_mem B, size_t b_off, size_t ldb, size_t N,
@@ -354,6 +372,7 @@ int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem A, size_t a_off, c
                  nr = s->tb ? (width == 32 ? 7 : 3) : tile_cols[o->tile];
     const size_t tm = (s->M + mr - 1) / mr, tn = (s->N + nr - 1) / nr;
     const size_t global[2] = {o->m_fast ? tm : tn, o->m_fast ? tn : tm};
+    size_t local[2];
     cl_kernel k = rn_kernel(ctx, name);
     rn_args r = rn_args_begin(k);
     rn_arg_mem(&r, C);
@@ -377,7 +396,8 @@ int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem A, size_t a_off, c
         rn_arg_int(&r, (int)(s->K - k0 < o->kc ? s->K - k0 : o->kc));
         rn_arg_float(&r, k0 ? 1.0f : s->beta);
         rn_arg_int(&r, o->m_fast);
-        CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL));
+        CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global,
+                                        rn_tile_local(ctx, k, global, local), 0, NULL, NULL));
     }
     prof_end(ctx, RN_PROF_GEMM_OWN, t0);
     return 1;

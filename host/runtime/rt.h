@@ -97,6 +97,8 @@ typedef struct rn_ctx {
     int implicit_rows4; /* 3×3/1 convs on 4×4 images gather their columns in the product
                          * (rn_sgemm_rows) on the float16 tiles too, as those on rows of 8 do;
                          * same bits either way */
+    int tile_groups;    /* work-groups per compute unit the own GEMM kernels ask for (0: the
+                         * runtime's local size; see rn_tile_local) */
 } rn_ctx;
 
 /* A CPU whose compiler vectorises across work-items, as its preferred float width of 1 says
@@ -168,6 +170,14 @@ int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem A, size_t a_off, c
 /* Whether rn_sgemm_rows would run s (with these Cin, width and offsets) rather than return 0. */
 int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, int width, size_t a_off,
                        size_t c_off);
+
+/* The local size of an own GEMM kernel k's 2-D grid `global`: NULL (the runtime's choice) unless
+ * ctx->tile_groups asks for that many work-groups per compute unit, which the runtime can hand
+ * out to whichever core is free. Then local = (global[0] / d, 1), d the least divisor of
+ * global[0] that makes enough groups within k's largest group, so a group walks dim 0 as the
+ * runtime's own groups did; NULL where no d does, or where that d makes more than 64 times the
+ * groups asked for. The tiles are independent: the bits do not depend on it. */
+const size_t *rn_tile_local(const rn_ctx *ctx, cl_kernel k, const size_t *global, size_t *local);
 
 int rn_gemm_shape_equal(const rn_gemm_shape *a, const rn_gemm_shape *b);
 double rn_gemm_flops(const rn_gemm_shape *s); /* 2·M·N·K */
