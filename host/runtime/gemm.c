@@ -147,8 +147,9 @@ static void transpose_chunk(rn_ctx *ctx, cl_mem out, cl_mem B, size_t b_off, siz
     rn_arg_int(&a, (int)ldb);
     rn_arg_int(&a, (int)N);
     rn_arg_int(&a, (int)kk);
-    size_t global[2] = {N, kk};
-    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL));
+    size_t global[2] = {N, kk}, local[2];
+    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global,
+                                    rn_tile_local(ctx, k, global, local), 0, NULL, NULL));
 }
 
 /* Rows r < rows of X, element (r, k) at X[off + r + k·ld] or, `along_k`, X[off + r·ld + k], into
@@ -166,8 +167,9 @@ static void pack_chunk(rn_ctx *ctx, size_t out_off, cl_mem X, size_t off, size_t
     rn_arg_int(&a, (int)rows);
     rn_arg_int(&a, (int)K);
     rn_arg_int(&a, (int)W);
-    size_t global[2] = {along_k ? (K + 15) / 16 : K, round_up(rows, W) / W};
-    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, NULL));
+    size_t global[2] = {along_k ? (K + 15) / 16 : K, round_up(rows, W) / W}, local[2];
+    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global,
+                                    rn_tile_local(ctx, k, global, local), 0, NULL, NULL));
 }
 
 /* One K-chunk's operands as the tile kernel reads them: in place, B's chunk transposed (NT with

@@ -171,7 +171,8 @@ int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem A, size_t a_off, c
 int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, int width, size_t a_off,
                        size_t c_off);
 
-/* The local size of an own GEMM kernel k's 2-D grid `global`: NULL (the runtime's choice) unless
+/* The local size of an own GEMM kernel k's 2-D grid `global` (the tiles, and the packs and
+ * transposes before them): NULL (the runtime's choice) unless
  * ctx->tile_groups asks for that many work-groups per compute unit, which the runtime can hand
  * out to whichever core is free. Then local = (global[0] / d, 1), d the least divisor of
  * global[0] that makes enough groups within k's largest group, so a group walks dim 0 as the
