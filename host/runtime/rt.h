@@ -172,12 +172,12 @@ int rn_sgemm_rows_fits(rn_ctx *ctx, const rn_gemm_shape *s, int Cin, int width, 
                        size_t c_off);
 
 /* The local size of an own GEMM kernel k's 2-D grid `global` (the tiles, and the packs and
- * transposes before them): NULL (the runtime's choice) unless
- * ctx->tile_groups asks for that many work-groups per compute unit, which the runtime can hand
- * out to whichever core is free. Then local = (global[0] / d, 1), d the least divisor of
- * global[0] that makes enough groups within k's largest group, so a group walks dim 0 as the
- * runtime's own groups did; NULL where no d does, or where that d makes more than 64 times the
- * groups asked for. The tiles are independent: the bits do not depend on it. */
+ * transposes before them): NULL (the runtime's choice) unless ctx->tile_groups asks for that many
+ * work-groups per compute unit, which the runtime can hand out to whichever core is free. Then
+ * local = (global[0] / d, 1), d the least divisor of global[0] that makes enough groups within
+ * k's largest group, so a group walks dim 0 as the runtime's own groups did; NULL where no d
+ * does, or where that d makes more than 64 times the groups asked for. The tiles are
+ * independent: the bits do not depend on it. */
 const size_t *rn_tile_local(const rn_ctx *ctx, cl_kernel k, const size_t *global, size_t *local);
 
 int rn_gemm_shape_equal(const rn_gemm_shape *a, const rn_gemm_shape *b);
