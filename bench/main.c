@@ -92,6 +92,9 @@ static void environment(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j)
            : ctx->no_tune ? "CLBlast defaults (--no-tune)"
                           : "CLBlast defaults (none stored)",
            tuned ? path : "");
+    if (ctx->tile_groups)
+        printf("own GEMM kernels in %d work-groups per compute unit\n", ctx->tile_groups);
+    else printf("own GEMM kernels in the work-groups the runtime chooses\n");
     rn_jw_obj(j, "environment");
     rn_jw_int(j, "device_index", ctx->info.index);
     rn_jw_str(j, "device", ctx->info.name);
@@ -109,6 +112,7 @@ static void environment(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j)
     rn_jw_int(j, "repeats", cfg->repeats);
     rn_jw_bool(j, "quick", cfg->quick);
     rn_jw_bool(j, "tuned_gemm", tuned);
+    rn_jw_int(j, "tile_groups", ctx->tile_groups); /* 0: the runtime's work-groups */
     if (tuned) {
         rn_jw_str(j, "tuning_file", path);
         rn_jw_str(j, "tuned_on", ctx->tuned_on);

@@ -33,6 +33,9 @@ env = run["environment"]
 for k in ("device", "driver", "opencl_version", "clblast_version", "rn50cl_version", "date"):
     assert isinstance(env[k], str) and env[k], k
 assert env["batch"] == 16 and env["quick"] is True and isinstance(env["tuned_gemm"], bool)
+# the own kernels' work-groups: PoCL's (a CPU not vectorising across work-items) 8 per unit
+tg = env["tile_groups"]
+assert isinstance(tg, int) and tg >= 0 and (tg == 8 or not env["platform"].startswith("Portable")), env
 bad = []
 def walk(path, v):
     if isinstance(v, dict):

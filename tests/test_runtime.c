@@ -140,9 +140,9 @@ static int own_tile_fits(int tile, int ta, int tb, size_t M, size_t N)
     return M >= 8 && N >= (tile == RN_TILE_8X32 ? 32u : 16u);
 }
 
-/* gemm_case_with on the own kernels with the runtime's work-groups (tile_groups 0) and with a
- * local size rn_tile_local gives every grid here (one group per one compute unit wanted): the
- * same bits. Returns the first run's C. */
+/* gemm_case_with on the own kernels with the runtime's work-groups (tile_groups 0), then with
+ * the local size rn_tile_local gives for 1 group wanted (1 per unit on 1 compute unit), which
+ * every grid here gets: the same bits. Returns the first run's C. */
 static float *own_case_grouped(int ta, int tb, size_t M, size_t N, size_t K, float beta,
                                const rn_gemm_own *o, unsigned seed)
 {

@@ -86,9 +86,10 @@ int rn_ctx_create(rn_ctx *ctx, const rn_ctx_options *opts)
      * gather them on every device. */
     ctx->implicit_rows4 = rn_vectorises_work_items(ctx);
     /* Left to choose, PoCL cuts a tile kernel's grid into one work-group per compute unit, so a
-     * core that falls behind (a busy machine, a slower edge) leaves the others idle at the end;
-     * 8 groups per unit took 3.6 % less time over a step's products on 2 PoCL cores (Zen 4; 4
-     * and 16 about the same), on Intel's runtime, which chooses groups of its own, 0.7 % more. */
+     * core that falls behind (a busy machine, a slower edge) leaves the others idle at the end.
+     * With 8 groups per unit a step's products ran 1.03-1.04x as fast on 2 PoCL cores (Zen 4; 4
+     * and 16 about the same); Intel's runtime, which makes many groups of its own, gained
+     * nothing (0.98-1.00x). */
     ctx->tile_groups = (ctx->info.type & CL_DEVICE_TYPE_CPU) && !ctx->implicit_rows4 ? 8 : 0;
     if ((rc = rn_programs_build_all(ctx, o->kernel_dir))) {
         rn_ctx_release(ctx);
