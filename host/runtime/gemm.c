@@ -125,15 +125,21 @@ const size_t *rn_tile_local(const rn_ctx *ctx, cl_kernel k, const size_t *global
     return NULL; /* fewer tiles than groups wanted */
 }
 
-/* The tiles are independent; grouped as rn_tile_local says. Not profiled one by one; the caller
- * times the whole product. */
+/* Every launch of an own GEMM kernel (tiles, packs, transposes): a 2-D grid grouped as
+ * rn_tile_local says. Not profiled one by one; the caller times the whole product. */
+static void enqueue_grid(rn_ctx *ctx, cl_kernel k, const size_t *global)
+{
+    size_t local[2];
+    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global,
+                                    rn_tile_local(ctx, k, global, local), 0, NULL, NULL));
+}
+
 static void launch_tiles(rn_ctx *ctx, cl_kernel k, const rn_gemm_own *o)
 {
     size_t mr = tile_rows[o->tile], nr = tile_cols[o->tile];
     size_t tm = (o->s.M + mr - 1) / mr, tn = (o->s.N + nr - 1) / nr;
-    size_t global[2] = {o->m_fast ? tm : tn, o->m_fast ? tn : tm}, local[2];
-    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global,
-                                    rn_tile_local(ctx, k, global, local), 0, NULL, NULL));
+    const size_t global[2] = {o->m_fast ? tm : tn, o->m_fast ? tn : tm};
+    enqueue_grid(ctx, k, global);
 }
 
 static void transpose_chunk(rn_ctx *ctx, cl_mem out, cl_mem B, size_t b_off, size_t ldb, size_t N,
@@ -147,9 +153,8 @@ static void transpose_chunk(rn_ctx *ctx, cl_mem out, cl_mem B, size_t b_off, siz
     rn_arg_int(&a, (int)ldb);
     rn_arg_int(&a, (int)N);
     rn_arg_int(&a, (int)kk);
-    size_t global[2] = {N, kk}, local[2];
-    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global,
-                                    rn_tile_local(ctx, k, global, local), 0, NULL, NULL));
+    const size_t global[2] = {N, kk};
+    enqueue_grid(ctx, k, global);
 }
 
 /* Rows r < rows of X, element (r, k) at X[off + r + k·ld] or, `along_k`, X[off + r·ld + k], into
@@ -167,9 +172,8 @@ static void pack_chunk(rn_ctx *ctx, size_t out_off, cl_mem X, size_t off, size_t
     rn_arg_int(&a, (int)rows);
     rn_arg_int(&a, (int)K);
     rn_arg_int(&a, (int)W);
-    size_t global[2] = {along_k ? (K + 15) / 16 : K, round_up(rows, W) / W}, local[2];
-    CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global,
-                                    rn_tile_local(ctx, k, global, local), 0, NULL, NULL));
+    const size_t global[2] = {along_k ? (K + 15) / 16 : K, round_up(rows, W) / W};
+    enqueue_grid(ctx, k, global);
 }
 
 /* One K-chunk's operands as the tile kernel reads them: in place, B's chunk transposed (NT with
@@ -374,7 +378,6 @@ int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem A, size_t a_off, c
                  nr = s->tb ? (width == 32 ? 7 : 3) : tile_cols[o->tile];
     const size_t tm = (s->M + mr - 1) / mr, tn = (s->N + nr - 1) / nr;
     const size_t global[2] = {o->m_fast ? tm : tn, o->m_fast ? tn : tm};
-    size_t local[2];
     cl_kernel k = rn_kernel(ctx, name);
     rn_args r = rn_args_begin(k);
     rn_arg_mem(&r, C);
@@ -398,8 +401,7 @@ int rn_sgemm_rows(rn_ctx *ctx, const rn_gemm_shape *s, cl_mem A, size_t a_off, c
         rn_arg_int(&r, (int)(s->K - k0 < o->kc ? s->K - k0 : o->kc));
         rn_arg_float(&r, k0 ? 1.0f : s->beta);
         rn_arg_int(&r, o->m_fast);
-        CL_CHECK(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global,
-                                        rn_tile_local(ctx, k, global, local), 0, NULL, NULL));
+        enqueue_grid(ctx, k, global);
     }
     prof_end(ctx, RN_PROF_GEMM_OWN, t0);
     return 1;

@@ -90,7 +90,8 @@ int rn_ctx_create(rn_ctx *ctx, const rn_ctx_options *opts)
      * With 8 groups per unit a step's products ran 1.03-1.04x as fast on 2 PoCL cores (Zen 4; 4
      * and 16 about the same); Intel's runtime, which makes many groups of its own, gained
      * nothing (0.98-1.00x). */
-    ctx->tile_groups = (ctx->info.type & CL_DEVICE_TYPE_CPU) && !ctx->implicit_rows4 ? 8 : 0;
+    ctx->tile_groups =
+        (ctx->info.type & CL_DEVICE_TYPE_CPU) && !rn_vectorises_work_items(ctx) ? 8 : 0;
     if ((rc = rn_programs_build_all(ctx, o->kernel_dir))) {
         rn_ctx_release(ctx);
         return rc;
