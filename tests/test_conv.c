@@ -713,13 +713,68 @@ static void check_dw_rows_forms(void)
     ctx->implicit_rows4 = rows4;
 }
 
+/* The inputs of one conv for form_outputs. */
+typedef struct {
+    float *x, *w, *dy, *dx0;
+} conv_inputs;
+
+/* y, dx and dw of conv c from in with *flag set to f, into out[0..2]; a workspace of ws_floats
+ * (0: the whole batch), dx accumulated onto in->dx0 where accumulate. */
+static void form_outputs(const rn_conv *c, const conv_inputs *in, int *flag, int f,
+                         size_t ws_floats, int accumulate, float *out[3])
+{
+    rn_ctx *ctx = tu_ctx();
+    const size_t nx = (size_t)c->Cin * c->N * c->H * c->W,
+                 nw = (size_t)c->Cout * c->Cin * c->kh * c->kw,
+                 ny = (size_t)c->Cout * c->N * c->Ho * c->Wo;
+    cl_mem bx = tu_upload(in->x, nx), bw = tu_upload(in->w, nw), bdy = tu_upload(in->dy, ny);
+    cl_mem by = tu_poisoned(ny), bdx = accumulate ? tu_upload(in->dx0, nx) : tu_poisoned(nx),
+           bdw = tu_poisoned(nw);
+    const int saved = *flag;
+    *flag = f;
+    rn_workspace ws;
+    TU_CHECK(rn_workspace_create(
+                 ctx, &ws, ws_floats ? ws_floats : rn_conv_workspace_floats(c, c->N)) == RN_OK,
+             "forms: workspace");
+    conv2d_forward(ctx, by, bx, bw, c, &ws);
+    conv2d_backward(ctx, bdx, bdw, bdy, bx, bw, c, &ws, accumulate);
+    *flag = saved;
+    out[0] = tu_download_new(by, ny);
+    out[1] = tu_download_new(bdx, nx);
+    out[2] = tu_download_new(bdw, nw);
+    rn_workspace_release(&ws);
+    rn_release(&bx), rn_release(&bw), rn_release(&bdy), rn_release(&by), rn_release(&bdx),
+        rn_release(&bdw);
+}
+
+/* Whether conv c gives the same y, dx and dw bits with *flag 0 and 1 (form_outputs), on
+ * random inputs. */
+static int forms_agree(const rn_conv *c, int *flag, size_t ws_floats, int accumulate)
+{
+    const size_t n[3] = {(size_t)c->Cout * c->N * c->Ho * c->Wo,
+                         (size_t)c->Cin * c->N * c->H * c->W,
+                         (size_t)c->Cout * c->Cin * c->kh * c->kw};
+    conv_inputs in = {malloc(n[1] * 4), malloc(n[2] * 4), malloc(n[0] * 4), malloc(n[1] * 4)};
+    tu_fill_uniform(in.x, n[1], -1, 1);
+    tu_fill_uniform(in.w, n[2], -1, 1);
+    tu_fill_uniform(in.dy, n[0], -1, 1);
+    tu_fill_uniform(in.dx0, n[1], -1, 1);
+    float *out[2][3];
+    for (int f = 0; f < 2; f++) form_outputs(c, &in, flag, f, ws_floats, accumulate, out[f]);
+    int same = 1;
+    for (int t = 0; t < 3; t++) {
+        same &= !memcmp(out[0][t], out[1][t], n[t] * 4);
+        free(out[0][t]), free(out[1][t]);
+    }
+    free(in.x), free(in.w), free(in.dy), free(in.dx0);
+    return same;
+}
+
 /* Claim: the dense form's two pairs of weight kernels, one work-item per output channel (CPUs)
  * and one per pair or RN_DENSE_PAIRS pairs (GPUs), give the same y, dx and dw bit for bit: Cin a
  * multiple of 8 (runs of 8 pairs) and not, stride 1 and 2, 1×1 and 2×2 images, 5×5 on 3×3. */
 static void check_dense_forms(void)
 {
-    rn_ctx *ctx = tu_ctx();
-    const int saved = ctx->dense_per_co;
     static const struct {
         int N, Cin, H, W, Cout, k, st, p;
     } g[] = {{3, 16, 2, 2, 5, 3, 1, 1}, {2, 5, 2, 2, 7, 3, 1, 1},  {3, 8, 2, 2, 9, 3, 2, 1},
@@ -728,39 +783,30 @@ static void check_dense_forms(void)
         rn_conv c =
             rn_conv_init(g[i].N, g[i].Cin, g[i].H, g[i].W, g[i].Cout, g[i].k, g[i].st, g[i].p);
         TU_CHECK(rn_conv_is_dense(&c), "dense forms %zu: the conv is dense", i);
-        const size_t nx = (size_t)c.Cin * c.N * c.H * c.W,
-                     nw = (size_t)c.Cout * c.Cin * c.kh * c.kw,
-                     ny = (size_t)c.Cout * c.N * c.Ho * c.Wo;
-        float *x = malloc(nx * 4), *w = malloc(nw * 4), *dy = malloc(ny * 4), *out[2][3];
-        tu_fill_uniform(x, nx, -1, 1);
-        tu_fill_uniform(w, nw, -1, 1);
-        tu_fill_uniform(dy, ny, -1, 1);
-        cl_mem bx = tu_upload(x, nx), bw = tu_upload(w, nw), bdy = tu_upload(dy, ny);
-        for (int f = 0; f < 2; f++) {
-            ctx->dense_per_co = f;
-            rn_workspace ws;
-            TU_CHECK(rn_workspace_create(ctx, &ws, rn_conv_workspace_floats(&c, c.N)) == RN_OK,
-                     "dense forms %zu: workspace", i);
-            cl_mem by = tu_poisoned(ny), bdx = tu_poisoned(nx), bdw = tu_poisoned(nw);
-            conv2d_forward(ctx, by, bx, bw, &c, &ws);
-            conv2d_backward(ctx, bdx, bdw, bdy, bx, bw, &c, &ws, 0);
-            out[f][0] = tu_download_new(by, ny);
-            out[f][1] = tu_download_new(bdx, nx);
-            out[f][2] = tu_download_new(bdw, nw);
-            rn_release(&by), rn_release(&bdx), rn_release(&bdw);
-            rn_workspace_release(&ws);
-        }
-        TU_CHECK(!memcmp(out[0][0], out[1][0], ny * 4) && !memcmp(out[0][1], out[1][1], nx * 4) &&
-                     !memcmp(out[0][2], out[1][2], nw * 4),
+        TU_CHECK(forms_agree(&c, &tu_ctx()->dense_per_co, 0, 0),
                  "dense forms (N%d C%d %dx%d -> %d k%d s%d): y, dx and dw the same bits per "
                  "output channel as per pair",
                  c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.stride);
-        for (int f = 0; f < 2; f++)
-            for (int t = 0; t < 3; t++) free(out[f][t]);
-        rn_release(&bx), rn_release(&bw), rn_release(&bdy);
-        free(x), free(w), free(dy);
     }
-    ctx->dense_per_co = saved;
+}
+
+/* Claim: the projections' im2col/col2im pair gives the same y, dx and dw bits with one work-item
+ * per channel (CPUs) as with one per image (GPUs): 8×8, 4×4 and 2×2 images (2×2 four at a time,
+ * with a short tail), odd and non-square ones, chunks of images, dx accumulated. */
+static void check_pt2_forms(void)
+{
+    static const struct {
+        int N, H, W, chunk, acc;
+    } g[] = {{3, 8, 8, 0, 0}, {5, 4, 4, 0, 1}, {7, 2, 2, 0, 0}, {9, 2, 2, 0, 1}, {8, 2, 2, 3, 0},
+             {5, 4, 4, 2, 1}, {3, 7, 8, 0, 1}, {3, 8, 6, 0, 0}, {4, 3, 3, 0, 1}};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+        rn_conv c = rn_conv_init(g[i].N, 6, g[i].H, g[i].W, 5, 1, 2, 0);
+        TU_CHECK(forms_agree(&c, &tu_ctx()->pt2_per_channel,
+                             g[i].chunk * rn_conv_workspace_floats(&c, 1), g[i].acc),
+                 "1x1/2 forms (N%d %dx%d, chunks of %d, accumulate %d): y, dx and dw the same "
+                 "bits per channel as per image",
+                 c.N, c.H, c.W, g[i].chunk ? g[i].chunk : c.N, g[i].acc);
+    }
 }
 
 int main(void)
@@ -893,6 +939,7 @@ int main(void)
                  (conv_opts){rn_conv_workspace_floats(&d2, 1) / 3, 0, 0, 1});
     check_rows_forms();
     check_dense_forms();
+    check_pt2_forms();
     check_dx_rows_forms();
     check_dw_rows_forms();
 

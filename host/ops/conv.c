@@ -228,6 +228,16 @@ static const char *const im2col_names[8][2] = {
     {"rn_im2col_img_fwd", "rn_col2im_img_bwd"},
     {"rn_im2col_fwd", "rn_col2im_bwd"}};
 
+/* The projection pair's run argument and launch (cl/im2col.cl): on a CPU (ctx->pt2_per_channel)
+ * one work-item per channel walks the chunk's nc images, in work-groups of one so that the
+ * channels spread over every core; elsewhere one work-item per (channel, image). */
+static void pt2_launch(rn_ctx *ctx, cl_kernel k, rn_args *a, int Cin, int nc)
+{
+    const int run = ctx->pt2_per_channel ? nc : 1;
+    rn_arg_int(a, run);
+    rn_launch1d(ctx, k, (size_t)Cin * (size_t)(nc / run), ctx->pt2_per_channel ? 1 : 0);
+}
+
 static void im2col(conv_run *r, cl_mem col, cl_mem x, const rn_conv *c, int n0, int nc)
 {
     if (!r->ctx) return;
@@ -237,6 +247,10 @@ static void im2col(conv_run *r, cl_mem col, cl_mem x, const rn_conv *c, int n0, 
     rn_arg_mem(&a, col);
     rn_arg_mem(&a, x);
     geometry_args(&a, c, n0, nc);
+    if (f == FORM_PT2) {
+        pt2_launch(r->ctx, k, &a, c->Cin, nc);
+        return;
+    }
     /* work-items: per (channel, image), (tap row, image) for the stem's rows of 32, or (tap row,
      * image, output row) for the general kernel */
     size_t n = (size_t)c->Cin * nc;
@@ -256,6 +270,10 @@ static void col2im(conv_run *r, cl_mem dx, cl_mem dcol, const rn_conv *c, int n0
     rn_arg_mem(&a, dcol);
     geometry_args(&a, c, n0, nc);
     rn_arg_int(&a, accumulate);
+    if (f == FORM_PT2) {
+        pt2_launch(r->ctx, k, &a, c->Cin, nc);
+        return;
+    }
     /* work-items: per (channel, image), or (channel, image, element) for the general kernel */
     size_t n = (size_t)c->Cin * nc;
     if (f == FORM_GENERAL) n *= (size_t)c->H * c->W;
