@@ -72,9 +72,9 @@ __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, cons
 }
 
 // Stride 1 on rows of W = Wo = 8 or 4 (the 3×3 convs at 8×8 and 4×4; kw ≤ W): the same columns
-// and sums with each image row in one float8/float4, im2col one work-item per (channel, image) for
-// all its taps (per (tap, image), rows of 4 left a work-item 16 values, and the per-item cost
-// showed: 1.4x as long in a PoCL step). PoCL does not vectorise the per-element loops above across
+// and sums with each image row in one float8/float4, im2col one work-item per (channel, run of
+// images) for all their taps (per (tap, image), rows of 4 left a work-item 16 values, and the
+// per-item cost showed: 1.4x as long in a PoCL step). PoCL does not vectorise the per-element loops above across
 // work-items. A tap's row is the image row shifted by kx − pw with zeros where it leaves the
 // image (rn_shift8/4). col2im adds the taps in the same order (ky, then kx, ascending) and adds
 // 0.0f for the taps that miss the element, which leaves each sum bit for bit (a sum is never −0).
@@ -113,8 +113,23 @@ RN_SHIFT(16, float16, vload16, vstore16, ((float16)(v.s1234, v.s5678, v.s9abc, v
          ((float16)(v.s2345, v.s6789, v.sabcd, v.sef, 0.0f, 0.0f)),
          ((float16)(0.0f, 0.0f, v.s01, v.s2345, v.s6789, v.sabcd)))
 
-// im2col from whole rows of V values at stride S, one work-item per (channel, image) for all its
-// taps: output row oy of tap (ky, kx) is PICK of image row S·oy − ph + ky (r, zeros outside the
+// The kernels on whole rows and the projections' pair take a run of `run` images of one channel
+// per work-item (conv.c's image_runs): on a CPU the whole chunk, so that one work-item per channel
+// walks its images front to back (2-5x faster on 2 cores than one work-item per image, whose few
+// values did not pay for a work-item), elsewhere one image. The run of work-item i: images
+// [*a, *b) of channel *ci; false past the last run.
+static bool rn_image_run(int Cin, int nc, int run, int *ci, int *a, int *b)
+{
+    const int runs = (nc + run - 1) / run, i = get_global_id(0);
+    if (i >= Cin * runs) return false;
+    *ci = i / runs;
+    *a = i % runs * run;
+    *b = min(nc, *a + run);
+    return true;
+}
+
+// im2col from whole rows of V values at stride S, one work-item per (channel, run of images) for
+// all their taps: output row oy of tap (ky, kx) is PICK of image row S·oy − ph + ky (r, zeros outside the
 // image) with s = kx − pw, one vector of O values. For ResNet's 3×3 with padding 1 the three kx
 // are written out, so that s is a constant and the shifts in PICK are fixed shuffles: with s known
 // only at run time each row went through a switch, and the kernels took about twice as long on
@@ -134,20 +149,21 @@ RN_SHIFT(16, float16, vload16, vstore16, ((float16)(v.s1234, v.s5678, v.s9abc, v
     __kernel void NAME(__global float *col, __global const float *x, const int Cin, const int N,   \
                        const int n0, const int nc, const int H, const int W, const int kh,         \
                        const int kw, const int stride, const int pad_h, const int pad_w,           \
-                       const int Ho, const int Wo)                                                 \
+                       const int Ho, const int Wo, const int run)                                  \
     {                                                                                              \
-        const int i = get_global_id(0);                                                            \
-        if (i >= Cin * nc) return;                                                                 \
-        const int nl = i % nc, ci = i / nc;                                                        \
-        __global const float *in = x + ((size_t)ci * N + n0 + nl) * H * V;                         \
-        for (int ky = 0; ky < kh; ky++) {                                                          \
-            if (kw == 3 && pad_w == 1) {                                                           \
-                RN_IM2COL_TAP(S, V, floatV, vloadV, O, vstoreO, PICK, 0, -1)                       \
-                RN_IM2COL_TAP(S, V, floatV, vloadV, O, vstoreO, PICK, 1, 0)                        \
-                RN_IM2COL_TAP(S, V, floatV, vloadV, O, vstoreO, PICK, 2, 1)                        \
-            } else {                                                                               \
-                for (int kx = 0; kx < kw; kx++)                                                    \
-                    RN_IM2COL_TAP(S, V, floatV, vloadV, O, vstoreO, PICK, kx, kx - pad_w)          \
+        int ci, a, b;                                                                              \
+        if (!rn_image_run(Cin, nc, run, &ci, &a, &b)) return;                                      \
+        for (int nl = a; nl < b; nl++) {                                                           \
+            __global const float *in = x + ((size_t)ci * N + n0 + nl) * H * V;                     \
+            for (int ky = 0; ky < kh; ky++) {                                                      \
+                if (kw == 3 && pad_w == 1) {                                                       \
+                    RN_IM2COL_TAP(S, V, floatV, vloadV, O, vstoreO, PICK, 0, -1)                   \
+                    RN_IM2COL_TAP(S, V, floatV, vloadV, O, vstoreO, PICK, 1, 0)                    \
+                    RN_IM2COL_TAP(S, V, floatV, vloadV, O, vstoreO, PICK, 2, 1)                    \
+                } else {                                                                           \
+                    for (int kx = 0; kx < kw; kx++)                                                \
+                        RN_IM2COL_TAP(S, V, floatV, vloadV, O, vstoreO, PICK, kx, kx - pad_w)      \
+                }                                                                                  \
             }                                                                                      \
         }                                                                                          \
     }
@@ -158,30 +174,32 @@ RN_SHIFT(16, float16, vload16, vstore16, ((float16)(v.s1234, v.s5678, v.s9abc, v
     __kernel void rn_col2im_row##V##_bwd(                                                          \
         __global float *dx, __global const float *dcol, const int Cin, const int N, const int n0,  \
         const int nc, const int H, const int W, const int kh, const int kw, const int stride,      \
-        const int pad_h, const int pad_w, const int Ho, const int Wo, const int accumulate)        \
+        const int pad_h, const int pad_w, const int Ho, const int Wo, const int accumulate,        \
+        const int run)                                                                             \
     {                                                                                              \
-        const int i = get_global_id(0);                                                            \
-        if (i >= Cin * nc) return;                                                                 \
-        const int nl = i % nc, ci = i / nc;                                                        \
+        int ci, a, b;                                                                              \
+        if (!rn_image_run(Cin, nc, run, &ci, &a, &b)) return;                                      \
         const size_t ncols = (size_t)nc * Ho * V;                                                  \
-        for (int iy = 0; iy < H; iy++) {                                                           \
-            floatV sum = (floatV)(0.0f);                                                           \
-            for (int ky = 0; ky < kh; ky++) {                                                      \
-                const int oy = iy + pad_h - ky;                                                    \
-                if (oy < 0 || oy >= Ho) continue;                                                  \
-                __global const float *d = dcol + (size_t)(ci * kh + ky) * kw * ncols +             \
-                                          ((size_t)nl * Ho + oy) * V;                              \
-                if (kw == 3 && pad_w == 1) { /* constant shifts (im2col) */                        \
-                    sum += rn_shift##V(vloadV(0, d), 1);                                           \
-                    sum += vloadV(0, d + ncols);                                                   \
-                    sum += rn_shift##V(vloadV(0, d + 2 * ncols), -1);                              \
-                } else {                                                                           \
-                    for (int kx = 0; kx < kw; kx++)                                                \
-                        sum += rn_shift##V(vloadV(0, d + kx * ncols), pad_w - kx);                 \
+        for (int nl = a; nl < b; nl++) {                                                           \
+            for (int iy = 0; iy < H; iy++) {                                                       \
+                floatV sum = (floatV)(0.0f);                                                       \
+                for (int ky = 0; ky < kh; ky++) {                                                  \
+                    const int oy = iy + pad_h - ky;                                                \
+                    if (oy < 0 || oy >= Ho) continue;                                              \
+                    __global const float *d = dcol + (size_t)(ci * kh + ky) * kw * ncols +         \
+                                              ((size_t)nl * Ho + oy) * V;                          \
+                    if (kw == 3 && pad_w == 1) { /* constant shifts (im2col) */                    \
+                        sum += rn_shift##V(vloadV(0, d), 1);                                       \
+                        sum += vloadV(0, d + ncols);                                               \
+                        sum += rn_shift##V(vloadV(0, d + 2 * ncols), -1);                          \
+                    } else {                                                                       \
+                        for (int kx = 0; kx < kw; kx++)                                            \
+                            sum += rn_shift##V(vloadV(0, d + kx * ncols), pad_w - kx);             \
+                    }                                                                              \
                 }                                                                                  \
+                __global float *o = dx + (((size_t)ci * N + n0 + nl) * H + iy) * V;                \
+                vstoreV(accumulate ? vloadV(0, o) + sum : sum, 0, o);                              \
             }                                                                                      \
-            __global float *o = dx + (((size_t)ci * N + n0 + nl) * H + iy) * V;                    \
-            vstoreV(accumulate ? vloadV(0, o) + sum : sum, 0, o);                                  \
         }                                                                                          \
     }
 
@@ -280,8 +298,8 @@ __kernel void rn_im2col_s2row32_fwd(__global float *col, __global const float *x
 }
 
 // The same for rows of 8 to 4 and of 4 to 2 (the 3×3/2 convs of layer2 and layer3): one vector
-// per image row, its even or odd lanes shifted by t; one work-item per (channel, image), as the
-// stride-1 row kernels.
+// per image row, its even or odd lanes shifted by t; one work-item per (channel, run of images),
+// as the stride-1 row kernels.
 #define RN_IM2COL_S2ROW(V, floatV, vloadV, O, vstoreO)                                             \
     RN_IM2COL_ROWS(rn_im2col_s2row##V##_fwd, 2, V, floatV, vloadV, O, vstoreO,                     \
                    rn_shift##O(s & 1 ? r.odd : r.even, (s - (s & 1)) / 2))
@@ -289,7 +307,7 @@ __kernel void rn_im2col_s2row32_fwd(__global float *col, __global const float *x
 RN_IM2COL_S2ROW(8, float8, vload8, 4, vstore4)
 RN_IM2COL_S2ROW(4, float4, vload4, 2, vstore2)
 
-// Their col2im, one work-item per (channel, image): lane ix of an input row takes column
+// Their col2im, one work-item per (channel, run of images): lane ix of an input row takes column
 // ox = ix/2 − t of tap (ky, kx) when ix has the parity of s = kx − pw (t = floor(s/2)), so a tap's
 // output row, shifted by −t, fills the even or the odd lanes. Taps are added in ascending (ky, kx)
 // and add 0.0f where they miss, as rn_col2im_row8_bwd does: the sums of rn_col2im_bwd, bit for bit.
@@ -304,30 +322,32 @@ RN_IM2COL_S2ROW(4, float4, vload4, 2, vstore2)
     __kernel void rn_col2im_s2row##V##_bwd(                                                        \
         __global float *dx, __global const float *dcol, const int Cin, const int N, const int n0,  \
         const int nc, const int H, const int W, const int kh, const int kw, const int stride,      \
-        const int pad_h, const int pad_w, const int Ho, const int Wo, const int accumulate)        \
+        const int pad_h, const int pad_w, const int Ho, const int Wo, const int accumulate,        \
+        const int run)                                                                             \
     {                                                                                              \
-        const int i = get_global_id(0);                                                            \
-        if (i >= Cin * nc) return;                                                                 \
-        const int nl = i % nc, ci = i / nc;                                                        \
+        int ci, a, b;                                                                              \
+        if (!rn_image_run(Cin, nc, run, &ci, &a, &b)) return;                                      \
         const size_t ncols = (size_t)nc * Ho * O;                                                  \
-        for (int iy = 0; iy < H; iy++) {                                                           \
-            floatV sum = (floatV)(0.0f);                                                           \
-            for (int ky = 0; ky < kh; ky++) {                                                      \
-                const int ty = iy + pad_h - ky;                                                    \
-                if (ty < 0 || ty % 2 || ty / 2 >= Ho) continue;                                    \
-                __global const float *d = dcol + (size_t)(ci * kh + ky) * kw * ncols +             \
-                                          ((size_t)nl * Ho + ty / 2) * O;                          \
-                if (kw == 3 && pad_w == 1) { /* constant shifts (im2col) */                        \
-                    RN_S2TAP(floatV, O, floatO, vloadO, EVEN, ODD, 0, -1)                          \
-                    RN_S2TAP(floatV, O, floatO, vloadO, EVEN, ODD, 1, 0)                           \
-                    RN_S2TAP(floatV, O, floatO, vloadO, EVEN, ODD, 2, 1)                           \
-                } else {                                                                           \
-                    for (int kx = 0; kx < kw; kx++)                                                \
-                        RN_S2TAP(floatV, O, floatO, vloadO, EVEN, ODD, kx, kx - pad_w)             \
+        for (int nl = a; nl < b; nl++) {                                                           \
+            for (int iy = 0; iy < H; iy++) {                                                       \
+                floatV sum = (floatV)(0.0f);                                                       \
+                for (int ky = 0; ky < kh; ky++) {                                                  \
+                    const int ty = iy + pad_h - ky;                                                \
+                    if (ty < 0 || ty % 2 || ty / 2 >= Ho) continue;                                \
+                    __global const float *d = dcol + (size_t)(ci * kh + ky) * kw * ncols +         \
+                                              ((size_t)nl * Ho + ty / 2) * O;                      \
+                    if (kw == 3 && pad_w == 1) { /* constant shifts (im2col) */                    \
+                        RN_S2TAP(floatV, O, floatO, vloadO, EVEN, ODD, 0, -1)                      \
+                        RN_S2TAP(floatV, O, floatO, vloadO, EVEN, ODD, 1, 0)                       \
+                        RN_S2TAP(floatV, O, floatO, vloadO, EVEN, ODD, 2, 1)                       \
+                    } else {                                                                       \
+                        for (int kx = 0; kx < kw; kx++)                                            \
+                            RN_S2TAP(floatV, O, floatO, vloadO, EVEN, ODD, kx, kx - pad_w)         \
+                    }                                                                              \
                 }                                                                                  \
+                __global float *o = dx + (((size_t)ci * N + n0 + nl) * H + iy) * V;                \
+                vstoreV(accumulate ? vloadV(0, o) + sum : sum, 0, o);                              \
             }                                                                                      \
-            __global float *o = dx + (((size_t)ci * N + n0 + nl) * H + iy) * V;                    \
-            vstoreV(accumulate ? vloadV(0, o) + sum : sum, 0, o);                                  \
         }                                                                                          \
     }
 
@@ -338,24 +358,10 @@ RN_COL2IM_S2ROW(4, float4, vload4, vstore4, 2, float2, vload2, (e.x, 0.0f, e.y, 
                 (0.0f, e.x, 0.0f, e.y))
 
 // A 1×1 conv at stride 2 without padding (ResNet50's projections into layer2-4): its columns are
-// the image's even rows and columns. One work-item per (channel, run of `run` images), whose
-// values are contiguous in x and in the columns: on a CPU the run is the whole chunk (one
-// work-item per channel walks it front to back, 2-5x faster on 2 cores than one per image, whose
-// 1-16 values were not worth a work-item), elsewhere one image. Rows of 8 and 4 as one vector
-// whose even lanes are the columns; 4×4 images as one vector each, 2×2 four at a time. col2im
-// writes what rn_col2im_bwd sums: 0.0f plus the one tap (so a −0 gradient becomes +0 as there),
-// zeros at odd positions.
-
-// The run of work-item i: images [*a, *b) of channel *ci; false past the last run.
-static bool rn_pt2_run(int Cin, int nc, int run, int *ci, int *a, int *b)
-{
-    const int runs = (nc + run - 1) / run, i = get_global_id(0);
-    if (i >= Cin * runs) return false;
-    *ci = i / runs;
-    *a = i % runs * run;
-    *b = min(nc, *a + run);
-    return true;
-}
+// the image's even rows and columns. One work-item per (channel, run of images; rn_image_run):
+// rows of 8 and 4 as one vector whose even lanes are the columns, 4×4 images as one vector each,
+// 2×2 four at a time. col2im writes what rn_col2im_bwd sums: 0.0f plus the one tap (so a −0
+// gradient becomes +0 as there), zeros at odd positions.
 
 // One image's columns (out) from its values (in).
 static void rn_pt2_image_fwd(__global float *out, __global const float *in, int W, int Ho, int Wo)
@@ -375,7 +381,7 @@ __kernel void rn_im2col_pt2_fwd(__global float *col, __global const float *x, co
                                 const int pad_w, const int Ho, const int Wo, const int run)
 {
     int ci, nl, b;
-    if (!rn_pt2_run(Cin, nc, run, &ci, &nl, &b)) return;
+    if (!rn_image_run(Cin, nc, run, &ci, &nl, &b)) return;
     __global const float *in = x + ((size_t)ci * N + n0) * H * W;
     __global float *out = col + (size_t)ci * nc * Ho * Wo;
     if (H == 2 && W == 2) // four images' 16 values hold their 4 columns
@@ -416,7 +422,7 @@ __kernel void rn_col2im_pt2_bwd(__global float *dx, __global const float *dcol, 
                                 const int run)
 {
     int ci, nl, b;
-    if (!rn_pt2_run(Cin, nc, run, &ci, &nl, &b)) return;
+    if (!rn_image_run(Cin, nc, run, &ci, &nl, &b)) return;
     __global float *o = dx + ((size_t)ci * N + n0) * H * W;
     __global const float *d = dcol + (size_t)ci * nc * Ho * Wo;
     if (H == 2 && W == 2)

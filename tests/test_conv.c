@@ -790,22 +790,27 @@ static void check_dense_forms(void)
     }
 }
 
-/* Claim: the projections' im2col/col2im pair gives the same y, dx and dw bits with one work-item
- * per channel (CPUs) as with one per image (GPUs): 8×8, 4×4 and 2×2 images (2×2 four at a time,
- * with a short tail), odd and non-square ones, chunks of images, dx accumulated. */
-static void check_pt2_forms(void)
+/* Claim: the im2col/col2im kernels on whole rows (3×3/1 on rows of 8 and 4, 3×3/2 from rows of 8
+ * and 4) and the projections' pair (1×1/2; 8×8, 4×4 and 2×2 images, 2×2 four at a time with a
+ * short tail, odd and non-square ones) give the same y, dx and dw bits with one work-item per
+ * channel (CPUs) as with one per image (GPUs), in chunks of images and with dx accumulated. */
+static void check_image_run_forms(void)
 {
     static const struct {
-        int N, H, W, chunk, acc;
-    } g[] = {{3, 8, 8, 0, 0}, {5, 4, 4, 0, 1}, {7, 2, 2, 0, 0}, {9, 2, 2, 0, 1}, {8, 2, 2, 3, 0},
-             {5, 4, 4, 2, 1}, {3, 7, 8, 0, 1}, {3, 8, 6, 0, 0}, {4, 3, 3, 0, 1}};
+        int N, H, W, k, st, p, chunk, acc;
+    } g[] = {{3, 8, 8, 1, 2, 0, 0, 0}, {5, 4, 4, 1, 2, 0, 0, 1}, {7, 2, 2, 1, 2, 0, 0, 0},
+             {9, 2, 2, 1, 2, 0, 0, 1}, {8, 2, 2, 1, 2, 0, 3, 0}, {5, 4, 4, 1, 2, 0, 2, 1},
+             {3, 7, 8, 1, 2, 0, 0, 1}, {3, 8, 6, 1, 2, 0, 0, 0}, {4, 3, 3, 1, 2, 0, 0, 1},
+             {3, 8, 8, 3, 1, 1, 0, 1}, {5, 4, 4, 3, 1, 1, 2, 0}, {3, 8, 8, 3, 2, 1, 2, 1},
+             {5, 4, 4, 3, 2, 1, 0, 1}, {3, 6, 8, 5, 2, 2, 0, 0}};
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
-        rn_conv c = rn_conv_init(g[i].N, 6, g[i].H, g[i].W, 5, 1, 2, 0);
-        TU_CHECK(forms_agree(&c, &tu_ctx()->pt2_per_channel,
+        rn_conv c = rn_conv_init(g[i].N, 6, g[i].H, g[i].W, 5, g[i].k, g[i].st, g[i].p);
+        TU_CHECK(forms_agree(&c, &tu_ctx()->im2col_per_channel,
                              g[i].chunk * rn_conv_workspace_floats(&c, 1), g[i].acc),
-                 "1x1/2 forms (N%d %dx%d, chunks of %d, accumulate %d): y, dx and dw the same "
+                 "%dx%d/%d p%d on %dx%d, N%d, chunks of %d, accumulate %d: y, dx and dw the same "
                  "bits per channel as per image",
-                 c.N, c.H, c.W, g[i].chunk ? g[i].chunk : c.N, g[i].acc);
+                 c.kh, c.kw, c.stride, g[i].p, c.H, c.W, c.N, g[i].chunk ? g[i].chunk : c.N,
+                 g[i].acc);
     }
 }
 
@@ -939,7 +944,7 @@ int main(void)
                  (conv_opts){rn_conv_workspace_floats(&d2, 1) / 3, 0, 0, 1});
     check_rows_forms();
     check_dense_forms();
-    check_pt2_forms();
+    check_image_run_forms();
     check_dx_rows_forms();
     check_dw_rows_forms();
 

@@ -228,14 +228,21 @@ static const char *const im2col_names[8][2] = {
     {"rn_im2col_img_fwd", "rn_col2im_img_bwd"},
     {"rn_im2col_fwd", "rn_col2im_bwd"}};
 
-/* The projection pair's run argument and launch (cl/im2col.cl): on a CPU (ctx->pt2_per_channel)
- * one work-item per channel walks the chunk's nc images, in work-groups of one so that the
- * channels spread over every core; elsewhere one work-item per (channel, image). */
-static void pt2_launch(rn_ctx *ctx, cl_kernel k, rn_args *a, int Cin, int nc)
+/* The run argument and launch of the kernels on whole rows and the projections' pair
+ * (cl/im2col.cl's rn_image_run): on a CPU (ctx->im2col_per_channel) one work-item per channel
+ * walks the chunk's nc images, in work-groups of one so that the channels spread over every core;
+ * elsewhere one work-item per (channel, image). */
+static int takes_runs(enum im2col_form f)
 {
-    const int run = ctx->pt2_per_channel ? nc : 1;
+    return f == FORM_ROW8 || f == FORM_ROW4 || f == FORM_S2ROW8 || f == FORM_S2ROW4 ||
+           f == FORM_PT2;
+}
+
+static void image_runs(rn_ctx *ctx, cl_kernel k, rn_args *a, int Cin, int nc)
+{
+    const int run = ctx->im2col_per_channel ? nc : 1;
     rn_arg_int(a, run);
-    rn_launch1d(ctx, k, (size_t)Cin * (size_t)(nc / run), ctx->pt2_per_channel ? 1 : 0);
+    rn_launch1d(ctx, k, (size_t)Cin * (size_t)(nc / run), ctx->im2col_per_channel ? 1 : 0);
 }
 
 static void im2col(conv_run *r, cl_mem col, cl_mem x, const rn_conv *c, int n0, int nc)
@@ -247,8 +254,8 @@ static void im2col(conv_run *r, cl_mem col, cl_mem x, const rn_conv *c, int n0, 
     rn_arg_mem(&a, col);
     rn_arg_mem(&a, x);
     geometry_args(&a, c, n0, nc);
-    if (f == FORM_PT2) {
-        pt2_launch(r->ctx, k, &a, c->Cin, nc);
+    if (takes_runs(f)) {
+        image_runs(r->ctx, k, &a, c->Cin, nc);
         return;
     }
     /* work-items: per (channel, image), (tap row, image) for the stem's rows of 32, or (tap row,
@@ -270,8 +277,8 @@ static void col2im(conv_run *r, cl_mem dx, cl_mem dcol, const rn_conv *c, int n0
     rn_arg_mem(&a, dcol);
     geometry_args(&a, c, n0, nc);
     rn_arg_int(&a, accumulate);
-    if (f == FORM_PT2) {
-        pt2_launch(r->ctx, k, &a, c->Cin, nc);
+    if (takes_runs(f)) {
+        image_runs(r->ctx, k, &a, c->Cin, nc);
         return;
     }
     /* work-items: per (channel, image), or (channel, image, element) for the general kernel */

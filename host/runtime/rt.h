@@ -91,16 +91,16 @@ typedef struct rn_ctx {
     rn_gemm_own own[RN_GEMM_MAX_OWN]; /* from the stored tuning; every other shape: CLBlast */
     cl_mem gemm_tmp; /* GEMM scratch (CLBlast's padding/transposes, own NT chunks), kept */
     size_t gemm_tmp_bytes;
-    int bn_per_channel;  /* batch-norm: one work-item per channel (CPUs; same bits as split) */
-    int dense_per_co;    /* dense conv weights: one work-item per output channel (CPUs; same
-                          * bits as the pair forms) */
-    int pt2_per_channel; /* the projections' im2col/col2im: one work-item per channel (CPUs;
-                          * same bits as one per image) */
-    int implicit_rows4;  /* 3×3/1 convs on 4×4 images gather their columns in the product
-                          * (rn_sgemm_rows) on the float16 tiles too, as those on rows of 8 do;
-                          * same bits either way */
-    int tile_groups;     /* work-groups per compute unit the own GEMM kernels ask for (0: the
-                          * runtime's local size; see rn_tile_local) */
+    int bn_per_channel;     /* batch-norm: one work-item per channel (CPUs; same bits as split) */
+    int dense_per_co;       /* dense conv weights: one work-item per output channel (CPUs; same
+                             * bits as the pair forms) */
+    int im2col_per_channel; /* im2col/col2im on whole rows and the projections': one work-item
+                             * per channel (CPUs; same bits as one per image) */
+    int implicit_rows4;     /* 3×3/1 convs on 4×4 images gather their columns in the product
+                             * (rn_sgemm_rows) on the float16 tiles too, as those on rows of 8 do;
+                             * same bits either way */
+    int tile_groups;        /* work-groups per compute unit the own GEMM kernels ask for (0: the
+                             * runtime's local size; see rn_tile_local) */
 } rn_ctx;
 
 /* A CPU whose compiler vectorises across work-items, as its preferred float width of 1 says
