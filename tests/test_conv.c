@@ -791,18 +791,20 @@ static void check_dense_forms(void)
 }
 
 /* Claim: the im2col/col2im kernels on whole rows (3×3/1 on rows of 8 and 4, 3×3/2 from rows of 8
- * and 4) and the projections' pair (1×1/2; 8×8, 4×4 and 2×2 images, 2×2 four at a time with a
- * short tail, odd and non-square ones) give the same y, dx and dw bits with one work-item per
- * channel (CPUs) as with one per image (GPUs), in chunks of images and with dx accumulated. */
+ * and 4), the projections' pair (1×1/2; 8×8, 4×4 and 2×2 images, 2×2 four at a time with a short
+ * tail, odd and non-square ones) and the dense form's rows (2×2 images 8 at a time with a short
+ * tail, 3×3 ones) give the same y, dx and dw bits with one work-item per channel (CPUs) as with
+ * one per image or per 8 images (GPUs), in chunks of images and with dx accumulated. */
 static void check_image_run_forms(void)
 {
     static const struct {
         int N, H, W, k, st, p, chunk, acc;
-    } g[] = {{3, 8, 8, 1, 2, 0, 0, 0}, {5, 4, 4, 1, 2, 0, 0, 1}, {7, 2, 2, 1, 2, 0, 0, 0},
-             {9, 2, 2, 1, 2, 0, 0, 1}, {8, 2, 2, 1, 2, 0, 3, 0}, {5, 4, 4, 1, 2, 0, 2, 1},
-             {3, 7, 8, 1, 2, 0, 0, 1}, {3, 8, 6, 1, 2, 0, 0, 0}, {4, 3, 3, 1, 2, 0, 0, 1},
-             {3, 8, 8, 3, 1, 1, 0, 1}, {5, 4, 4, 3, 1, 1, 2, 0}, {3, 8, 8, 3, 2, 1, 2, 1},
-             {5, 4, 4, 3, 2, 1, 0, 1}, {3, 6, 8, 5, 2, 2, 0, 0}};
+    } g[] = {{3, 8, 8, 1, 2, 0, 0, 0},  {5, 4, 4, 1, 2, 0, 0, 1}, {7, 2, 2, 1, 2, 0, 0, 0},
+             {9, 2, 2, 1, 2, 0, 0, 1},  {8, 2, 2, 1, 2, 0, 3, 0}, {5, 4, 4, 1, 2, 0, 2, 1},
+             {3, 7, 8, 1, 2, 0, 0, 1},  {3, 8, 6, 1, 2, 0, 0, 0}, {4, 3, 3, 1, 2, 0, 0, 1},
+             {3, 8, 8, 3, 1, 1, 0, 1},  {5, 4, 4, 3, 1, 1, 2, 0}, {3, 8, 8, 3, 2, 1, 2, 1},
+             {5, 4, 4, 3, 2, 1, 0, 1},  {3, 6, 8, 5, 2, 2, 0, 0}, {19, 2, 2, 3, 1, 1, 0, 1},
+             {17, 2, 2, 3, 1, 1, 3, 0}, {9, 2, 2, 3, 2, 1, 0, 1}, {9, 3, 3, 5, 1, 2, 0, 0}};
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
         rn_conv c = rn_conv_init(g[i].N, 6, g[i].H, g[i].W, 5, g[i].k, g[i].st, g[i].p);
         TU_CHECK(forms_agree(&c, &tu_ctx()->im2col_per_channel,
@@ -931,6 +933,7 @@ int main(void)
     check_same_paths();
     check_device("dense 1x1 accumulate", 3, 6, 1, 1, 5, 3, 1, 1, acc);
     check_device("dense 2x2/1 accumulate", 3, 6, 2, 2, 5, 3, 1, 1, acc);
+    check_device("dense 2x2/1 accumulate, 8 images at a time", 11, 6, 2, 2, 5, 3, 1, 1, acc);
     check_device("dense 1x1 dx=NULL", 3, 6, 1, 1, 5, 3, 1, 1, nodx);
     check_device("dense 2x2/2 dx=NULL", 3, 6, 2, 2, 5, 3, 2, 1, nodx);
     rn_conv d1 = rn_conv_init(3, 6, 1, 1, 5, 3, 1, 1), d2 = rn_conv_init(3, 6, 2, 2, 5, 3, 1, 1);

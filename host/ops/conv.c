@@ -61,7 +61,8 @@ int rn_conv_is_pointwise(const rn_conv *c)
  * At most DENSE_TAPS taps (7×7): rn_conv_dense_co_bwd keeps a run's sums in private memory. */
 #define DENSE_TAPS 49 /* RN_DENSE_TAPS in conv.cl */
 #define DENSE_PAIRS 8 /* (co, ci) pairs per work-item of rn_conv_dense_fwd: RN_DENSE_PAIRS */
-#define ROWS_IMAGES 8 /* images per work-item of rn_conv_rows_fwd/_bwd: RN_ROWS_IMAGES */
+#define ROWS_IMAGES 8 /* images per work-item of rn_conv_rows_fwd/_bwd off a CPU: RN_ROWS_IMAGES   \
+                       */
 
 int rn_conv_is_dense(const rn_conv *c)
 {
@@ -344,7 +345,8 @@ static void dense_weight_grad(conv_run *r, cl_mem dw, mat dwd, const rn_conv *c)
 }
 
 /* rows (C·P × nc) <-> images [n0, n0+nc) of t[C][N][P]: to_rows, or back (accumulate: add); one
- * work-item per (channel, ROWS_IMAGES images). */
+ * work-item per (channel, run of images): on a CPU (ctx->im2col_per_channel) the whole chunk, in
+ * work-groups of one, as image_runs; elsewhere ROWS_IMAGES images. */
 static void rows(conv_run *r, mat m, cl_mem t, int C, int P, const rn_conv *c, int n0, int nc,
                  int to_rows, int accumulate)
 {
@@ -366,7 +368,9 @@ static void rows(conv_run *r, mat m, cl_mem t, int C, int P, const rn_conv *c, i
     rn_arg_int(&a, n0);
     rn_arg_int(&a, nc);
     if (!to_rows) rn_arg_int(&a, accumulate);
-    rn_launch1d(r->ctx, k, (size_t)C * ((nc + ROWS_IMAGES - 1) / ROWS_IMAGES), 0);
+    const int run = r->ctx->im2col_per_channel ? nc : ROWS_IMAGES;
+    rn_arg_int(&a, run);
+    rn_launch1d(r->ctx, k, (size_t)C * ((nc + run - 1) / run), r->ctx->im2col_per_channel ? 1 : 0);
 }
 
 /* ---- forward and backward ------------------------------------------------------------------- */
