@@ -114,7 +114,7 @@ RN_SHIFT(16, float16, vload16, vstore16, ((float16)(v.s1234, v.s5678, v.s9abc, v
          ((float16)(0.0f, 0.0f, v.s01, v.s2345, v.s6789, v.sabcd)))
 
 // The kernels on whole rows and the projections' pair take a run of `run` images of one channel
-// per work-item (conv.c's image_runs): on a CPU the whole chunk, so that one work-item per channel
+// per work-item (conv.c's channel_runs): on a CPU the whole chunk, so that one work-item per channel
 // walks its images front to back (2-5x faster on 2 cores than one work-item per image, whose few
 // values did not pay for a work-item), elsewhere one image. The run of work-item i: images
 // [*a, *b) of channel *ci; false past the last run.

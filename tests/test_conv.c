@@ -591,6 +591,8 @@ static void check_dx_rows(const char *tag, int N, int Cin, int H, int W, int Cou
     free(xd), free(wd), free(gd), free(dxr), free(dwr);
 }
 
+/* check_dx_rows's cases, the layout kernels (the flipped weights among them) in the form
+ * ctx->layout_per_channel says. */
 static void check_dx_rows_forms(void)
 {
     rn_ctx *ctx = tu_ctx();
@@ -807,7 +809,7 @@ static void check_image_run_forms(void)
              {17, 2, 2, 3, 1, 1, 3, 0}, {9, 2, 2, 3, 2, 1, 0, 1}, {9, 3, 3, 5, 1, 2, 0, 0}};
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
         rn_conv c = rn_conv_init(g[i].N, 6, g[i].H, g[i].W, 5, g[i].k, g[i].st, g[i].p);
-        TU_CHECK(forms_agree(&c, &tu_ctx()->im2col_per_channel,
+        TU_CHECK(forms_agree(&c, &tu_ctx()->layout_per_channel,
                              g[i].chunk * rn_conv_workspace_floats(&c, 1), g[i].acc),
                  "%dx%d/%d p%d on %dx%d, N%d, chunks of %d, accumulate %d: y, dx and dw the same "
                  "bits per channel as per image",
@@ -948,7 +950,12 @@ int main(void)
     check_rows_forms();
     check_dense_forms();
     check_image_run_forms();
-    check_dx_rows_forms();
+    const int layout = tu_ctx()->layout_per_channel;
+    for (int f = 0; f < 2; f++) {
+        tu_ctx()->layout_per_channel = f;
+        check_dx_rows_forms();
+    }
+    tu_ctx()->layout_per_channel = layout;
     check_dw_rows_forms();
 
     if (!tu_small()) {

@@ -61,8 +61,9 @@ int rn_conv_is_pointwise(const rn_conv *c)
  * At most DENSE_TAPS taps (7×7): rn_conv_dense_co_bwd keeps a run's sums in private memory. */
 #define DENSE_TAPS 49 /* RN_DENSE_TAPS in conv.cl */
 #define DENSE_PAIRS 8 /* (co, ci) pairs per work-item of rn_conv_dense_fwd: RN_DENSE_PAIRS */
-#define ROWS_IMAGES 8 /* images per work-item of rn_conv_rows_fwd/_bwd off a CPU: RN_ROWS_IMAGES   \
-                       */
+#define ROWS_IMAGES                                                                                \
+    8 /* images per work-item of rn_conv_rows_fwd/_bwd off a CPU: RN_ROWS_IMAGES                   \
+       */
 
 int rn_conv_is_dense(const rn_conv *c)
 {
@@ -229,21 +230,22 @@ static const char *const im2col_names[8][2] = {
     {"rn_im2col_img_fwd", "rn_col2im_img_bwd"},
     {"rn_im2col_fwd", "rn_col2im_bwd"}};
 
-/* The run argument and launch of the kernels on whole rows and the projections' pair
- * (cl/im2col.cl's rn_image_run): on a CPU (ctx->im2col_per_channel) one work-item per channel
- * walks the chunk's nc images, in work-groups of one so that the channels spread over every core;
- * elsewhere one work-item per (channel, image). */
+/* The im2col forms whose kernels take runs of images (cl/im2col.cl's rn_image_run). */
 static int takes_runs(enum im2col_form f)
 {
     return f == FORM_ROW8 || f == FORM_ROW4 || f == FORM_S2ROW8 || f == FORM_S2ROW4 ||
            f == FORM_PT2;
 }
 
-static void image_runs(rn_ctx *ctx, cl_kernel k, rn_args *a, int Cin, int nc)
+/* The run argument and launch of a layout kernel over C channels of n items each (images, or
+ * the flipped weights' output channels): on a CPU (ctx->layout_per_channel) one work-item per
+ * channel walks all n, in work-groups of one so that the channels spread over every core;
+ * elsewhere one work-item per (channel, item). */
+static void channel_runs(rn_ctx *ctx, cl_kernel k, rn_args *a, int C, int n)
 {
-    const int run = ctx->im2col_per_channel ? nc : 1;
+    const int run = ctx->layout_per_channel ? n : 1;
     rn_arg_int(a, run);
-    rn_launch1d(ctx, k, (size_t)Cin * (size_t)(nc / run), ctx->im2col_per_channel ? 1 : 0);
+    rn_launch1d(ctx, k, (size_t)C * (size_t)(n / run), ctx->layout_per_channel ? 1 : 0);
 }
 
 static void im2col(conv_run *r, cl_mem col, cl_mem x, const rn_conv *c, int n0, int nc)
@@ -256,7 +258,7 @@ static void im2col(conv_run *r, cl_mem col, cl_mem x, const rn_conv *c, int n0, 
     rn_arg_mem(&a, x);
     geometry_args(&a, c, n0, nc);
     if (takes_runs(f)) {
-        image_runs(r->ctx, k, &a, c->Cin, nc);
+        channel_runs(r->ctx, k, &a, c->Cin, nc);
         return;
     }
     /* work-items: per (channel, image), (tap row, image) for the stem's rows of 32, or (tap row,
@@ -279,7 +281,7 @@ static void col2im(conv_run *r, cl_mem dx, cl_mem dcol, const rn_conv *c, int n0
     geometry_args(&a, c, n0, nc);
     rn_arg_int(&a, accumulate);
     if (takes_runs(f)) {
-        image_runs(r->ctx, k, &a, c->Cin, nc);
+        channel_runs(r->ctx, k, &a, c->Cin, nc);
         return;
     }
     /* work-items: per (channel, image), or (channel, image, element) for the general kernel */
@@ -345,8 +347,8 @@ static void dense_weight_grad(conv_run *r, cl_mem dw, mat dwd, const rn_conv *c)
 }
 
 /* rows (C·P × nc) <-> images [n0, n0+nc) of t[C][N][P]: to_rows, or back (accumulate: add); one
- * work-item per (channel, run of images): on a CPU (ctx->im2col_per_channel) the whole chunk, in
- * work-groups of one, as image_runs; elsewhere ROWS_IMAGES images. */
+ * work-item per (channel, run of images): on a CPU (ctx->layout_per_channel) the whole chunk, in
+ * work-groups of one, as channel_runs; elsewhere ROWS_IMAGES images. */
 static void rows(conv_run *r, mat m, cl_mem t, int C, int P, const rn_conv *c, int n0, int nc,
                  int to_rows, int accumulate)
 {
@@ -368,9 +370,9 @@ static void rows(conv_run *r, mat m, cl_mem t, int C, int P, const rn_conv *c, i
     rn_arg_int(&a, n0);
     rn_arg_int(&a, nc);
     if (!to_rows) rn_arg_int(&a, accumulate);
-    const int run = r->ctx->im2col_per_channel ? nc : ROWS_IMAGES;
+    const int run = r->ctx->layout_per_channel ? nc : ROWS_IMAGES;
     rn_arg_int(&a, run);
-    rn_launch1d(r->ctx, k, (size_t)C * ((nc + run - 1) / run), r->ctx->im2col_per_channel ? 1 : 0);
+    rn_launch1d(r->ctx, k, (size_t)C * ((nc + run - 1) / run), r->ctx->layout_per_channel ? 1 : 0);
 }
 
 /* ---- forward and backward ------------------------------------------------------------------- */
@@ -515,7 +517,7 @@ static void implicit_dx(conv_run *r, cl_mem dx, cl_mem dy, cl_mem w, const rn_co
     rn_arg_int(&a, c->Cout);
     rn_arg_int(&a, c->Cin);
     rn_arg_int(&a, 9);
-    rn_launch1d(r->ctx, k, (size_t)c->Cout * c->Cin, 0);
+    channel_runs(r->ctx, k, &a, c->Cin, c->Cout);
     const size_t hw = (size_t)c->H * c->W;
     for (int n0 = 0; n0 < c->N; n0 += nc) {
         const rn_gemm_shape s = dx_shape(c, c->N - n0 < nc ? c->N - n0 : nc);

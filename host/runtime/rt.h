@@ -94,9 +94,9 @@ typedef struct rn_ctx {
     int bn_per_channel;     /* batch-norm: one work-item per channel (CPUs; same bits as split) */
     int dense_per_co;       /* dense conv weights: one work-item per output channel (CPUs; same
                              * bits as the pair forms) */
-    int im2col_per_channel; /* im2col/col2im on whole rows, the projections' and the dense
-                             * form's rows: one work-item per channel (CPUs; same bits as one
-                             * per image or per 8 images) */
+    int layout_per_channel; /* layout kernels (im2col/col2im on whole rows and the projections',
+                             * the dense form's rows, the flipped weights): one work-item per
+                             * channel (CPUs; same bits as one per image or output channel) */
     int implicit_rows4;     /* 3×3/1 convs on 4×4 images gather their columns in the product
                              * (rn_sgemm_rows) on the float16 tiles too, as those on rows of 8 do;
                              * same bits either way */
