@@ -59,6 +59,9 @@ m = run["model"]
 assert abs(m["train_gflop_per_image"] - 0.423) < 0.01, m["train_gflop_per_image"]
 assert 0.3 < m["inference_gflop_per_image"] / m["train_gflop_per_image"] < 0.36
 assert m["profiled_step"]["gemm_ms"] < m["profiled_step"]["kernel_ms"]
+ps = m["profiled_step"]
+share = 100 - ps["gemm_share_pct"]  # the median step's, within the range of all 3
+assert ps["steps"] == 3 and ps["other_share_min_pct"] - 1e-3 <= share <= ps["other_share_max_pct"] + 1e-3, ps
 pl, ms = m["memory"]["planned"], m["memory"]["measured"]
 assert abs(sum(v for k, v in pl.items() if k != "total_mib") - pl["total_mib"]) < 0.01, pl
 assert ms["peak_mib"] > ms["baseline_mib"] and pl["activations_mib"] > 0, ms
