@@ -71,13 +71,13 @@ __kernel void rn_col2im_bwd(__global float *dx, __global const float *dcol, cons
     dx[o] = accumulate ? dx[o] + sum : sum;
 }
 
-// Stride 1 on rows of W = Wo = 8 or 4 (the 3×3 convs at 8×8 and 4×4; kw ≤ W): the same columns
-// and sums with each image row in one float8/float4, im2col one work-item per (channel, run of
-// images) for all their taps (per (tap, image), rows of 4 left a work-item 16 values, and the
-// per-item cost showed: 1.4x as long in a PoCL step). PoCL does not vectorise the per-element loops above across
-// work-items. A tap's row is the image row shifted by kx − pw with zeros where it leaves the
-// image (rn_shift8/4). col2im adds the taps in the same order (ky, then kx, ascending) and adds
-// 0.0f for the taps that miss the element, which leaves each sum bit for bit (a sum is never −0).
+// Stride 1 on rows of W = Wo = 8 or 4 (the 3×3 convs at 8×8 and 4×4; kw ≤ W): the same columns and
+// sums with each image row in one float8/float4, im2col one work-item per (channel, run of images)
+// for all their taps (per (tap, image), rows of 4 left a work-item 16 values, and the per-item cost
+// showed: 1.4x as long in a PoCL step). PoCL does not vectorise the per-element loops above across
+// work-items. A tap's row is the image row shifted by kx − pw with zeros where it leaves the image
+// (rn_shift8/4). col2im adds the taps in the same order (ky, then kx, ascending) and adds 0.0f for
+// the taps that miss the element, which leaves each sum bit for bit (a sum is never −0).
 
 // Lane j of the result is lane j + s of v, 0 where that lies outside v (|s| ≤ the width). Shifts
 // by one or two lanes, all a 3×3 conv's rows and the stem's (rn_im2col_s2row32_fwd) need, are
@@ -114,10 +114,11 @@ RN_SHIFT(16, float16, vload16, vstore16, ((float16)(v.s1234, v.s5678, v.s9abc, v
          ((float16)(0.0f, 0.0f, v.s01, v.s2345, v.s6789, v.sabcd)))
 
 // The kernels on whole rows and the projections' pair take a run of `run` images of one channel
-// per work-item (conv.c's channel_runs): on a CPU the whole chunk, so that one work-item per channel
-// walks its images front to back (2-5x faster on 2 cores than one work-item per image, whose few
-// values did not pay for a work-item), elsewhere one image. The run of work-item i: images
-// [*a, *b) of channel *ci; false past the last run.
+// per work-item (conv.c's channel_runs): on a CPU the whole chunk, so that one work-item per
+// channel walks its images front to back, elsewhere one image. On 2 cores the projections' pair
+// ran 1.2-8x as fast so as with one work-item per image (whose 1-16 values did not pay for a
+// work-item), the row kernels 0.9-2x. The run of work-item i: images [*a, *b) of channel *ci;
+// false past the last run.
 static bool rn_image_run(int Cin, int nc, int run, int *ci, int *a, int *b)
 {
     const int runs = (nc + run - 1) / run, i = get_global_id(0);
@@ -129,11 +130,11 @@ static bool rn_image_run(int Cin, int nc, int run, int *ci, int *a, int *b)
 }
 
 // im2col from whole rows of V values at stride S, one work-item per (channel, run of images) for
-// all their taps: output row oy of tap (ky, kx) is PICK of image row S·oy − ph + ky (r, zeros outside the
-// image) with s = kx − pw, one vector of O values. For ResNet's 3×3 with padding 1 the three kx
-// are written out, so that s is a constant and the shifts in PICK are fixed shuffles: with s known
-// only at run time each row went through a switch, and the kernels took about twice as long on
-// PoCL and Intel's runtime (layer2's 3×3/2).
+// all their taps: output row oy of tap (ky, kx) is PICK of image row S·oy − ph + ky (r, zeros
+// outside the image) with s = kx − pw, one vector of O values. For ResNet's 3×3 with padding 1 the
+// three kx are written out, so that s is a constant and the shifts in PICK are fixed shuffles: with
+// s known only at run time each row went through a switch, and the kernels took about twice as long
+// on PoCL and Intel's runtime (layer2's 3×3/2).
 #define RN_IM2COL_TAP(S, V, floatV, vloadV, O, vstoreO, PICK, KX, SHIFT)                           \
     {                                                                                              \
         const size_t row = (size_t)(ci * kh + ky) * kw + (KX);                                     \

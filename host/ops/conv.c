@@ -61,9 +61,7 @@ int rn_conv_is_pointwise(const rn_conv *c)
  * At most DENSE_TAPS taps (7×7): rn_conv_dense_co_bwd keeps a run's sums in private memory. */
 #define DENSE_TAPS 49 /* RN_DENSE_TAPS in conv.cl */
 #define DENSE_PAIRS 8 /* (co, ci) pairs per work-item of rn_conv_dense_fwd: RN_DENSE_PAIRS */
-#define ROWS_IMAGES                                                                                \
-    8 /* images per work-item of rn_conv_rows_fwd/_bwd off a CPU: RN_ROWS_IMAGES                   \
-       */
+#define ROWS_IMAGES 8 /* images per work-item of rn_conv_rows_* off a CPU: RN_ROWS_IMAGES */
 
 int rn_conv_is_dense(const rn_conv *c)
 {
