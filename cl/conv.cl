@@ -181,7 +181,7 @@ __kernel void rn_conv_dense_co_bwd(__global float *dw, __global const float *dwd
 // channel axes swapped. For a stride-1 conv that keeps the image size (3×3, padding 1) the input
 // gradient is the same conv of dy with these weights (conv.c's dx_implicit). One work-item per
 // (ci, run of `run` output channels), writing wt's values in order: on a CPU all of them (one
-// work-item per ci, 9 taps as a float8 and one: 2-4x faster on 2 cores than one work-item per
+// work-item per ci, 9 taps as a float8 and one: 1.7-4x faster on 2 cores than one work-item per
 // (ci, co), whose 9 values Intel's runtime spread over vector lanes), elsewhere one. (One per
 // value, 2-D over (co·9 + t, ci), took 1.2-1.8× as long on both CPU runtimes.)
 __kernel void rn_conv_flip_bwd(__global float *wt, __global const float *w, const int Cout,
@@ -209,7 +209,7 @@ __kernel void rn_conv_flip_bwd(__global float *wt, __global const float *w, cons
 // row 4 KiB apart and spent its time on that); P = 4 (2×2 images, ResNet50's layer3) as two
 // float16 in and four float8 out; the chunk's last piece may have fewer images. One work-item
 // per (channel, run of `run` images, a multiple of 8 unless it is the whole chunk): on a CPU the
-// whole chunk, so that one work-item per channel walks it (1.2-2x faster on 2 cores), elsewhere
+// whole chunk, so that one work-item per channel walks it (1.2-2.1x faster on 2 cores), elsewhere
 // 8 images.
 #define RN_ROWS_IMAGES 8
 

@@ -116,7 +116,7 @@ RN_SHIFT(16, float16, vload16, vstore16, ((float16)(v.s1234, v.s5678, v.s9abc, v
 // The kernels on whole rows and the projections' pair take a run of `run` images of one channel
 // per work-item (conv.c's channel_runs): on a CPU the whole chunk, so that one work-item per
 // channel walks its images front to back, elsewhere one image. On 2 cores the projections' pair
-// ran 1.2-8x as fast so as with one work-item per image (whose 1-16 values did not pay for a
+// ran 1.0-8.7x as fast as with one work-item per image (whose 1-16 values did not pay for a
 // work-item), the row kernels 0.9-2x. The run of work-item i: images [*a, *b) of channel *ci;
 // false past the last run.
 static bool rn_image_run(int Cin, int nc, int run, int *ci, int *a, int *b)
