@@ -177,6 +177,19 @@ __kernel void rn_conv_dense_co_bwd(__global float *dw, __global const float *dwd
     }
 }
 
+// The flip and the rows kernels give each work-item a run of `run` items (output channels,
+// images) of one channel (conv.c's channel_runs). The run of work-item i: items [*a, *b) of n,
+// of channel *c; false past the last run.
+static bool rn_conv_run(int C, int n, int run, int *c, int *a, int *b)
+{
+    const int runs = (n + run - 1) / run, i = get_global_id(0);
+    if (i >= C * runs) return false;
+    *c = i / runs;
+    *a = i % runs * run;
+    *b = min(n, *a + run);
+    return true;
+}
+
 // wt[ci][co][t] = w[co][ci][T − 1 − t] (T taps): w turned half a turn in both spatial axes, its
 // channel axes swapped. For a stride-1 conv that keeps the image size (3×3, padding 1) the input
 // gradient is the same conv of dy with these weights (conv.c's dx_implicit). One work-item per
@@ -187,9 +200,8 @@ __kernel void rn_conv_dense_co_bwd(__global float *dw, __global const float *dwd
 __kernel void rn_conv_flip_bwd(__global float *wt, __global const float *w, const int Cout,
                                const int Cin, const int T, const int run)
 {
-    const int runs = (Cout + run - 1) / run, i = get_global_id(0);
-    if (i >= Cin * runs) return;
-    const int ci = i / runs, a = i % runs * run, b = min(Cout, a + run);
+    int ci, a, b;
+    if (!rn_conv_run(Cin, Cout, run, &ci, &a, &b)) return;
     __global float *dst = wt + ((size_t)ci * Cout + a) * T;
     for (int co = a; co < b; co++, dst += T) {
         __global const float *src = w + ((size_t)co * Cin + ci) * T;
@@ -213,23 +225,12 @@ __kernel void rn_conv_flip_bwd(__global float *wt, __global const float *w, cons
 // 8 images.
 #define RN_ROWS_IMAGES 8
 
-// The run of work-item i: images [*a, *b) of channel *c; false past the last run.
-static bool rn_rows_run(int C, int nc, int run, int *c, int *a, int *b)
-{
-    const int runs = (nc + run - 1) / run, i = get_global_id(0);
-    if (i >= C * runs) return false;
-    *c = i / runs;
-    *a = i % runs * run;
-    *b = min(nc, *a + run);
-    return true;
-}
-
 __kernel void rn_conv_rows_fwd(__global float *rows, const int off, __global const float *t,
                                const int C, const int N, const int P, const int n0, const int nc,
                                const int run)
 {
     int c, a, b;
-    if (!rn_rows_run(C, nc, run, &c, &a, &b)) return;
+    if (!rn_conv_run(C, nc, run, &c, &a, &b)) return;
     for (int nl = a; nl < b; nl += RN_ROWS_IMAGES) {
         const int m = min(RN_ROWS_IMAGES, b - nl);
         __global const float *src = t + ((size_t)c * N + n0 + nl) * P;
@@ -262,7 +263,7 @@ __kernel void rn_conv_rows_bwd(__global float *t, __global const float *rows, co
                                const int accumulate, const int run)
 {
     int c, a, b;
-    if (!rn_rows_run(C, nc, run, &c, &a, &b)) return;
+    if (!rn_conv_run(C, nc, run, &c, &a, &b)) return;
     for (int nl = a; nl < b; nl += RN_ROWS_IMAGES) {
         const int m = min(RN_ROWS_IMAGES, b - nl);
         __global float *dst = t + ((size_t)c * N + n0 + nl) * P;

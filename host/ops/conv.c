@@ -238,12 +238,12 @@ static int takes_runs(enum im2col_form f)
 /* The run argument and launch of a layout kernel over C channels of n items each (images, or
  * the flipped weights' output channels): on a CPU (ctx->layout_per_channel) one work-item per
  * channel walks all n, in work-groups of one so that the channels spread over every core;
- * elsewhere one work-item per (channel, item). */
-static void channel_runs(rn_ctx *ctx, cl_kernel k, rn_args *a, int C, int n)
+ * elsewhere one work-item per (channel, run of `other` items). */
+static void channel_runs(rn_ctx *ctx, cl_kernel k, rn_args *a, int C, int n, int other)
 {
-    const int run = ctx->layout_per_channel ? n : 1;
+    const int run = ctx->layout_per_channel ? n : other;
     rn_arg_int(a, run);
-    rn_launch1d(ctx, k, (size_t)C * (size_t)(n / run), ctx->layout_per_channel ? 1 : 0);
+    rn_launch1d(ctx, k, (size_t)C * (size_t)((n + run - 1) / run), ctx->layout_per_channel ? 1 : 0);
 }
 
 static void im2col(conv_run *r, cl_mem col, cl_mem x, const rn_conv *c, int n0, int nc)
@@ -256,7 +256,7 @@ static void im2col(conv_run *r, cl_mem col, cl_mem x, const rn_conv *c, int n0, 
     rn_arg_mem(&a, x);
     geometry_args(&a, c, n0, nc);
     if (takes_runs(f)) {
-        channel_runs(r->ctx, k, &a, c->Cin, nc);
+        channel_runs(r->ctx, k, &a, c->Cin, nc, 1);
         return;
     }
     /* work-items: per (channel, image), (tap row, image) for the stem's rows of 32, or (tap row,
@@ -279,7 +279,7 @@ static void col2im(conv_run *r, cl_mem dx, cl_mem dcol, const rn_conv *c, int n0
     geometry_args(&a, c, n0, nc);
     rn_arg_int(&a, accumulate);
     if (takes_runs(f)) {
-        channel_runs(r->ctx, k, &a, c->Cin, nc);
+        channel_runs(r->ctx, k, &a, c->Cin, nc, 1);
         return;
     }
     /* work-items: per (channel, image), or (channel, image, element) for the general kernel */
@@ -345,8 +345,7 @@ static void dense_weight_grad(conv_run *r, cl_mem dw, mat dwd, const rn_conv *c)
 }
 
 /* rows (C·P × nc) <-> images [n0, n0+nc) of t[C][N][P]: to_rows, or back (accumulate: add); one
- * work-item per (channel, run of images): on a CPU (ctx->layout_per_channel) the whole chunk, in
- * work-groups of one, as channel_runs; elsewhere ROWS_IMAGES images. */
+ * work-item per (channel, run of images) as channel_runs says, ROWS_IMAGES off a CPU. */
 static void rows(conv_run *r, mat m, cl_mem t, int C, int P, const rn_conv *c, int n0, int nc,
                  int to_rows, int accumulate)
 {
@@ -368,9 +367,7 @@ static void rows(conv_run *r, mat m, cl_mem t, int C, int P, const rn_conv *c, i
     rn_arg_int(&a, n0);
     rn_arg_int(&a, nc);
     if (!to_rows) rn_arg_int(&a, accumulate);
-    const int run = r->ctx->layout_per_channel ? nc : ROWS_IMAGES;
-    rn_arg_int(&a, run);
-    rn_launch1d(r->ctx, k, (size_t)C * ((nc + run - 1) / run), r->ctx->layout_per_channel ? 1 : 0);
+    channel_runs(r->ctx, k, &a, C, nc, ROWS_IMAGES);
 }
 
 /* ---- forward and backward ------------------------------------------------------------------- */
@@ -515,7 +512,7 @@ static void implicit_dx(conv_run *r, cl_mem dx, cl_mem dy, cl_mem w, const rn_co
     rn_arg_int(&a, c->Cout);
     rn_arg_int(&a, c->Cin);
     rn_arg_int(&a, 9);
-    channel_runs(r->ctx, k, &a, c->Cin, c->Cout);
+    channel_runs(r->ctx, k, &a, c->Cin, c->Cout, 1);
     const size_t hw = (size_t)c->H * c->W;
     for (int n0 = 0; n0 < c->N; n0 += nc) {
         const rn_gemm_shape s = dx_shape(c, c->N - n0 < nc ? c->N - n0 : nc);
