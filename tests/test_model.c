@@ -3,7 +3,8 @@
  * follows its shape, and the whole-model backward equals the derivative of the forward loss along
  * chosen directions (central differences of the full network in training mode), per tensor group,
  * and the SGD step fused into backward equals the step over the whole slab afterwards, bit for bit;
- * and the network with every GEMM on rn50cl's own kernels passes the same central differences.
+ * and the network with every GEMM on rn50cl's own kernels passes the same central differences;
+ * and the kernel forms a GPU runs give a CPU's training step bit for bit.
  */
 #include <math.h>
 #include <stdint.h>
@@ -292,6 +293,22 @@ static void test_fused_sgd(void)
     free(x);
 }
 
+/* Hands every GEMM shape of u to rn50cl's own kernels, tiles, tile orders and K-chunks rotated
+ * over the shapes so that each kernel and the chunked accumulation run; returns how many calls
+ * were left without a valid own kernel. */
+static int own_everywhere(rn_ctx *ctx, const rn_gemm_use *u, int nu)
+{
+    int left = 0;
+    ctx->nown = 0;
+    for (int i = 0; i < nu; i++) {
+        rn_gemm_own o = {u[i].s, i % RN_TILE_KINDS, (i / RN_TILE_KINDS) % 2, i % 3 ? 64 : 7};
+        if (!rn_gemm_own_valid(&o)) o.tile = RN_TILE_8X16;
+        if (rn_gemm_own_valid(&o)) ctx->own[ctx->nown++] = o;
+        else left += u[i].count;
+    }
+    return left;
+}
+
 /* The whole network with every GEMM it issues handed to rn50cl's own kernels (tiles, tile orders
  * and K-chunks rotated over the shapes, so each kernel and the chunked accumulation run inside
  * the real network), at batch 16 so that every product has N ≥ 16: no product stays on CLBlast
@@ -315,12 +332,7 @@ static void test_own_gemm(void)
     long clblast_calls[2] = {0, 0};
     for (int pass = 0; pass < 2; pass++) {
         ctx->nown = 0;
-        for (int i = 0; pass && i < nu; i++) {
-            rn_gemm_own o = {u[i].s, i % RN_TILE_KINDS, (i / RN_TILE_KINDS) % 2, i % 3 ? 64 : 7};
-            if (!rn_gemm_own_valid(&o)) o.tile = RN_TILE_8X16;
-            if (rn_gemm_own_valid(&o)) ctx->own[ctx->nown++] = o;
-            else tt += u[i].count;
-        }
+        if (pass) tt = own_everywhere(ctx, u, nu);
         ctx->profile = 1; /* counts each back-end's GEMM calls */
         rn_profile_reset(ctx);
         L[pass] = fixture_step(&f);
@@ -350,6 +362,77 @@ static void test_own_gemm(void)
     ctx->nown = 0;
     fixture_close(&f);
     free(u);
+}
+
+/* ctx's kernel forms as the device chose them (gpu 0), or each flipped (gpu 1): batch-norm, the
+ * dense weights and the layout kernels per image instead of per channel, the float16 tiles' 4×4
+ * gather the other way, the runtime's work-groups for the own tiles. A GPU runs those forms. */
+static void set_forms(rn_ctx *ctx, const rn_ctx *cpu, int gpu)
+{
+    ctx->bn_per_channel = gpu ? !cpu->bn_per_channel : cpu->bn_per_channel;
+    ctx->dense_per_co = gpu ? !cpu->dense_per_co : cpu->dense_per_co;
+    ctx->layout_per_channel = gpu ? !cpu->layout_per_channel : cpu->layout_per_channel;
+    ctx->implicit_rows4 = gpu ? !cpu->implicit_rows4 : cpu->implicit_rows4;
+    ctx->tile_groups = gpu ? 0 : cpu->tile_groups;
+}
+
+/* The forms are meant to give the same bits either way, and the op tests prove each op so. This
+ * runs the whole network's training forward and backward both ways, with every GEMM on CLBlast in
+ * small chunks of images and with every GEMM on the own kernels, and asks for the same logits,
+ * running statistics and gradients, bit for bit: the forms a GPU runs, assembled as the model
+ * calls them, on a device at hand. */
+static void test_device_forms(void)
+{
+    rn_ctx *ctx = tu_ctx();
+    const rn_ctx cpu = *ctx;
+    static const int32_t labels[16] = {2, 8, 5, 0, 9, 1, 6, 3, 8, 4, 7, 1, 0, 2, 9, 6};
+    const int n = 16;
+    static const size_t ws[2] = {(size_t)1 << 20, (size_t)64 << 20};
+    int calls_small = 0;
+    for (int own = 0; own < 2; own++) {
+        static fixture f;
+        fixture_open(&f, n, labels, ws[own], 17);
+        rn_model *m = &f.m;
+        rn_gemm_use *u;
+        int nu = rn_model_gemm_uses(n, 10, 1, ws[own], &u), calls = 0;
+        for (int i = 0; i < nu; i++) calls += u[i].count;
+        if (own) own_everywhere(ctx, u, nu);
+        float *lg[2], *b[2], *g[2], *w = malloc(m->param_floats * sizeof(float));
+        for (int gpu = 0; gpu < 2; gpu++) {
+            set_forms(ctx, &cpu, gpu);
+            fixture_step(&f);
+            lg[gpu] = malloc((size_t)n * m->classes * sizeof(float));
+            rn_read(ctx, m->logits, 0, (size_t)n * m->classes * sizeof(float), lg[gpu]);
+            b[gpu] = malloc(m->buffer_floats * sizeof(float));
+            g[gpu] = malloc(m->param_floats * sizeof(float));
+            memcpy(g[gpu], f.g, m->param_floats * sizeof(float));
+            rn_model_download(m, w, b[gpu]);
+        }
+        set_forms(ctx, &cpu, 0);
+        int dl = memcmp(lg[0], lg[1], (size_t)n * m->classes * sizeof(float)) != 0;
+        int db = entries_differ(m, RN_BUFFER, b[0], b[1]);
+        int dg = entries_differ(m, RN_PARAM, g[0], g[1]);
+        TU_CHECK(!dl && !db && !dg,
+                 "%s: a GPU's kernel forms give a CPU's logits (%s), running statistics (%d "
+                 "tensors differ) and gradients (%d differ) bit for bit",
+                 own ? "own GEMM kernels" : "CLBlast, 1 MiB workspace", dl ? "differ" : "same", db,
+                 dg);
+        if (!own) calls_small = calls;
+        else
+            TU_CHECK(calls_small > calls,
+                     "the 1 MiB workspace splits convs into chunks of images (%d GEMM calls "
+                     "against %d)",
+                     calls_small, calls);
+        ctx->nown = 0;
+        for (int k = 0; k < 2; k++) {
+            free(lg[k]);
+            free(b[k]);
+            free(g[k]);
+        }
+        free(w);
+        free(u);
+        fixture_close(&f);
+    }
 }
 
 /* An init config changes exactly the 16 bottlenecks' bn3.weight (1 → residual_gamma) and, with a
@@ -450,5 +533,6 @@ int main(void)
     test_fused_sgd();
     test_gradient();
     test_own_gemm();
+    test_device_forms();
     return tu_finish("test_model");
 }
