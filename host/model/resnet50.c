@@ -1,6 +1,6 @@
 /* ResNet50 as torchvision builds it, for CIFAR-sized inputs: the parameter table (state_dict
  * names and order), slab layout, initialisation, and the forward/backward passes as plain calls
- * into host/ops. Backward reuses four scratch buffers, so only forward activations are kept (and
+ * into host/ops. Backward reuses three scratch buffers, so only forward activations are kept (and
  * of those not the batch-norm+ReLU outputs, which it recomputes), and takes each layer's SGD step
  * as soon as that layer is done, so only one layer's gradients are. */
 #include "model/resnet50.h"
@@ -206,11 +206,11 @@ static size_t act_floats_per_image(rn_model *m, int i)
     return mx;
 }
 
-/* Per image, scratch buffer i: the largest activation, except for buffer 3, which only ever holds
+/* Per image, scratch buffer i: the largest activation, except for buffer 2, which only ever holds
  * the gradient of a block's c2 output (see block_backward). */
 static size_t scratch_floats_per_image(rn_model *m, int i)
 {
-    if (i == 3) return act_floats_per_image(m, 1);
+    if (i == 2) return act_floats_per_image(m, 1);
     size_t mx = 0;
     FOR_EACH_CBR(m, c, {
         if (cbr_out(c) > mx) mx = cbr_out(c);
@@ -297,7 +297,7 @@ rn_model_mem rn_model_mem_plan(const rn_model *m, int batch, size_t workspace_by
     p.momentum = m->param_floats * f;
     p.activations = (N * activation_floats_per_image(mm) + stat_floats(mm)) * f;
     p.scratch = bn_part_floats(mm, batch) * f;
-    for (int i = 0; i < 4; i++) p.scratch += N * scratch_floats_per_image(mm, i) * f;
+    for (int i = 0; i < 3; i++) p.scratch += N * scratch_floats_per_image(mm, i) * f;
     for (int i = 0; i < 2; i++) p.scratch += N * act_floats_per_image(mm, i) * f;
     p.workspace = workspace_floats(mm, workspace_bytes, batch) * f;
     return p;
@@ -406,7 +406,7 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
     ALLOC(m->dfeat, 2048 * N);
     ALLOC(m->logits, N * m->classes);
     ALLOC(m->dlogits, N * m->classes);
-    for (int i = 0; i < 4; i++) ALLOC(m->scratch[i], N * scratch_floats_per_image(m, i));
+    for (int i = 0; i < 3; i++) ALLOC(m->scratch[i], N * scratch_floats_per_image(m, i));
     for (int i = 0; i < 2; i++) ALLOC(m->act[i], N * act_floats_per_image(m, i));
     ALLOC(m->bn_part, bn_part_floats(m, batch));
 #undef ALLOC
@@ -442,10 +442,10 @@ void rn_model_free(rn_model *m)
         rn_release(&c->sinv);
     });
     for (int b = 0; b < m->nblocks; b++) rn_release(&m->blocks[b].out);
-    cl_mem *bufs[] = {&m->wslab,      &m->gslab,      &m->vslab,      &m->bslab,      &m->pool_out,
-                      &m->pool_arg,   &m->feat,       &m->dfeat,      &m->logits,     &m->dlogits,
-                      &m->scratch[0], &m->scratch[1], &m->scratch[2], &m->scratch[3], &m->act[0],
-                      &m->act[1],     &m->bn_part,    &m->ws.buf};
+    cl_mem *bufs[] = {&m->wslab,      &m->gslab,      &m->vslab,      &m->bslab,  &m->pool_out,
+                      &m->pool_arg,   &m->feat,       &m->dfeat,      &m->logits, &m->dlogits,
+                      &m->scratch[0], &m->scratch[1], &m->scratch[2], &m->act[0], &m->act[1],
+                      &m->bn_part,    &m->ws.buf};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(bufs[i]);
     m->batch = 0;
 }
@@ -624,26 +624,28 @@ static void step(rn_model *m, const rn_cbr *c, const rn_model_sgd *o)
 
 /* dout in S0 (gradient of bl->out); leaves the gradient of the block input x in S0. c2's and
  * c1's batch-norm+ReLU outputs (c3's and c2's conv inputs) are recomputed into act just before
- * the weight gradients need them. */
+ * the weight gradients need them. Each batch-norm's backward writes its input gradient over its
+ * dy where dy is not needed after it: the lines written are then already in the cache, where a
+ * buffer of its own would first be read from memory. */
 static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n, const rn_model_sgd *o)
 {
     cl_mem *S = m->scratch, *A = m->act;
     /* c3's backward starts at the join's ReLU (its mask is bl->out) and also leaves the join's
      * gradient, which both summands receive: with a projection in S1 (whose backward then
      * overwrites S0 with its input gradient), else in S0 itself, the shortcut's gradient that c1
-     * adds to */
+     * adds to, and c3's batch-norm gradient goes to S1 */
     cl_mem djoin = bl->has_down ? S[1] : S[0];
     cbr_recompute(m, &bl->c2, A[1], n);
-    cbr_backward(m, &bl->c3, A[1], bl->out, S[0], S[2], S[3], 0, n, djoin);
+    cbr_backward(m, &bl->c3, A[1], bl->out, S[0], bl->has_down ? S[0] : S[1], S[2], 0, n, djoin);
     step(m, &bl->c3, o);
     if (bl->has_down) {
-        cbr_backward(m, &bl->down, x, NULL, S[1], S[2], S[0], 0, n, NULL);
+        cbr_backward(m, &bl->down, x, NULL, S[1], S[1], S[0], 0, n, NULL);
         step(m, &bl->down, o);
     }
     cbr_recompute(m, &bl->c1, A[0], n);
-    cbr_backward(m, &bl->c2, A[0], NULL, S[3], S[2], S[1], 0, n, NULL);
+    cbr_backward(m, &bl->c2, A[0], NULL, S[2], S[2], S[1], 0, n, NULL);
     step(m, &bl->c2, o);
-    cbr_backward(m, &bl->c1, x, NULL, S[1], S[2], S[0], 1, n, NULL);
+    cbr_backward(m, &bl->c1, x, NULL, S[1], S[1], S[0], 1, n, NULL);
     step(m, &bl->c1, o);
 }
 
@@ -661,7 +663,7 @@ void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd
         block_backward(m, &m->blocks[b], b ? m->blocks[b - 1].out : m->pool_out, n, sgd);
     rn_pool p = rn_model_maxpool(m, n);
     maxpool_backward(m->ctx, m->scratch[1], m->scratch[0], m->pool_arg, &p);
-    cbr_backward(m, &m->stem, input, NULL, m->scratch[1], m->scratch[2], NULL, 0, n, NULL);
+    cbr_backward(m, &m->stem, input, NULL, m->scratch[1], m->scratch[1], NULL, 0, n, NULL);
     step(m, &m->stem, sgd);
     if (m->grad_hook) {
         m->grad_hook->finish(m->grad_hook->user);

@@ -88,7 +88,7 @@ typedef struct rn_model {
     rn_ctx *ctx;
     cl_mem wslab, gslab, vslab, bslab; /* gslab: see keep_gradients */
     cl_mem pool_out, pool_arg, feat, logits, dlogits, dfeat;
-    cl_mem scratch[4]; /* gradient ping-pong buffers (forward: the stem's batch-norm output,
+    cl_mem scratch[3]; /* gradient ping-pong buffers (forward: the stem's batch-norm output,
                         * the projection's) */
     cl_mem act[2];     /* a bottleneck's c1 and c2 batch-norm+ReLU outputs, forward and
                         * recomputed in backward, shared by all blocks */
