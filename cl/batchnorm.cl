@@ -348,7 +348,8 @@ static void rn_bn_grad8(__global float *dx, __global float *dm, __global const f
 }
 
 // Backward per element from the combined sums. Same launch shape as rn_batchnorm_fwd. dx may be
-// the same buffer as dy, and so may dm (mask_out) if dx is not.
+// the same buffer as dy or y (each value is read before it is written), and so may dm
+// (mask_out) be dy if dx is not.
 __kernel void rn_batchnorm_bwd(__global float *dx, __global float *dm, __global const float *dy,
                                __global const float *x, __global const float *y,
                                __global const float *gamma, __global const float *beta,

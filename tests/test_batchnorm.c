@@ -138,6 +138,42 @@ static void check_mask_out(const bn_case *k, cl_mem dDM, cl_mem dDX, cl_mem dDG,
     free(y), free(mask), free(dx), free(want), free(mask2), free(dx2);
 }
 
+/* The backward writing dx over a buffer it reads, in both forms (per channel and split), as the
+ * model runs it: over dy; and with relu, over y (the mask's source) with dmask over dy, as a
+ * block's c3 without projection. The same dx (and mask) as into a buffer of their own. */
+static void check_in_place(const bn_case *k, cl_mem dDX, cl_mem dDG, cl_mem dDB, cl_mem dX,
+                           cl_mem dY, cl_mem dG, cl_mem dSM, cl_mem dSI, cl_mem dP, const float *dy)
+{
+    const int C = k->C, M = k->M;
+    const size_t n = (size_t)C * M;
+    rn_ctx *ctx = tu_ctx();
+    const int saved = ctx->bn_per_channel;
+    float *dx = tu_download_new(dDX, n), *y = k->relu ? tu_download_new(dY, n) : NULL;
+    for (int f = 0; f < 2; f++) {
+        ctx->bn_per_channel = f;
+        cl_mem dD = tu_upload(dy, n);
+        batchnorm_backward(ctx, dD, dDG, dDB, dD, dX, k->relu ? dY : NULL, dG, NULL, dSM, dSI, dP,
+                           C, M, k->relu, NULL);
+        float *got = tu_download_new(dD, n);
+        TU_CHECK(!memcmp(got, dx, n * sizeof *got), "%s bwd, bn_per_channel %d: dx over dy is dx",
+                 k->label, f);
+        rn_release(&dD), free(got);
+        if (!k->relu) continue;
+        cl_mem dD2 = tu_upload(dy, n), dYc = tu_upload(y, n);
+        batchnorm_backward(ctx, dYc, dDG, dDB, dD2, dX, dYc, dG, NULL, dSM, dSI, dP, C, M, 1, dD2);
+        float *gx = tu_download_new(dYc, n), *gm = tu_download_new(dD2, n);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) bad += gm[i] != (y[i] > 0.0f ? dy[i] : 0.0f);
+        TU_CHECK(!memcmp(gx, dx, n * sizeof *gx) && bad == 0,
+                 "%s bwd, bn_per_channel %d: dx over y and dmask over dy are dx and the mask (%zu "
+                 "wrong)",
+                 k->label, f, bad);
+        rn_release(&dD2), rn_release(&dYc), free(gx), free(gm);
+    }
+    ctx->bn_per_channel = saved;
+    free(dx), free(y);
+}
+
 /* Training forward (twice, for the running statistics) and backward on one shape. */
 static void check_train(const bn_case *k, uint64_t seed, double y_atol)
 {
@@ -194,6 +230,7 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
     batchnorm_backward(ctx, dDX, dDG, dDB, dDY, dX, k->relu ? dY : NULL, dG, NULL, dSM, dSI, dP, C,
                        M, k->relu, dDM);
     if (k->relu) check_mask_out(k, dDM, dDX, dDG, dDB, dX, dY, dG, dSM, dSI, dP, dy);
+    check_in_place(k, dDX, dDG, dDB, dX, dY, dG, dSM, dSI, dP, dy);
     double *dyd = to_double(dy, n), *dxr = malloc(n * sizeof *dxr), dgr[4096], dbr[4096];
     refb_bn_backward(dxr, dgr, dbr, dyd, xd, NULL, gd, bd, C, M, EPS, k->relu);
     /* dβ and dγ are sums of M terms of size ~1: their float error grows like √M·1e-7. With a

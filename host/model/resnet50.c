@@ -624,19 +624,20 @@ static void step(rn_model *m, const rn_cbr *c, const rn_model_sgd *o)
 
 /* dout in S0 (gradient of bl->out); leaves the gradient of the block input x in S0. c2's and
  * c1's batch-norm+ReLU outputs (c3's and c2's conv inputs) are recomputed into act just before
- * the weight gradients need them. Each batch-norm's backward writes its input gradient over its
- * dy where dy is not needed after it: the lines written are then already in the cache, where a
- * buffer of its own would first be read from memory. */
+ * the weight gradients need them. Each batch-norm's backward writes its input gradient over a
+ * buffer it has just read and that is not needed after it (its dy, or c3's mask): the lines
+ * written are then already in the cache, where a buffer of its own would first be read from
+ * memory. */
 static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n, const rn_model_sgd *o)
 {
     cl_mem *S = m->scratch, *A = m->act;
     /* c3's backward starts at the join's ReLU (its mask is bl->out) and also leaves the join's
      * gradient, which both summands receive: with a projection in S1 (whose backward then
      * overwrites S0 with its input gradient), else in S0 itself, the shortcut's gradient that c1
-     * adds to, and c3's batch-norm gradient goes to S1 */
+     * adds to; c3's batch-norm gradient goes over the mask, bl->out, which nothing reads after */
     cl_mem djoin = bl->has_down ? S[1] : S[0];
     cbr_recompute(m, &bl->c2, A[1], n);
-    cbr_backward(m, &bl->c3, A[1], bl->out, S[0], bl->has_down ? S[0] : S[1], S[2], 0, n, djoin);
+    cbr_backward(m, &bl->c3, A[1], bl->out, S[0], bl->out, S[2], 0, n, djoin);
     step(m, &bl->c3, o);
     if (bl->has_down) {
         cbr_backward(m, &bl->down, x, NULL, S[1], S[1], S[0], 0, n, NULL);

@@ -159,7 +159,8 @@ typedef struct rn_model_sgd {
  * only one layer's gradients exist at a time. sgd may be NULL only with keep_gradients: every
  * gradient is then left in the gradient slab and no parameter changes. With m->grad_hook, each
  * layer's gradients go to the hook instead, and the SGD step (if sgd) of every tensor follows the
- * hook's finish. */
+ * hook's finish. It overwrites the forward's block outputs as it goes: each backward needs a
+ * training forward of its own. */
 void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd);
 
 /* The convolution of c at batch n, and the stem's 3×3/2 max-pool at batch n: the geometry the

@@ -40,11 +40,11 @@ void batchnorm_forward_eval(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_me
 
 /* Backward of the training forward. dx[C][M] (overwritten), dgamma[C], dbeta[C] (overwritten),
  * from dy[C][M], x[C][M] (the forward input), gamma, save_mean, save_invstd [C]; part as for the
- * forward. dx may be dy. With relu != 0 the ReLU's mask comes from y[C][M], the forward output,
- * or, with y NULL, from the output recomputed out of x, gamma, beta[C] and the saved statistics
- * (bit for bit the forward's, without reading y; only for a forward without the residual join).
- * Without relu, y and beta may be NULL. dmask: NULL, or [C][M] that also receives dy after the
- * ReLU mask (relu != 0, y given): with the residual join fused into the forward, that is the
+ * forward. dx may be dy, or y. With relu != 0 the ReLU's mask comes from y[C][M], the forward
+ * output, or, with y NULL, from the output recomputed out of x, gamma, beta[C] and the saved
+ * statistics (bit for bit the forward's, without reading y; only for a forward without the residual
+ * join). Without relu, y and beta may be NULL. dmask: NULL, or [C][M] that also receives dy after
+ * the ReLU mask (relu != 0, y given): with the residual join fused into the forward, that is the
  * join's gradient, which the shortcut receives too, bit for bit what add_relu_backward gives.
  * dmask may be dy, then dx must not be. */
 void batchnorm_backward(rn_ctx *ctx, cl_mem dx, cl_mem dgamma, cl_mem dbeta, cl_mem dy, cl_mem x,
