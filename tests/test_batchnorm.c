@@ -262,6 +262,27 @@ static void check_train(const bn_case *k, uint64_t seed, double y_atol)
     free(yr), free(dyd), free(dxr), free(x2d);
 }
 
+/* The inference forward over its own input (y = x), as the model runs it, in both forms (per
+ * channel and split): bit for bit the y it wrote into a buffer of its own (want). */
+static void check_eval_in_place(const char *what, const float *x, const float *want, cl_mem dG,
+                                cl_mem dB, cl_mem dRM, cl_mem dRV, cl_mem dR, int C, int M,
+                                int relu)
+{
+    const size_t n = (size_t)C * M;
+    rn_ctx *ctx = tu_ctx();
+    const int saved = ctx->bn_per_channel;
+    for (int f = 0; f < 2; f++) {
+        ctx->bn_per_channel = f;
+        cl_mem dXY = tu_upload(x, n);
+        batchnorm_forward_eval(ctx, dXY, dXY, dG, dB, dRM, dRV, C, M, (float)EPS, relu, dR);
+        float *got = tu_download_new(dXY, n);
+        TU_CHECK(!memcmp(got, want, n * sizeof *got), "%s, bn_per_channel %d: y over x is y", what,
+                 f);
+        rn_release(&dXY), free(got);
+    }
+    ctx->bn_per_channel = saved;
+}
+
 static void check_eval(int C, int M, int relu, uint64_t seed)
 {
     const size_t n = (size_t)C * M;
@@ -281,6 +302,8 @@ static void check_eval(int C, int M, int relu, uint64_t seed)
     refb_bn_forward_eval(yr, xd, gd, bd, rmd, rvd, C, M, EPS, relu);
     float *got = tu_download_new(dY, n);
     cmp(tu_name("eval C=%d M=%d relu=%d y", C, M, relu), got, yr, n, 1e-5, 1e-5);
+    check_eval_in_place(tu_name("eval C=%d M=%d relu=%d", C, M, relu), x, got, dG, dB, dRM, dRV,
+                        NULL, C, M, relu);
     /* Running stats are inputs here: the device must not have changed them. */
     float back[4096];
     tu_download(dRM, back, C);
@@ -335,6 +358,9 @@ static void check_residual(int C, int M, int train, uint64_t seed)
     TU_CHECK(!memcmp(got, unfused, n * sizeof *got),
              "residual %s C=%d M=%d: fused join equals BN then add_relu_forward bit for bit",
              train ? "train" : "eval", C, M);
+    if (!train)
+        check_eval_in_place(tu_name("residual eval C=%d M=%d", C, M), x, got, dG, dB, dRM, dRV, dR,
+                            C, M, 1);
     cl_mem bufs[] = {dX, dR, dG, dB, dRM, dRV, dY, dT, dY2, dSM, dSI, dP};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rn_release(&bufs[i]);
     free(x), free(r), free(xd), free(gd), free(bd), free(rmd), free(rvd), free(yr), free(got);

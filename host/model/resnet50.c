@@ -530,14 +530,17 @@ void rn_model_upload(rn_model *m, const float *wslab, const float *bslab)
  * BN + res) of c3. */
 static void cbr_forward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem y, int n, int train, cl_mem res)
 {
+    /* Inference keeps no conv output for a backward, so batch-norm runs over it in y itself: the
+     * lines it writes are the ones it has just read, already in the cache. */
+    cl_mem t = train ? c->t : y;
     rn_conv cv = rn_cbr_conv(c, n);
-    conv2d_forward(m->ctx, c->t, x, m->e[c->conv_w].w, &cv, &m->ws);
+    conv2d_forward(m->ctx, t, x, m->e[c->conv_w].w, &cv, &m->ws);
     int M = n * c->ho * c->wo, relu = c->relu || res;
     cl_mem g = m->e[c->bn_w].w, b = m->e[c->bn_b].w, rm = m->e[c->bn_rm].w, rv = m->e[c->bn_rv].w;
     if (train)
-        batchnorm_forward_train(m->ctx, y, c->t, g, b, rm, rv, c->smean, c->sinv, m->bn_part,
-                                c->cout, M, 0.1f, 1e-5f, relu, res);
-    else batchnorm_forward_eval(m->ctx, y, c->t, g, b, rm, rv, c->cout, M, 1e-5f, relu, res);
+        batchnorm_forward_train(m->ctx, y, t, g, b, rm, rv, c->smean, c->sinv, m->bn_part, c->cout,
+                                M, 0.1f, 1e-5f, relu, res);
+    else batchnorm_forward_eval(m->ctx, y, t, g, b, rm, rv, c->cout, M, 1e-5f, relu, res);
 }
 
 static cl_mem last_out(rn_model *m)

@@ -33,7 +33,7 @@ void batchnorm_forward_train(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_m
 void batchnorm_apply(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta, cl_mem save_mean,
                      cl_mem save_invstd, int C, int M, int relu, cl_mem res);
 
-/* Inference forward with the running statistics. Shapes, relu and res as above. */
+/* Inference forward with the running statistics. Shapes, relu and res as above; y may be x. */
 void batchnorm_forward_eval(rn_ctx *ctx, cl_mem y, cl_mem x, cl_mem gamma, cl_mem beta,
                             cl_mem running_mean, cl_mem running_var, int C, int M, float eps,
                             int relu, cl_mem res);
