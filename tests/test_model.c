@@ -435,6 +435,53 @@ static void test_device_forms(void)
     }
 }
 
+/* rn_model_alloc reserves the GEMM scratch a step needs, so that a step never allocates (a
+ * refusal then is fatal), but not for input-gradient products a step never issues: the 3×3
+ * convs with Cin = Cout whose forward products gather their columns form dx as such products.
+ * Here those forwards take the 8×16 tile (no scratch) and every other product the packed tile,
+ * whose scratch grows with M + N, so that layer1's input gradient, were it issued, would need
+ * more than any product reserved. A training step must not grow what was reserved. */
+static void test_scratch_reserved(void)
+{
+    rn_ctx *ctx = tu_ctx();
+    enum { n = 32 };
+    static int32_t labels[n];
+    for (int i = 0; i < n; i++) labels[i] = (i * 7) % 10;
+    const size_t ws = (size_t)64 << 20;
+    rn_gemm_use *u;
+    int nu = rn_model_gemm_uses(n, 10, 1, ws, &u), skipped = 0;
+    ctx->nown = 0;
+    for (int i = 0; i < nu; i++) {
+        const int gathers = u[i].runs_as == i && !u[i].s.tb && u[i].gathered;
+        ctx->own[ctx->nown++] = (rn_gemm_own){u[i].s, gathers ? RN_TILE_8X16 : RN_TILE_PACK, 0,
+                                              gathers ? u[i].s.K : 64};
+    }
+    size_t left_out = 0; /* the largest scratch a left-out shape's choice would take */
+    for (int i = 0; i < nu; i++)
+        if (u[i].runs_as >= 0 && u[i].runs_as != i &&
+            rn_gemm_use_gathered(ctx, u, i) == u[i].count) {
+            const size_t b = rn_gemm_own_scratch_bytes(rn_gemm_own_find(ctx, &u[i].s));
+            left_out = b > left_out ? b : left_out;
+            skipped++;
+        }
+    rn_release(&ctx->gemm_tmp); /* earlier tests grew it */
+    ctx->gemm_tmp_bytes = 0;
+    static fixture f;
+    fixture_open(&f, n, labels, ws, 19);
+    const size_t reserved = ctx->gemm_tmp_bytes;
+    fixture_step(&f);
+    TU_CHECK(skipped > 0 && reserved > 0 && reserved < left_out,
+             "the GEMM scratch reserved at setup (%zu bytes) leaves out %d input-gradient shapes "
+             "a step does not issue (up to %zu bytes)",
+             reserved, skipped, left_out);
+    TU_CHECK(ctx->gemm_tmp_bytes == reserved,
+             "a training step ran in the GEMM scratch reserved at setup (%zu bytes; %zu after it)",
+             reserved, ctx->gemm_tmp_bytes);
+    fixture_close(&f);
+    ctx->nown = 0;
+    free(u);
+}
+
 /* An init config changes exactly the 16 bottlenecks' bn3.weight (1 → residual_gamma) and, with a
  * head scale, fc's weight and bias (scaled, here to 0), and nothing else: same seed, same streams.
  */
@@ -534,5 +581,6 @@ int main(void)
     test_gradient();
     test_own_gemm();
     test_device_forms();
+    test_scratch_reserved();
     return tu_finish("test_model");
 }
