@@ -482,6 +482,52 @@ static void test_scratch_reserved(void)
     free(u);
 }
 
+/* An inference-only model (eval, predict) holds no training state, and its blocks' outputs take
+ * turns in two buffers: its logits must be the full model's inference logits bit for bit, for a
+ * whole batch and a shorter one, with running statistics a training forward has moved, in less
+ * than half the memory. */
+static void test_inference_only(void)
+{
+    rn_ctx *ctx = tu_ctx();
+    enum { n = 8 };
+    const size_t ws = (size_t)64 << 20;
+    static rn_model full, inf;
+    rn_model_init(&full, 10);
+    rn_model_init(&inf, 10);
+    inf.inference_only = 1;
+    TU_CHECK(rn_model_alloc(&full, ctx, n, ws) == 0 && rn_model_alloc(&inf, ctx, n, ws) == 0,
+             "a training and an inference-only model allocate at batch %d", n);
+    rn_model_init_params(&full, 23, NULL);
+    float *x = malloc((size_t)3 * n * 1024 * sizeof *x);
+    tu_fill_uniform(x, (size_t)3 * n * 1024, -2, 2);
+    cl_mem input = tu_upload(x, (size_t)3 * n * 1024);
+    rn_model_forward(&full, input, n, 1);
+    float *w = malloc(full.param_floats * sizeof *w), *b = malloc(full.buffer_floats * sizeof *b);
+    rn_model_download(&full, w, b);
+    rn_model_upload(&inf, w, b);
+    for (int k = n; k >= n - 3; k -= 3) {
+        float lg[2][n * 10];
+        rn_model *ms[2] = {&full, &inf};
+        for (int i = 0; i < 2; i++) {
+            rn_model_forward(ms[i], input, k, 0);
+            rn_read(ctx, ms[i]->logits, 0, (size_t)k * 10 * sizeof(float), lg[i]);
+        }
+        TU_CHECK(!memcmp(lg[0], lg[1], (size_t)k * 10 * sizeof(float)),
+                 "%d images: the inference-only model's logits are the full model's", k);
+    }
+    rn_model_mem pi = rn_model_mem_plan(&inf, 128, ws), pt = rn_model_mem_plan(&full, 128, ws);
+    TU_CHECK(pi.gradients == 0 && pi.momentum == 0 &&
+                 2 * rn_model_mem_total(&pi) < rn_model_mem_total(&pt),
+             "at batch 128 an inference-only model plans %.1f MiB against training's %.1f",
+             rn_model_mem_total(&pi) / 1048576.0, rn_model_mem_total(&pt) / 1048576.0);
+    rn_release(&input);
+    free(x);
+    free(w);
+    free(b);
+    rn_model_free(&full);
+    rn_model_free(&inf);
+}
+
 /* An init config changes exactly the 16 bottlenecks' bn3.weight (1 → residual_gamma) and, with a
  * head scale, fc's weight and bias (scaled, here to 0), and nothing else: same seed, same streams.
  */
@@ -582,5 +628,6 @@ int main(void)
     test_own_gemm();
     test_device_forms();
     test_scratch_reserved();
+    test_inference_only();
     return tu_finish("test_model");
 }

@@ -287,9 +287,38 @@ static size_t workspace_floats(rn_model *m, size_t workspace_bytes, int batch)
     return w < one ? one : w > all ? all : w;
 }
 
+/* Per image, the largest block output: the two buffers an inference-only model's blocks take
+ * turns in. */
+static size_t block_out_floats(rn_model *m)
+{
+    size_t mx = 0;
+    for (int b = 0; b < m->nblocks; b++)
+        if (cbr_out(&m->blocks[b].c3) > mx) mx = cbr_out(&m->blocks[b].c3);
+    return mx;
+}
+
+/* An inference-only model's plan: weights, the two block outputs, the max-pool's output and
+ * argmax, features and logits; the stem's and the projections' batch-norm outputs (scratch 0
+ * and 1) and c1's and c2's (act); the workspace. */
+static rn_model_mem inference_plan(rn_model *m, int batch, size_t workspace_bytes)
+{
+    size_t N = (size_t)batch, f = sizeof(float);
+    rn_model_mem p = {0};
+    p.weights = (m->param_floats + m->buffer_floats) * f;
+    p.activations = N *
+                    (2 * block_out_floats(m) + (size_t)64 * m->pool_h * m->pool_h * 2 + 2048 +
+                     (size_t)m->classes) *
+                    f;
+    for (int i = 0; i < 2; i++)
+        p.scratch += N * (scratch_floats_per_image(m, i) + act_floats_per_image(m, i)) * f;
+    p.workspace = workspace_floats(m, workspace_bytes, batch) * f;
+    return p;
+}
+
 rn_model_mem rn_model_mem_plan(const rn_model *m, int batch, size_t workspace_bytes)
 {
     rn_model *mm = (rn_model *)m;
+    if (m->inference_only) return inference_plan(mm, batch, workspace_bytes);
     size_t N = (size_t)batch, f = sizeof(float);
     rn_model_mem p;
     p.weights = (m->param_floats + m->buffer_floats) * f;
@@ -345,7 +374,8 @@ static int largest_fitting_batch(const rn_model *m, const rn_ctx *ctx, size_t wo
 static cl_int reserve_gemm_scratch(const rn_model *m, rn_ctx *ctx, int batch)
 {
     rn_gemm_use *uses;
-    int n = rn_model_gemm_uses(batch, m->classes, 1, m->ws.floats * sizeof(float), &uses);
+    int n = rn_model_gemm_uses(batch, m->classes, !m->inference_only, m->ws.floats * sizeof(float),
+                               &uses);
     cl_int err = CL_SUCCESS;
     for (int i = 0; i < n && err == CL_SUCCESS; i++)
         if (!(uses[i].runs_as >= 0 && uses[i].runs_as != i &&
@@ -359,9 +389,10 @@ static int alloc_fail(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_byte
 {
     int fit = largest_fitting_batch(m, ctx, workspace_bytes);
     fprintf(stderr,
-            "rn50cl: error: %s cannot hold ResNet50 training at batch size %d (needs about "
+            "rn50cl: error: %s cannot hold ResNet50 %s at batch size %d (needs about "
             "%.0f MB, %s); use --batch-size %d or less.\n",
-            ctx->info.name, batch, rn_model_bytes(m, batch, workspace_bytes) / 1e6,
+            ctx->info.name, m->inference_only ? "inference" : "training", batch,
+            rn_model_bytes(m, batch, workspace_bytes) / 1e6,
             err == CL_SUCCESS ? "more than the device has" : rn_cl_error_name(err),
             fit > 0 ? fit : 1);
     rn_model_free(m);
@@ -394,26 +425,39 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
         if (!((dst) = alloc_touch(ctx, (floats), &err)))                                           \
             return alloc_fail(m, ctx, batch, workspace_bytes, err);                                \
     } while (0)
+    const int train = !m->inference_only;
     ALLOC(m->wslab, m->param_floats);
-    ALLOC(m->gslab, grad_floats(m));
-    ALLOC(m->vslab, m->param_floats);
     ALLOC(m->bslab, m->buffer_floats);
-    FOR_EACH_CBR(m, c, {
-        ALLOC(c->t, N * cbr_out(c));
-        ALLOC(c->smean, (size_t)c->cout);
-        ALLOC(c->sinv, (size_t)c->cout);
-    });
-    for (int b = 0; b < m->nblocks; b++) ALLOC(m->blocks[b].out, N * cbr_out(&m->blocks[b].c3));
+    if (train) {
+        ALLOC(m->gslab, grad_floats(m));
+        ALLOC(m->vslab, m->param_floats);
+        FOR_EACH_CBR(m, c, {
+            ALLOC(c->t, N * cbr_out(c));
+            ALLOC(c->smean, (size_t)c->cout);
+            ALLOC(c->sinv, (size_t)c->cout);
+        });
+        for (int b = 0; b < m->nblocks; b++) ALLOC(m->blocks[b].out, N * cbr_out(&m->blocks[b].c3));
+    } else {
+        ALLOC(m->blocks[0].out, N * block_out_floats(m));
+        ALLOC(m->blocks[1].out, N * block_out_floats(m));
+        for (int b = 2; b < m->nblocks; b++) { /* one reference per block, as rn_model_free takes */
+            m->blocks[b].out = m->blocks[b % 2].out;
+            CL_CHECK(clRetainMemObject(m->blocks[b].out));
+        }
+    }
     size_t pool = (size_t)64 * m->pool_h * m->pool_h * N;
     ALLOC(m->pool_out, pool);
     ALLOC(m->pool_arg, pool);
     ALLOC(m->feat, 2048 * N);
-    ALLOC(m->dfeat, 2048 * N);
     ALLOC(m->logits, N * m->classes);
-    ALLOC(m->dlogits, N * m->classes);
-    for (int i = 0; i < 3; i++) ALLOC(m->scratch[i], N * scratch_floats_per_image(m, i));
+    for (int i = 0; i < 2; i++) ALLOC(m->scratch[i], N * scratch_floats_per_image(m, i));
     for (int i = 0; i < 2; i++) ALLOC(m->act[i], N * act_floats_per_image(m, i));
-    ALLOC(m->bn_part, bn_part_floats(m, batch));
+    if (train) {
+        ALLOC(m->dfeat, 2048 * N);
+        ALLOC(m->dlogits, N * m->classes);
+        ALLOC(m->scratch[2], N * scratch_floats_per_image(m, 2));
+        ALLOC(m->bn_part, bn_part_floats(m, batch));
+    }
 #undef ALLOC
     m->ws.floats = workspace_floats(m, workspace_bytes, batch);
     m->ws.buf = alloc_touch(ctx, m->ws.floats, &err);
@@ -424,13 +468,15 @@ int rn_model_alloc(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_bytes)
         size_t off = e->off * sizeof(float), bytes = e->numel * sizeof(float);
         if (e->kind == RN_PARAM) {
             e->w = rn_subbuffer(ctx, m->wslab, off, bytes);
-            e->v = rn_subbuffer(ctx, m->vslab, off, bytes);
+            if (train) e->v = rn_subbuffer(ctx, m->vslab, off, bytes);
         } else if (e->kind == RN_BUFFER) {
             e->w = rn_subbuffer(ctx, m->bslab, off, bytes);
         }
     }
-    FOR_EACH_CBR(m, c, grad_views(m, c->conv_w, c->bn_b));
-    grad_views(m, m->fc_w, m->fc_b);
+    if (train) {
+        FOR_EACH_CBR(m, c, grad_views(m, c->conv_w, c->bn_b));
+        grad_views(m, m->fc_w, m->fc_b);
+    }
     return RN_OK;
 }
 
@@ -555,6 +601,7 @@ static cl_mem last_out(rn_model *m)
 
 void rn_model_forward(rn_model *m, cl_mem input, int n, int train)
 {
+    if (train && m->inference_only) rn_fatal("a training forward of an inference-only model");
     /* batch-norm outputs that backward recomputes live in buffers it reuses: the stem's in the
      * idle backward scratch, c1's and c2's in act */
     cbr_forward(m, &m->stem, input, m->scratch[0], n, train, NULL);
@@ -660,6 +707,7 @@ static void block_backward(rn_model *m, rn_block *bl, cl_mem x, int n, const rn_
 
 void rn_model_backward(rn_model *m, cl_mem input, int n, const rn_model_sgd *sgd)
 {
+    if (m->inference_only) rn_fatal("rn_model_backward of an inference-only model");
     if ((!sgd || m->grad_hook) && !m->keep_gradients)
         rn_fatal("rn_model_backward without an SGD step or with a gradient hook needs "
                  "keep_gradients");

@@ -52,7 +52,7 @@ typedef struct rn_block {
     rn_cbr c1, c2, c3, down;
     int has_down;
     int stage, index; /* layer<stage+1>.<index> in torchvision's names */
-    cl_mem out;       /* add + ReLU output [4·width][N][ho][wo] */
+    cl_mem out;       /* add + ReLU output [4·width][N][ho][wo] (inference_only: shared) */
 } rn_block;
 
 /* Data-parallel training's view of backward (see rn_model_backward): `ready` gets each group of
@@ -75,6 +75,11 @@ typedef struct rn_model {
      * rn_model_backward (a gradient slab as large as the weights, laid out like them). Otherwise
      * the gradient slab holds one layer's gradients, which the fused SGD step consumes at once. */
     int keep_gradients;
+    /* Set between rn_model_init and rn_model_alloc for a model that only runs inference (eval,
+     * predict): no gradients, momentum, saved conv outputs, batch statistics or backward scratch,
+     * and the blocks' outputs take turns in two buffers (a block reads only the one before it).
+     * A training forward or a backward of such a model is a programming error (rn_fatal). */
+    int inference_only;
     const rn_grad_hook *grad_hook; /* NULL, or set with keep_gradients (see rn_model_backward) */
     int64_t num_batches_tracked;
     rn_padding padding; /* of every conv and the max-pool: rn_model_set_padding */

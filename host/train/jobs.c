@@ -37,6 +37,7 @@ static int job_open(job *j, const rn_eval_cfg *c)
     rn_cifar_class_names(j->dir, j->names);
     if ((rc = rn_ctx_create(&j->ctx, &c->ctx))) return rc;
     rn_model_init(&j->model, classes);
+    j->model.inference_only = 1;
     if ((rc = rn_model_alloc(&j->model, &j->ctx, c->batch, (size_t)RN_WORKSPACE_MB << 20)))
         return rc;
     return rn_checkpoint_load(&j->model, c->checkpoint, NULL, 0);
