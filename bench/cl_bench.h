@@ -84,10 +84,13 @@ cl_mem clb_buffer(rn_ctx *ctx, size_t bytes);
 
 /* The process's resident memory in MiB from /proc/self/status: now (VmRSS) or its peak (VmHWM);
  * 0 where the file or the field is missing. clb_rss_reset_peak restarts the peak at the current
- * size (Linux's clear_refs "5"); it returns 0, or -1 where the kernel refuses. */
+ * size (Linux's clear_refs "5"); it returns 0, or -1 where the kernel refuses. A reset also
+ * lowers the process's ru_maxrss; clb_rss_process_peak_mib is the peak since the process began
+ * all the same (the highest VmHWM before any reset, or now). */
 double clb_rss_mib(void);
 double clb_rss_peak_mib(void);
 int clb_rss_reset_peak(void);
+double clb_rss_process_peak_mib(void);
 
 /* Printing helpers: a section title with a rule, and "x.x" or "-" when a share is unknown. */
 void clb_title(const char *title);

@@ -147,6 +147,28 @@ def torch_part(req):
     }
 
 
+def torch_inference_part(req):
+    """The peak RSS of a process that only runs inference (as rn50cl eval does): torchvision
+    resnet50 in eval() under no_grad, VmHWM over its passes, reset after the set-up."""
+    import torch
+    import torchvision
+
+    batch, warmup, steps = req["batch"], req["warmup"], req["steps"]
+    torch.set_num_threads(os.cpu_count())
+    torch.manual_seed(1)
+    model = torchvision.models.resnet50(num_classes=10).eval()
+    x = torch.randn(batch, 3, 32, 32)
+
+    def infer():
+        with torch.no_grad():
+            model(x).argmax(1)
+
+    since_setup = reset_peak()
+    times_of(infer, warmup, steps)
+    return {"peak_mib": status_mib("VmHWM"),
+            "peak_since": "set-up" if since_setup else "process start"}
+
+
 def blas_name():
     """Which BLAS numpy's matmul really calls: the library mapped into this process (Debian
     picks libblas.so.3 by update-alternatives, so numpy.show_config() says only 'blas')."""
@@ -187,7 +209,7 @@ def blas_part(req):
     return {"blas": blas_name(), "numpy": np.__version__, "shapes": rows}
 
 
-CHILD_PARTS = {"torch": torch_part, "blas": blas_part}
+CHILD_PARTS = {"torch": torch_part, "torch_inference": torch_inference_part, "blas": blas_part}
 
 
 # ---- the parent: run both sides, print ---------------------------------------------------------
@@ -203,7 +225,9 @@ def mib(v):
 def measure_model(args):
     run, cl_peak = cl_bench_run(args, "model")
     print(f"timing PyTorch at batch {args.batch_size} ...", flush=True)
-    pt = in_child("torch", {"batch": args.batch_size, "warmup": args.warmup, "steps": args.steps})
+    req = {"batch": args.batch_size, "warmup": args.warmup, "steps": args.steps}
+    pt = in_child("torch", req)
+    pt["inference_only"] = in_child("torch_inference", req)
     return run, cl_peak, pt
 
 
@@ -226,6 +250,12 @@ def print_model(args, measured):
     print(f"{'peak RSS, MiB':<42} {'rn50cl':>8} {'PyTorch':>8} {'rn50cl/PyTorch':>15}")
     print(f"{'training at the batch (VmHWM after set-up)':<42} {mib(rn_steps):>8} "
           f"{mib(pt['steps_peak_mib']):>8} {ratio(rn_steps, pt['steps_peak_mib']):>15}")
+    # cl_bench resets VmHWM between its phases, which lowers ru_maxrss too; it says its own peak
+    if cl_peak and model.get("process_peak_mib"):
+        cl_peak = max(cl_peak, model["process_peak_mib"])
+    rn_inf, pt_inf = model.get("inference_only", {}).get("peak_mib"), pt["inference_only"]
+    print(f"{'inference only (VmHWM over set-up, passes)':<42} {mib(rn_inf):>8} "
+          f"{mib(pt_inf['peak_mib']):>8} {ratio(rn_inf, pt_inf['peak_mib']):>15}")
     print(f"{'whole process (wait4 ru_maxrss)':<42} {mib(cl_peak):>8} "
           f"{mib(pt['process_peak_mib']):>8} {ratio(cl_peak, pt['process_peak_mib']):>15}")
     if not rn_steps:
@@ -236,7 +266,9 @@ def print_model(args, measured):
               "process began)")
     if cl_peak:
         print("  whole process: rn50cl's is all of `cl_bench --only model` (its section 1 "
-              "included), PyTorch's the child that imported torch, trained and ran inference")
+              "included; the larger of ru_maxrss and cl_bench's own process_peak_mib, as its "
+              "VmHWM resets lower ru_maxrss), PyTorch's the child that imported torch, trained "
+              "and ran inference")
 
 
 def gemm_label(key):

@@ -61,8 +61,19 @@ double clb_rss_peak_mib(void)
     return status_kib("VmHWM") / 1024;
 }
 
+/* The highest VmHWM seen before a reset: a reset also lowers what the kernel reports as the
+ * process's ru_maxrss. */
+static double peak_before_resets;
+
+double clb_rss_process_peak_mib(void)
+{
+    double now = clb_rss_peak_mib();
+    return now > peak_before_resets ? now : peak_before_resets;
+}
+
 int clb_rss_reset_peak(void)
 {
+    peak_before_resets = clb_rss_process_peak_mib();
     FILE *f = fopen("/proc/self/clear_refs", "w");
     if (!f) return -1;
     int bad = fputs("5", f) < 0;

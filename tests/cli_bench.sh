@@ -65,6 +65,10 @@ assert ps["steps"] == 3 and ps["other_share_min_pct"] - 1e-3 <= share <= ps["oth
 pl, ms = m["memory"]["planned"], m["memory"]["measured"]
 assert abs(sum(v for k, v in pl.items() if k != "total_mib") - pl["total_mib"]) < 0.01, pl
 assert ms["peak_mib"] > ms["baseline_mib"] and pl["activations_mib"] > 0, ms
+# eval's model: no training state, so it plans less than half of training's
+io = m["inference_only"]
+assert 0 < 2 * io["planned_mib"] < pl["total_mib"] and io["peak_mib"] > ms["baseline_mib"], io
+assert m["process_peak_mib"] >= max(ms["peak_mib"], io["peak_mib"]), m["process_peak_mib"]
 assert len(run["kernels"]) >= 15
 assert set(run["startup"]) == {"cold", "rn50cl_cold_pocl_warm", "warm"}
 EOF

@@ -498,6 +498,7 @@ static void test_inference_only(void)
     TU_CHECK(rn_model_alloc(&full, ctx, n, ws) == 0 && rn_model_alloc(&inf, ctx, n, ws) == 0,
              "a training and an inference-only model allocate at batch %d", n);
     rn_model_init_params(&full, 23, NULL);
+    rn_model_init_params(&inf, 29, NULL); /* then overwritten: what eval does before a load */
     float *x = malloc((size_t)3 * n * 1024 * sizeof *x);
     tu_fill_uniform(x, (size_t)3 * n * 1024, -2, 2);
     cl_mem input = tu_upload(x, (size_t)3 * n * 1024);

@@ -545,8 +545,10 @@ static void init_where(rn_model *m, uint64_t seed, int head_only, const rn_model
         rn_write(m->ctx, e->w, 0, e->numel * sizeof(float), p);
     }
     if (!head_only) m->num_batches_tracked = 0;
-    rn_fill(m->ctx, m->vslab, m->param_floats, 0.0f);
-    rn_fill(m->ctx, m->gslab, grad_floats(m), 0.0f);
+    if (!m->inference_only) {
+        rn_fill(m->ctx, m->vslab, m->param_floats, 0.0f);
+        rn_fill(m->ctx, m->gslab, grad_floats(m), 0.0f);
+    }
     free(p);
 }
 
