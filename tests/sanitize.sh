@@ -22,8 +22,12 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$R/ubsan
 # Thread-local storage is not scanned for pointers (rn50cl keeps none there): with the OpenCL
 # runtime's many dlopen'ed kernel libraries glibc resizes its TLS table, and LeakSanitizer's
 # tracer then read a stale dynamic-TLS range and crashed at exit (GCC 12's libasan). The one
-# allocation only TLS points to, glibc's own table of loaded objects, is suppressed.
-export LSAN_OPTIONS=use_tls=0:suppressions=$SRC/tests/lsan.supp
+# allocation only TLS points to, glibc's own table of loaded objects, is suppressed, and the list
+# of suppressions used is not printed: LSan writes it to a report file, which fails the run. On
+# the development machine (2026-12-04) every process that loaded Intel's runtime matched the
+# suppression at noon, also at the previous commit, and none did in a fresh-clone run at 04:00
+# (cause not found).
+export LSAN_OPTIONS=use_tls=0:print_suppressions=0:suppressions=$SRC/tests/lsan.supp
 re=$(IFS='|'; echo "${HOST_TESTS[*]}")
 ctest --test-dir "$B" --output-on-failure -R "^(($re)(@0)?|cli_devices|cli_train@0)\$"
 if compgen -G "$R/*" >/dev/null; then
