@@ -177,7 +177,7 @@ static void training(rn_ctx *ctx, const clb_cfg *cfg, rn_jw *j, const clb_peak *
             ms += t.med * count;
             calls += count;
         }
-        distinct -= a != i && gathered == u[i].count; /* runs only as another shape */
+        distinct -= rn_gemm_use_only_as_other(ctx, u, i);
     }
     rn_jw_end(j);
     char pct[16];

@@ -458,8 +458,7 @@ static void test_scratch_reserved(void)
     }
     size_t left_out = 0; /* the largest scratch a left-out shape's choice would take */
     for (int i = 0; i < nu; i++)
-        if (u[i].runs_as >= 0 && u[i].runs_as != i &&
-            rn_gemm_use_gathered(ctx, u, i) == u[i].count) {
+        if (rn_gemm_use_only_as_other(ctx, u, i)) {
             const size_t b = rn_gemm_own_scratch_bytes(rn_gemm_own_find(ctx, &u[i].s));
             left_out = b > left_out ? b : left_out;
             skipped++;

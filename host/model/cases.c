@@ -412,6 +412,11 @@ int rn_gemm_use_gathered(rn_ctx *ctx, const rn_gemm_use *uses, int i)
                : 0;
 }
 
+int rn_gemm_use_only_as_other(rn_ctx *ctx, const rn_gemm_use *uses, int i)
+{
+    return uses[i].runs_as != i && rn_gemm_use_gathered(ctx, uses, i) == uses[i].count;
+}
+
 int rn_model_gemm_uses(int batch, int classes, int train, size_t ws_bytes, rn_gemm_use **out)
 {
     enum { CAP = 1024 };

@@ -104,6 +104,10 @@ typedef struct rn_gemm_use {
  * input: its `gathered` where use runs_as's choice gathers for gconv, else 0. */
 int rn_gemm_use_gathered(rn_ctx *ctx, const rn_gemm_use *uses, int i);
 
+/* Whether a step on ctx never issues uses[i]'s own shape: every call of it runs as use runs_as's
+ * gathering product (an input gradient formed as its conv's forward product). */
+int rn_gemm_use_only_as_other(rn_ctx *ctx, const rn_gemm_use *uses, int i);
+
 /* Every distinct rn_sgemm shape of one training step (train != 0) or inference pass of ResNet50
  * with `classes` outputs at this batch and an im2col workspace of ws_bytes, with counts, in the
  * order the layers first issue them (from rn_model_cases). Returns how many; *out is malloc'd. */

@@ -378,9 +378,7 @@ static cl_int reserve_gemm_scratch(const rn_model *m, rn_ctx *ctx, int batch)
                                &uses);
     cl_int err = CL_SUCCESS;
     for (int i = 0; i < n && err == CL_SUCCESS; i++)
-        if (!(uses[i].runs_as >= 0 && uses[i].runs_as != i &&
-              rn_gemm_use_gathered(ctx, uses, i) == uses[i].count))
-            rn_gemm_reserve(ctx, &uses[i].s, &err);
+        if (!rn_gemm_use_only_as_other(ctx, uses, i)) rn_gemm_reserve(ctx, &uses[i].s, &err);
     free(uses);
     return err;
 }
