@@ -240,15 +240,20 @@ static size_t bn_part_floats(rn_model *m, int batch)
     return mx;
 }
 
-/* Forward outputs kept for backward, per image: each conv output, each block output, the
- * max-pool output and argmax, features, logits and their gradients. */
-static size_t activation_floats_per_image(rn_model *m)
+/* Per image, the forward outputs every model has: the max-pool output and argmax, features and
+ * logits. */
+static size_t head_floats_per_image(rn_model *m)
 {
-    size_t total = 0;
+    return (size_t)64 * m->pool_h * m->pool_h * 2 + 2048 + (size_t)m->classes;
+}
+
+/* Per image, what only training keeps for backward: each conv output, each block output, and
+ * the gradients of features and logits. */
+static size_t saved_floats_per_image(rn_model *m)
+{
+    size_t total = 2048 + (size_t)m->classes;
     FOR_EACH_CBR(m, c, total += cbr_out(c));
     for (int b = 0; b < m->nblocks; b++) total += cbr_out(&m->blocks[b].c3);
-    total += (size_t)64 * m->pool_h * m->pool_h * 2; /* pool output + argmax */
-    total += 2 * 2048 + 2 * (size_t)m->classes;      /* feat, dfeat, logits, dlogits */
     return total;
 }
 
@@ -297,38 +302,26 @@ static size_t block_out_floats(rn_model *m)
     return mx;
 }
 
-/* An inference-only model's plan: weights, the two block outputs, the max-pool's output and
- * argmax, features and logits; the stem's and the projections' batch-norm outputs (scratch 0
- * and 1) and c1's and c2's (act); the workspace. */
-static rn_model_mem inference_plan(rn_model *m, int batch, size_t workspace_bytes)
-{
-    size_t N = (size_t)batch, f = sizeof(float);
-    rn_model_mem p = {0};
-    p.weights = (m->param_floats + m->buffer_floats) * f;
-    p.activations = N *
-                    (2 * block_out_floats(m) + (size_t)64 * m->pool_h * m->pool_h * 2 + 2048 +
-                     (size_t)m->classes) *
-                    f;
-    for (int i = 0; i < 2; i++)
-        p.scratch += N * (scratch_floats_per_image(m, i) + act_floats_per_image(m, i)) * f;
-    p.workspace = workspace_floats(m, workspace_bytes, batch) * f;
-    return p;
-}
-
+/* What rn_model_alloc allocates: what every model has, then (inference_only) the
+ * two buffers the blocks' outputs take turns in, or training's state. */
 rn_model_mem rn_model_mem_plan(const rn_model *m, int batch, size_t workspace_bytes)
 {
     rn_model *mm = (rn_model *)m;
-    if (m->inference_only) return inference_plan(mm, batch, workspace_bytes);
     size_t N = (size_t)batch, f = sizeof(float);
-    rn_model_mem p;
+    rn_model_mem p = {0};
     p.weights = (m->param_floats + m->buffer_floats) * f;
+    p.activations = N * head_floats_per_image(mm) * f;
+    for (int i = 0; i < 2; i++)
+        p.scratch += N * (scratch_floats_per_image(mm, i) + act_floats_per_image(mm, i)) * f;
+    p.workspace = workspace_floats(mm, workspace_bytes, batch) * f;
+    if (m->inference_only) {
+        p.activations += 2 * N * block_out_floats(mm) * f;
+        return p;
+    }
     p.gradients = grad_floats(mm) * f;
     p.momentum = m->param_floats * f;
-    p.activations = (N * activation_floats_per_image(mm) + stat_floats(mm)) * f;
-    p.scratch = bn_part_floats(mm, batch) * f;
-    for (int i = 0; i < 3; i++) p.scratch += N * scratch_floats_per_image(mm, i) * f;
-    for (int i = 0; i < 2; i++) p.scratch += N * act_floats_per_image(mm, i) * f;
-    p.workspace = workspace_floats(mm, workspace_bytes, batch) * f;
+    p.activations += (N * saved_floats_per_image(mm) + stat_floats(mm)) * f;
+    p.scratch += (bn_part_floats(mm, batch) + N * scratch_floats_per_image(mm, 2)) * f;
     return p;
 }
 
