@@ -26,8 +26,8 @@ static const char usage[] =
 static const char help[] =
     "Benchmarks an OpenCL device for rn50cl: 1. fp32 peak, copy bandwidth, launch latency and\n"
     "transfers; 2. SGEMM (CLBlast, or rn50cl's own kernels where tuned) at square sizes and at\n"
-    "every ResNet50 training GEMM shape; 3. rn50cl's kernels at ResNet50 shapes; 4. a whole "
-    "training step and inference pass;\n"
+    "every ResNet50 training GEMM shape; 3. rn50cl's kernels at ResNet50 shapes; 4. a whole\n"
+    "training step and inference pass, memory, and the inference-only model of eval and predict;\n"
     "5. start-up time with cold and warm program caches.\n\n"
     "  --device SEL|all  index, gpu|cpu|accel, part of a name (as rn50cl), or every device\n"
     "  --batch-size N    batch for sections 2-4 (default 128; --quick: 16)\n"
