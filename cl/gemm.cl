@@ -237,7 +237,7 @@ static float16 rn_gemm_rows8x2(__global const float *p, int r, int H)
 }
 
 // v's lanes in the order given, 16 standing for a zero.
-#define RN_TAP(...) shuffle2(v, z, (uint16)(__VA_ARGS__))
+#define RN_TAP(lanes) shuffle2(v, z, (uint16)lanes)
 
 // Rows of 8, tap t (its kx = t % 3): each row moved one lane right (the tap left of the centre)
 // or left, a zero shifted in.
@@ -246,8 +246,8 @@ static float16 rn_gemm_row8_tap(float16 v, int t)
     const float16 z = 0.0f;
     const int kx = t % 3;
     if (kx == 1) return v;
-    if (kx == 0) return RN_TAP(16, 0, 1, 2, 3, 4, 5, 6, 16, 8, 9, 10, 11, 12, 13, 14);
-    return RN_TAP(1, 2, 3, 4, 5, 6, 7, 16, 9, 10, 11, 12, 13, 14, 15, 16);
+    if (kx == 0) return RN_TAP((16, 0, 1, 2, 3, 4, 5, 6, 16, 8, 9, 10, 11, 12, 13, 14));
+    return RN_TAP((1, 2, 3, 4, 5, 6, 7, 16, 9, 10, 11, 12, 13, 14, 15, 16));
 }
 
 // Rows of 4, tap t = 3·ky + kx of a 4×4 image v: lane oy·4 + ox takes lane (oy+ky−1)·4 + ox+kx−1,
@@ -256,15 +256,15 @@ static float16 rn_gemm_row4_tap(float16 v, int t)
 {
     const float16 z = 0.0f;
     switch (t) {
-    case 0: return RN_TAP(16, 16, 16, 16, 16, 0, 1, 2, 16, 4, 5, 6, 16, 8, 9, 10);
-    case 1: return RN_TAP(16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
-    case 2: return RN_TAP(16, 16, 16, 16, 1, 2, 3, 16, 5, 6, 7, 16, 9, 10, 11, 16);
-    case 3: return RN_TAP(16, 0, 1, 2, 16, 4, 5, 6, 16, 8, 9, 10, 16, 12, 13, 14);
+    case 0: return RN_TAP((16, 16, 16, 16, 16, 0, 1, 2, 16, 4, 5, 6, 16, 8, 9, 10));
+    case 1: return RN_TAP((16, 16, 16, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11));
+    case 2: return RN_TAP((16, 16, 16, 16, 1, 2, 3, 16, 5, 6, 7, 16, 9, 10, 11, 16));
+    case 3: return RN_TAP((16, 0, 1, 2, 16, 4, 5, 6, 16, 8, 9, 10, 16, 12, 13, 14));
     case 4: return v;
-    case 5: return RN_TAP(1, 2, 3, 16, 5, 6, 7, 16, 9, 10, 11, 16, 13, 14, 15, 16);
-    case 6: return RN_TAP(16, 4, 5, 6, 16, 8, 9, 10, 16, 12, 13, 14, 16, 16, 16, 16);
-    case 7: return RN_TAP(4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16);
-    default: return RN_TAP(5, 6, 7, 16, 9, 10, 11, 16, 13, 14, 15, 16, 16, 16, 16, 16);
+    case 5: return RN_TAP((1, 2, 3, 16, 5, 6, 7, 16, 9, 10, 11, 16, 13, 14, 15, 16));
+    case 6: return RN_TAP((16, 4, 5, 6, 16, 8, 9, 10, 16, 12, 13, 14, 16, 16, 16, 16));
+    case 7: return RN_TAP((4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16));
+    default: return RN_TAP((5, 6, 7, 16, 9, 10, 11, 16, 13, 14, 15, 16, 16, 16, 16, 16));
     }
 }
 
@@ -314,10 +314,12 @@ static float16 rn_gemm_row32_tap(rn_gemm_eo s, int t)
         const int m_fast
 
 // Code for the second 16 columns, of 32-wide tiles only.
-#define RN_HI_16(...)
-#define RN_HI_32(...) __VA_ARGS__
-#define RN_HI_P4(...)
-#define RN_HI_P6(...)
+// (One argument, not variadic: OpenCL C 1.2 has no variadic macros, and NVIDIA's compiler
+// refuses them.)
+#define RN_HI_16(code)
+#define RN_HI_32(code) code
+#define RN_HI_P4(code)
+#define RN_HI_P6(code)
 
 // The vectors tap t is made from: rows of 8, the two (four) input rows of ky = t / 3; rows of 4,
 // the tile's image(s) of channel ci.
