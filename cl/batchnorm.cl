@@ -6,6 +6,11 @@
 // both give the same bits. Every pass moves 8 consecutive values per work-item as a float8 (on 2
 // PoCL cores the per-element passes ran 2-3x faster so than with one value per work-item).
 
+// No multiply-add contraction here: both forms, and a recomputed ReLU mask, must round every
+// operation alike, and a compiler may contract the same expression differently in two kernels
+// (NVIDIA's did: the forms' dx differed at M = 49 on an H200).
+#pragma OPENCL FP_CONTRACT OFF
+
 // x[0..n) as a float8, zero-filled past n (the last, short piece of a row).
 static float8 rn_bn_load8(__global const float *x, int n)
 {
@@ -163,9 +168,8 @@ static void rn_bn_out8(float8 v, __global float *y, __global const float *res, i
     rn_bn_store8(v, y, n);
 }
 
-// (x − mean)·invstd·γ + β for n ≤ 8 values at x: one expression, which the compiler contracts
-// the same way wherever it is inlined, so the backward's recomputed ReLU mask
-// (RN_BN_MASK_X) sees the forward's values bit for bit.
+// (x − mean)·invstd·γ + β for n ≤ 8 values at x, rounded step by step (no contraction), so the
+// backward's recomputed ReLU mask (RN_BN_MASK_X) sees the forward's values bit for bit.
 static float8 rn_bn_affine8(__global const float *x, int n, float mean, float invstd, float g,
                             float b)
 {
@@ -396,7 +400,7 @@ static void rn_bn_stats_block(float8 *a, __global const float *xs, int n, float 
         if (j < n) {
             const float8 t = rn_bn_first8(rn_bn_load8(xs + j, n - j) - shift - d, n - j);
             if (sq)
-                a[w] += t * t; /* one expression, so contracted to an fma as before */
+                a[w] += t * t;
             else
                 a[w] += t;
         }
