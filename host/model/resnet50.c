@@ -272,9 +272,19 @@ static size_t group_floats(const rn_model *m, int first, int last)
     return m->e[last].off + m->e[last].numel - m->e[first].off;
 }
 
+/* Whether each layer's gradients have their own place in the gradient slab (at its weights'
+ * offset), rather than every layer's at the slab's start, where the sub-buffers of different
+ * layers overlap: with keep_gradients, and on devices that ask for it (rn_ctx.disjoint_grads:
+ * NVIDIA's OpenCL, driver 580 on an H200, crashes in clReleaseMemObject on such overlapping
+ * views). Either way the fused SGD step takes the same values, so the same bits. */
+static int grads_apart(const rn_model *m)
+{
+    return m->keep_gradients || (m->ctx && m->ctx->disjoint_grads);
+}
+
 static size_t grad_floats(rn_model *m)
 {
-    if (m->keep_gradients) return m->param_floats;
+    if (grads_apart(m)) return m->param_floats;
     size_t mx = group_floats(m, m->fc_w, m->fc_b);
     FOR_EACH_CBR(m, c, {
         size_t g = group_floats(m, c->conv_w, c->bn_b);
@@ -390,11 +400,11 @@ static int alloc_fail(rn_model *m, rn_ctx *ctx, int batch, size_t workspace_byte
     return RN_ERR_INPUT;
 }
 
-/* The gradient sub-buffers of one group: at the weights' offsets with keep_gradients, else from
- * the start of the (one-layer) gradient slab. */
+/* The gradient sub-buffers of one group: at the weights' offsets (grads_apart), else from the
+ * start of the (one-layer) gradient slab. */
 static void grad_views(rn_model *m, int first, int last)
 {
-    size_t base = m->keep_gradients ? 0 : m->e[first].off;
+    size_t base = grads_apart(m) ? 0 : m->e[first].off;
     for (int i = first; i <= last; i++) {
         rn_entry *e = &m->e[i];
         e->g = rn_subbuffer(m->ctx, m->gslab, (e->off - base) * sizeof(float),

@@ -81,6 +81,7 @@ int rn_ctx_create(rn_ctx *ctx, const rn_ctx_options *opts)
     ctx->bn_per_channel = (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
     ctx->dense_per_co = ctx->bn_per_channel;
     ctx->layout_per_channel = ctx->bn_per_channel;
+    ctx->disjoint_grads = !ctx->bn_per_channel;
     /* Whether the float16 tiles gather the columns of 4×4 images (rn_sgemm_rows): measured per
      * conv at batch 128 against im2col + the same product, 0.4x the time on Intel's runtime, 2x
      * on PoCL (Zen 5; cause not found; on rows of 8 both took 0.5x). The 4×16 and 6×16 tiles

@@ -97,6 +97,9 @@ typedef struct rn_ctx {
     int layout_per_channel; /* layout kernels (im2col/col2im on whole rows and the projections',
                              * the dense form's rows, the flipped weights): one work-item per
                              * channel (CPUs; same bits as one per image or output channel) */
+    int disjoint_grads;     /* every layer's gradients at their own place, as with keep_gradients
+                             * (GPUs: NVIDIA's OpenCL crashes releasing overlapping sub-buffers;
+                             * CPUs share one layer's place, 81 MiB less; same bits) */
     int implicit_rows4;     /* 3×3/1 convs on 4×4 images gather their columns in the product
                              * (rn_sgemm_rows) on the float16 tiles too, as those on rows of 8 do;
                              * same bits either way */
