@@ -661,9 +661,9 @@ static void cbr_recompute(rn_model *m, rn_cbr *c, cl_mem a, int n)
 /* From dy (gradient of c's output) through batch-norm (+ReLU: c's own, whose mask batch-norm
  * recomputes from c->t, or the residual join's after c3, whose output a gives the mask; a is NULL
  * otherwise; dmask as in batchnorm_backward) into tmp, then through the convolution: weight
- * gradient into the slab, input gradient into dx (NULL: none; acc: add to dx). Without
- * keep_gradients every layer's gradients share the start of the slab, so the caller takes c's SGD
- * step (step) before the next layer's backward. */
+ * gradient into the slab, input gradient into dx (NULL: none; acc: add to dx). Unless they are
+ * apart (grads_apart) every layer's gradients share the start of the slab, so the caller takes
+ * c's SGD step (step) before the next layer's backward. */
 static void cbr_backward(rn_model *m, rn_cbr *c, cl_mem x, cl_mem a, cl_mem dy, cl_mem tmp,
                          cl_mem dx, int acc, int n, cl_mem dmask)
 {

@@ -73,7 +73,8 @@ typedef struct rn_model {
     size_t nparams;                     /* trained values, without gaps */
     /* Set between rn_model_init and rn_model_alloc to keep every parameter's gradient after
      * rn_model_backward (a gradient slab as large as the weights, laid out like them). Otherwise
-     * the gradient slab holds one layer's gradients, which the fused SGD step consumes at once. */
+     * the fused SGD step consumes each layer's gradients at once, and the slab holds one layer's
+     * (on a CPU; a GPU's, ctx->disjoint_grads, is as large as the weights all the same). */
     int keep_gradients;
     /* Set between rn_model_init and rn_model_alloc for a model that only runs inference (eval,
      * predict): no gradients, momentum, saved conv outputs, batch statistics or backward scratch,
@@ -118,7 +119,7 @@ void rn_model_free(rn_model *m);
  * scratch (ctx->gemm_tmp, sized by the step's GEMM shapes) comes on top. */
 typedef struct rn_model_mem {
     size_t weights;     /* parameters and batch-norm running statistics */
-    size_t gradients;   /* parameter gradients: one layer's, or all with keep_gradients */
+    size_t gradients;   /* parameter gradients: one layer's, or all (keep_gradients, GPUs) */
     size_t momentum;    /* SGD momentum */
     size_t activations; /* forward outputs and batch statistics kept for backward */
     size_t scratch;     /* activation gradients in backward */
