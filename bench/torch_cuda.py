@@ -51,6 +51,9 @@ def run(tf32, reps):
 
 
 if __name__ == "__main__":
+    if not torch.cuda.is_available():
+        sys.exit("torch_cuda.py: PyTorch sees no CUDA GPU here; run it where `nvidia-smi` lists "
+                 "the GPU cl_bench measured, with a CUDA build of PyTorch.")
     torch.backends.cudnn.benchmark = True
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     for tf32 in (False, True):
